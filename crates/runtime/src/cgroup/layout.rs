@@ -1,0 +1,159 @@
+//! Where the cgroup hierarchies are mounted and which controllers each holds.
+
+use super::CgroupError;
+use crate::spec::Limits;
+use std::path::PathBuf;
+
+/// A controller nsbox sets limits with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Controller {
+    Memory,
+    Pids,
+    Cpu,
+}
+
+impl Controller {
+    pub fn name(self) -> &'static str {
+        match self {
+            Controller::Memory => "memory",
+            Controller::Pids => "pids",
+            Controller::Cpu => "cpu",
+        }
+    }
+
+    /// The controllers that `limits` need.
+    pub fn for_limits(limits: &Limits) -> Vec<Controller> {
+        let mut out = Vec::new();
+        if limits.memory.is_some() {
+            out.push(Controller::Memory);
+        }
+        if limits.pids.is_some() {
+            out.push(Controller::Pids);
+        }
+        if limits.cpus.is_some() {
+            out.push(Controller::Cpu);
+        }
+        out
+    }
+}
+
+/// The cgroup hierarchies of the system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// One mount per controller set: (mount point, controllers it holds).
+    V1(Vec<(PathBuf, Vec<String>)>),
+    /// The unified hierarchy at this mount point.
+    V2(PathBuf),
+}
+
+impl Layout {
+    /// Reads the layout from `/proc/self/mountinfo`. A v1 hierarchy for a
+    /// controller wins over the v2 one (on a hybrid host like this one, v2
+    /// is mounted but holds no controllers).
+    pub fn detect() -> Result<Self, CgroupError> {
+        let path = PathBuf::from("/proc/self/mountinfo");
+        let text = std::fs::read_to_string(&path).map_err(|source| CgroupError::Read { path, source })?;
+        Ok(Self::from_mountinfo(&text))
+    }
+
+    pub(crate) fn from_mountinfo(text: &str) -> Self {
+        let mut v1 = Vec::new();
+        let mut v2 = None;
+        for line in text.lines() {
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
+            let mount_point = left.split(' ').nth(4).unwrap_or_default();
+            let mut right = right.split(' ');
+            let (fstype, _source, options) = (right.next(), right.next(), right.next().unwrap_or_default());
+            match fstype {
+                Some("cgroup") => {
+                    let controllers: Vec<String> = options
+                        .split(',')
+                        .filter(|o| {
+                            matches!(
+                                *o,
+                                "memory" | "pids" | "cpu" | "cpuacct" | "cpuset" | "blkio" | "devices" | "freezer"
+                            )
+                        })
+                        .map(String::from)
+                        .collect();
+                    if !controllers.is_empty() {
+                        v1.push((PathBuf::from(mount_point), controllers));
+                    }
+                }
+                Some("cgroup2") if v2.is_none() => v2 = Some(PathBuf::from(mount_point)),
+                _ => {}
+            }
+        }
+        match (v1.is_empty(), v2) {
+            (true, Some(root)) => Layout::V2(root),
+            _ => Layout::V1(v1),
+        }
+    }
+
+    pub fn is_v2(&self) -> bool {
+        matches!(self, Layout::V2(_))
+    }
+
+    /// Groups `wanted` by the hierarchy that holds each controller.
+    pub(crate) fn hierarchies_for(
+        &self,
+        wanted: &[Controller],
+    ) -> Result<Vec<(PathBuf, Vec<Controller>)>, CgroupError> {
+        let mut out: Vec<(PathBuf, Vec<Controller>)> = Vec::new();
+        for &c in wanted {
+            let root = match self {
+                Layout::V2(root) => root.clone(),
+                Layout::V1(mounts) => mounts
+                    .iter()
+                    .find(|(_, names)| names.iter().any(|n| n == c.name()))
+                    .map(|(p, _)| p.clone())
+                    .ok_or(CgroupError::NoController(c.name()))?,
+            };
+            match out.iter_mut().find(|(r, _)| *r == root) {
+                Some((_, list)) => list.push(c),
+                None => out.push((root, vec![c])),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+30 24 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
+31 30 0:27 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+32 30 0:28 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+33 30 0:29 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+34 30 0:30 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+35 30 0:31 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
+    #[test]
+    fn hybrid_host_uses_v1_per_controller() {
+        let layout = Layout::from_mountinfo(HYBRID);
+        let groups = layout.hierarchies_for(&[Controller::Memory, Controller::Cpu]).unwrap();
+        assert_eq!(groups[0].0, PathBuf::from("/sys/fs/cgroup/memory"));
+        assert_eq!(groups[1].0, PathBuf::from("/sys/fs/cgroup/cpu"));
+    }
+
+    #[test]
+    fn pure_v2_host() {
+        let text = "29 24 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+        let layout = Layout::from_mountinfo(text);
+        assert_eq!(layout, Layout::V2("/sys/fs/cgroup".into()));
+        let groups = layout.hierarchies_for(&[Controller::Memory, Controller::Pids]).unwrap();
+        assert_eq!(groups.len(), 1);
+    }
+
+    #[test]
+    fn missing_controller_is_named() {
+        let layout = Layout::from_mountinfo("31 30 0:27 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n");
+        let err = layout.hierarchies_for(&[Controller::Pids]).unwrap_err();
+        assert!(err.to_string().contains("pids"));
+    }
+}

@@ -1,0 +1,153 @@
+//! Resource limits through cgroups, v1 (one hierarchy per controller, as on
+//! this host) and v2 (one unified hierarchy).
+//!
+//! nsbox makes one cgroup per container only when a limit is asked for (the
+//! first write to `cgroup.procs` after the machine has been idle costs
+//! milliseconds), named `nsbox-<id>` at the root of each hierarchy, and
+//! removes it when the container is gone. [`CgroupSet`] removes whatever it
+//! made on drop, so a failure half-way leaves nothing behind.
+
+mod layout;
+mod v1;
+mod v2;
+
+pub use layout::{Controller, Layout};
+
+use crate::spec::Limits;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("no cgroup hierarchy has the {0} controller (is it mounted?)")]
+    NoController(&'static str),
+    #[error("creating cgroup {path}: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("cgroup limit rejected: writing {value:?} to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        value: String,
+        source: std::io::Error,
+    },
+    #[error("removing cgroup {path}: {source}")]
+    Remove { path: PathBuf, source: std::io::Error },
+    #[error("reading {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+}
+
+/// Writes `value` to `dir/file`, with an error that names both.
+pub(crate) fn write_file(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
+    let path = dir.join(file);
+    std::fs::write(&path, value).map_err(|source| CgroupError::Write {
+        path,
+        value: value.into(),
+        source,
+    })
+}
+
+/// The cgroups of one container: one directory per hierarchy that holds a
+/// controller it needs.
+#[derive(Debug)]
+pub struct CgroupSet {
+    dirs: Vec<PathBuf>,
+}
+
+impl CgroupSet {
+    /// Makes the cgroups for `limits` and writes the limits. On failure,
+    /// what was made is removed again.
+    pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Self, CgroupError> {
+        let mut set = CgroupSet { dirs: Vec::new() };
+        let wanted = Controller::for_limits(limits);
+        for (root, controllers) in layout.hierarchies_for(&wanted)? {
+            if layout.is_v2() {
+                v2::enable_controllers(&root, &controllers)?;
+            }
+            let dir = root.join(name);
+            std::fs::create_dir(&dir).map_err(|source| CgroupError::Create {
+                path: dir.clone(),
+                source,
+            })?;
+            set.dirs.push(dir.clone());
+            for controller in controllers {
+                if layout.is_v2() {
+                    v2::apply(&dir, controller, limits)?;
+                } else {
+                    v1::apply(&dir, controller, limits)?;
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// The directories made, one per hierarchy.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Moves process `pid` (and, for a new process, everything it will fork) in.
+    pub fn add(&self, pid: i32) -> Result<(), CgroupError> {
+        for dir in &self.dirs {
+            write_file(dir, "cgroup.procs", &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Removes every directory, trying them all even when one fails; returns
+    /// the first error. Processes that are still exiting keep a cgroup busy
+    /// for a moment, so a busy directory is retried for up to a second.
+    pub fn remove(mut self) -> Result<(), CgroupError> {
+        self.remove_all()
+    }
+
+    fn remove_all(&mut self) -> Result<(), CgroupError> {
+        let mut first = None;
+        for dir in self.dirs.drain(..).rev() {
+            if let Err(e) = remove_dir_patiently(&dir) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for CgroupSet {
+    fn drop(&mut self) {
+        let _ = self.remove_all();
+    }
+}
+
+fn remove_dir_patiently(dir: &Path) -> Result<(), CgroupError> {
+    for attempt in 0.. {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 100 => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            // A fake tree in a temp dir holds files; a real cgroup directory
+            // never has removable files, so this only happens in tests.
+            Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) && !is_cgroupfs(dir) => {
+                return std::fs::remove_dir_all(dir).map_err(|source| CgroupError::Remove {
+                    path: dir.into(),
+                    source,
+                });
+            }
+            Err(source) => {
+                return Err(CgroupError::Remove {
+                    path: dir.into(),
+                    source,
+                })
+            }
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+// f_type is i64 here but a different integer type on other architectures.
+#[allow(clippy::unnecessary_cast)]
+fn is_cgroupfs(dir: &Path) -> bool {
+    const CGROUP_SUPER_MAGIC: i64 = 0x27e0eb;
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    rustix::fs::statfs(dir)
+        .map(|s| matches!(s.f_type as i64, CGROUP_SUPER_MAGIC | CGROUP2_SUPER_MAGIC))
+        .unwrap_or(false)
+}

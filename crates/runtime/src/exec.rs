@@ -1,0 +1,206 @@
+//! The last step of every container process: become the command.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// The exit status of a command that exists but could not be run (shell convention).
+pub const EXIT_CANNOT_EXECUTE: i32 = 126;
+/// The exit status of a command that was not found (shell convention).
+pub const EXIT_NOT_FOUND: i32 = 127;
+/// The exit status when nsbox itself failed before the command ran (as podman).
+pub const EXIT_SETUP_FAILED: i32 = 125;
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("argument {0:?} contains a NUL byte")]
+    Nul(String),
+}
+
+/// A command with its arguments and environment made ready for `execve`
+/// before any fork, so the child only looks the program up and runs it.
+#[derive(Debug, Clone)]
+pub struct Command {
+    argv: Vec<CString>,
+    env: Vec<CString>,
+    search_path: String,
+    workdir: Option<PathBuf>,
+    user: Option<(u32, Option<u32>)>,
+}
+
+/// Why a command did not start: the exit status to report and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn setup(message: impl std::fmt::Display) -> Self {
+        Failure {
+            code: EXIT_SETUP_FAILED,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// An OS error as a person reads it: "No such file or directory", without
+/// Rust's " (os error 2)" suffix.
+pub fn describe(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+impl Command {
+    /// `argv` with the caller's environment plus `overrides`.
+    pub fn new(argv: &[String], overrides: &[(String, String)]) -> Result<Self, CommandError> {
+        let cstr = |s: &[u8]| CString::new(s).map_err(|_| CommandError::Nul(String::from_utf8_lossy(s).into()));
+        let mut vars: Vec<(Vec<u8>, Vec<u8>)> = std::env::vars_os()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .filter(|(k, _)| !overrides.iter().any(|(o, _)| o.as_bytes() == k.as_slice()))
+            .collect();
+        vars.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())),
+        );
+        let search_path = vars
+            .iter()
+            .find(|(k, _)| k == b"PATH")
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_else(|| DEFAULT_PATH.to_string());
+        Ok(Command {
+            argv: argv.iter().map(|a| cstr(a.as_bytes())).collect::<Result<_, _>>()?,
+            env: vars
+                .iter()
+                .map(|(k, v)| cstr(&[k.as_slice(), b"=", v.as_slice()].concat()))
+                .collect::<Result<_, _>>()?,
+            search_path,
+            workdir: None,
+            user: None,
+        })
+    }
+
+    pub fn with_workdir(mut self, workdir: Option<PathBuf>) -> Self {
+        self.workdir = workdir;
+        self
+    }
+
+    pub fn with_user(mut self, user: Option<(u32, Option<u32>)>) -> Self {
+        self.user = user;
+        self
+    }
+
+    fn program(&self) -> String {
+        self.argv
+            .first()
+            .map(|a| a.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Enters the working directory, switches user, restores default signal
+    /// handling and replaces the process with the command. Returns only on
+    /// failure.
+    pub fn exec(&self) -> Failure {
+        if let Some(dir) = &self.workdir {
+            if let Err(e) = rustix::process::chdir(dir) {
+                return Failure::setup(format!("workdir {}: {}", dir.display(), describe(&e.into())));
+            }
+        }
+        if let Some((uid, gid)) = self.user {
+            if let Err(e) = switch_user(uid, gid) {
+                return Failure::setup(format!("switching to user {uid}: {}", describe(&e)));
+            }
+        }
+        nsbox_sys::signal::reset_dispositions();
+        if let Err(e) = nsbox_sys::SignalSet::empty().set_mask() {
+            return Failure::setup(format!("unblocking signals: {}", describe(&e)));
+        }
+        let err = self.exec_search();
+        let code = match err.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) => EXIT_NOT_FOUND,
+            _ => EXIT_CANNOT_EXECUTE,
+        };
+        Failure {
+            code,
+            message: format!("{}: {}", self.program(), describe(&err)),
+        }
+    }
+
+    /// `execvp`: a name with a slash is run as it is; otherwise each PATH
+    /// directory is tried, and a found-but-not-executable file is reported
+    /// over "not found".
+    fn exec_search(&self) -> io::Error {
+        let Some(program) = self.argv.first() else {
+            return io::Error::from_raw_os_error(libc::ENOENT);
+        };
+        if program.as_bytes().contains(&b'/') {
+            return nsbox_sys::execve(program, &self.argv, &self.env);
+        }
+        let mut result = io::Error::from_raw_os_error(libc::ENOENT);
+        for dir in self.search_path.split(':') {
+            let dir = if dir.is_empty() { "." } else { dir };
+            let candidate = Path::new(dir).join(std::ffi::OsStr::from_bytes(program.as_bytes()));
+            let Ok(candidate) = CString::new(candidate.as_os_str().as_bytes()) else {
+                continue;
+            };
+            let err = nsbox_sys::execve(&candidate, &self.argv, &self.env);
+            match err.raw_os_error() {
+                Some(libc::ENOENT) | Some(libc::ENOTDIR) => {}
+                Some(libc::EACCES) => result = err,
+                _ => return err,
+            }
+        }
+        result
+    }
+}
+
+/// Drops supplementary groups and becomes `uid`/`gid` (gid defaults to uid).
+fn switch_user(uid: u32, gid: Option<u32>) -> io::Result<()> {
+    use rustix::process::{Gid, Uid};
+    use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
+    // rustix's calls are per thread; container processes are
+    // single-threaded, so per thread is per process here.
+    let gid = Gid::from_raw(gid.unwrap_or(uid));
+    let uid = Uid::from_raw(uid);
+    set_thread_groups(&[])?;
+    set_thread_res_gid(gid, gid, gid)?;
+    set_thread_res_uid(uid, uid, uid)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_inherited_variables() {
+        let cmd = Command::new(
+            &["true".into()],
+            &[("PATH".into(), "/x".into()), ("NSBOX_T".into(), "1".into())],
+        )
+        .unwrap();
+        assert_eq!(cmd.search_path, "/x");
+        assert_eq!(cmd.env.iter().filter(|e| e.as_bytes().starts_with(b"PATH=")).count(), 1);
+        assert!(cmd.env.iter().any(|e| e.as_bytes() == b"NSBOX_T=1"));
+    }
+
+    #[test]
+    fn nul_in_an_argument_is_an_error() {
+        assert!(Command::new(&["a\0b".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn describe_drops_the_os_error_suffix() {
+        assert_eq!(
+            describe(&io::Error::from_raw_os_error(libc::ENOENT)),
+            "No such file or directory"
+        );
+    }
+}

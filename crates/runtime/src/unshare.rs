@@ -1,0 +1,197 @@
+//! `nsbox unshare`: a container from a [`Spec`], run to completion.
+//!
+//! The process tree:
+//!
+//! ```text
+//! nsbox (host)            forwards signals, waits, removes the cgroups
+//! └── child (new namespaces)   sets up hostname, mounts, time; then either
+//!     ├── execs the command          (no new pid or time namespace), or
+//!     └── is PID 1 (nsbox-init) and forks the command
+//! ```
+
+use crate::cgroup::{CgroupError, CgroupSet, Layout};
+use crate::exec::{describe, Command, CommandError, Failure, EXIT_SETUP_FAILED};
+use crate::init::run_init;
+use crate::report::{gate, report_pipe, GateWait, Reporter};
+use crate::rootfs::enter_new_root;
+use crate::spec::{Spec, SpecError};
+use crate::supervise::{supervise, supervisor_signals};
+use nsbox_ns::idmap::{write_map, IdKind, IdMapError};
+use nsbox_ns::{JoinError, NsKind};
+use nsbox_sys::CloneResult;
+use std::io;
+
+/// Why a container did not run (its command's own exit status is not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    IdMap(#[from] IdMapError),
+    #[error(transparent)]
+    Join(#[from] JoinError),
+    #[error("{step}: {}", describe(source))]
+    Io { step: &'static str, source: io::Error },
+    /// The child failed before the command ran, or the command could not be executed.
+    #[error("{}", .0.message)]
+    Child(Failure),
+}
+
+impl RunError {
+    /// The exit status nsbox reports for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Child(f) => f.code,
+            _ => EXIT_SETUP_FAILED,
+        }
+    }
+}
+
+pub(crate) fn io_err(step: &'static str) -> impl FnOnce(io::Error) -> RunError {
+    move |source| RunError::Io { step, source }
+}
+
+/// Runs `spec`'s command in new namespaces and returns its exit status
+/// (128+N if it died of signal N).
+pub fn run(mut spec: Spec) -> Result<i32, RunError> {
+    spec.validate()?;
+    let command = Command::new(&spec.argv, &spec.env)?
+        .with_workdir(spec.workdir.clone())
+        .with_user(spec.user);
+    let cgroups = if spec.limits.is_empty() {
+        None
+    } else {
+        let name = format!("nsbox-{}", std::process::id());
+        Some(CgroupSet::create(&Layout::detect()?, &name, &spec.limits)?)
+    };
+    let old_mask = supervisor_signals().block().map_err(io_err("blocking signals"))?;
+    let result = spawn_and_wait(&spec, &command, cgroups.as_ref());
+    let _ = old_mask.set_mask();
+    // The container is gone (or never started): its cgroups can go too.
+    let removed = cgroups.map_or(Ok(()), CgroupSet::remove);
+    let code = result?;
+    removed?;
+    Ok(code)
+}
+
+/// Kills and reaps a child unless disarmed, so that an error in the parent
+/// after the clone never leaves the child (and its namespaces) behind.
+struct ChildGuard(Option<i32>);
+
+impl ChildGuard {
+    fn reap(mut self) {
+        if let Some(pid) = self.0.take() {
+            let _ = rustix::process::waitpid(
+                rustix::process::Pid::from_raw(pid),
+                rustix::process::WaitOptions::empty(),
+            );
+        }
+    }
+
+    fn disarm(mut self) -> i32 {
+        self.0.take().expect("armed")
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.take() {
+            let _ = nsbox_sys::kill(pid, libc::SIGKILL);
+            let _ = rustix::process::waitpid(
+                rustix::process::Pid::from_raw(pid),
+                rustix::process::WaitOptions::empty(),
+            );
+        }
+    }
+}
+
+fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -> Result<i32, RunError> {
+    let (gate_wait, gate_open) = gate().map_err(io_err("creating a pipe"))?;
+    let (reader, reporter) = report_pipe().map_err(io_err("creating a pipe"))?;
+    // The cgroup namespace is made by the child once it is in its cgroups
+    // (so that its root is the container's cgroup, not ours), and the time
+    // namespace by the init (its offsets must be set before a process enters it).
+    let late = NsKind::Cgroup.clone_flag() | NsKind::Time.clone_flag();
+    let flags = spec.namespaces.clone_flags() & !late;
+    // SAFETY: nsbox is single-threaded here: the CLI starts no threads, and
+    // this library starts none before this point.
+    let pid = match unsafe { nsbox_sys::clone3(flags) }.map_err(io_err("creating namespaces (clone3)"))? {
+        CloneResult::Child => child_main(spec, command, gate_wait, reporter),
+        CloneResult::Parent(pid) => pid,
+    };
+    drop(gate_wait);
+    drop(reporter);
+    let child = ChildGuard(Some(pid));
+    if spec.has(NsKind::User) {
+        write_map(pid, IdKind::Uid, &spec.uid_maps)?;
+        write_map(pid, IdKind::Gid, &spec.gid_maps)?;
+    }
+    if let Some(cgroups) = cgroups {
+        cgroups.add(pid)?;
+    }
+    gate_open.open().map_err(io_err("starting the container"))?;
+    if let Some(failure) = reader.read().map_err(io_err("reading the container's report"))? {
+        child.reap();
+        return Err(RunError::Child(failure));
+    }
+    let pid = child.disarm();
+    supervise(pid, false).map_err(io_err("waiting for the container"))
+}
+
+/// The child: waits for the parent, builds the container, runs the command.
+fn child_main(spec: &Spec, command: &Command, gate: GateWait, reporter: Reporter) -> ! {
+    // If nsbox dies, so does the container (and with a pid namespace, all of it).
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    if !gate.wait() {
+        nsbox_sys::exit_now(EXIT_SETUP_FAILED);
+    }
+    if let Err(failure) = prepare(spec) {
+        reporter.fail(failure);
+    }
+    if spec.needs_init() {
+        run_init(command, reporter)
+    } else {
+        reporter.fail(command.exec())
+    }
+}
+
+fn fail(step: &str) -> impl FnOnce(io::Error) -> Failure + '_ {
+    move |e| Failure::setup(format!("{step}: {}", describe(&e)))
+}
+
+/// Everything the child sets up inside its namespaces, in order.
+fn prepare(spec: &Spec) -> Result<(), Failure> {
+    if spec.has(NsKind::User) {
+        // Become root of the new user namespace where root is mapped (a
+        // process starts as whatever its outside uid maps to).
+        use rustix::process::{Gid, Uid};
+        let _ = rustix::thread::set_thread_res_gid(Gid::ROOT, Gid::ROOT, Gid::ROOT);
+        let _ = rustix::thread::set_thread_res_uid(Uid::ROOT, Uid::ROOT, Uid::ROOT);
+    }
+    if spec.has(NsKind::Cgroup) {
+        nsbox_sys::unshare_namespaces(NsKind::Cgroup.clone_flag()).map_err(fail("creating the cgroup namespace"))?;
+    }
+    if let Some(name) = &spec.hostname {
+        rustix::system::sethostname(name.as_bytes()).map_err(|e| fail("setting the hostname")(e.into()))?;
+    }
+    if let Some(name) = &spec.domainname {
+        rustix::system::setdomainname(name.as_bytes()).map_err(|e| fail("setting the domain name")(e.into()))?;
+    }
+    if spec.loopback_up {
+        nsbox_sys::net::set_link_up("lo").map_err(fail("bringing lo up"))?;
+    }
+    if spec.has(NsKind::Time) {
+        nsbox_sys::unshare_namespaces(NsKind::Time.clone_flag()).map_err(fail("creating the time namespace"))?;
+        let offsets = spec.time_offsets.unwrap_or_default();
+        let text = format!("monotonic {} 0\nboottime {} 0\n", offsets.monotonic, offsets.boottime);
+        std::fs::write("/proc/self/timens_offsets", text).map_err(fail("setting the time offsets"))?;
+    }
+    if spec.has(NsKind::Mnt) {
+        enter_new_root(spec).map_err(Failure::setup)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! Signal masks and synchronous signal waiting.
+//!
+//! A process that forwards signals and reaps children blocks the signals it
+//! cares about before its first fork and then takes them one by one with
+//! `sigwaitinfo`: no handler runs, so nothing races with the main loop, and a
+//! SIGCHLD from a child that exits very fast is never lost.
+
+use std::io;
+
+/// A set of signals, by raw number.
+#[derive(Clone, Copy)]
+pub struct SignalSet(libc::sigset_t);
+
+impl SignalSet {
+    /// The set holding exactly `signals`.
+    pub fn of(signals: &[i32]) -> Self {
+        // SAFETY: sigset_t is plain data; sigemptyset initialises it fully.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `set` is a valid sigset_t owned by this frame.
+        unsafe { libc::sigemptyset(&mut set) };
+        for &sig in signals {
+            // SAFETY: as above; an invalid number only makes sigaddset fail.
+            unsafe { libc::sigaddset(&mut set, sig) };
+        }
+        SignalSet(set)
+    }
+
+    /// The empty set.
+    pub fn empty() -> Self {
+        Self::of(&[])
+    }
+
+    /// Adds this set to the calling thread's blocked signals; returns the old mask.
+    pub fn block(&self) -> io::Result<SignalSet> {
+        self.mask(libc::SIG_BLOCK)
+    }
+
+    /// Replaces the calling thread's mask with this set; returns the old mask.
+    pub fn set_mask(&self) -> io::Result<SignalSet> {
+        self.mask(libc::SIG_SETMASK)
+    }
+
+    fn mask(&self, how: i32) -> io::Result<SignalSet> {
+        let mut old = SignalSet::empty();
+        // SAFETY: both pointers point at valid sigset_t values for the call.
+        let rc = unsafe { libc::pthread_sigmask(how, &self.0, &mut old.0) };
+        if rc == 0 {
+            Ok(old)
+        } else {
+            Err(io::Error::from_raw_os_error(rc))
+        }
+    }
+
+    /// Waits for one signal of this set (which must be blocked) and returns
+    /// its number. Restarts by itself when interrupted.
+    pub fn wait(&self) -> io::Result<i32> {
+        loop {
+            // SAFETY: `self.0` is a valid set; a NULL siginfo is allowed.
+            let sig = unsafe { libc::sigwaitinfo(&self.0, std::ptr::null_mut()) };
+            if sig >= 0 {
+                return Ok(sig);
+            }
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINTR) {
+                return Err(err);
+            }
+        }
+    }
+}
+
+/// Resets the disposition of every catchable signal to its default, as a
+/// freshly exec'd program expects (ignored signals stay ignored across exec).
+pub fn reset_dispositions() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL is always a valid disposition; invalid numbers
+        // (the ones libc reserves) just make signal() fail, which is harmless.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}
