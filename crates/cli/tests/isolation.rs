@@ -1,0 +1,221 @@
+//! One test per namespace kind: what is made inside is invisible outside,
+//! as the seed claims, checked with the kernel's own files.
+
+mod common;
+use common::*;
+
+fn sysvipc_ids(file: &str) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/sysvipc/{file}"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1).map(String::from))
+        .collect()
+}
+
+/// Removes a host SysV object made by a test, also when the test fails.
+struct HostIpc(&'static str, String);
+impl Drop for HostIpc {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ipcrm").args([self.0, &self.1]).status();
+    }
+}
+
+fn ipcmk(args: &[&str]) -> String {
+    let out = std::process::Command::new("ipcmk").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().last().unwrap().to_string()
+}
+
+/// A message queue, semaphore set and shared memory segment made inside are
+/// not in the host's /proc/sysvipc, and the host's are not visible inside.
+#[test]
+fn ipc_objects_are_private_to_the_namespace() {
+    require_root!();
+    let _host_queue = HostIpc("-q", ipcmk(&["-Q"]));
+    let host_queues = sysvipc_ids("msg");
+    let script = "ipcmk -Q >/dev/null && ipcmk -S 1 >/dev/null && ipcmk -M 4096 >/dev/null && \
+                  for f in msg sem shm; do echo \"$f $(($(wc -l < /proc/sysvipc/$f) - 1))\"; done; read x; exit 0";
+    let mut c = Running::start(&["unshare", "--", "sh", "-c", script]);
+    let inside: Vec<String> = (0..3).map(|_| c.line()).collect();
+    assert_eq!(inside, ["msg 1", "sem 1", "shm 1"], "inside sees exactly its own objects, not the host's");
+    let command = command_pid(c.pid(), true);
+    // A second process in the same ipc namespace sees them too ...
+    let (_, seen, _) = run(&["enter", &command.to_string(), "--ns", "ipc", "--", "cat", "/proc/sysvipc/shm"]);
+    assert_eq!(seen.lines().count(), 2, "{seen}");
+    // ... while the host sees none of them.
+    assert_eq!(sysvipc_ids("msg"), host_queues);
+    let (status, _) = c.finish();
+    assert!(status.success());
+    assert_eq!(sysvipc_ids("msg"), host_queues, "nothing of the container's reached the host");
+}
+
+/// A mount made inside is not in the host's mount table.
+#[test]
+fn mounts_inside_stay_inside() {
+    require_root!();
+    let script = "mkdir /m && mount -t tmpfs nsbox-test-mnt /m && grep -c nsbox-test-mnt /proc/self/mounts; read x; exit 0";
+    let mut c = Running::start(&["unshare", "--", "sh", "-c", script]);
+    assert_eq!(c.line(), "1");
+    let host = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(!host.contains("nsbox-test-mnt"), "the container's mount leaked to the host");
+    assert!(c.finish().0.success());
+}
+
+/// After pivot_root into a rootfs, no path leads back to the host's files.
+#[test]
+fn pivot_root_leaves_no_path_to_the_host() {
+    require_root!();
+    let Some(rootfs) = busybox_rootfs() else { return };
+    let marker_dir = tempfile::tempdir().unwrap();
+    let marker = format!("nsbox-marker-{}", std::process::id());
+    std::fs::write(marker_dir.path().join(&marker), "host").unwrap();
+    let script = format!(
+        "find / -name {marker} 2>/dev/null | wc -l; ls /; cat /proc/self/mountinfo | wc -l; cd /..; pwd"
+    );
+    let (code, out, err) = run(&["unshare", "--rootfs", rootfs.path().to_str().unwrap(), "--", "/bin/sh", "-c", &script]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0].trim(), "0", "the host's marker file is reachable: {out}");
+    assert!(out.contains("busybox") || out.contains("bin"), "{out}");
+    assert!(!out.contains("usr"), "the host's /usr is visible: {out}");
+    assert_eq!(lines.last().unwrap().trim(), "/");
+}
+
+/// A new network namespace has only `lo`, down unless asked for.
+#[test]
+fn network_namespace_has_only_loopback_down() {
+    require_root!();
+    let (code, out, err) = run(&["unshare", "--", "ip", "-o", "link", "show"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("1: lo:") && out.contains("state DOWN"), "{out}");
+    let (_, up, _) = run(&["unshare", "--lo-up", "--", "ip", "-o", "link", "show"]);
+    assert!(up.contains("LOOPBACK,UP"), "{up}");
+    // Traffic over the new lo: a TCP connection to ourselves.
+    let talk = "import socket; s = socket.create_server(('127.0.0.1', 0)); \
+                c = socket.create_connection(s.getsockname(), timeout=2); print('connected')";
+    let (code, out, err) = run(&["unshare", "--lo-up", "--", "python3", "-c", talk]);
+    assert_eq!((code, out.trim()), (0, "connected"), "{err}");
+}
+
+/// `hostname` inside changes nothing outside.
+#[test]
+fn hostname_inside_changes_nothing_outside() {
+    require_root!();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let (code, out, err) = run(&[
+        "unshare", "--hostname", "nsbox-box", "--domainname", "lab.test", "--", "sh", "-c",
+        "hostname; cat /proc/sys/kernel/domainname; hostname changed; hostname",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "nsbox-box\nlab.test\nchanged\n");
+    assert_eq!(std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(), host);
+}
+
+/// uid 0 inside a user namespace is the mapped uid outside, and its
+/// capabilities do not reach the host's objects.
+#[test]
+fn user_namespace_root_is_mapped_and_powerless_outside() {
+    require_root!();
+    let shared = tempfile::tempdir().unwrap();
+    let secret = shared.path().join("secret");
+    std::fs::write(&secret, "host").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let bind = format!("{}:/shared", shared.path().display());
+    let script = "id -u; echo x > /shared/secret && echo wrote; read x; exit 0";
+    let mut c = Running::start(&[
+        "unshare", "--ns", "user,mnt,pid", "--uid-map", "0:100000:65536", "--gid-map", "0:100000:65536",
+        "--bind", &bind, "--", "sh", "-c", script,
+    ]);
+    assert_eq!(c.line(), "0", "root inside");
+    let command = command_pid(c.pid(), true);
+    let uids = status_field(command, "Uid").unwrap();
+    assert!(uids.split_whitespace().all(|u| u == "100000"), "outside the uid is the mapped one: {uids}");
+    let (status, rest) = c.finish();
+    assert!(status.success());
+    assert!(!rest.contains("wrote"), "root inside wrote a root-owned host file");
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "host");
+    // Without its own uts namespace, root of a user namespace cannot rename the host.
+    let (code, _, _) = run(&["unshare", "--ns", "user", "--", "hostname", "nsbox-must-not-happen"]);
+    assert_ne!(code, 0);
+    assert_ne!(std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(), "nsbox-must-not-happen");
+}
+
+/// In a new cgroup namespace, the process's own cgroup is the root `/`.
+#[test]
+fn cgroup_namespace_shows_root() {
+    require_root!();
+    for extra in [&[][..], &["--pids", "64"][..]] {
+        let mut args = vec!["unshare"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "cat", "/proc/self/cgroup"]);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        for line in out.lines() {
+            assert!(line.ends_with(":/"), "{line} (with {extra:?})");
+        }
+    }
+}
+
+/// A fork bomb stops at the pids limit, and the host is fine.
+#[test]
+fn pids_limit_stops_a_fork_bomb() {
+    require_root!();
+    // dash gives up on the first failed fork, so the bomb runs in a subshell;
+    // the count uses only builtins, since the limit leaves no room for a fork.
+    let script = "(i=0; while [ $i -lt 50 ]; do sleep 5 & i=$((i+1)); done) 2>/dev/null; \
+                  set -- /proc/[0-9]*; echo $#; echo ready; read x; exit 0";
+    let mut c = Running::start(&["unshare", "--pids", "10", "--", "sh", "-c", script]);
+    let count: usize = c.line().trim().parse().unwrap();
+    assert!(count <= 10, "{count} processes despite pids.max=10");
+    assert_eq!(c.line(), "ready");
+    let cgroups = cgroups_of(c.pid());
+    let pids_dir = cgroups.iter().find(|p| p.join("pids.max").exists()).expect("a pids cgroup");
+    assert_eq!(std::fs::read_to_string(pids_dir.join("pids.max")).unwrap().trim(), "10");
+    let nsbox_pid = c.pid();
+    assert!(c.finish().0.success());
+    assert!(cgroups_of(nsbox_pid).is_empty(), "cgroups left behind");
+}
+
+/// A process that touches more memory than the limit is killed (128+9).
+#[test]
+fn memory_limit_is_enforced() {
+    require_root!();
+    let (code, _, _) = run(&["unshare", "--memory", "32M", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"]);
+    assert_eq!(code, 128 + 9, "dd with a 96 MiB buffer must be OOM-killed under a 32 MiB limit");
+    let (code, _, err) = run(&["unshare", "--memory", "64M", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=8M", "count=1"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// CPU bandwidth is written as a CFS quota (v1) the kernel accepts.
+#[test]
+fn cpu_limit_is_applied() {
+    require_root!();
+    let mut c = Running::start(&["unshare", "--cpus", "0.5", "--", "sh", "-c", "echo ready; read x; exit 0"]);
+    assert_eq!(c.line(), "ready");
+    let cgroups = cgroups_of(c.pid());
+    let quota = cgroups
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p.join("cpu.cfs_quota_us")).ok().or_else(|| std::fs::read_to_string(p.join("cpu.max")).ok()))
+        .expect("a cpu cgroup");
+    assert!(quota.trim() == "50000" || quota.trim() == "50000 100000", "{quota}");
+    assert!(c.finish().0.success());
+}
+
+/// CLOCK_MONOTONIC inside a new time namespace is offset by what was asked.
+#[test]
+fn time_namespace_offsets_monotonic_clock() {
+    require_root!();
+    if !std::path::Path::new("/proc/self/ns/time").exists() {
+        eprintln!("SKIPPED: this kernel has no time namespaces");
+        return;
+    }
+    let clock = "python3 -c 'import time; print(time.clock_gettime(time.CLOCK_MONOTONIC))'";
+    let before = std::process::Command::new("sh").args(["-c", clock]).output().unwrap();
+    let before: f64 = String::from_utf8_lossy(&before.stdout).trim().parse().unwrap();
+    let (code, out, err) = run(&["unshare", "--time-offset", "monotonic=86400,boottime=3600", "--", "sh", "-c", clock]);
+    assert_eq!(code, 0, "{err}");
+    let inside: f64 = out.trim().parse().unwrap();
+    let delta = inside - before;
+    assert!((86400.0..86400.0 + 30.0).contains(&delta), "monotonic inside is {inside}, outside was {before}");
+}
