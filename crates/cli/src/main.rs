@@ -27,7 +27,10 @@ enum Cmd {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => exit_on_usage_error(err),
+    };
     let code = match cli.command {
         Cmd::Unshare(args) => unshare_cmd::unshare(*args),
         Cmd::Enter(args) => unshare_cmd::enter(args),
@@ -37,6 +40,29 @@ fn main() {
 }
 
 /// Prints `nsbox: message` on stderr, the one line every error gets.
+/// Help and version go to stdout as clap prints them; a usage error is one
+/// line, like every other nsbox error, with the status of nsbox's own
+/// failures (so that it never looks like the command's status).
+fn exit_on_usage_error(err: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    let text = err.render().to_string();
+    // The message is the first paragraph; clap wraps some over two lines.
+    let paragraph: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let message = paragraph.join(" ");
+    report(message.strip_prefix("error: ").unwrap_or(&message));
+    std::process::exit(nsbox_runtime::exec::EXIT_SETUP_FAILED);
+}
+
 /// Rust's io errors end in " (os error N)"; people read the text alone.
 pub(crate) fn report(err: impl std::fmt::Display) {
     eprintln!("nsbox: {}", strip_os_error_codes(&err.to_string()));

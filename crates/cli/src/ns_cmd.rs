@@ -53,13 +53,14 @@ fn show_one(pid: Option<i32>, json: bool) -> Result<(), nsbox_ns::InspectError> 
         "PID in each pid namespace, from the host's down: {}",
         nspid.join(" -> ")
     );
-    let mut t = table(&["KIND", "INODE", "SHARED WITH PID 1"]);
+    let mut t = table(&["KIND", "INODE", "SHARED WITH HOST"]);
     for m in &info.namespaces {
-        t.add_row(vec![
-            m.kind.to_string(),
-            m.inode.to_string(),
-            if m.shared_with_init { "yes" } else { "no" }.to_string(),
-        ]);
+        let shared = match m.shared_with_host {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "unknown",
+        };
+        t.add_row(vec![m.kind.to_string(), m.inode.to_string(), shared.to_string()]);
     }
     println!("{t}");
     Ok(())

@@ -23,7 +23,11 @@ impl Drop for HostIpc {
 
 fn ipcmk(args: &[&str]) -> String {
     let out = std::process::Command::new("ipcmk").args(args).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).split_whitespace().last().unwrap().to_string()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string()
 }
 
 /// A message queue, semaphore set and shared memory segment made inside are
@@ -37,27 +41,47 @@ fn ipc_objects_are_private_to_the_namespace() {
                   for f in msg sem shm; do echo \"$f $(($(wc -l < /proc/sysvipc/$f) - 1))\"; done; read x; exit 0";
     let mut c = Running::start(&["unshare", "--", "sh", "-c", script]);
     let inside: Vec<String> = (0..3).map(|_| c.line()).collect();
-    assert_eq!(inside, ["msg 1", "sem 1", "shm 1"], "inside sees exactly its own objects, not the host's");
+    assert_eq!(
+        inside,
+        ["msg 1", "sem 1", "shm 1"],
+        "inside sees exactly its own objects, not the host's"
+    );
     let command = command_pid(c.pid(), true);
     // A second process in the same ipc namespace sees them too ...
-    let (_, seen, _) = run(&["enter", &command.to_string(), "--ns", "ipc", "--", "cat", "/proc/sysvipc/shm"]);
+    let (_, seen, _) = run(&[
+        "enter",
+        &command.to_string(),
+        "--ns",
+        "ipc",
+        "--",
+        "cat",
+        "/proc/sysvipc/shm",
+    ]);
     assert_eq!(seen.lines().count(), 2, "{seen}");
     // ... while the host sees none of them.
     assert_eq!(sysvipc_ids("msg"), host_queues);
     let (status, _) = c.finish();
     assert!(status.success());
-    assert_eq!(sysvipc_ids("msg"), host_queues, "nothing of the container's reached the host");
+    assert_eq!(
+        sysvipc_ids("msg"),
+        host_queues,
+        "nothing of the container's reached the host"
+    );
 }
 
 /// A mount made inside is not in the host's mount table.
 #[test]
 fn mounts_inside_stay_inside() {
     require_root!();
-    let script = "mkdir /m && mount -t tmpfs nsbox-test-mnt /m && grep -c nsbox-test-mnt /proc/self/mounts; read x; exit 0";
+    let script =
+        "mkdir /m && mount -t tmpfs nsbox-test-mnt /m && grep -c nsbox-test-mnt /proc/self/mounts; read x; exit 0";
     let mut c = Running::start(&["unshare", "--", "sh", "-c", script]);
     assert_eq!(c.line(), "1");
     let host = std::fs::read_to_string("/proc/self/mounts").unwrap();
-    assert!(!host.contains("nsbox-test-mnt"), "the container's mount leaked to the host");
+    assert!(
+        !host.contains("nsbox-test-mnt"),
+        "the container's mount leaked to the host"
+    );
     assert!(c.finish().0.success());
 }
 
@@ -69,10 +93,17 @@ fn pivot_root_leaves_no_path_to_the_host() {
     let marker_dir = tempfile::tempdir().unwrap();
     let marker = format!("nsbox-marker-{}", std::process::id());
     std::fs::write(marker_dir.path().join(&marker), "host").unwrap();
-    let script = format!(
-        "find / -name {marker} 2>/dev/null | wc -l; ls /; cat /proc/self/mountinfo | wc -l; cd /..; pwd"
-    );
-    let (code, out, err) = run(&["unshare", "--rootfs", rootfs.path().to_str().unwrap(), "--", "/bin/sh", "-c", &script]);
+    let script =
+        format!("find / -name {marker} 2>/dev/null | wc -l; ls /; cat /proc/self/mountinfo | wc -l; cd /..; pwd");
+    let (code, out, err) = run(&[
+        "unshare",
+        "--rootfs",
+        rootfs.path().to_str().unwrap(),
+        "--",
+        "/bin/sh",
+        "-c",
+        &script,
+    ]);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0].trim(), "0", "the host's marker file is reachable: {out}");
@@ -104,7 +135,14 @@ fn hostname_inside_changes_nothing_outside() {
     require_root!();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let (code, out, err) = run(&[
-        "unshare", "--hostname", "nsbox-box", "--domainname", "lab.test", "--", "sh", "-c",
+        "unshare",
+        "--hostname",
+        "nsbox-box",
+        "--domainname",
+        "lab.test",
+        "--",
+        "sh",
+        "-c",
         "hostname; cat /proc/sys/kernel/domainname; hostname changed; hostname",
     ]);
     assert_eq!(code, 0, "{err}");
@@ -124,13 +162,27 @@ fn user_namespace_root_is_mapped_and_powerless_outside() {
     let bind = format!("{}:/shared", shared.path().display());
     let script = "id -u; echo x > /shared/secret && echo wrote; read x; exit 0";
     let mut c = Running::start(&[
-        "unshare", "--ns", "user,mnt,pid", "--uid-map", "0:100000:65536", "--gid-map", "0:100000:65536",
-        "--bind", &bind, "--", "sh", "-c", script,
+        "unshare",
+        "--ns",
+        "user,mnt,pid",
+        "--uid-map",
+        "0:100000:65536",
+        "--gid-map",
+        "0:100000:65536",
+        "--bind",
+        &bind,
+        "--",
+        "sh",
+        "-c",
+        script,
     ]);
     assert_eq!(c.line(), "0", "root inside");
     let command = command_pid(c.pid(), true);
     let uids = status_field(command, "Uid").unwrap();
-    assert!(uids.split_whitespace().all(|u| u == "100000"), "outside the uid is the mapped one: {uids}");
+    assert!(
+        uids.split_whitespace().all(|u| u == "100000"),
+        "outside the uid is the mapped one: {uids}"
+    );
     let (status, rest) = c.finish();
     assert!(status.success());
     assert!(!rest.contains("wrote"), "root inside wrote a root-owned host file");
@@ -138,7 +190,10 @@ fn user_namespace_root_is_mapped_and_powerless_outside() {
     // Without its own uts namespace, root of a user namespace cannot rename the host.
     let (code, _, _) = run(&["unshare", "--ns", "user", "--", "hostname", "nsbox-must-not-happen"]);
     assert_ne!(code, 0);
-    assert_ne!(std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(), "nsbox-must-not-happen");
+    assert_ne!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(),
+        "nsbox-must-not-happen"
+    );
 }
 
 /// In a new cgroup namespace, the process's own cgroup is the root `/`.
@@ -170,7 +225,10 @@ fn pids_limit_stops_a_fork_bomb() {
     assert!(count <= 10, "{count} processes despite pids.max=10");
     assert_eq!(c.line(), "ready");
     let cgroups = cgroups_of(c.pid());
-    let pids_dir = cgroups.iter().find(|p| p.join("pids.max").exists()).expect("a pids cgroup");
+    let pids_dir = cgroups
+        .iter()
+        .find(|p| p.join("pids.max").exists())
+        .expect("a pids cgroup");
     assert_eq!(std::fs::read_to_string(pids_dir.join("pids.max")).unwrap().trim(), "10");
     let nsbox_pid = c.pid();
     assert!(c.finish().0.success());
@@ -181,9 +239,33 @@ fn pids_limit_stops_a_fork_bomb() {
 #[test]
 fn memory_limit_is_enforced() {
     require_root!();
-    let (code, _, _) = run(&["unshare", "--memory", "32M", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=96M", "count=1"]);
-    assert_eq!(code, 128 + 9, "dd with a 96 MiB buffer must be OOM-killed under a 32 MiB limit");
-    let (code, _, err) = run(&["unshare", "--memory", "64M", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=8M", "count=1"]);
+    let (code, _, _) = run(&[
+        "unshare",
+        "--memory",
+        "32M",
+        "--",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=96M",
+        "count=1",
+    ]);
+    assert_eq!(
+        code,
+        128 + 9,
+        "dd with a 96 MiB buffer must be OOM-killed under a 32 MiB limit"
+    );
+    let (code, _, err) = run(&[
+        "unshare",
+        "--memory",
+        "64M",
+        "--",
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=8M",
+        "count=1",
+    ]);
     assert_eq!(code, 0, "{err}");
 }
 
@@ -191,12 +273,24 @@ fn memory_limit_is_enforced() {
 #[test]
 fn cpu_limit_is_applied() {
     require_root!();
-    let mut c = Running::start(&["unshare", "--cpus", "0.5", "--", "sh", "-c", "echo ready; read x; exit 0"]);
+    let mut c = Running::start(&[
+        "unshare",
+        "--cpus",
+        "0.5",
+        "--",
+        "sh",
+        "-c",
+        "echo ready; read x; exit 0",
+    ]);
     assert_eq!(c.line(), "ready");
     let cgroups = cgroups_of(c.pid());
     let quota = cgroups
         .iter()
-        .find_map(|p| std::fs::read_to_string(p.join("cpu.cfs_quota_us")).ok().or_else(|| std::fs::read_to_string(p.join("cpu.max")).ok()))
+        .find_map(|p| {
+            std::fs::read_to_string(p.join("cpu.cfs_quota_us"))
+                .ok()
+                .or_else(|| std::fs::read_to_string(p.join("cpu.max")).ok())
+        })
         .expect("a cpu cgroup");
     assert!(quota.trim() == "50000" || quota.trim() == "50000 100000", "{quota}");
     assert!(c.finish().0.success());
@@ -213,9 +307,93 @@ fn time_namespace_offsets_monotonic_clock() {
     let clock = "python3 -c 'import time; print(time.clock_gettime(time.CLOCK_MONOTONIC))'";
     let before = std::process::Command::new("sh").args(["-c", clock]).output().unwrap();
     let before: f64 = String::from_utf8_lossy(&before.stdout).trim().parse().unwrap();
-    let (code, out, err) = run(&["unshare", "--time-offset", "monotonic=86400,boottime=3600", "--", "sh", "-c", clock]);
+    let (code, out, err) = run(&[
+        "unshare",
+        "--time-offset",
+        "monotonic=86400,boottime=3600",
+        "--",
+        "sh",
+        "-c",
+        clock,
+    ]);
     assert_eq!(code, 0, "{err}");
     let inside: f64 = out.trim().parse().unwrap();
     let delta = inside - before;
-    assert!((86400.0..86400.0 + 30.0).contains(&delta), "monotonic inside is {inside}, outside was {before}");
+    assert!(
+        (86400.0..86400.0 + 30.0).contains(&delta),
+        "monotonic inside is {inside}, outside was {before}"
+    );
+}
+
+/// Binds (directories and files, from under /tmp too, read-write and
+/// read-only), tmpfs, environment, working directory and user.
+#[test]
+fn binds_tmpfs_env_workdir_and_user() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config");
+    std::fs::write(&file, "from host").unwrap();
+    let rw = format!("{}:/data", dir.path().display());
+    let ro = format!("{}:/opt/app/config:ro", file.display());
+    let script = "cat /opt/app/config; echo; echo x > /opt/app/config || echo ro-refused; \
+                  echo inside > /data/new; grep -c ' /scratch tmpfs' /proc/self/mounts; \
+                  echo $GREETING; pwd; id -u; id -g";
+    let (code, out, err) = run(&[
+        "unshare",
+        "--bind",
+        &rw,
+        "--bind",
+        &ro,
+        "--tmpfs",
+        "/scratch",
+        "--env",
+        "GREETING=hello",
+        "--workdir",
+        "/data",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "from host\nro-refused\n1\nhello\n/data\n0\n0\n");
+    assert_eq!(std::fs::read_to_string(dir.path().join("new")).unwrap(), "inside\n");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "from host");
+    let (_, out, err) = run(&[
+        "unshare",
+        "--user",
+        "1000:1001",
+        "--",
+        "sh",
+        "-c",
+        "id -u; id -g; id -G",
+    ]);
+    assert_eq!(out, "1000\n1001\n1001\n", "{err}");
+}
+
+/// The host view: read-only system directories, fresh /proc, /dev and /tmp.
+#[test]
+fn host_view_is_read_only_with_fresh_proc_dev_tmp() {
+    require_root!();
+    let script = "touch /usr/nsbox-x 2>/dev/null || echo usr-ro; touch /etc/nsbox-x 2>/dev/null || echo etc-ro; \
+                  touch /tmp/x && echo tmp-rw; ls /dev | tr '\\n' ' '; echo; \
+                  head -c 4 /dev/urandom | wc -c; echo > /dev/null && echo null-ok; ls /proc | grep -c '^[0-9]'";
+    let (code, out, err) = run(&["unshare", "--", "sh", "-c", script]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..3], ["usr-ro", "etc-ro", "tmp-rw"]);
+    for node in ["null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm"] {
+        assert!(
+            lines[3].split(' ').any(|n| n == node),
+            "/dev lacks {node}: {}",
+            lines[3]
+        );
+    }
+    assert_eq!(lines[4].trim(), "4");
+    assert_eq!(lines[5], "null-ok");
+    let procs: usize = lines[6].parse().unwrap();
+    assert!(
+        procs <= 6,
+        "fresh /proc shows only the container's processes, not {procs}"
+    );
 }

@@ -29,12 +29,22 @@ fn nspid_inside_and_outside_and_background_dies_with_init() {
         .split_whitespace()
         .map(|p| p.parse().unwrap())
         .collect();
-    assert_eq!(nspid, vec![sleeper, inner], "NSpid lists the host PID, then the inner one");
-    assert!(inner < 10 && inner != sleeper, "inner PID {inner} is small and differs from {sleeper}");
+    assert_eq!(
+        nspid,
+        vec![sleeper, inner],
+        "NSpid lists the host PID, then the inner one"
+    );
+    assert!(
+        inner < 10 && inner != sleeper,
+        "inner PID {inner} is small and differs from {sleeper}"
+    );
     assert_ne!(ns_inode(sleeper, "pid"), ns_inode(std::process::id() as i32, "pid"));
     let (status, _) = c.finish();
     assert!(status.success());
-    assert!(!pid_exists(sleeper), "background process {sleeper} outlived its pid namespace");
+    assert!(
+        !pid_exists(sleeper),
+        "background process {sleeper} outlived its pid namespace"
+    );
 }
 
 /// An orphan is reparented to the namespace's init, which reaps it: it never

@@ -44,13 +44,26 @@ pub fn namespace_of(pid: i32, kind: NsKind) -> Result<Option<NsId>, InspectError
     }
 }
 
-/// One namespace of a process, compared with the host's (those of PID 1).
+/// One namespace of a process, compared with the host's.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Membership {
     pub kind: NsKind,
     pub inode: u64,
-    /// Whether PID 1 of the caller's pid namespace is in the same namespace.
-    pub shared_with_init: bool,
+    /// Whether the host (see [`host_reference`]) is in the same namespace;
+    /// `None` when no host process could be read.
+    pub shared_with_host: Option<bool>,
+}
+
+/// The process whose namespaces count as the host's: PID 1, or, where PID
+/// 1's links cannot be read (a sandbox's supervisor can forbid it),
+/// `kthreadd` (PID 2), which like every kernel thread lives in the initial
+/// namespaces.
+pub fn host_reference() -> Option<i32> {
+    if namespace_of(1, NsKind::Net).is_ok() {
+        return Some(1);
+    }
+    let comm = std::fs::read_to_string("/proc/2/comm").ok()?;
+    (comm.trim() == "kthreadd" && namespace_of(2, NsKind::Net).is_ok()).then_some(2)
 }
 
 /// Everything `nsbox ns PID` shows about a process.
@@ -66,15 +79,15 @@ pub struct ProcessNamespaces {
 
 impl ProcessNamespaces {
     pub fn of(pid: i32) -> Result<Self, InspectError> {
+        let host = host_reference();
         let mut namespaces = Vec::new();
         for kind in NsKind::ALL {
             let Some(ns) = namespace_of(pid, kind)? else { continue };
-            // PID 1's links may be unreadable (hidepid); treat that as "unknown = not shared".
-            let init = namespace_of(1, kind).ok().flatten();
+            let host_ns = host.and_then(|h| namespace_of(h, kind).ok().flatten());
             namespaces.push(Membership {
                 kind,
                 inode: ns.inode,
-                shared_with_init: init == Some(ns),
+                shared_with_host: host_ns.map(|h| h == ns),
             });
         }
         Ok(ProcessNamespaces {

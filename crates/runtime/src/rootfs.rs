@@ -26,6 +26,16 @@ pub struct RootfsError {
     pub source: io::Error,
 }
 
+impl RootfsError {
+    /// Names the path as the container will see it, not where it is being assembled.
+    fn seen_from(mut self, new_root: &Path) -> Self {
+        if let Ok(inside) = self.path.strip_prefix(new_root) {
+            self.path = Path::new("/").join(inside);
+        }
+        self
+    }
+}
+
 fn step<T>(step: &'static str, path: &Path, result: rustix::io::Result<T>) -> Result<T, RootfsError> {
     result.map_err(|e| RootfsError {
         step,
@@ -75,10 +85,12 @@ pub fn enter_new_root(spec: &Spec) -> Result<(), RootfsError> {
         RootChoice::HostView => capture_host_dirs()?,
         RootChoice::Dir(_) => Vec::new(),
     };
+    // Whether a source is a directory is read now too, while its path still
+    // leads to it.
     let binds = spec
         .binds
         .iter()
-        .map(|b| Ok((b, capture_tree(&b.source, b.readonly)?)))
+        .map(|b| Ok((b, capture_tree(&b.source, b.readonly)?, is_dir(&b.source))))
         .collect::<Result<Vec<_>, RootfsError>>()?;
     let devs = DEV_NODES
         .iter()
@@ -112,23 +124,34 @@ pub fn enter_new_root(spec: &Spec) -> Result<(), RootfsError> {
         }
     };
 
+    populate(spec, &new_root, devs, binds).map_err(|e| e.seen_from(&new_root))?;
+    pivot_into(&new_root)
+}
+
+/// Mounts /proc, /dev, the binds and the tmpfs mounts under `new_root`.
+fn populate(
+    spec: &Spec,
+    new_root: &Path,
+    devs: Vec<(&str, OwnedFd)>,
+    binds: Vec<(&Bind, OwnedFd, bool)>,
+) -> Result<(), RootfsError> {
     mount_proc(&ensure_dir(&new_root.join("proc"))?)?;
-    build_dev(&new_root, devs)?;
-    for (bind, fd) in binds {
-        attach(&fd, &new_root.join(relative(&bind.target)), bind_is_dir(bind))?;
+    build_dev(new_root, devs)?;
+    for (bind, fd, is_dir) in binds {
+        attach(&fd, &new_root.join(relative(&bind.target)), is_dir)?;
     }
     for target in &spec.tmpfs {
         mount_tmpfs(&ensure_dir(&new_root.join(relative(target)))?, "mode=1777")?;
     }
-    pivot_into(&new_root)
+    Ok(())
 }
 
 fn relative(path: &Path) -> &Path {
     path.strip_prefix("/").unwrap_or(path)
 }
 
-fn bind_is_dir(bind: &Bind) -> bool {
-    std::fs::metadata(&bind.source).map(|m| m.is_dir()).unwrap_or(true)
+fn is_dir(path: &Path) -> bool {
+    std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(true)
 }
 
 fn capture_host_dirs() -> Result<Vec<HostEntry>, RootfsError> {

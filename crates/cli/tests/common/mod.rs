@@ -40,6 +40,10 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
 
 /// A running nsbox whose command talks to the test line by line. Killed
 /// (and with it, through the parent-death signal, the container) on drop.
+///
+/// The test process is made a child subreaper, so that what a killed nsbox
+/// leaves as orphans comes to the test, which reaps it: a test never leaves
+/// zombies for the host's PID 1 to collect.
 pub struct Running {
     child: Child,
     stdin: Option<ChildStdin>,
@@ -48,6 +52,8 @@ pub struct Running {
 
 impl Running {
     pub fn start(args: &[&str]) -> Running {
+        // SAFETY: prctl with integer arguments touches no memory of ours.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         let mut child = nsbox()
             .args(args)
             .stdin(Stdio::piped())
@@ -88,8 +94,47 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let family = descendants(self.pid());
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for pid in family {
+            reap_orphan(pid);
+        }
+    }
+}
+
+/// Every process below `pid`, children first.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for child in children_of(pid) {
+        out.push(child);
+        out.extend(descendants(child));
+    }
+    out
+}
+
+/// Waits (up to 5 s) for `pid`, once it has been reparented to this
+/// subreaper; returns at once if it is someone else's child.
+fn reap_orphan(pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let mut status = 0;
+        // SAFETY: waitpid writes only to `status`, a valid local.
+        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if rc == pid {
+            return;
+        }
+        if rc < 0 && status_field(pid, "PPid").and_then(|p| p.parse().ok()) != Some(std::process::id() as i32) {
+            // Not (yet) ours: gone already, or still with its own parent,
+            // which is being killed and will hand it over shortly.
+            if !pid_exists(pid) {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -97,7 +142,9 @@ impl Drop for Running {
 pub fn children_of(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(p) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(p) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if status_field(p, "PPid").and_then(|v| v.parse().ok()) == Some(pid) {
             out.push(p);
         }
@@ -148,7 +195,9 @@ pub fn ns_inode(pid: i32, kind: &str) -> u64 {
 /// cgroup directories of nsbox's that exist now.
 pub fn nsbox_cgroups() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(top) = std::fs::read_dir("/sys/fs/cgroup") else { return out };
+    let Ok(top) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return out;
+    };
     for hierarchy in top.flatten() {
         let path = hierarchy.path();
         if path.file_name().unwrap().to_string_lossy().starts_with("nsbox-") {
@@ -169,13 +218,18 @@ pub fn nsbox_cgroups() -> Vec<PathBuf> {
 /// The cgroups this test's nsbox process (`pid`) would make.
 pub fn cgroups_of(pid: i32) -> Vec<PathBuf> {
     let name = format!("nsbox-{pid}");
-    nsbox_cgroups().into_iter().filter(|p| p.file_name().unwrap() == name.as_str()).collect()
+    nsbox_cgroups()
+        .into_iter()
+        .filter(|p| p.file_name().unwrap() == name.as_str())
+        .collect()
 }
 
 /// A busybox root filesystem in a temp dir, or None (with a skip notice)
 /// when busybox-static is not installed.
 pub fn busybox_rootfs() -> Option<tempfile::TempDir> {
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"].into_iter().find(|p| Path::new(p).exists());
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
     let Some(busybox) = busybox else {
         eprintln!("SKIPPED: busybox-static is not installed (scripts/test.sh installs it)");
         return None;
@@ -184,7 +238,9 @@ pub fn busybox_rootfs() -> Option<tempfile::TempDir> {
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::copy(busybox, bin.join("busybox")).unwrap();
-    for applet in ["sh", "ls", "cat", "echo", "find", "mount", "grep", "hostname", "sleep", "wc", "id", "stat"] {
+    for applet in [
+        "sh", "ls", "cat", "echo", "find", "mount", "grep", "hostname", "sleep", "wc", "id", "stat",
+    ] {
         std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
     }
     for d in ["proc", "dev", "tmp", "etc"] {

@@ -1,0 +1,108 @@
+//! Bad input: one clear line, a non-zero status, and nothing left behind.
+
+mod common;
+use common::*;
+
+/// Runs nsbox expecting failure; checks that no mount or cgroup appeared.
+fn fails(args: &[&str]) -> (i32, String) {
+    let mounts_before = host_mount_points();
+    let (code, out, err) = run(args);
+    assert_ne!(code, 0, "{args:?} succeeded: {out}");
+    assert_eq!(err.lines().count(), 1, "one line of error, not: {err}");
+    assert!(err.starts_with("nsbox: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(host_mount_points(), mounts_before, "{args:?} changed the host's mounts");
+    (code, err)
+}
+
+#[test]
+fn unknown_namespace_kind() {
+    let (_, err) = fails(&["unshare", "--ns", "pid,bogus", "--", "true"]);
+    assert!(err.contains("unknown namespace kind \"bogus\""), "{err}");
+}
+
+#[test]
+fn rootfs_missing_or_not_a_directory() {
+    require_root!();
+    let (code, err) = fails(&["unshare", "--rootfs", "/nonexistent/nsbox-rootfs", "--", "true"]);
+    assert!(
+        err.contains("rootfs /nonexistent/nsbox-rootfs: No such file or directory"),
+        "{err}"
+    );
+    assert_eq!(code, 125);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let (_, err) = fails(&["unshare", "--rootfs", file.path().to_str().unwrap(), "--", "true"]);
+    assert!(err.contains("Not a directory"), "{err}");
+}
+
+#[test]
+fn command_not_found_is_127() {
+    require_root!();
+    for ns in ["pid,mnt", "uts"] {
+        let (code, err) = fails(&["unshare", "--ns", ns, "--", "nsbox-no-such-command", "arg"]);
+        assert_eq!(code, 127);
+        assert_eq!(err.trim(), "nsbox: nsbox-no-such-command: No such file or directory");
+    }
+    let (code, err) = fails(&["unshare", "--", "/etc/hostname"]);
+    assert_eq!(code, 126, "a file that is not executable: {err}");
+}
+
+#[test]
+fn malformed_maps_and_binds() {
+    let (_, err) = fails(&["unshare", "--uid-map", "0:1000", "--", "true"]);
+    assert!(err.contains("malformed id map \"0:1000\""), "{err}");
+    let (_, err) = fails(&["unshare", "--bind", "/tmp", "--", "true"]);
+    assert!(err.contains("malformed bind \"/tmp\""), "{err}");
+    let (_, err) = fails(&["unshare", "--bind", "/tmp:relative", "--", "true"]);
+    assert!(err.contains("malformed bind"), "{err}");
+    let (_, err) = fails(&["unshare", "--memory", "12X", "--", "true"]);
+    assert!(err.contains("malformed size \"12X\""), "{err}");
+}
+
+#[test]
+fn bind_source_missing() {
+    require_root!();
+    let (_, err) = fails(&["unshare", "--bind", "/nonexistent/nsbox-src:/x", "--", "true"]);
+    assert!(
+        err.contains("bind source /nonexistent/nsbox-src: No such file or directory"),
+        "{err}"
+    );
+}
+
+/// A limit the kernel rejects is reported with the file and value, and the
+/// cgroup made for it is removed again.
+#[test]
+fn limit_rejected_by_the_kernel() {
+    require_root!();
+    let before = nsbox_cgroups();
+    let (code, err) = fails(&["unshare", "--cpus", "0.001", "--", "true"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("cpu") && err.contains("Invalid argument"), "{err}");
+    assert!(!err.contains("os error"), "{err}");
+    assert_eq!(nsbox_cgroups(), before, "a cgroup was left behind");
+}
+
+#[test]
+fn options_without_their_namespace() {
+    let (_, err) = fails(&["unshare", "--ns", "net", "--hostname", "x", "--", "true"]);
+    assert!(err.contains("--hostname needs a new uts namespace"), "{err}");
+}
+
+#[test]
+fn pid_that_does_not_exist() {
+    let (_, err) = fails(&["enter", "2147483647", "--", "true"]);
+    assert!(err.contains("no process with PID 2147483647"), "{err}");
+    let (_, err) = fails(&["ns", "2147483647"]);
+    assert!(err.contains("no process with PID 2147483647"), "{err}");
+}
+
+#[test]
+fn setup_failure_inside_is_reported() {
+    require_root!();
+    let (code, err) = fails(&["unshare", "--workdir", "/nonexistent-dir", "--", "true"]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("workdir /nonexistent-dir: No such file or directory"),
+        "{err}"
+    );
+}

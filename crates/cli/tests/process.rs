@@ -1,0 +1,80 @@
+//! Exit status and signal forwarding: nsbox behaves like the command it runs.
+
+mod common;
+use common::*;
+
+#[test]
+fn exit_status_is_the_commands() {
+    require_root!();
+    for ns in ["pid,mnt,uts,ipc,net,cgroup", "uts"] {
+        assert_eq!(
+            run(&["unshare", "--ns", ns, "--", "sh", "-c", "exit 7"]).0,
+            7,
+            "with --ns {ns}"
+        );
+        assert_eq!(run(&["unshare", "--ns", ns, "--", "true"]).0, 0, "with --ns {ns}");
+        // Death by signal N is reported as 128+N, as a shell does.
+        let (code, _, _) = run(&["unshare", "--ns", ns, "--", "sh", "-c", "kill -KILL $$"]);
+        assert_eq!(code, 128 + 9, "with --ns {ns}");
+    }
+}
+
+/// Every forwarded signal sent to nsbox reaches the command, with and
+/// without an init in between.
+#[test]
+fn signals_sent_to_nsbox_reach_the_command() {
+    require_root!();
+    // TERM comes last and ends the command, so that the test ends cleanly.
+    let names = ["INT", "HUP", "QUIT", "USR1", "USR2", "WINCH", "TERM"];
+    let traps: String = names.iter().map(|n| format!("trap 'echo got {n}' {n}; ")).collect();
+    let traps = traps.replace("'echo got TERM'", "'echo got TERM; exit 0'");
+    let script = format!("{traps} echo ready; while :; do sleep 0.05; done");
+    for ns in ["pid,mnt,uts,ipc,net", "uts"] {
+        let mut c = Running::start(&["unshare", "--ns", ns, "--", "sh", "-c", &script]);
+        assert_eq!(c.line(), "ready");
+        for name in names {
+            let sig = match name {
+                "INT" => libc::SIGINT,
+                "TERM" => libc::SIGTERM,
+                "HUP" => libc::SIGHUP,
+                "QUIT" => libc::SIGQUIT,
+                "USR1" => libc::SIGUSR1,
+                "USR2" => libc::SIGUSR2,
+                _ => libc::SIGWINCH,
+            };
+            // SAFETY: kill takes plain integers; the pid is our own child.
+            assert_eq!(unsafe { libc::kill(c.pid(), sig) }, 0);
+            assert_eq!(c.line(), format!("got {name}"), "with --ns {ns}");
+        }
+        assert!(c.finish().0.success());
+    }
+}
+
+/// SIGTERM to nsbox ends a command that does not handle it, and nsbox
+/// reports the signal as the command's (128+15).
+#[test]
+fn sigterm_ends_the_container() {
+    require_root!();
+    let mut c = Running::start(&["unshare", "--", "sh", "-c", "echo ready; exec sleep 1000"]);
+    assert_eq!(c.line(), "ready");
+    let command = command_pid(c.pid(), true);
+    wait_for(|| (std::fs::read_to_string(format!("/proc/{command}/comm")).ok()?.trim() == "sleep").then_some(()));
+    // SAFETY: kill takes plain integers; the pid is our own child.
+    unsafe { libc::kill(c.pid(), libc::SIGTERM) };
+    let (status, _) = c.finish();
+    assert_eq!(status.code(), Some(128 + 15));
+}
+
+/// When nsbox is killed outright, the container does not outlive it.
+#[test]
+fn killing_nsbox_kills_the_container() {
+    require_root!();
+    let mut c = Running::start(&["unshare", "--", "sh", "-c", "echo ready; exec sleep 1000"]);
+    assert_eq!(c.line(), "ready");
+    let init = command_pid(c.pid(), false);
+    let command = command_pid(c.pid(), true);
+    // Dropping SIGKILLs nsbox; the init and the command must die with it
+    // (the test, a subreaper, reaps what the kernel hands over).
+    drop(c);
+    wait_for(|| (!pid_exists(init) && !pid_exists(command)).then_some(()));
+}

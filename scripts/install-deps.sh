@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what nsbox's build, demo and tests need and a fresh Debian machine
+# may lack. Installs nothing that is already there; needs root for apt.
+set -euo pipefail
+missing=()
+[ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing+=(busybox-static)   # test rootfs
+command -v ip >/dev/null || missing+=(iproute2)                              # oracle in tests
+[ -x /usr/bin/python3 ] || missing+=(python3)                                # clocks and sockets inside containers
+command -v ipcmk >/dev/null || missing+=(util-linux)                         # SysV IPC objects in tests
+command -v cc >/dev/null || missing+=(gcc)                                   # linker for cargo
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "installing: cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
