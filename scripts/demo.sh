@@ -4,8 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cargo build --release --quiet
-nsbox=target/release/nsbox
+nsbox=$(scripts/build.sh)
 
 probe='
 echo "hostname      $(hostname)"

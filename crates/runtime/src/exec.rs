@@ -118,7 +118,7 @@ impl Command {
                 return Failure::setup(format!("switching to user {uid}: {}", describe(&e)));
             }
         }
-        nsbox_sys::signal::reset_dispositions();
+        nsbox_sys::signal::restore_sigpipe();
         if let Err(e) = nsbox_sys::SignalSet::empty().set_mask() {
             return Failure::setup(format!("unblocking signals: {}", describe(&e)));
         }

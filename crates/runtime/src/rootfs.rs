@@ -64,6 +64,34 @@ const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"
 /// before that, so a bind from under this path still works.
 const STAGING: &str = "/tmp";
 
+/// A device node of the container's /dev.
+enum DevNode {
+    /// The host's node, bound (in a user namespace, where mknod is refused).
+    Bound(&'static str, OwnedFd),
+    /// A new node with the host's mode and device number (as root: one
+    /// mknod is cheaper than a bind's clone and attach).
+    Made(&'static str, rustix::fs::Mode, rustix::fs::Dev),
+}
+
+fn capture_dev_nodes(in_user_ns: bool) -> Result<Vec<DevNode>, RootfsError> {
+    let mut out = Vec::new();
+    for name in DEV_NODES {
+        let path = Path::new("/dev").join(name);
+        // A host without /dev/tty (no controlling terminal support) just lacks it inside.
+        let Ok(stat) = rustix::fs::stat(&path) else { continue };
+        out.push(if in_user_ns {
+            DevNode::Bound(name, capture_tree(&path, false)?)
+        } else {
+            DevNode::Made(
+                name,
+                rustix::fs::Mode::from_raw_mode(stat.st_mode) & rustix::fs::Mode::from_bits_truncate(0o7777),
+                stat.st_rdev,
+            )
+        });
+    }
+    Ok(out)
+}
+
 /// What a host directory turns into in the host view.
 enum HostEntry {
     Tree(&'static str, OwnedFd),
@@ -92,14 +120,7 @@ pub fn enter_new_root(spec: &Spec) -> Result<(), RootfsError> {
         .iter()
         .map(|b| Ok((b, capture_tree(&b.source, b.readonly)?, is_dir(&b.source))))
         .collect::<Result<Vec<_>, RootfsError>>()?;
-    let devs = DEV_NODES
-        .iter()
-        .filter_map(|name| {
-            let path = Path::new("/dev").join(name);
-            // A host without /dev/tty (no controlling terminal support) just lacks it inside.
-            path.exists().then(|| Ok((*name, capture_tree(&path, false)?)))
-        })
-        .collect::<Result<Vec<_>, RootfsError>>()?;
+    let devs = capture_dev_nodes(spec.has(nsbox_ns::NsKind::User))?;
 
     let new_root = match &spec.root {
         RootChoice::HostView => {
@@ -132,7 +153,7 @@ pub fn enter_new_root(spec: &Spec) -> Result<(), RootfsError> {
 fn populate(
     spec: &Spec,
     new_root: &Path,
-    devs: Vec<(&str, OwnedFd)>,
+    devs: Vec<DevNode>,
     binds: Vec<(&Bind, OwnedFd, bool)>,
 ) -> Result<(), RootfsError> {
     mount_proc(&ensure_dir(&new_root.join("proc"))?)?;
@@ -235,7 +256,7 @@ fn mount_proc(target: &Path) -> Result<(), RootfsError> {
 }
 
 /// /dev: a tmpfs with the basic device nodes, a private devpts, and /dev/shm.
-fn build_dev(new_root: &Path, nodes: Vec<(&str, OwnedFd)>) -> Result<(), RootfsError> {
+fn build_dev(new_root: &Path, nodes: Vec<DevNode>) -> Result<(), RootfsError> {
     let dev = ensure_dir(&new_root.join("dev"))?;
     let data = c"mode=0755";
     step(
@@ -243,9 +264,18 @@ fn build_dev(new_root: &Path, nodes: Vec<(&str, OwnedFd)>) -> Result<(), RootfsE
         &dev,
         mount("tmpfs", &dev, "tmpfs", MountFlags::NOSUID | MountFlags::NOEXEC, data),
     )?;
-    for (name, fd) in nodes {
-        attach(&fd, &dev.join(name), false)?;
-    }
+    // The modes must be the host's, not what the umask leaves of them.
+    let umask = rustix::process::umask(rustix::fs::Mode::empty());
+    let made = nodes.into_iter().try_for_each(|node| match node {
+        DevNode::Bound(name, fd) => attach(&fd, &dev.join(name), false),
+        DevNode::Made(name, mode, rdev) => {
+            let path = dev.join(name);
+            let made = rustix::fs::mknodat(CWD, &path, rustix::fs::FileType::CharacterDevice, mode, rdev);
+            step("creating device node", &path, made)
+        }
+    });
+    rustix::process::umask(umask);
+    made?;
     let pts = ensure_dir(&dev.join("pts"))?;
     let pts_opts = c"newinstance,ptmxmode=0666,mode=0620";
     step(

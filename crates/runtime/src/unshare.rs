@@ -20,6 +20,7 @@ use nsbox_ns::idmap::{write_map, IdKind, IdMapError};
 use nsbox_ns::{JoinError, NsKind};
 use nsbox_sys::CloneResult;
 use std::io;
+use std::os::fd::OwnedFd;
 
 /// Why a container did not run (its command's own exit status is not an error).
 #[derive(Debug, thiserror::Error)]
@@ -110,8 +111,19 @@ impl Drop for ChildGuard {
 }
 
 fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -> Result<i32, RunError> {
-    let (gate_wait, gate_open) = gate().map_err(io_err("creating a pipe"))?;
+    // The child waits only when the parent has work to do for it first.
+    let needs_gate = spec.has(NsKind::User) || cgroups.is_some();
+    let (gate_wait, gate_open) = if needs_gate {
+        let (wait, open) = gate().map_err(io_err("creating a pipe"))?;
+        (Some(wait), Some(open))
+    } else {
+        (None, None)
+    };
     let (reader, reporter) = report_pipe().map_err(io_err("creating a pipe"))?;
+    // Lets the child see whether nsbox died before its parent-death signal
+    // was armed (a pidfd becomes readable when its process exits).
+    let me = rustix::process::pidfd_open(rustix::process::getpid(), rustix::process::PidfdFlags::empty())
+        .map_err(|e| io_err("opening a pidfd")(e.into()))?;
     // The cgroup namespace is made by the child once it is in its cgroups
     // (so that its root is the container's cgroup, not ours), and the time
     // namespace by the init (its offsets must be set before a process enters it).
@@ -120,11 +132,10 @@ fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -
     // SAFETY: nsbox is single-threaded here: the CLI starts no threads, and
     // this library starts none before this point.
     let pid = match unsafe { nsbox_sys::clone3(flags) }.map_err(io_err("creating namespaces (clone3)"))? {
-        CloneResult::Child => child_main(spec, command, gate_wait, reporter),
+        CloneResult::Child => child_main(spec, command, &me, gate_wait, reporter),
         CloneResult::Parent(pid) => pid,
     };
-    drop(gate_wait);
-    drop(reporter);
+    drop((gate_wait, reporter, me));
     let child = ChildGuard(Some(pid));
     if spec.has(NsKind::User) {
         write_map(pid, IdKind::Uid, &spec.uid_maps)?;
@@ -133,7 +144,9 @@ fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -
     if let Some(cgroups) = cgroups {
         cgroups.add(pid)?;
     }
-    gate_open.open().map_err(io_err("starting the container"))?;
+    if let Some(gate) = gate_open {
+        gate.open().map_err(io_err("starting the container"))?;
+    }
     if let Some(failure) = reader.read().map_err(io_err("reading the container's report"))? {
         child.reap();
         return Err(RunError::Child(failure));
@@ -143,10 +156,13 @@ fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -
 }
 
 /// The child: waits for the parent, builds the container, runs the command.
-fn child_main(spec: &Spec, command: &Command, gate: GateWait, reporter: Reporter) -> ! {
+fn child_main(spec: &Spec, command: &Command, parent: &OwnedFd, gate: Option<GateWait>, reporter: Reporter) -> ! {
     // If nsbox dies, so does the container (and with a pid namespace, all of it).
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
-    if !gate.wait() {
+    if exited(parent) {
+        nsbox_sys::exit_now(EXIT_SETUP_FAILED);
+    }
+    if gate.is_some_and(|g| !g.wait()) {
         nsbox_sys::exit_now(EXIT_SETUP_FAILED);
     }
     if let Err(failure) = prepare(spec) {
@@ -157,6 +173,14 @@ fn child_main(spec: &Spec, command: &Command, gate: GateWait, reporter: Reporter
     } else {
         reporter.fail(command.exec())
     }
+}
+
+/// Whether the process behind `pidfd` has exited.
+fn exited(pidfd: &OwnedFd) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+    let now = Timespec { tv_sec: 0, tv_nsec: 0 };
+    matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
 }
 
 fn fail(step: &str) -> impl FnOnce(io::Error) -> Failure + '_ {

@@ -68,15 +68,12 @@ impl SignalSet {
     }
 }
 
-/// Resets the disposition of every catchable signal to its default, as a
-/// freshly exec'd program expects (ignored signals stay ignored across exec).
-pub fn reset_dispositions() {
-    for sig in 1..libc::SIGRTMAX() {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: SIG_DFL is always a valid disposition; invalid numbers
-        // (the ones libc reserves) just make signal() fail, which is harmless.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
-    }
+/// Undoes the one signal disposition the Rust runtime changes: it ignores
+/// SIGPIPE, and an ignored signal stays ignored across exec, so a command
+/// would never die of a broken pipe. (Handled signals are reset by exec
+/// itself; dispositions nsbox's caller set are left as they were, as
+/// `unshare` and `nsenter` leave them.)
+pub fn restore_sigpipe() {
+    // SAFETY: SIG_DFL is always a valid disposition for SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Container start latency, nsbox against the kernel floor and the anchors,
+# all in one hyperfine run so that the ratios hold on a noisy machine.
+# Writes bench-results/unshare.md and .json. Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+command -v hyperfine >/dev/null && command -v bwrap >/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine bubblewrap >/dev/null; }
+nsbox=$(scripts/build.sh)
+host=$(rustc -vV | sed -n 's/^host: //p')
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet --target "$host" -p nsbox-sys --example clone_floor
+floor=target/$host/release/examples/clone_floor
+
+# A busybox rootfs, removed on exit.
+rootfs=$(mktemp -d /tmp/nsbox-bench-rootfs.XXXXXX)
+trap 'rm -rf "$rootfs"' EXIT
+mkdir -p "$rootfs"/{bin,proc,dev,tmp}
+cp "$(command -v busybox)" "$rootfs/bin/busybox"
+ln -s busybox "$rootfs/bin/true"
+
+mkdir -p bench-results
+runs=${RUNS:-300}
+hyperfine -N --warmup 30 --runs "$runs" --export-markdown bench-results/unshare.md --export-json bench-results/unshare.json \
+  -n "floor: clone3(5 ns) + exec" "$floor" \
+  -n "floor: + fresh /proc" "$floor --proc" \
+  -n "floor: + pivot_root busybox + fresh /proc" "$floor --rootfs $rootfs" \
+  -n "unshare (util-linux) 5 ns + --mount-proc" "unshare --pid --fork --mount --uts --ipc --net --mount-proc /bin/true" \
+  -n "bwrap --unshare-all, host view" "bwrap --unshare-all --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp /bin/true" \
+  -n "nsbox: 4 ns, no pid ns (no init), no mounts" "$nsbox unshare --ns uts,ipc,net -- /bin/true" \
+  -n "nsbox: + pid ns and init" "$nsbox unshare --ns pid,uts,ipc,net -- /bin/true" \
+  -n "nsbox: 5 ns, busybox rootfs, fresh /proc + /dev" "$nsbox unshare --ns pid,mnt,uts,ipc,net --rootfs $rootfs -- /bin/true" \
+  -n "nsbox: 5 ns, host view" "$nsbox unshare --ns pid,mnt,uts,ipc,net -- /bin/true" \
+  -n "nsbox: default (6 ns, host view)" "$nsbox unshare -- /bin/true" \
+  -n "nsbox: default + --pids 64 (cgroup), back to back" "$nsbox unshare --pids 64 -- /bin/true"
+
+# The first cgroup.procs write after the machine idles is slow: measured apart.
+hyperfine -N --warmup 3 --runs 30 --prepare 'sleep 1' --export-markdown bench-results/unshare-idle.md \
+  -n "nsbox: default, after 1 s idle" "$nsbox unshare -- /bin/true" \
+  -n "nsbox: default + --pids 64, after 1 s idle" "$nsbox unshare --pids 64 -- /bin/true"
+
+# Peak memory (VmHWM) of the nsbox process itself, while its container runs.
+"$nsbox" unshare -- sleep 0.5 &
+pid=$!
+sleep 0.25
+echo "nsbox process peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status)" | tee bench-results/memory.txt
+wait $pid
