@@ -83,3 +83,39 @@ fn enter_joins_namespaces_root_and_hostname() {
     assert_eq!(run(&["enter", &command.to_string(), "--", "sh", "-c", "exit 3"]).0, 3);
     assert!(c.finish().0.success());
 }
+
+/// Entering a container with a time namespace gives the command its clocks.
+#[test]
+fn enter_joins_a_time_namespace() {
+    require_root!();
+    if !std::path::Path::new("/proc/self/ns/time").exists() {
+        eprintln!("SKIPPED: this kernel has no time namespaces");
+        return;
+    }
+    let mut c = Running::start(&[
+        "unshare",
+        "--time-offset",
+        "boottime=100000",
+        "--",
+        "sh",
+        "-c",
+        "echo ready; read x; exit 0",
+    ]);
+    assert_eq!(c.line(), "ready");
+    let command = command_pid(c.pid(), true);
+    let host_uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (code, out, err) = run(&["enter", &command.to_string(), "--", "cat", "/proc/uptime"]);
+    assert_eq!(code, 0, "{err}");
+    let inside: f64 = out.split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        (100000.0..100030.0).contains(&(inside - host_uptime)),
+        "uptime inside {inside}, outside {host_uptime}"
+    );
+    assert!(c.finish().0.success());
+}

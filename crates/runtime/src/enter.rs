@@ -2,16 +2,14 @@
 //! and working directory (`nsenter -t PID -a`).
 
 use crate::exec::Command;
-use crate::report::report_pipe;
 use crate::supervise::{supervise, supervisor_signals};
 use crate::unshare::{io_err, RunError};
 use nsbox_ns::{Joiner, NsKind, NsSet};
-use nsbox_sys::CloneResult;
 
 /// Joins `kinds` of `pid`'s namespaces (and, with mnt, its root and working
 /// directory), runs `argv` there and returns its exit status.
 ///
-/// nsbox itself joins, then forks the command: a joined pid or time
+/// nsbox itself joins, then spawns the command: a joined pid or time
 /// namespace applies only to children. nsbox exits right after, so its
 /// own membership does not matter.
 pub fn enter(pid: i32, kinds: NsSet, argv: &[String], env: &[(String, String)]) -> Result<i32, RunError> {
@@ -28,19 +26,6 @@ pub fn enter(pid: i32, kinds: NsSet, argv: &[String], env: &[(String, String)]) 
 }
 
 fn fork_command(command: &Command) -> Result<i32, RunError> {
-    let (reader, reporter) = report_pipe().map_err(io_err("creating a pipe"))?;
-    // SAFETY: nsbox is single-threaded (see unshare::spawn_and_wait).
-    let child = match unsafe { nsbox_sys::fork() }.map_err(io_err("forking the command"))? {
-        CloneResult::Child => reporter.fail(command.exec()),
-        CloneResult::Parent(pid) => pid,
-    };
-    drop(reporter);
-    if let Some(failure) = reader.read().map_err(io_err("reading the command's report"))? {
-        let _ = rustix::process::waitpid(
-            rustix::process::Pid::from_raw(child),
-            rustix::process::WaitOptions::empty(),
-        );
-        return Err(RunError::Child(failure));
-    }
+    let child = command.spawn().map_err(RunError::Child)?;
     supervise(child, false).map_err(io_err("waiting for the command"))
 }

@@ -104,25 +104,56 @@ impl Command {
             .unwrap_or_default()
     }
 
-    /// Enters the working directory, switches user, restores default signal
-    /// handling and replaces the process with the command. Returns only on
-    /// failure.
-    pub fn exec(&self) -> Failure {
+    /// Enters the working directory and switches user: what the command's
+    /// process needs before the program starts.
+    fn enter_context(&self) -> Result<(), Failure> {
         if let Some(dir) = &self.workdir {
             if let Err(e) = rustix::process::chdir(dir) {
-                return Failure::setup(format!("workdir {}: {}", dir.display(), describe(&e.into())));
+                return Err(Failure::setup(format!(
+                    "workdir {}: {}",
+                    dir.display(),
+                    describe(&e.into())
+                )));
             }
         }
         if let Some((uid, gid)) = self.user {
             if let Err(e) = switch_user(uid, gid) {
-                return Failure::setup(format!("switching to user {uid}: {}", describe(&e)));
+                return Err(Failure::setup(format!("switching to user {uid}: {}", describe(&e))));
             }
+        }
+        Ok(())
+    }
+
+    /// Replaces the calling process with the command (after entering its
+    /// context and restoring default signal handling). Returns only on failure.
+    pub fn exec(&self) -> Failure {
+        if let Err(failure) = self.enter_context() {
+            return failure;
         }
         nsbox_sys::signal::restore_sigpipe();
         if let Err(e) = nsbox_sys::SignalSet::empty().set_mask() {
             return Failure::setup(format!("unblocking signals: {}", describe(&e)));
         }
-        let err = self.exec_search();
+        let err = match self.search(|path| Err::<(), _>(nsbox_sys::execve(path, &self.argv, &self.env))) {
+            Ok(()) => unreachable!("execve returns only on failure"),
+            Err(e) => e,
+        };
+        self.not_started(err)
+    }
+
+    /// Starts the command as a child of the calling process (which enters the
+    /// command's working directory and user first) without copying the
+    /// caller's memory, and returns its PID. The child starts with no
+    /// blocked signals and SIGPIPE at its default.
+    pub fn spawn(&self) -> Result<i32, Failure> {
+        self.enter_context()?;
+        let defaults = nsbox_sys::SignalSet::of(&[libc::SIGPIPE]);
+        let mask = nsbox_sys::SignalSet::empty();
+        self.search(|path| nsbox_sys::spawn::spawn(path, &self.argv, &self.env, &mask, &defaults))
+            .map_err(|e| self.not_started(e))
+    }
+
+    fn not_started(&self, err: io::Error) -> Failure {
         let code = match err.raw_os_error() {
             Some(libc::ENOENT) | Some(libc::ENOTDIR) => EXIT_NOT_FOUND,
             _ => EXIT_CANNOT_EXECUTE,
@@ -133,15 +164,15 @@ impl Command {
         }
     }
 
-    /// `execvp`: a name with a slash is run as it is; otherwise each PATH
-    /// directory is tried, and a found-but-not-executable file is reported
-    /// over "not found".
-    fn exec_search(&self) -> io::Error {
+    /// `execvp`'s search: a name with a slash is tried as it is; otherwise
+    /// `start` is tried on each PATH directory in turn, and a found but
+    /// not executable file is reported over "not found".
+    fn search<T>(&self, mut start: impl FnMut(&std::ffi::CStr) -> io::Result<T>) -> io::Result<T> {
         let Some(program) = self.argv.first() else {
-            return io::Error::from_raw_os_error(libc::ENOENT);
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
         };
         if program.as_bytes().contains(&b'/') {
-            return nsbox_sys::execve(program, &self.argv, &self.env);
+            return start(program);
         }
         let mut result = io::Error::from_raw_os_error(libc::ENOENT);
         for dir in self.search_path.split(':') {
@@ -150,14 +181,21 @@ impl Command {
             let Ok(candidate) = CString::new(candidate.as_os_str().as_bytes()) else {
                 continue;
             };
-            let err = nsbox_sys::execve(&candidate, &self.argv, &self.env);
-            match err.raw_os_error() {
-                Some(libc::ENOENT) | Some(libc::ENOTDIR) => {}
-                Some(libc::EACCES) => result = err,
-                _ => return err,
+            // Only a file that exists is tried: a failed spawn still costs a
+            // process (and a PID of the container's pid namespace).
+            if rustix::fs::access(candidate.as_c_str(), rustix::fs::Access::EXISTS).is_err() {
+                continue;
+            }
+            match start(&candidate) {
+                Ok(v) => return Ok(v),
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::ENOENT) | Some(libc::ENOTDIR) => {}
+                    Some(libc::EACCES) => result = e,
+                    _ => return Err(e),
+                },
             }
         }
-        result
+        Err(result)
     }
 }
 

@@ -9,7 +9,6 @@
 
 use crate::exec::Failure;
 use std::io::{self, Read, Write};
-use std::os::fd::OwnedFd;
 
 fn cloexec_pipe() -> io::Result<(std::fs::File, std::fs::File)> {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
@@ -64,10 +63,6 @@ impl Reporter {
         // A parent that is gone cannot be told; exit all the same.
         let _ = self.0.write_all(&msg);
         nsbox_sys::exit_now(failure.code)
-    }
-
-    pub fn into_fd(self) -> OwnedFd {
-        self.0.into()
     }
 }
 

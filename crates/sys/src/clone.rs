@@ -1,5 +1,4 @@
-//! Process creation with namespace flags: `clone3`, with a fallback to `fork`
-//! when no flags are needed.
+//! Process creation with namespace flags: `clone3`.
 
 use std::io;
 
@@ -54,21 +53,5 @@ pub unsafe fn clone3(flags: u64) -> io::Result<CloneResult> {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(CloneResult::Child),
         pid => Ok(CloneResult::Parent(pid as i32)),
-    }
-}
-
-/// Plain `fork`, for children that need no new namespaces.
-///
-/// # Safety
-///
-/// Same as [`clone3`]: the caller must be single-threaded.
-pub unsafe fn fork() -> io::Result<CloneResult> {
-    // SAFETY: the caller guarantees the process is single-threaded, which is
-    // the only precondition for using the child freely after fork.
-    let rc = unsafe { libc::fork() };
-    match rc {
-        -1 => Err(io::Error::last_os_error()),
-        0 => Ok(CloneResult::Child),
-        pid => Ok(CloneResult::Parent(pid)),
     }
 }

@@ -8,8 +8,9 @@ pub mod exec;
 pub mod mount;
 pub mod net;
 pub mod signal;
+pub mod spawn;
 
-pub use clone::{clone3, fork, CloneResult};
+pub use clone::{clone3, CloneResult};
 pub use exec::execve;
 pub use signal::SignalSet;
 

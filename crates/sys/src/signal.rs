@@ -25,6 +25,11 @@ impl SignalSet {
         SignalSet(set)
     }
 
+    /// The raw set, for calls that take one.
+    pub fn as_raw(&self) -> &libc::sigset_t {
+        &self.0
+    }
+
     /// The empty set.
     pub fn empty() -> Self {
         Self::of(&[])
