@@ -20,24 +20,32 @@ cp "$(command -v busybox)" "$rootfs/bin/busybox"
 ln -s busybox "$rootfs/bin/true"
 
 mkdir -p bench-results
-runs=${RUNS:-300}
-hyperfine -N --warmup 30 --runs "$runs" --export-markdown bench-results/unshare.md --export-json bench-results/unshare.json \
-  -n "floor: clone3(5 ns) + exec" "$floor" \
-  -n "floor: + fresh /proc" "$floor --proc" \
-  -n "floor: + pivot_root busybox + fresh /proc" "$floor --rootfs $rootfs" \
-  -n "unshare (util-linux) 5 ns + --mount-proc" "unshare --pid --fork --mount --uts --ipc --net --mount-proc /bin/true" \
-  -n "bwrap --unshare-all, host view" "bwrap --unshare-all --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp /bin/true" \
-  -n "nsbox: 4 ns, no pid ns (no init), no mounts" "$nsbox unshare --ns uts,ipc,net -- /bin/true" \
-  -n "nsbox: + pid ns and init" "$nsbox unshare --ns pid,uts,ipc,net -- /bin/true" \
-  -n "nsbox: 5 ns, busybox rootfs, fresh /proc + /dev" "$nsbox unshare --ns pid,mnt,uts,ipc,net --rootfs $rootfs -- /bin/true" \
-  -n "nsbox: 5 ns, host view" "$nsbox unshare --ns pid,mnt,uts,ipc,net -- /bin/true" \
-  -n "nsbox: default (6 ns, host view)" "$nsbox unshare -- /bin/true" \
-  -n "nsbox: default + --pids 64 (cgroup), back to back" "$nsbox unshare --pids 64 -- /bin/true"
+rm -f bench-results/*.json
+# Several short rounds rather than one long one: hyperfine runs each command
+# as a block, and on a noisy machine a long block drifts.
+rounds=${ROUNDS:-5}
+runs=${RUNS:-100}
+for round in $(seq "$rounds"); do
+  hyperfine -N --warmup 20 --runs "$runs" --export-json "bench-results/unshare-$round.json" \
+    -n "floor: clone3(5 ns) + exec" "$floor" \
+    -n "floor: + fresh /proc" "$floor --proc" \
+    -n "floor: + pivot_root busybox + fresh /proc" "$floor --rootfs $rootfs" \
+    -n "unshare (util-linux) 5 ns + --mount-proc" "unshare --pid --fork --mount --uts --ipc --net --mount-proc /bin/true" \
+    -n "bwrap --unshare-all, host view" "bwrap --unshare-all --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp /bin/true" \
+    -n "nsbox: 3 ns (uts,ipc,net), no init, no mounts" "$nsbox unshare --ns uts,ipc,net -- /bin/true" \
+    -n "nsbox: + pid ns and init" "$nsbox unshare --ns pid,uts,ipc,net -- /bin/true" \
+    -n "nsbox: 5 ns, busybox rootfs, fresh /proc + /dev" "$nsbox unshare --ns pid,mnt,uts,ipc,net --rootfs $rootfs -- /bin/true" \
+    -n "nsbox: 5 ns, host view" "$nsbox unshare --ns pid,mnt,uts,ipc,net -- /bin/true" \
+    -n "nsbox: default (6 ns, host view)" "$nsbox unshare -- /bin/true" \
+    -n "nsbox: default + --pids 64 (cgroup), back to back" "$nsbox unshare --pids 64 -- /bin/true" >/dev/null
+done
+scripts/bench-table.py "floor: + fresh /proc" bench-results/unshare-*.json | tee bench-results/unshare.md
 
 # The first cgroup.procs write after the machine idles is slow: measured apart.
-hyperfine -N --warmup 3 --runs 30 --prepare 'sleep 1' --export-markdown bench-results/unshare-idle.md \
+hyperfine -N --warmup 3 --runs 30 --prepare 'sleep 1' --export-json bench-results/idle.json \
   -n "nsbox: default, after 1 s idle" "$nsbox unshare -- /bin/true" \
-  -n "nsbox: default + --pids 64, after 1 s idle" "$nsbox unshare --pids 64 -- /bin/true"
+  -n "nsbox: default + --pids 64, after 1 s idle" "$nsbox unshare --pids 64 -- /bin/true" >/dev/null
+scripts/bench-table.py "nsbox: default, after 1 s idle" bench-results/idle.json | tee bench-results/idle.md
 
 # Peak memory (VmHWM) of the nsbox process itself, while its container runs.
 "$nsbox" unshare -- sleep 0.5 &

@@ -69,6 +69,43 @@ fn ipc_objects_are_private_to_the_namespace() {
     );
 }
 
+fn host_shmem_kib() -> u64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let line = meminfo.lines().find(|l| l.starts_with("Shmem:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// A shared memory segment left inside (never removed) is destroyed by the
+/// kernel when the ipc namespace dies: its 64 MiB show in the host's Shmem
+/// while the container runs, and are gone once it has exited.
+#[test]
+fn ipc_objects_vanish_with_the_namespace() {
+    require_root!();
+    let make_segment = "import ctypes; libc = ctypes.CDLL(None); libc.shmat.restype = ctypes.c_void_p; \
+        size = 64 << 20; shmid = libc.shmget(0, ctypes.c_size_t(size), 0o1600); \
+        addr = libc.shmat(shmid, None, 0); ctypes.memset(addr, 1, size); libc.shmdt(ctypes.c_void_p(addr)); \
+        print(shmid)";
+    let script = format!("python3 -c '{make_segment}' && wc -l < /proc/sysvipc/shm; read x; exit 0");
+    let before = host_shmem_kib();
+    let mut c = Running::start(&["unshare", "--", "sh", "-c", &script]);
+    let _shmid = c.line();
+    assert_eq!(c.line().trim(), "2", "header and one segment inside");
+    let during = host_shmem_kib();
+    assert!(
+        during >= before + 48 * 1024,
+        "the segment's pages are in use: {before} -> {during} KiB"
+    );
+    assert!(c.finish().0.success());
+    let after = wait_for(|| {
+        let now = host_shmem_kib();
+        (now + 48 * 1024 <= during).then_some(now)
+    });
+    assert!(
+        after < before + 16 * 1024,
+        "the segment outlived its namespace: {before} -> {after} KiB"
+    );
+}
+
 /// A mount made inside is not in the host's mount table.
 #[test]
 fn mounts_inside_stay_inside() {
@@ -396,4 +433,53 @@ fn host_view_is_read_only_with_fresh_proc_dev_tmp() {
         procs <= 6,
         "fresh /proc shows only the container's processes, not {procs}"
     );
+}
+
+/// Not as root: the default is a user namespace where the caller is root,
+/// which is enough for every other namespace, but not for the host's files
+/// or for cgroups the caller may not create.
+#[test]
+fn rootless_default_maps_the_caller_to_root() {
+    require_root!(); // to become another user with setpriv
+    if std::process::Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: setpriv (util-linux) is not installed");
+        return;
+    }
+    // The test binary's directory may not be reachable for nobody: copy it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("nsbox");
+    std::fs::copy(env!("CARGO_BIN_EXE_nsbox"), &bin).unwrap();
+    let as_nobody = |args: &[&str]| {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = as_nobody(&[
+        "unshare",
+        "--hostname",
+        "rootless",
+        "--",
+        "sh",
+        "-c",
+        "id -u; hostname; cat /proc/self/uid_map | tr -s ' '; echo x > /etc/nsbox-rootless || echo etc-refused",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "0\nrootless\n 0 65534 1\netc-refused\n");
+    let before = nsbox_cgroups();
+    let (code, _, err) = as_nobody(&["unshare", "--pids", "10", "--", "true"]);
+    assert_eq!(code, 125);
+    assert!(
+        err.starts_with("nsbox: creating cgroup") && err.contains("Permission denied"),
+        "{err}"
+    );
+    assert_eq!(nsbox_cgroups(), before);
 }

@@ -90,8 +90,6 @@ pub enum SpecError {
         value: String,
         why: &'static str,
     },
-    #[error("a new user namespace needs --uid-map/--gid-map or --map-root-user when not run as root")]
-    UnmappedUserNs,
 }
 
 impl FromStr for Bind {
@@ -298,35 +296,23 @@ impl Spec {
             }
         }
         if self.has(NsKind::User) {
-            self.default_id_maps()?;
+            self.default_id_maps();
         }
         Ok(())
     }
 
-    fn default_id_maps(&mut self) -> Result<(), SpecError> {
+    /// Maps not given are filled in: as root, ids inside are the ids
+    /// outside; as another user, root inside is that user (as `unshare -r`).
+    fn default_id_maps(&mut self) {
         let root = rustix::process::geteuid().is_root();
         if self.uid_maps.is_empty() {
-            if !root {
-                return Err(SpecError::UnmappedUserNs);
-            }
-            // As root with no map asked for: inside ids are outside ids.
-            self.uid_maps.push(IdMap {
-                inside: 0,
-                outside: 0,
-                count: u32::MAX,
-            });
+            let own = rustix::process::geteuid().as_raw();
+            self.uid_maps.push(default_map(root, own));
         }
         if self.gid_maps.is_empty() {
-            if !root {
-                return Err(SpecError::UnmappedUserNs);
-            }
-            self.gid_maps.push(IdMap {
-                inside: 0,
-                outside: 0,
-                count: u32::MAX,
-            });
+            let own = rustix::process::getegid().as_raw();
+            self.gid_maps.push(default_map(root, own));
         }
-        Ok(())
     }
 
     /// `--map-root-user`: root inside is the caller outside.
@@ -343,6 +329,22 @@ impl Spec {
             outside: gid,
             count: 1,
         }];
+    }
+}
+
+fn default_map(root: bool, own: u32) -> IdMap {
+    if root {
+        IdMap {
+            inside: 0,
+            outside: 0,
+            count: u32::MAX,
+        }
+    } else {
+        IdMap {
+            inside: 0,
+            outside: own,
+            count: 1,
+        }
     }
 }
 
