@@ -270,8 +270,14 @@ fn build_dev(new_root: &Path, nodes: Vec<DevNode>) -> Result<(), RootfsError> {
         DevNode::Bound(name, fd) => attach(&fd, &dev.join(name), false),
         DevNode::Made(name, mode, rdev) => {
             let path = dev.join(name);
-            let made = rustix::fs::mknodat(CWD, &path, rustix::fs::FileType::CharacterDevice, mode, rdev);
-            step("creating device node", &path, made)
+            match rustix::fs::mknodat(CWD, &path, rustix::fs::FileType::CharacterDevice, mode, rdev) {
+                // Root of a user namespace that nsbox did not make (nsbox
+                // inside a rootless container): bind the host's node instead.
+                Err(rustix::io::Errno::PERM) => {
+                    attach(&capture_tree(&Path::new("/dev").join(name), false)?, &path, false)
+                }
+                made => step("creating device node", &path, made),
+            }
         }
     });
     rustix::process::umask(umask);
