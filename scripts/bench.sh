@@ -9,7 +9,8 @@ command -v hyperfine >/dev/null && command -v bwrap >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine bubblewrap >/dev/null; }
 nsbox=$(scripts/build.sh)
 host=$(rustc -vV | sed -n 's/^host: //p')
-RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --quiet --target "$host" -p nsbox-sys --example clone_floor
+# The floor is built exactly as nsbox is (same flags, same target dir).
+scripts/build.sh -p nsbox-sys --example clone_floor >/dev/null
 floor=target/$host/release/examples/clone_floor
 
 # A busybox rootfs, removed on exit.
@@ -23,10 +24,10 @@ mkdir -p bench-results
 rm -f bench-results/*.json
 # Several short rounds rather than one long one: hyperfine runs each command
 # as a block, and on a noisy machine a long block drifts.
-rounds=${ROUNDS:-5}
-runs=${RUNS:-100}
+rounds=${ROUNDS:-30}
+runs=${RUNS:-20}
 for round in $(seq "$rounds"); do
-  hyperfine -N --warmup 20 --runs "$runs" --export-json "bench-results/unshare-$round.json" \
+  hyperfine -N --warmup 5 --runs "$runs" --export-json "bench-results/unshare-$round.json" \
     -n "floor: clone3(5 ns) + exec" "$floor" \
     -n "floor: + fresh /proc" "$floor --proc" \
     -n "floor: + pivot_root busybox + fresh /proc" "$floor --rootfs $rootfs" \
