@@ -88,10 +88,7 @@ fn enter_joins_namespaces_root_and_hostname() {
 #[test]
 fn enter_joins_a_time_namespace() {
     require_root!();
-    if !std::path::Path::new("/proc/self/ns/time").exists() {
-        eprintln!("SKIPPED: this kernel has no time namespaces");
-        return;
-    }
+    require_time_namespaces!();
     let mut c = Running::start(&[
         "unshare",
         "--time-offset",

@@ -337,10 +337,7 @@ fn cpu_limit_is_applied() {
 #[test]
 fn time_namespace_offsets_monotonic_clock() {
     require_root!();
-    if !std::path::Path::new("/proc/self/ns/time").exists() {
-        eprintln!("SKIPPED: this kernel has no time namespaces");
-        return;
-    }
+    require_time_namespaces!();
     let clock = "python3 -c 'import time; print(time.clock_gettime(time.CLOCK_MONOTONIC))'";
     let before = std::process::Command::new("sh").args(["-c", clock]).output().unwrap();
     let before: f64 = String::from_utf8_lossy(&before.stdout).trim().parse().unwrap();

@@ -28,6 +28,18 @@ macro_rules! require_root {
     };
 }
 
+/// Returns from the test with a visible skip notice when the kernel lacks
+/// time namespaces.
+#[macro_export]
+macro_rules! require_time_namespaces {
+    () => {
+        if !std::path::Path::new("/proc/self/ns/time").exists() {
+            eprintln!("SKIPPED: this kernel has no time namespaces");
+            return;
+        }
+    };
+}
+
 /// Runs nsbox to completion and returns (exit code, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
     let out = nsbox().args(args).stdin(Stdio::null()).output().expect("nsbox runs");
