@@ -1,5 +1,6 @@
 //! The `nsbox` command line: argument parsing, output and exit codes only.
 
+mod netns_cmd;
 mod ns_cmd;
 mod unshare_cmd;
 
@@ -24,6 +25,8 @@ enum Cmd {
     Enter(unshare_cmd::EnterArgs),
     /// Show the namespaces of a process, or every namespace on the system.
     Ns(ns_cmd::NsArgs),
+    /// Named network namespaces, as `ip netns` (the same /run/netns files).
+    Netns(netns_cmd::NetnsArgs),
 }
 
 fn main() {
@@ -35,6 +38,7 @@ fn main() {
         Cmd::Unshare(args) => unshare_cmd::unshare(*args),
         Cmd::Enter(args) => unshare_cmd::enter(args),
         Cmd::Ns(args) => ns_cmd::ns(args),
+        Cmd::Netns(args) => netns_cmd::netns(args),
     };
     std::process::exit(code);
 }

@@ -9,6 +9,7 @@ pub mod idmap;
 pub mod inspect;
 pub mod join;
 pub mod kind;
+pub mod netns;
 
 pub use idmap::{IdMap, IdMapError};
 pub use inspect::{InspectError, NsId, ProcessNamespaces};

@@ -6,6 +6,7 @@ pub mod cgroup;
 pub mod enter;
 pub mod exec;
 pub mod init;
+pub mod netns_exec;
 pub mod report;
 pub mod rootfs;
 pub mod spec;

@@ -1,0 +1,117 @@
+//! `nsbox netns`: `ip netns` on the same /run/netns files.
+
+use clap::{Args, Subcommand};
+use nsbox_ns::netns::Registry;
+use nsbox_runtime::exec::{Command, EXIT_SETUP_FAILED};
+use nsbox_runtime::spec::parse_env;
+
+#[derive(Args)]
+pub struct NetnsArgs {
+    #[command(subcommand)]
+    command: NetnsCmd,
+}
+
+#[derive(Subcommand)]
+enum NetnsCmd {
+    /// Create a named network namespace.
+    Add { name: String },
+    /// List the named network namespaces.
+    #[command(alias = "ls", alias = "show")]
+    List {
+        /// Print JSON for programs instead of names.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete named network namespaces (their interfaces go with them).
+    #[command(alias = "del")]
+    Delete {
+        /// The namespaces to delete.
+        #[arg(required_unless_present = "all")]
+        names: Vec<String>,
+        /// Delete every named network namespace.
+        #[arg(long, short = 'a', conflicts_with = "names")]
+        all: bool,
+    },
+    /// Run a command in a named network namespace, as `ip netns exec`.
+    #[command(trailing_var_arg = true)]
+    Exec {
+        name: String,
+        /// Set an environment variable for the command.
+        #[arg(long, short = 'e', value_name = "K=V", value_parser = parse_env)]
+        env: Vec<(String, String)>,
+        /// The command and its arguments.
+        #[arg(required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Name the network namespace(s) a process is in [default: nsbox itself].
+    Identify { pid: Option<i32> },
+    /// List the processes in a named network namespace.
+    Pids { name: String },
+    /// Give the network namespace of a process a name.
+    Attach { name: String, pid: i32 },
+}
+
+pub fn netns(args: NetnsArgs) -> i32 {
+    let registry = Registry::default();
+    let result = match args.command {
+        NetnsCmd::Add { name } => registry.add(&name).map(drop),
+        NetnsCmd::Attach { name, pid } => registry.attach(&name, pid).map(drop),
+        NetnsCmd::List { json } => registry.list().map(|all| {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all).expect("plain data serializes"));
+            } else {
+                all.iter().for_each(|n| println!("{}", n.name));
+            }
+        }),
+        NetnsCmd::Delete { names, all } => return delete(&registry, names, all),
+        NetnsCmd::Exec { name, env, command } => {
+            let command = match Command::new(&command, &env) {
+                Ok(c) => c,
+                Err(e) => {
+                    crate::report(e);
+                    return EXIT_SETUP_FAILED;
+                }
+            };
+            let failure = nsbox_runtime::netns_exec::netns_exec(&registry, &name, &command);
+            crate::report(&failure.message);
+            return failure.code;
+        }
+        NetnsCmd::Identify { pid } => registry
+            .identify(pid.unwrap_or(std::process::id() as i32))
+            .map(|names| names.iter().for_each(|n| println!("{n}"))),
+        NetnsCmd::Pids { name } => registry
+            .pids(&name)
+            .map(|pids| pids.iter().for_each(|p| println!("{p}"))),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            crate::report(e);
+            1
+        }
+    }
+}
+
+/// Deletes every namespace asked for, going on past failures (each is
+/// reported); fails if any failed.
+fn delete(registry: &Registry, names: Vec<String>, all: bool) -> i32 {
+    let names = if all {
+        match registry.list() {
+            Ok(list) => list.into_iter().map(|n| n.name).collect(),
+            Err(e) => {
+                crate::report(e);
+                return 1;
+            }
+        }
+    } else {
+        names
+    };
+    let mut code = 0;
+    for name in names {
+        if let Err(e) = registry.delete(&name) {
+            crate::report(e);
+            code = 1;
+        }
+    }
+    code
+}

@@ -1,0 +1,149 @@
+//! `nsbox netns` against `ip netns`, both ways. Every test runs its script
+//! in a private mount namespace with a fresh tmpfs on /run, so the named
+//! namespaces it makes (pinned by mounts there) die with it and the host's
+//! /run/netns never sees them.
+
+mod common;
+use common::*;
+
+/// Runs `script` with `$NSBOX` set, in a private mount namespace whose /run
+/// is a fresh tmpfs. Returns (exit code, stdout, stderr).
+fn in_private_run(script: &str) -> (i32, String, String) {
+    let setup = "mount -t tmpfs nsbox-test-run /run && mkdir /run/netns\n";
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--", "sh", "-eu", "-c"])
+        .arg(format!("{setup}{script}"))
+        .env("NSBOX", env!("CARGO_BIN_EXE_nsbox"))
+        .output()
+        .expect("unshare runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn namespaces_made_by_either_tool_are_seen_and_used_by_the_other() {
+    require_root!();
+    let script = r#"
+        $NSBOX netns add made-by-nsbox
+        ip netns add made-by-ip
+        echo "ip sees: $(ip netns list | cut -d' ' -f1 | sort | tr '\n' ' ')"
+        echo "nsbox sees: $($NSBOX netns list | tr '\n' ' ')"
+        ip link add v-nsbox netns made-by-nsbox type veth peer name v-ip netns made-by-ip
+        echo "in nsbox's, via ip: $(ip -n made-by-nsbox -o link show | cut -d: -f2 | cut -d@ -f1 | tr -d ' ' | tr '\n' ' ')"
+        echo "in ip's, via nsbox: $($NSBOX netns exec made-by-ip sh -c 'ls /sys/class/net' | tr '\n' ' ')"
+        $NSBOX netns delete made-by-nsbox
+        # The kernel releases a namespace asynchronously (as after ip netns
+        # delete): the peer goes within moments, not at once.
+        for i in $(seq 100); do
+            [ "$(ip -n made-by-ip -o link show | wc -l)" = 1 ] && break
+            sleep 0.05
+        done
+        echo "after delete, ip's has: $(ip -n made-by-ip -o link show | cut -d: -f2 | tr -d ' ' | tr '\n' ' ')"
+        ip netns delete made-by-ip
+        echo "left: $($NSBOX netns list | wc -l)"
+    "#;
+    let (code, out, err) = in_private_run(script);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "ip sees: made-by-ip made-by-nsbox \n\
+         nsbox sees: made-by-ip made-by-nsbox \n\
+         in nsbox's, via ip: lo v-nsbox \n\
+         in ip's, via nsbox: lo v-ip \n\
+         after delete, ip's has: lo \n\
+         left: 0\n"
+    );
+}
+
+#[test]
+fn exec_gives_the_namespace_its_sys_and_etc_files() {
+    require_root!();
+    let script = r#"
+        # A private copy of /etc with an override for namespace "lab".
+        mount -t tmpfs nsbox-test-etc /mnt
+        cp -a /etc /mnt/etc
+        mkdir -p /mnt/etc/netns/lab
+        echo "nameserver 192.0.2.53" > /mnt/etc/netns/lab/resolv.conf
+        mount --bind /mnt/etc /etc
+        $NSBOX netns add lab
+        $NSBOX netns exec lab cat /etc/resolv.conf
+        $NSBOX netns exec lab ls /sys/class/net
+        ip netns exec lab cat /etc/resolv.conf
+        grep -c 192.0.2.53 /etc/resolv.conf || true
+        $NSBOX netns exec lab sh -c 'exit 3' || echo "status $?"
+        $NSBOX netns exec -e GREETING=hi lab sh -c 'echo $GREETING'
+        $NSBOX netns delete lab
+    "#;
+    let (code, out, err) = in_private_run(script);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out, "nameserver 192.0.2.53\nlo\nnameserver 192.0.2.53\n0\nstatus 3\nhi\n",
+        "nsbox's override matches ip's, and /sys shows only the namespace's links"
+    );
+}
+
+#[test]
+fn identify_pids_and_attach() {
+    require_root!();
+    let script = r#"
+        $NSBOX netns add one
+        ip netns exec one sleep 30 &
+        inside=$!
+        unshare --net sleep 30 &
+        other=$!
+        sleep 0.3
+        echo "pids: $($NSBOX netns pids one | tr '\n' ' ')" | sed "s/$inside/INSIDE/"
+        echo "identify: $($NSBOX netns identify $inside)"
+        echo "identify self: [$($NSBOX netns identify)]"
+        $NSBOX netns attach two $other
+        echo "ip identify: $(ip netns identify $other)"
+        kill $inside $other
+        $NSBOX netns delete --all
+        echo "left: $(ip netns list | wc -l)"
+    "#;
+    let (code, out, err) = in_private_run(script);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "pids: INSIDE \nidentify: one\nidentify self: []\nip identify: two\nleft: 0\n"
+    );
+}
+
+#[test]
+fn bad_input_changes_nothing() {
+    require_root!();
+    let script = r#"
+        $NSBOX netns add dup
+        $NSBOX netns add dup 2>&1 || echo "status $?"
+        $NSBOX netns add a/b 2>&1 || echo "status $?"
+        $NSBOX netns delete missing 2>&1 || echo "status $?"
+        $NSBOX netns exec missing true 2>&1 || echo "status $?"
+        $NSBOX netns exec dup nsbox-no-such-command 2>&1 || echo "status $?"
+        $NSBOX netns pids missing 2>&1 || echo "status $?"
+        $NSBOX netns identify 2147483647 2>&1 || echo "status $?"
+        echo "list: $($NSBOX netns list | tr '\n' ' ')"
+        # A pin file without a namespace on it (a crash half-way) is not listed, and delete removes it.
+        touch /run/netns/stale
+        echo "list: $($NSBOX netns list | tr '\n' ' ')"
+        $NSBOX netns delete stale dup
+        echo "files: $(ls /run/netns | wc -l)"
+    "#;
+    let (code, out, err) = in_private_run(script);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "nsbox: network namespace \"dup\" already exists\nstatus 1\n\
+         nsbox: invalid network namespace name \"a/b\": it must be a file name (no '/', not '.' or '..')\nstatus 1\n\
+         nsbox: network namespace \"missing\" does not exist\nstatus 1\n\
+         nsbox: network namespace \"missing\" does not exist\nstatus 125\n\
+         nsbox: nsbox-no-such-command: No such file or directory\nstatus 127\n\
+         nsbox: network namespace \"missing\" does not exist\nstatus 1\n\
+         nsbox: no process with PID 2147483647\nstatus 1\n\
+         list: dup \n\
+         list: dup \n\
+         files: 0\n"
+    );
+}

@@ -1,0 +1,281 @@
+//! Named network namespaces, pinned by bind mounts under `/run/netns`
+//! exactly as `ip netns` pins them, so that `ip netns` and nsbox see (and
+//! can use) each other's namespaces; and running a closure inside one on a
+//! throwaway thread.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Where `ip netns` (and nsbox) pin named network namespaces.
+pub const RUN_DIR: &str = "/run/netns";
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetnsError {
+    #[error("invalid network namespace name {0:?}: it must be a file name (no '/', not '.' or '..')")]
+    InvalidName(String),
+    #[error("network namespace {0:?} already exists")]
+    Exists(String),
+    #[error("network namespace {0:?} does not exist")]
+    NotFound(String),
+    #[error("no process with PID {0}")]
+    NoSuchProcess(i32),
+    #[error("{step} {path}: {source}")]
+    Io {
+        step: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the thread that works inside network namespace {0:?} panicked")]
+    ThreadPanicked(String),
+}
+
+fn io<T>(step: &'static str, path: &Path, r: impl Into<Result<T, std::io::Error>>) -> Result<T, NetnsError> {
+    r.into().map_err(|source| NetnsError::Io {
+        step,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn rx<T>(r: rustix::io::Result<T>) -> Result<T, std::io::Error> {
+    r.map_err(Into::into)
+}
+
+/// The named network namespaces of a run directory (normally [`RUN_DIR`]).
+#[derive(Debug, Clone)]
+pub struct Registry {
+    dir: PathBuf,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            dir: PathBuf::from(RUN_DIR),
+        }
+    }
+}
+
+/// A named network namespace and the namespace it pins.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NamedNetns {
+    pub name: String,
+    /// The namespace's nsfs inode, as `/proc/PID/ns/net` links show it.
+    pub inode: u64,
+}
+
+impl Registry {
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        Registry { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The pin file of `name`, after checking that the name is a plain file name.
+    pub fn path(&self, name: &str) -> Result<PathBuf, NetnsError> {
+        if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
+            return Err(NetnsError::InvalidName(name.to_string()));
+        }
+        Ok(self.dir.join(name))
+    }
+
+    /// Creates a new network namespace pinned as `name` (`ip netns add`).
+    /// On failure nothing is left: no pin file, no mount.
+    pub fn add(&self, name: &str) -> Result<NamedNetns, NetnsError> {
+        self.pin_with(name, |target| {
+            // A throwaway thread gets the new namespace, so the caller's
+            // own stays as it was; the pin keeps the namespace alive after
+            // the thread exits.
+            let target = target.to_path_buf();
+            std::thread::spawn(move || -> Result<(), std::io::Error> {
+                nsbox_sys::unshare_namespaces(libc::CLONE_NEWNET as u64)?;
+                rx(rustix::mount::mount_bind("/proc/thread-self/ns/net", &target))
+            })
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("thread panicked")))
+        })
+    }
+
+    /// Pins the network namespace of process `pid` as `name` (`ip netns attach`).
+    pub fn attach(&self, name: &str, pid: i32) -> Result<NamedNetns, NetnsError> {
+        let source = PathBuf::from(format!("/proc/{pid}/ns/net"));
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            return Err(NetnsError::NoSuchProcess(pid));
+        }
+        self.pin_with(name, |target| rx(rustix::mount::mount_bind(&source, target)))
+    }
+
+    /// Makes the pin file and runs `bind` to mount a namespace on it;
+    /// removes the file again if that fails.
+    fn pin_with(&self, name: &str, bind: impl FnOnce(&Path) -> std::io::Result<()>) -> Result<NamedNetns, NetnsError> {
+        let path = self.path(name)?;
+        self.prepare_dir()?;
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(NetnsError::Exists(name.into())),
+            Err(e) => return io("creating", &path, Err(e)),
+        }
+        if let Err(e) = bind(&path) {
+            let _ = std::fs::remove_file(&path);
+            return io("pinning the namespace at", &path, Err(e));
+        }
+        Ok(NamedNetns {
+            name: name.to_string(),
+            inode: io("reading", &path, std::fs::metadata(&path))?.ino(),
+        })
+    }
+
+    /// Makes the run directory a shared mount point, as `ip netns add` does,
+    /// so that a pin made from one mount namespace shows in the others.
+    fn prepare_dir(&self) -> Result<(), NetnsError> {
+        use rustix::mount::{mount_bind, mount_change, MountPropagationFlags};
+        let dir = &self.dir;
+        io("creating", dir, std::fs::create_dir_all(dir))?;
+        let shared = MountPropagationFlags::SHARED | MountPropagationFlags::REC;
+        match mount_change(dir, shared) {
+            Ok(()) => Ok(()),
+            // Not a mount point yet: bind it onto itself first (once).
+            Err(rustix::io::Errno::INVAL) => {
+                io("binding onto itself", dir, rx(mount_bind(dir, dir)))?;
+                io("making shared", dir, rx(mount_change(dir, shared)))
+            }
+            Err(e) => io("making shared", dir, rx(Err(e))),
+        }
+    }
+
+    /// Unpins `name` (`ip netns delete`): the namespace goes away with its
+    /// last user, and with it its interfaces (a veth's peer too).
+    pub fn delete(&self, name: &str) -> Result<(), NetnsError> {
+        let path = self.path(name)?;
+        if !path.exists() {
+            return Err(NetnsError::NotFound(name.into()));
+        }
+        // A pin that is not mounted (left by a crash half-way) is removed all the same.
+        match rustix::mount::unmount(&path, rustix::mount::UnmountFlags::DETACH) {
+            Ok(()) | Err(rustix::io::Errno::INVAL) => {}
+            Err(e) => return io("unmounting", &path, rx(Err(e))),
+        }
+        io("removing", &path, std::fs::remove_file(&path))
+    }
+
+    /// Every named namespace, sorted by name. Pin files that no longer pin
+    /// a namespace (a crash between creating and mounting) are left out.
+    pub fn list(&self) -> Result<Vec<NamedNetns>, NetnsError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return io("reading", &self.dir, Err(e)),
+        };
+        let mut out: Vec<NamedNetns> = entries
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                let inode = pinned_inode(&entry.path())?;
+                Some(NamedNetns { name, inode })
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// The names under which process `pid`'s network namespace is pinned
+    /// (`ip netns identify`).
+    pub fn identify(&self, pid: i32) -> Result<Vec<String>, NetnsError> {
+        let link = PathBuf::from(format!("/proc/{pid}/ns/net"));
+        let inode = match std::fs::metadata(&link) {
+            Ok(m) => m.ino(),
+            Err(_) => return Err(NetnsError::NoSuchProcess(pid)),
+        };
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|n| n.inode == inode)
+            .map(|n| n.name)
+            .collect())
+    }
+
+    /// The processes in namespace `name` (`ip netns pids`).
+    pub fn pids(&self, name: &str) -> Result<Vec<i32>, NetnsError> {
+        let path = self.path(name)?;
+        let inode = pinned_inode(&path).ok_or_else(|| NetnsError::NotFound(name.into()))?;
+        let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+            .map_err(|source| NetnsError::Io {
+                step: "reading",
+                path: "/proc".into(),
+                source,
+            })?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| std::fs::metadata(format!("/proc/{pid}/ns/net")).map(|m| m.ino()).ok() == Some(inode))
+            .collect();
+        pids.sort_unstable();
+        Ok(pids)
+    }
+
+    /// Opens namespace `name` for joining.
+    pub fn open(&self, name: &str) -> Result<OwnedFd, NetnsError> {
+        let path = self.path(name)?;
+        if pinned_inode(&path).is_none() {
+            return Err(NetnsError::NotFound(name.into()));
+        }
+        let fd = rustix::fs::open(
+            &path,
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        );
+        io("opening", &path, rx(fd))
+    }
+
+    /// Runs `f` on a throwaway thread inside namespace `name` and returns
+    /// its result. The caller's threads never change namespace, so nothing
+    /// has to be restored, even if `f` panics.
+    pub fn run_in<T: Send + 'static>(
+        &self,
+        name: &str,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, NetnsError> {
+        let fd = self.open(name)?;
+        let path = self.path(name)?;
+        let joined = std::thread::spawn(move || -> Result<T, std::io::Error> {
+            rx(rustix::thread::move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(&fd),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            ))?;
+            Ok(f())
+        })
+        .join()
+        .map_err(|_| NetnsError::ThreadPanicked(name.into()))?;
+        io("joining", &path, joined)
+    }
+}
+
+/// The nsfs inode that `path` pins, or `None` if it is not a pin (a plain
+/// file left by a crash, or nothing at all).
+fn pinned_inode(path: &Path) -> Option<u64> {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    let stat = rustix::fs::statfs(path).ok()?;
+    #[allow(clippy::unnecessary_cast)] // f_type's integer type differs between architectures
+    let is_nsfs = stat.f_type as i64 == NSFS_MAGIC;
+    is_nsfs.then(|| std::fs::metadata(path).ok().map(|m| m.ino())).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_must_be_plain_file_names() {
+        let reg = Registry::at("/nonexistent");
+        for bad in ["", ".", "..", "a/b", "/x"] {
+            assert!(matches!(reg.path(bad), Err(NetnsError::InvalidName(_))), "{bad:?}");
+        }
+        assert_eq!(reg.path("server").unwrap(), PathBuf::from("/nonexistent/server"));
+    }
+
+    #[test]
+    fn missing_run_dir_lists_nothing() {
+        assert!(Registry::at("/nonexistent/nsbox-netns").list().unwrap().is_empty());
+    }
+}
