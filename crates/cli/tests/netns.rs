@@ -4,7 +4,6 @@
 //! /run/netns never sees them.
 
 mod common;
-use common::*;
 
 /// Runs `script` with `$NSBOX` set, in a private mount namespace whose /run
 /// is a fresh tmpfs. Returns (exit code, stdout, stderr).
