@@ -42,6 +42,44 @@ fn rx<T>(r: rustix::io::Result<T>) -> Result<T, std::io::Error> {
     r.map_err(Into::into)
 }
 
+/// Creates a network namespace that has no name: it lives as long as the
+/// returned file descriptor (or anything else that holds it). Made on a
+/// throwaway thread, so the caller's namespace does not change.
+pub fn new_anonymous() -> Result<OwnedFd, NetnsError> {
+    let path = PathBuf::from("/proc/thread-self/ns/net");
+    let made = std::thread::spawn(|| -> Result<OwnedFd, std::io::Error> {
+        nsbox_sys::unshare_namespaces(libc::CLONE_NEWNET as u64)?;
+        let flags = rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC;
+        rx(rustix::fs::open(
+            "/proc/thread-self/ns/net",
+            flags,
+            rustix::fs::Mode::empty(),
+        ))
+    })
+    .join()
+    .map_err(|_| NetnsError::ThreadPanicked("(anonymous)".into()))?;
+    io("creating a network namespace at", &path, made)
+}
+
+/// Runs `f` on a throwaway thread inside the network namespace `ns` refers to.
+pub fn run_in_fd<T: Send + 'static>(ns: &OwnedFd, f: impl FnOnce() -> T + Send + 'static) -> Result<T, NetnsError> {
+    let fd = ns.try_clone().map_err(|source| NetnsError::Io {
+        step: "duplicating",
+        path: "namespace fd".into(),
+        source,
+    })?;
+    let joined = std::thread::spawn(move || -> Result<T, std::io::Error> {
+        rx(rustix::thread::move_into_link_name_space(
+            std::os::fd::AsFd::as_fd(&fd),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        ))?;
+        Ok(f())
+    })
+    .join()
+    .map_err(|_| NetnsError::ThreadPanicked("(by fd)".into()))?;
+    io("joining", Path::new("namespace fd"), joined)
+}
+
 /// The named network namespaces of a run directory (normally [`RUN_DIR`]).
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -237,17 +275,10 @@ impl Registry {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, NetnsError> {
         let fd = self.open(name)?;
-        let path = self.path(name)?;
-        let joined = std::thread::spawn(move || -> Result<T, std::io::Error> {
-            rx(rustix::thread::move_into_link_name_space(
-                std::os::fd::AsFd::as_fd(&fd),
-                Some(rustix::thread::LinkNameSpaceType::Network),
-            ))?;
-            Ok(f())
+        run_in_fd(&fd, f).map_err(|e| match e {
+            NetnsError::ThreadPanicked(_) => NetnsError::ThreadPanicked(name.into()),
+            other => other,
         })
-        .join()
-        .map_err(|_| NetnsError::ThreadPanicked(name.into()))?;
-        io("joining", &path, joined)
     }
 }
 

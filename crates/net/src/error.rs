@@ -1,0 +1,46 @@
+//! Errors of network operations, naming the object and the operation.
+
+/// An errno as a person reads it ("File exists", not "os error 17").
+pub(crate) fn describe_errno(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The kernel refused an operation; `detail` is its extended ack
+    /// message when it gave one ("Nexthop has invalid gateway").
+    #[error("{op}: {}{}", describe_errno(*errno), detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Kernel {
+        op: String,
+        errno: i32,
+        detail: Option<String>,
+    },
+    #[error("netlink socket ({step}): {source}")]
+    Socket { step: &'static str, source: std::io::Error },
+    #[error("netlink: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Netns(#[from] nsbox_ns::netns::NetnsError),
+    #[error("no interface named {0:?}")]
+    NoSuchLink(String),
+    #[error("interface name {0:?} is invalid: it must be 1 to 15 bytes without '/', ':' or whitespace")]
+    BadName(String),
+    #[error("sysctl {key}: {source}")]
+    Sysctl { key: String, source: std::io::Error },
+    #[error("sysctl key {0:?} is not a net.* key")]
+    BadSysctlKey(String),
+}
+
+impl NetError {
+    /// The kernel's errno, if the kernel refused.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            NetError::Kernel { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Networking inside any network namespace, over netlink, never by spawning
+//! `ip`: a small synchronous netlink transport and, on it, links, addresses,
+//! routes and sysctls.
+//!
+//! One [`Netlink`] socket serves one namespace: it is opened by a thread
+//! that has joined that namespace, and a netlink socket stays bound to the
+//! namespace it was created in, so the caller's own threads never switch.
+
+pub mod addr;
+mod error;
+pub mod link;
+pub mod route;
+pub mod socket;
+pub mod sysctl;
+
+pub use error::NetError;
+pub use socket::Netlink;

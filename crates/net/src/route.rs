@@ -1,0 +1,223 @@
+//! IPv4 and IPv6 routes: add, replace, delete, list, and the kernel's own
+//! lookup (`ip route get`).
+
+use crate::addr::family_of;
+use crate::error::NetError;
+use crate::socket::Netlink;
+use ipnet::IpNet;
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use std::net::IpAddr;
+
+/// A route to add, replace or delete.
+#[derive(Debug, Clone, Default)]
+pub struct RouteSpec<'a> {
+    /// The destination; 0.0.0.0/0 (or ::/0) is the default route.
+    pub destination: Option<IpNet>,
+    pub gateway: Option<IpAddr>,
+    /// The outgoing interface.
+    pub dev: Option<&'a str>,
+    /// Use the gateway even if no address of `dev` covers it.
+    pub onlink: bool,
+    pub metric: Option<u32>,
+    /// Routing table; the main table when `None`.
+    pub table: Option<u32>,
+    /// Scope; like `ip`, link for a route without a gateway, global otherwise.
+    pub scope: Option<RouteScope>,
+}
+
+/// A route as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Route {
+    pub destination: IpNet,
+    pub gateway: Option<IpAddr>,
+    /// The outgoing interface's index.
+    pub oif: Option<u32>,
+    pub prefsrc: Option<IpAddr>,
+    pub metric: Option<u32>,
+    pub table: u32,
+    /// `unicast`, `local`, `broadcast`, `unreachable`...
+    pub kind: String,
+    pub scope: String,
+    pub protocol: String,
+}
+
+fn ip_of(addr: &RouteAddress) -> Option<IpAddr> {
+    match addr {
+        RouteAddress::Inet(ip) => Some(IpAddr::V4(*ip)),
+        RouteAddress::Inet6(ip) => Some(IpAddr::V6(*ip)),
+        _ => None,
+    }
+}
+
+fn route_address(ip: IpAddr) -> RouteAddress {
+    match ip {
+        IpAddr::V4(v4) => RouteAddress::Inet(v4),
+        IpAddr::V6(v6) => RouteAddress::Inet6(v6),
+    }
+}
+
+const MAIN_TABLE: u32 = RouteHeader::RT_TABLE_MAIN as u32;
+
+impl Netlink {
+    fn route_message(&mut self, spec: &RouteSpec<'_>) -> Result<RouteMessage, NetError> {
+        let destination = match (spec.destination, spec.gateway) {
+            (Some(d), _) => d,
+            (None, Some(IpAddr::V6(_))) => "::/0".parse().expect("valid"),
+            (None, _) => "0.0.0.0/0".parse().expect("valid"),
+        };
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = family_of(&destination.addr());
+        msg.header.destination_prefix_length = destination.prefix_len();
+        let table = spec.table.unwrap_or(MAIN_TABLE);
+        msg.header.table = if table < 256 { table as u8 } else { 0 };
+        msg.header.protocol = RouteProtocol::Boot;
+        msg.header.kind = RouteType::Unicast;
+        msg.header.scope = spec.scope.unwrap_or(if spec.gateway.is_some() {
+            RouteScope::Universe
+        } else {
+            RouteScope::Link
+        });
+        if spec.onlink {
+            msg.header.flags = RouteFlags::Onlink;
+        }
+        if table >= 256 {
+            msg.attributes.push(RouteAttribute::Table(table));
+        }
+        if destination.prefix_len() > 0 {
+            msg.attributes
+                .push(RouteAttribute::Destination(route_address(destination.network())));
+        }
+        if let Some(gw) = spec.gateway {
+            msg.attributes.push(RouteAttribute::Gateway(route_address(gw)));
+        }
+        if let Some(dev) = spec.dev {
+            let index = self.link_index(dev)?;
+            msg.attributes.push(RouteAttribute::Oif(index));
+        }
+        if let Some(metric) = spec.metric {
+            msg.attributes.push(RouteAttribute::Priority(metric));
+        }
+        Ok(msg)
+    }
+
+    /// Adds a route; fails if it exists.
+    pub fn add_route(&mut self, spec: &RouteSpec<'_>) -> Result<(), NetError> {
+        let msg = self.route_message(spec)?;
+        self.request(RouteNetlinkMessage::NewRoute(msg), NLM_F_CREATE | NLM_F_EXCL, || {
+            describe("adding", spec)
+        })
+    }
+
+    /// Adds a route or replaces the one to the same destination.
+    pub fn replace_route(&mut self, spec: &RouteSpec<'_>) -> Result<(), NetError> {
+        let msg = self.route_message(spec)?;
+        self.request(RouteNetlinkMessage::NewRoute(msg), NLM_F_CREATE | NLM_F_REPLACE, || {
+            describe("replacing", spec)
+        })
+    }
+
+    /// Deletes a route.
+    pub fn delete_route(&mut self, spec: &RouteSpec<'_>) -> Result<(), NetError> {
+        let mut msg = self.route_message(spec)?;
+        // Deleting matches on what is given; an unset scope matches any.
+        if spec.scope.is_none() {
+            msg.header.scope = RouteScope::NoWhere;
+        }
+        msg.header.protocol = RouteProtocol::Unspec;
+        msg.header.kind = RouteType::Unspec;
+        self.request(RouteNetlinkMessage::DelRoute(msg), 0, || describe("deleting", spec))
+    }
+
+    /// The routes of `family` in the main table.
+    pub fn routes(&mut self, family: AddressFamily) -> Result<Vec<Route>, NetError> {
+        Ok(self
+            .all_routes(family)?
+            .into_iter()
+            .filter(|r| r.table == MAIN_TABLE)
+            .collect())
+    }
+
+    /// The routes of `family` in every table (the local table included).
+    pub fn all_routes(&mut self, family: AddressFamily) -> Result<Vec<Route>, NetError> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = family;
+        let replies = self.dump(RouteNetlinkMessage::GetRoute(msg), || "listing routes".into())?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewRoute(route) => route_from_message(route),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The route the kernel would use to reach `destination` (`ip route get`).
+    pub fn route_get(&mut self, destination: IpAddr) -> Result<Route, NetError> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = family_of(&destination);
+        msg.header.destination_prefix_length = if destination.is_ipv4() { 32 } else { 128 };
+        msg.attributes
+            .push(RouteAttribute::Destination(route_address(destination)));
+        let op = || format!("looking up the route to {destination}");
+        match self.query(RouteNetlinkMessage::GetRoute(msg), op)? {
+            RouteNetlinkMessage::NewRoute(route) => route_from_message(route)
+                .ok_or_else(|| NetError::Protocol(format!("undecodable route to {destination}"))),
+            other => Err(NetError::Protocol(format!(
+                "unexpected reply to a route lookup: {other:?}"
+            ))),
+        }
+    }
+}
+
+fn describe(verb: &str, spec: &RouteSpec<'_>) -> String {
+    let mut text = format!(
+        "{verb} route {}",
+        spec.destination.map_or("default".to_string(), |d| d.to_string())
+    );
+    if let Some(gw) = spec.gateway {
+        text.push_str(&format!(" via {gw}"));
+    }
+    if let Some(dev) = spec.dev {
+        text.push_str(&format!(" dev {dev}"));
+    }
+    text
+}
+
+fn route_from_message(msg: RouteMessage) -> Option<Route> {
+    let family_default: IpAddr = match msg.header.address_family {
+        AddressFamily::Inet6 => "::".parse().expect("valid"),
+        _ => "0.0.0.0".parse().expect("valid"),
+    };
+    let mut route = Route {
+        destination: IpNet::new(family_default, 0).ok()?,
+        gateway: None,
+        oif: None,
+        prefsrc: None,
+        metric: None,
+        table: msg.header.table as u32,
+        kind: format!("{:?}", msg.header.kind).to_lowercase(),
+        scope: match msg.header.scope {
+            RouteScope::Universe => "global".into(),
+            other => format!("{other:?}").to_lowercase(),
+        },
+        protocol: format!("{:?}", msg.header.protocol).to_lowercase(),
+    };
+    for attr in msg.attributes {
+        match attr {
+            RouteAttribute::Destination(addr) => {
+                route.destination = IpNet::new(ip_of(&addr)?, msg.header.destination_prefix_length).ok()?
+            }
+            RouteAttribute::Gateway(addr) => route.gateway = ip_of(&addr),
+            RouteAttribute::PrefSource(addr) => route.prefsrc = ip_of(&addr),
+            RouteAttribute::Oif(index) => route.oif = Some(index),
+            RouteAttribute::Priority(metric) => route.metric = Some(metric),
+            RouteAttribute::Table(table) => route.table = table,
+            _ => {}
+        }
+    }
+    Some(route)
+}

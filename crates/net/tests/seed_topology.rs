@@ -1,0 +1,339 @@
+//! The seed's server / router / client topology built with the library in
+//! namespaces of the test's own (anonymous: they die with the test), with
+//! iproute2 (`ip -j`, run inside each namespace through nsenter) as the
+//! oracle of what the kernel holds.
+
+use ipnet::IpNet;
+use nsbox_net::link::{VethEnd, VethPeer};
+use nsbox_net::route::RouteSpec;
+use nsbox_net::{NetError, Netlink};
+use nsbox_ns::netns::{new_anonymous, run_in_fd};
+use serde_json::Value;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+macro_rules! require_root {
+    () => {
+        if !is_root() {
+            eprintln!("SKIPPED: this test needs root");
+            return;
+        }
+    };
+}
+
+/// `ip -j ARGS` inside the namespace `ns` refers to.
+fn ip_json(ns: &OwnedFd, args: &[&str]) -> Value {
+    let path = format!("/proc/{}/fd/{}", std::process::id(), ns.as_raw_fd());
+    let out = std::process::Command::new("nsenter")
+        .arg(format!("--net={path}"))
+        .args(["ip", "-j"])
+        .args(args)
+        .output()
+        .expect("nsenter runs");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("ip -j prints JSON")
+}
+
+fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+struct Seed {
+    server: OwnedFd,
+    router: OwnedFd,
+    client: OwnedFd,
+}
+
+/// Builds the seed topology of seed-lab.md up to S8 (corrected routes).
+fn build_seed() -> Seed {
+    let seed = Seed {
+        server: new_anonymous().unwrap(),
+        router: new_anonymous().unwrap(),
+        client: new_anonymous().unwrap(),
+    };
+    let mut router = Netlink::open_in(seed.router.as_fd()).unwrap();
+    // Each pair is made from the router with its other end placed directly
+    // in the server's or client's namespace, up, with its final name.
+    router
+        .create_veth(
+            VethEnd {
+                name: "veth-srv",
+                netns: None,
+                up: true,
+            },
+            VethPeer {
+                name: "vethS",
+                netns: Some(seed.server.as_fd()),
+            },
+            None,
+        )
+        .unwrap();
+    router
+        .create_veth(
+            VethEnd {
+                name: "veth-cli",
+                netns: None,
+                up: true,
+            },
+            VethPeer {
+                name: "vethC",
+                netns: Some(seed.client.as_fd()),
+            },
+            None,
+        )
+        .unwrap();
+    router.set_up("lo", true).unwrap();
+    router.add_address("veth-srv", net("10.0.1.1/24")).unwrap();
+    router.add_address("veth-cli", net("10.0.2.1/24")).unwrap();
+
+    let mut server = Netlink::open_in(seed.server.as_fd()).unwrap();
+    server.set_up("lo", true).unwrap();
+    server.set_up("vethS", true).unwrap();
+    server.add_address("vethS", net("10.0.1.2/24")).unwrap();
+    server.add_address("lo", net("1.1.1.1/24")).unwrap();
+    server
+        .add_route(&RouteSpec {
+            gateway: Some("10.0.1.1".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+
+    let mut client = Netlink::open_in(seed.client.as_fd()).unwrap();
+    client.set_up("lo", true).unwrap();
+    client.set_up("vethC", true).unwrap();
+    client.add_address("vethC", net("10.0.2.2/24")).unwrap();
+    client.add_address("lo", net("2.2.2.2/24")).unwrap();
+    client
+        .add_route(&RouteSpec {
+            gateway: Some("10.0.2.1".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+
+    run_in_fd(&seed.router, || nsbox_net::sysctl::write("net.ipv4.ip_forward", "1"))
+        .unwrap()
+        .unwrap();
+    router
+        .add_route(&RouteSpec {
+            destination: Some(net("1.1.1.0/24")),
+            gateway: Some("10.0.1.2".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+    router
+        .add_route(&RouteSpec {
+            destination: Some(net("2.2.2.0/24")),
+            gateway: Some("10.0.2.2".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+    seed
+}
+
+#[test]
+fn seed_topology_matches_iproute2() {
+    require_root!();
+    let seed = build_seed();
+
+    // Links: names, kinds, state and peers as ip sees them.
+    let links = ip_json(&seed.router, &["-d", "link", "show"]);
+    let names: Vec<&str> = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["ifname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["lo", "veth-srv", "veth-cli"]);
+    for l in links.as_array().unwrap() {
+        assert!(l["flags"].as_array().unwrap().iter().any(|f| f == "UP"), "{l}");
+    }
+    let mut router = Netlink::open_in(seed.router.as_fd()).unwrap();
+    let ours = router.links().unwrap();
+    assert_eq!(ours.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), names);
+    for (mine, theirs) in ours.iter().zip(links.as_array().unwrap()) {
+        assert_eq!(mine.index as u64, theirs["ifindex"].as_u64().unwrap());
+        assert_eq!(mine.mtu as u64, theirs["mtu"].as_u64().unwrap());
+        assert_eq!(mine.state, theirs["operstate"].as_str().unwrap());
+        assert_eq!(mine.kind.as_deref(), theirs["linkinfo"]["info_kind"].as_str());
+        assert_eq!(mine.mac.as_deref(), theirs["address"].as_str());
+    }
+
+    // Addresses.
+    let addrs = ip_json(&seed.server, &["addr", "show"]);
+    let mut theirs: Vec<String> = addrs
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["addr_info"].as_array().unwrap().clone())
+        .map(|a| {
+            format!(
+                "{}/{} {}",
+                a["local"].as_str().unwrap(),
+                a["prefixlen"],
+                a["scope"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let mut server = Netlink::open_in(seed.server.as_fd()).unwrap();
+    let mut mine: Vec<String> = server
+        .addresses()
+        .unwrap()
+        .iter()
+        .map(|a| format!("{} {}", a.address, a.scope))
+        .collect();
+    theirs.sort();
+    mine.sort();
+    assert_eq!(mine, theirs);
+    assert!(mine.contains(&"10.0.1.2/24 global".to_string()) && mine.contains(&"1.1.1.1/24 global".to_string()));
+
+    // Routes of the main table.
+    let routes = ip_json(&seed.router, &["route", "show"]);
+    let mut theirs: Vec<String> = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["dst"].as_str().unwrap(),
+                r["gateway"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    let mut mine: Vec<String> = router
+        .routes(netlink_packet_route::AddressFamily::Inet)
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r.destination, r.gateway.map_or("-".into(), |g| g.to_string())))
+        .collect();
+    theirs.sort();
+    mine.sort();
+    assert_eq!(mine, theirs);
+    assert!(mine.contains(&"2.2.2.0/24 10.0.2.2".to_string()), "{mine:?}");
+
+    // The kernel's lookup, as `ip route get` (seed-lab.md acceptance 6).
+    let got = router.route_get("2.2.2.2".parse().unwrap()).unwrap();
+    assert_eq!(got.gateway, Some("10.0.2.2".parse().unwrap()));
+    let ip_got = ip_json(&seed.router, &["route", "get", "2.2.2.2"]);
+    assert_eq!(ip_got[0]["gateway"], "10.0.2.2");
+    assert_eq!(ip_got[0]["prefsrc"].as_str().unwrap(), got.prefsrc.unwrap().to_string());
+
+    // Forwarding is on in the router only.
+    assert_eq!(
+        run_in_fd(&seed.router, || nsbox_net::sysctl::read("net.ipv4.ip_forward"))
+            .unwrap()
+            .unwrap(),
+        "1"
+    );
+    assert_eq!(
+        run_in_fd(&seed.server, || nsbox_net::sysctl::read("net.ipv4.ip_forward"))
+            .unwrap()
+            .unwrap(),
+        "0"
+    );
+}
+
+#[test]
+fn refusals_name_the_object_and_change_nothing() {
+    require_root!();
+    let seed = build_seed();
+    let mut router = Netlink::open_in(seed.router.as_fd()).unwrap();
+    let before = ip_json(&seed.router, &["addr", "show"]);
+
+    let err = router.add_address("veth-srv", net("10.0.1.1/24")).unwrap_err();
+    assert_eq!(err.errno(), Some(libc::EEXIST));
+    // The kernel says why in its extended ack; nsbox passes it on.
+    assert_eq!(
+        err.to_string(),
+        "adding address 10.0.1.1/24 to \"veth-srv\": File exists (ipv4: Address already assigned)"
+    );
+
+    let err = router
+        .add_route(&RouteSpec {
+            destination: Some(net("9.9.9.0/24")),
+            gateway: Some("10.9.9.9".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert_eq!(err.errno(), Some(libc::ENETUNREACH), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("adding route 9.9.9.0/24 via 10.9.9.9: Network is unreachable"),
+        "{err}"
+    );
+
+    assert!(
+        matches!(router.add_address("nosuchdev", net("10.9.0.1/24")), Err(NetError::NoSuchLink(n)) if n == "nosuchdev")
+    );
+    let err = router.create_bridge("a-name-over-15-bytes", true).unwrap_err();
+    assert!(matches!(err, NetError::BadName(_)), "{err}");
+    let err = router
+        .create_veth(
+            VethEnd {
+                name: "veth-srv",
+                netns: None,
+                up: false,
+            },
+            VethPeer {
+                name: "fresh",
+                netns: None,
+            },
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(err.errno(), Some(libc::EEXIST), "{err}");
+
+    assert_eq!(
+        ip_json(&seed.router, &["addr", "show"]),
+        before,
+        "a refused operation changed the namespace"
+    );
+    assert_eq!(router.links().unwrap().len(), 3, "no half-made veth");
+}
+
+#[test]
+fn bridges_ports_rename_and_delete() {
+    require_root!();
+    let ns = new_anonymous().unwrap();
+    let other = new_anonymous().unwrap();
+    let mut nl = Netlink::open_in(ns.as_fd()).unwrap();
+    nl.create_bridge("br0", true).unwrap();
+    let br = nl.link_index("br0").unwrap();
+    nl.create_veth(
+        VethEnd {
+            name: "p0",
+            netns: None,
+            up: true,
+        },
+        VethPeer {
+            name: "p0-peer",
+            netns: Some(other.as_fd()),
+        },
+        Some(br),
+    )
+    .unwrap();
+    let links = ip_json(&ns, &["link", "show", "p0"]);
+    assert_eq!(links[0]["master"], "br0");
+    nl.change_link(
+        "p0",
+        &nsbox_net::link::LinkChange {
+            rename: Some("port0"),
+            mtu: Some(1400),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let links = ip_json(&ns, &["link", "show", "port0"]);
+    assert_eq!(links[0]["mtu"], 1400);
+    nl.delete_link("port0").unwrap();
+    // The peer went with it, in the other namespace.
+    let theirs = ip_json(&other, &["link", "show"]);
+    assert_eq!(theirs.as_array().unwrap().len(), 1, "{theirs}");
+}
