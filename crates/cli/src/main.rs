@@ -2,6 +2,7 @@
 
 mod netns_cmd;
 mod ns_cmd;
+mod show_cmd;
 mod unshare_cmd;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ enum Cmd {
     Ns(ns_cmd::NsArgs),
     /// Named network namespaces, as `ip netns` (the same /run/netns files).
     Netns(netns_cmd::NetnsArgs),
+    /// Show a network namespace: links, addresses, routes, forwarding sysctls.
+    Show(show_cmd::ShowArgs),
 }
 
 fn main() {
@@ -39,6 +42,7 @@ fn main() {
         Cmd::Enter(args) => unshare_cmd::enter(args),
         Cmd::Ns(args) => ns_cmd::ns(args),
         Cmd::Netns(args) => netns_cmd::netns(args),
+        Cmd::Show(args) => show_cmd::show(args),
     };
     std::process::exit(code);
 }

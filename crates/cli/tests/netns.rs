@@ -146,3 +146,129 @@ fn bad_input_changes_nothing() {
          files: 0\n"
     );
 }
+
+/// `nsbox show --json` against `ip -j`, on the seed's router built with
+/// iproute2 as seed-lab.sh builds it.
+#[test]
+fn show_matches_iproute2() {
+    require_root!();
+    let script = r#"
+        ip netns add router
+        ip netns add client
+        ip -n router link add veth-cli type veth peer name vethC netns client
+        ip -n router addr add 10.0.2.1/24 dev veth-cli
+        ip -n router link set lo up
+        ip -n router link set veth-cli up
+        ip -n client link set vethC up
+        ip -n client addr add 10.0.2.2/24 dev vethC
+        ip -n router route add 2.2.2.0/24 via 10.0.2.2
+        ip netns exec router sysctl -qw net.ipv4.ip_forward=1
+        echo "=== nsbox"
+        $NSBOX show -n router --json
+        echo "=== link"
+        ip -j -n router link show
+        echo "=== addr"
+        ip -j -n router addr show
+        echo "=== route"
+        ip -j -n router route show
+        echo "=== human"
+        $NSBOX show -n router
+        $NSBOX show -n missing 2>&1 || echo "status $?"
+        $NSBOX netns delete --all
+    "#;
+    let (code, out, err) = in_private_run(script);
+    assert_eq!(code, 0, "{err}");
+    let section = |name: &str| -> &str {
+        let start = out.find(&format!("=== {name}\n")).unwrap() + name.len() + 5;
+        let end = out[start..].find("\n=== ").map_or(out.len(), |e| start + e);
+        &out[start..end]
+    };
+    let nsbox: serde_json::Value = serde_json::from_str(section("nsbox")).unwrap();
+    let links: serde_json::Value = serde_json::from_str(section("link")).unwrap();
+    let addrs: serde_json::Value = serde_json::from_str(section("addr")).unwrap();
+    let routes: serde_json::Value = serde_json::from_str(section("route")).unwrap();
+
+    let ours: Vec<(u64, &str, &str)> = nsbox["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["index"].as_u64().unwrap(),
+                l["name"].as_str().unwrap(),
+                l["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let theirs: Vec<(u64, &str, &str)> = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["ifindex"].as_u64().unwrap(),
+                l["ifname"].as_str().unwrap(),
+                l["operstate"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+
+    let mut ours: Vec<String> = nsbox["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["address"].as_str().unwrap().to_string())
+        .collect();
+    let mut theirs: Vec<String> = addrs
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["addr_info"].as_array().unwrap().clone())
+        .map(|a| format!("{}/{}", a["local"].as_str().unwrap(), a["prefixlen"]))
+        .collect();
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+
+    let ours: Vec<String> = nsbox["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["destination"].as_str().unwrap().contains(':'))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["destination"].as_str().unwrap(),
+                r["gateway"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    let theirs: Vec<String> = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["dst"].as_str().unwrap(),
+                r["gateway"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    let (mut ours, mut theirs) = (ours, theirs);
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+    assert_eq!(nsbox["sysctls"]["net.ipv4.ip_forward"], "1");
+
+    let human = section("human");
+    assert!(
+        human.contains("veth-cli") && human.contains("10.0.2.1/24") && human.contains("2.2.2.0/24"),
+        "{human}"
+    );
+    assert!(
+        human.contains("nsbox: network namespace \"missing\" does not exist\nstatus 1"),
+        "{human}"
+    );
+}

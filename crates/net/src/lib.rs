@@ -10,6 +10,7 @@ pub mod addr;
 mod error;
 pub mod link;
 pub mod route;
+pub mod snapshot;
 pub mod socket;
 pub mod sysctl;
 
