@@ -38,9 +38,9 @@ pub(crate) fn scope_name(scope: AddressScope) -> String {
 }
 
 /// The message that adds or deletes `address` on interface `index`, as
-/// `ip address add` builds it: for IPv4 the local and the peer address are
-/// both the address itself.
-fn address_message(index: u32, address: IpNet) -> AddressMessage {
+/// `ip address add` builds it: the local and the peer address are both the
+/// address itself.
+pub(crate) fn address_message(index: u32, address: IpNet) -> AddressMessage {
     let mut msg = AddressMessage::default();
     msg.header.family = family_of(&address.addr());
     msg.header.prefix_len = address.prefix_len();
@@ -51,9 +51,7 @@ fn address_message(index: u32, address: IpNet) -> AddressMessage {
     } else {
         AddressScope::Universe
     };
-    if address.addr().is_ipv4() {
-        msg.attributes.push(AddressAttribute::Local(address.addr()));
-    }
+    msg.attributes.push(AddressAttribute::Local(address.addr()));
     msg.attributes.push(AddressAttribute::Address(address.addr()));
     msg
 }

@@ -14,5 +14,8 @@ pub mod snapshot;
 pub mod socket;
 pub mod sysctl;
 
+#[cfg(test)]
+mod golden;
+
 pub use error::NetError;
 pub use socket::Netlink;

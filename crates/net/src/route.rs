@@ -62,44 +62,64 @@ fn route_address(ip: IpAddr) -> RouteAddress {
 
 const MAIN_TABLE: u32 = RouteHeader::RT_TABLE_MAIN as u32;
 
+/// The message for `spec`, but for its interface (which needs a lookup).
+pub(crate) fn message_without_dev(spec: &RouteSpec<'_>) -> RouteMessage {
+    let destination = match (spec.destination, spec.gateway) {
+        (Some(d), _) => d,
+        (None, Some(IpAddr::V6(_))) => "::/0".parse().expect("valid"),
+        (None, _) => "0.0.0.0/0".parse().expect("valid"),
+    };
+    let mut msg = RouteMessage::default();
+    msg.header.address_family = family_of(&destination.addr());
+    msg.header.destination_prefix_length = destination.prefix_len();
+    let table = spec.table.unwrap_or(MAIN_TABLE);
+    msg.header.table = if table < 256 { table as u8 } else { 0 };
+    // As ip: routes a person adds are "boot" routes, unicast, and of link
+    // scope when they have no gateway.
+    msg.header.protocol = RouteProtocol::Boot;
+    msg.header.kind = RouteType::Unicast;
+    msg.header.scope = spec.scope.unwrap_or(if spec.gateway.is_some() {
+        RouteScope::Universe
+    } else {
+        RouteScope::Link
+    });
+    if spec.onlink {
+        msg.header.flags = RouteFlags::Onlink;
+    }
+    if table >= 256 {
+        msg.attributes.push(RouteAttribute::Table(table));
+    }
+    if destination.prefix_len() > 0 {
+        msg.attributes
+            .push(RouteAttribute::Destination(route_address(destination.network())));
+    }
+    if let Some(gw) = spec.gateway {
+        msg.attributes.push(RouteAttribute::Gateway(route_address(gw)));
+    }
+    if let Some(metric) = spec.metric {
+        msg.attributes.push(RouteAttribute::Priority(metric));
+    }
+    msg
+}
+
+/// The `ip route get` request for `destination`.
+pub(crate) fn lookup_message(destination: IpAddr) -> RouteMessage {
+    let mut msg = RouteMessage::default();
+    msg.header.address_family = family_of(&destination);
+    msg.header.destination_prefix_length = if destination.is_ipv4() { 32 } else { 128 };
+    // As `ip route get`: report the table the route was found in.
+    msg.header.flags = RouteFlags::LookupTable;
+    msg.attributes
+        .push(RouteAttribute::Destination(route_address(destination)));
+    msg
+}
+
 impl Netlink {
     fn route_message(&mut self, spec: &RouteSpec<'_>) -> Result<RouteMessage, NetError> {
-        let destination = match (spec.destination, spec.gateway) {
-            (Some(d), _) => d,
-            (None, Some(IpAddr::V6(_))) => "::/0".parse().expect("valid"),
-            (None, _) => "0.0.0.0/0".parse().expect("valid"),
-        };
-        let mut msg = RouteMessage::default();
-        msg.header.address_family = family_of(&destination.addr());
-        msg.header.destination_prefix_length = destination.prefix_len();
-        let table = spec.table.unwrap_or(MAIN_TABLE);
-        msg.header.table = if table < 256 { table as u8 } else { 0 };
-        msg.header.protocol = RouteProtocol::Boot;
-        msg.header.kind = RouteType::Unicast;
-        msg.header.scope = spec.scope.unwrap_or(if spec.gateway.is_some() {
-            RouteScope::Universe
-        } else {
-            RouteScope::Link
-        });
-        if spec.onlink {
-            msg.header.flags = RouteFlags::Onlink;
-        }
-        if table >= 256 {
-            msg.attributes.push(RouteAttribute::Table(table));
-        }
-        if destination.prefix_len() > 0 {
-            msg.attributes
-                .push(RouteAttribute::Destination(route_address(destination.network())));
-        }
-        if let Some(gw) = spec.gateway {
-            msg.attributes.push(RouteAttribute::Gateway(route_address(gw)));
-        }
+        let mut msg = message_without_dev(spec);
         if let Some(dev) = spec.dev {
             let index = self.link_index(dev)?;
             msg.attributes.push(RouteAttribute::Oif(index));
-        }
-        if let Some(metric) = spec.metric {
-            msg.attributes.push(RouteAttribute::Priority(metric));
         }
         Ok(msg)
     }
@@ -157,11 +177,7 @@ impl Netlink {
 
     /// The route the kernel would use to reach `destination` (`ip route get`).
     pub fn route_get(&mut self, destination: IpAddr) -> Result<Route, NetError> {
-        let mut msg = RouteMessage::default();
-        msg.header.address_family = family_of(&destination);
-        msg.header.destination_prefix_length = if destination.is_ipv4() { 32 } else { 128 };
-        msg.attributes
-            .push(RouteAttribute::Destination(route_address(destination)));
+        let msg = lookup_message(destination);
         let op = || format!("looking up the route to {destination}");
         match self.query(RouteNetlinkMessage::GetRoute(msg), op)? {
             RouteNetlinkMessage::NewRoute(route) => route_from_message(route)

@@ -73,13 +73,7 @@ impl Netlink {
 
     fn send(&mut self, message: RouteNetlinkMessage, flags: u16) -> Result<u32, NetError> {
         self.seq = self.seq.wrapping_add(1);
-        let mut header = NetlinkHeader::default();
-        header.flags = flags;
-        header.sequence_number = self.seq;
-        let mut packet = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(message));
-        packet.finalize();
-        let mut bytes = vec![0u8; packet.buffer_len()];
-        packet.serialize(&mut bytes);
+        let bytes = encode(message, flags, self.seq);
         self.socket.send(&bytes, 0).map_err(socket_err("sending"))?;
         Ok(self.seq)
     }
@@ -194,6 +188,18 @@ impl Netlink {
         }
         Err(NetError::Protocol(format!("{}: the dump kept being interrupted", op())))
     }
+}
+
+/// The bytes of `message` as sent with `flags` and sequence number `seq`.
+pub(crate) fn encode(message: RouteNetlinkMessage, flags: u16, seq: u32) -> Vec<u8> {
+    let mut header = NetlinkHeader::default();
+    header.flags = flags;
+    header.sequence_number = seq;
+    let mut packet = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(message));
+    packet.finalize();
+    let mut bytes = vec![0u8; packet.buffer_len()];
+    packet.serialize(&mut bytes);
+    bytes
 }
 
 /// The text of an extended ack (`NLMSGERR_ATTR_MSG`) in an error message
