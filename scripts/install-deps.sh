@@ -8,6 +8,9 @@ command -v ip >/dev/null || missing+=(iproute2)                              # o
 [ -x /usr/bin/python3 ] || missing+=(python3)                                # clocks and sockets inside containers
 command -v ipcmk >/dev/null || missing+=(util-linux)                         # SysV IPC objects in tests
 command -v cc >/dev/null || missing+=(gcc)                                   # linker for cargo
+command -v ping >/dev/null || missing+=(iputils-ping)                        # oracle for nsbox ping
+command -v nft >/dev/null || missing+=(nftables)                             # NAT in the seed lab
+command -v nsenter >/dev/null || missing+=(util-linux)                       # ip oracle inside anonymous namespaces
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

@@ -2,6 +2,7 @@
 
 mod netns_cmd;
 mod ns_cmd;
+mod ping_cmd;
 mod show_cmd;
 mod unshare_cmd;
 
@@ -30,6 +31,8 @@ enum Cmd {
     Netns(netns_cmd::NetnsArgs),
     /// Show a network namespace: links, addresses, routes, forwarding sysctls.
     Show(show_cmd::ShowArgs),
+    /// Send ICMP echo requests from a network namespace, like iputils ping.
+    Ping(ping_cmd::PingArgs),
 }
 
 fn main() {
@@ -43,6 +46,7 @@ fn main() {
         Cmd::Ns(args) => ns_cmd::ns(args),
         Cmd::Netns(args) => netns_cmd::netns(args),
         Cmd::Show(args) => show_cmd::show(args),
+        Cmd::Ping(args) => ping_cmd::ping_cmd(args),
     };
     std::process::exit(code);
 }

@@ -8,7 +8,9 @@
 
 pub mod addr;
 mod error;
+pub mod icmp;
 pub mod link;
+pub mod ping;
 pub mod route;
 pub mod snapshot;
 pub mod socket;

@@ -1,0 +1,269 @@
+//! ICMP echo ("ping") from inside a network namespace, over a raw socket,
+//! reporting what iputils `ping` reports: replies with their TTL and time,
+//! ICMP errors with their sender, and local errors before anything is sent.
+
+use crate::icmp::{echo_request, parse_v4, parse_v6, Received};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::net::{ipproto, AddressFamily, RecvFlags, SendFlags, SocketType};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+/// What to send and how long to wait.
+#[derive(Debug, Clone)]
+pub struct PingOptions {
+    /// Number of echo requests.
+    pub count: u32,
+    /// Time between requests.
+    pub interval: Duration,
+    /// How long to wait for answers after the last request.
+    pub wait: Duration,
+    /// Send from this address (it must be one of the namespace's).
+    pub source: Option<IpAddr>,
+    /// TTL (hop limit) of the requests.
+    pub ttl: Option<u8>,
+    /// Bytes of payload per request.
+    pub size: usize,
+}
+
+impl Default for PingOptions {
+    fn default() -> Self {
+        PingOptions {
+            count: 1,
+            interval: Duration::from_secs(1),
+            wait: Duration::from_secs(10),
+            source: None,
+            ttl: None,
+            size: 56,
+        }
+    }
+}
+
+/// One answer, as it arrives.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+pub enum Event {
+    Reply {
+        seq: u16,
+        from: IpAddr,
+        bytes: usize,
+        ttl: Option<u8>,
+        rtt_ms: f64,
+    },
+    Error {
+        seq: u16,
+        from: IpAddr,
+        error: String,
+        redirect: bool,
+    },
+}
+
+/// The whole run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    pub destination: IpAddr,
+    pub transmitted: u32,
+    pub received: u32,
+    pub errors: u32,
+    /// Milliseconds from the first request to the last.
+    pub time_ms: u64,
+    pub events: Vec<Event>,
+}
+
+impl Summary {
+    /// The round-trip times of the replies, in milliseconds.
+    pub fn rtts(&self) -> Vec<f64> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Reply { rtt_ms, .. } => Some(*rtt_ms),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PingError {
+    /// A failure before any request left: no route ("connect: Network is
+    /// unreachable", as iputils says), a source address that is not ours...
+    #[error("{step}: {}", crate::error::describe_errno(source.raw_os_error().unwrap_or(0)))]
+    Local { step: &'static str, source: std::io::Error },
+    #[error(transparent)]
+    Netns(#[from] nsbox_ns::netns::NetnsError),
+}
+
+fn local(step: &'static str) -> impl FnOnce(rustix::io::Errno) -> PingError {
+    move |e| PingError::Local { step, source: e.into() }
+}
+
+/// The sockets of one run, made inside the namespace.
+struct Sockets {
+    raw: OwnedFd,
+}
+
+/// Makes the raw socket (in the calling thread's namespace), after checking
+/// the way out as iputils does: connecting a UDP socket to the destination
+/// fails at once if there is no route.
+fn open_sockets(destination: IpAddr, options: &PingOptions) -> Result<Sockets, PingError> {
+    let v6 = destination.is_ipv6();
+    let family = if v6 { AddressFamily::INET6 } else { AddressFamily::INET };
+    let probe = rustix::net::socket(family, SocketType::DGRAM, None).map_err(local("socket"))?;
+    if let Some(source) = options.source {
+        rustix::net::bind(&probe, &SocketAddr::new(source, 0)).map_err(local("bind"))?;
+    }
+    rustix::net::connect(&probe, &SocketAddr::new(destination, 1025)).map_err(local("connect"))?;
+    let protocol = if v6 { ipproto::ICMPV6 } else { ipproto::ICMP };
+    let raw = rustix::net::socket(family, SocketType::RAW, Some(protocol)).map_err(local("socket"))?;
+    if let Some(source) = options.source {
+        rustix::net::bind(&raw, &SocketAddr::new(source, 0)).map_err(local("bind"))?;
+    }
+    if let Some(ttl) = options.ttl {
+        if v6 {
+            rustix::net::sockopt::set_ipv6_unicast_hops(&raw, Some(ttl)).map_err(local("setting the hop limit"))?;
+        } else {
+            rustix::net::sockopt::set_ip_ttl(&raw, ttl as u32).map_err(local("setting the TTL"))?;
+        }
+    }
+    Ok(Sockets { raw })
+}
+
+/// Pings `destination` from the namespace `ns` refers to (the caller's
+/// own with `None`), calling `on_event` for each answer as it arrives.
+pub fn ping(
+    ns: Option<&OwnedFd>,
+    destination: IpAddr,
+    options: &PingOptions,
+    mut on_event: impl FnMut(&Event),
+) -> Result<Summary, PingError> {
+    let sockets = match ns {
+        Some(fd) => {
+            let opts = options.clone();
+            nsbox_ns::netns::run_in_fd(fd, move || open_sockets(destination, &opts))??
+        }
+        None => open_sockets(destination, options)?,
+    };
+    let v6 = destination.is_ipv6();
+    // The low 16 bits of the PID tell our replies from other pingers', as in iputils.
+    let id = (std::process::id() & 0xffff) as u16;
+    let mut sent_at: Vec<Instant> = Vec::new();
+    let mut answered: Vec<bool> = Vec::new();
+    let mut summary = Summary {
+        destination,
+        transmitted: 0,
+        received: 0,
+        errors: 0,
+        time_ms: 0,
+        events: Vec::new(),
+    };
+    let mut next_send = Instant::now();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let now = Instant::now();
+        if summary.transmitted < options.count && now >= next_send {
+            let seq = (summary.transmitted + 1) as u16;
+            let request = echo_request(v6, id, seq, options.size);
+            let target = SocketAddr::new(destination, 0);
+            match rustix::net::sendto(&sockets.raw, &request, SendFlags::empty(), &target) {
+                Ok(_) => {}
+                // The first request failing is a local error; a later one
+                // (a route removed meanwhile) counts as a lost probe.
+                Err(e) if summary.transmitted == 0 => return Err(local("sendto")(e)),
+                Err(_) => {}
+            }
+            sent_at.push(Instant::now());
+            answered.push(false);
+            summary.transmitted += 1;
+            next_send += options.interval;
+        }
+        let all_sent = summary.transmitted == options.count;
+        if all_sent && answered.iter().all(|a| *a) {
+            break;
+        }
+        let until = if all_sent {
+            *sent_at.last().expect("one was sent") + options.wait
+        } else {
+            next_send
+        };
+        let now = Instant::now();
+        if all_sent && now >= until {
+            break;
+        }
+        let left = until.saturating_duration_since(now);
+        let timeout = Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: left.subsec_nanos() as i64,
+        };
+        let mut fds = [PollFd::new(&sockets.raw, PollFlags::IN)];
+        if !matches!(poll(&mut fds, Some(&timeout)), Ok(n) if n > 0) {
+            continue;
+        }
+        let Ok((len, _, from)) = rustix::net::recvfrom(&sockets.raw, &mut buf[..], RecvFlags::DONTWAIT) else {
+            continue;
+        };
+        let received = if v6 {
+            let from = from
+                .and_then(|a| std::net::SocketAddrV6::try_from(a).ok())
+                .map(|a| *a.ip());
+            from.and_then(|f| parse_v6(&buf[..len], f, id))
+        } else {
+            parse_v4(&buf[..len], id)
+        };
+        let Some(received) = received else { continue };
+        let event = match received {
+            Received::Reply { seq, from, bytes, ttl } => {
+                let index = seq as usize - 1;
+                let Some(sent) = sent_at.get(index) else { continue };
+                if answered[index] {
+                    continue; // a duplicate
+                }
+                answered[index] = true;
+                summary.received += 1;
+                Event::Reply {
+                    seq,
+                    from,
+                    bytes,
+                    ttl,
+                    rtt_ms: sent.elapsed().as_secs_f64() * 1000.0,
+                }
+            }
+            // A redirect is advice, not a failure: the router forwarded the
+            // request all the same, so (as iputils) it is shown but neither
+            // counted as an error nor taken as the probe's answer.
+            Received::Error {
+                seq,
+                from,
+                text,
+                redirect: true,
+            } => Event::Error {
+                seq,
+                from,
+                error: text,
+                redirect: true,
+            },
+            Received::Error {
+                seq,
+                from,
+                text,
+                redirect: false,
+            } => {
+                if let Some(a) = answered.get_mut(seq as usize - 1) {
+                    *a = true;
+                }
+                summary.errors += 1;
+                Event::Error {
+                    seq,
+                    from,
+                    error: text,
+                    redirect: false,
+                }
+            }
+        };
+        on_event(&event);
+        summary.events.push(event);
+    }
+    if let (Some(first), Some(last)) = (sent_at.first(), sent_at.last()) {
+        summary.time_ms = last.duration_since(*first).as_millis() as u64;
+    }
+    Ok(summary)
+}
