@@ -2,7 +2,7 @@
 //! exiting as iputils `ping` does (0 replies, 1 none, 2 local error).
 
 use clap::Args;
-use nsbox_net::ping::{ping, Event, PingError, PingOptions, Summary};
+use nsbox_net::ping::{Event, PingError, PingOptions, Pinger, Summary};
 use nsbox_ns::netns::Registry;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -133,18 +133,21 @@ pub fn ping_cmd(args: PingArgs) -> i32 {
             return 2;
         }
     };
-    if !args.json {
-        let d = args.destination;
-        if d.is_ipv4() {
-            println!("PING {d} ({d}) {}({}) bytes of data.", args.size, args.size + 28);
-        } else {
-            println!("PING {d}({d}) {} data bytes", args.size);
-        }
-    }
-    let result = ping(ns.as_ref(), args.destination, &options, |event| {
+    let result = Pinger::open(ns.as_ref(), args.destination, &options).and_then(|pinger| {
+        // The header comes only once the way out is known, as with iputils.
         if !args.json {
-            print_event(event);
+            let d = args.destination;
+            if d.is_ipv4() {
+                println!("PING {d} ({d}) {}({}) bytes of data.", args.size, args.size + 28);
+            } else {
+                println!("PING {d}({d}) {} data bytes", args.size);
+            }
         }
+        pinger.run(|event| {
+            if !args.json {
+                print_event(event);
+            }
+        })
     });
     match result {
         Ok(summary) => {

@@ -128,21 +128,56 @@ fn open_sockets(destination: IpAddr, options: &PingOptions) -> Result<Sockets, P
     Ok(Sockets { raw })
 }
 
+/// A ping ready to run: its socket is open in the namespace, and the way
+/// to the destination was checked.
+pub struct Pinger {
+    sockets: Sockets,
+    destination: IpAddr,
+    options: PingOptions,
+}
+
+impl Pinger {
+    /// Prepares to ping `destination` from the namespace `ns` refers to
+    /// (the caller's own with `None`). Fails as iputils does before sending
+    /// anything: no route, a source address that is not the namespace's...
+    pub fn open(ns: Option<&OwnedFd>, destination: IpAddr, options: &PingOptions) -> Result<Self, PingError> {
+        let sockets = match ns {
+            Some(fd) => {
+                let opts = options.clone();
+                nsbox_ns::netns::run_in_fd(fd, move || open_sockets(destination, &opts))??
+            }
+            None => open_sockets(destination, options)?,
+        };
+        Ok(Pinger {
+            sockets,
+            destination,
+            options: options.clone(),
+        })
+    }
+
+    /// Sends the requests, calling `on_event` for each answer as it arrives.
+    pub fn run(self, on_event: impl FnMut(&Event)) -> Result<Summary, PingError> {
+        run(self.sockets, self.destination, &self.options, on_event)
+    }
+}
+
 /// Pings `destination` from the namespace `ns` refers to (the caller's
 /// own with `None`), calling `on_event` for each answer as it arrives.
 pub fn ping(
     ns: Option<&OwnedFd>,
     destination: IpAddr,
     options: &PingOptions,
+    on_event: impl FnMut(&Event),
+) -> Result<Summary, PingError> {
+    Pinger::open(ns, destination, options)?.run(on_event)
+}
+
+fn run(
+    sockets: Sockets,
+    destination: IpAddr,
+    options: &PingOptions,
     mut on_event: impl FnMut(&Event),
 ) -> Result<Summary, PingError> {
-    let sockets = match ns {
-        Some(fd) => {
-            let opts = options.clone();
-            nsbox_ns::netns::run_in_fd(fd, move || open_sockets(destination, &opts))??
-        }
-        None => open_sockets(destination, options)?,
-    };
     let v6 = destination.is_ipv6();
     // The low 16 bits of the PID tell our replies from other pingers', as in iputils.
     let id = (std::process::id() & 0xffff) as u16;
