@@ -49,6 +49,8 @@ enum NetnsCmd {
     Pids { name: String },
     /// Give the network namespace of a process a name.
     Attach { name: String, pid: i32 },
+    /// Give a named network namespace an id in nsbox's own namespace.
+    Set { name: String, nsid: i32 },
 }
 
 pub fn netns(args: NetnsArgs) -> i32 {
@@ -56,13 +58,16 @@ pub fn netns(args: NetnsArgs) -> i32 {
     let result = match args.command {
         NetnsCmd::Add { name } => registry.add(&name).map(drop),
         NetnsCmd::Attach { name, pid } => registry.attach(&name, pid).map(drop),
-        NetnsCmd::List { json } => registry.list().map(|all| {
-            if json {
-                println!("{}", serde_json::to_string_pretty(&all).expect("plain data serializes"));
-            } else {
-                all.iter().for_each(|n| println!("{}", n.name));
+        NetnsCmd::List { json } => return list(&registry, json),
+        NetnsCmd::Set { name, nsid } => {
+            return match nsbox_net::nsid::set_named(&registry, &name, nsid) {
+                Ok(()) => 0,
+                Err(e) => {
+                    crate::report(e);
+                    1
+                }
             }
-        }),
+        }
         NetnsCmd::Delete { names, all } => return delete(&registry, names, all),
         NetnsCmd::Exec { name, env, command } => {
             let command = match Command::new(&command, &env) {
@@ -85,6 +90,29 @@ pub fn netns(args: NetnsArgs) -> i32 {
     };
     match result {
         Ok(()) => 0,
+        Err(e) => {
+            crate::report(e);
+            1
+        }
+    }
+}
+
+/// Lists the namespaces as `ip netns list` does: "NAME (id: N)".
+fn list(registry: &Registry, json: bool) -> i32 {
+    match nsbox_net::nsid::list_with_ids(registry) {
+        Ok(all) if json => {
+            println!("{}", serde_json::to_string_pretty(&all).expect("plain data serializes"));
+            0
+        }
+        Ok(all) => {
+            for n in all {
+                match n.nsid {
+                    Some(id) => println!("{} (id: {id})", n.name),
+                    None => println!("{}", n.name),
+                }
+            }
+            0
+        }
         Err(e) => {
             crate::report(e);
             1

@@ -30,6 +30,10 @@ fn namespaces_made_by_either_tool_are_seen_and_used_by_the_other() {
         ip netns add made-by-ip
         echo "ip sees: $(ip netns list | cut -d' ' -f1 | sort | tr '\n' ' ')"
         echo "nsbox sees: $($NSBOX netns list | tr '\n' ' ')"
+        $NSBOX netns set made-by-ip 5
+        ip netns set made-by-nsbox 6
+        echo "ids, ip: $(ip netns list | sort | tr '\n' ' ')"
+        echo "ids, nsbox: $($NSBOX netns list | sort | tr '\n' ' ')"
         ip link add v-nsbox netns made-by-nsbox type veth peer name v-ip netns made-by-ip
         echo "in nsbox's, via ip: $(ip -n made-by-nsbox -o link show | cut -d: -f2 | cut -d@ -f1 | tr -d ' ' | tr '\n' ' ')"
         echo "in ip's, via nsbox: $($NSBOX netns exec made-by-ip sh -c 'ls /sys/class/net' | tr '\n' ' ')"
@@ -50,6 +54,8 @@ fn namespaces_made_by_either_tool_are_seen_and_used_by_the_other() {
         out,
         "ip sees: made-by-ip made-by-nsbox \n\
          nsbox sees: made-by-ip made-by-nsbox \n\
+         ids, ip: made-by-ip (id: 5) made-by-nsbox (id: 6) \n\
+         ids, nsbox: made-by-ip (id: 5) made-by-nsbox (id: 6) \n\
          in nsbox's, via ip: lo v-nsbox \n\
          in ip's, via nsbox: lo v-ip \n\
          after delete, ip's has: lo \n\
