@@ -10,6 +10,7 @@ pub mod addr;
 mod error;
 pub mod icmp;
 pub mod link;
+pub mod neigh;
 pub mod nsid;
 pub mod ping;
 pub mod route;

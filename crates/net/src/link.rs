@@ -5,9 +5,11 @@ use crate::error::NetError;
 use crate::socket::Netlink;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
+    InfoData, InfoKind, InfoMacVlan, InfoVeth, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
+    State,
 };
 use netlink_packet_route::RouteNetlinkMessage;
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Checks an interface name the way the kernel will (`dev_valid_name`), so
@@ -79,6 +81,20 @@ fn netns_attr(fd: BorrowedFd<'_>) -> LinkAttribute {
     LinkAttribute::NetNsFd(fd.as_raw_fd())
 }
 
+/// A VXLAN interface to create.
+#[derive(Debug, Clone, Copy)]
+pub struct Vxlan<'a> {
+    pub name: &'a str,
+    pub vni: u32,
+    pub remote: Option<IpAddr>,
+    pub local: Option<IpAddr>,
+    /// The underlay interface.
+    pub dev: Option<&'a str>,
+    /// UDP destination port (4789 is the IANA one).
+    pub port: u16,
+    pub up: bool,
+}
+
 /// Changes to make to an existing interface; `None` leaves a property as it is.
 #[derive(Debug, Default, Clone)]
 pub struct LinkChange<'a> {
@@ -133,6 +149,56 @@ impl Netlink {
             .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
         self.request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL, || {
             format!("creating bridge {name:?}")
+        })
+    }
+
+    /// Creates a VXLAN interface with id `vni`, sending to `remote` (a
+    /// unicast peer) from `local` over `dev`, on UDP port `port`.
+    pub fn create_vxlan(&mut self, vxlan: &Vxlan<'_>) -> Result<(), NetError> {
+        check_name(vxlan.name)?;
+        let mut data = vec![InfoVxlan::Id(vxlan.vni), InfoVxlan::Port(vxlan.port)];
+        match vxlan.remote {
+            Some(IpAddr::V4(ip)) => data.push(InfoVxlan::Group(ip)),
+            Some(IpAddr::V6(ip)) => data.push(InfoVxlan::Group6(ip)),
+            None => {}
+        }
+        match vxlan.local {
+            Some(IpAddr::V4(ip)) => data.push(InfoVxlan::Local(ip)),
+            Some(IpAddr::V6(ip)) => data.push(InfoVxlan::Local6(ip)),
+            None => {}
+        }
+        if let Some(dev) = vxlan.dev {
+            data.push(InfoVxlan::Link(self.link_index(dev)?));
+        }
+        let mut msg = LinkMessage::default();
+        up_flags(&mut msg, vxlan.up);
+        msg.attributes.push(name_attr(vxlan.name));
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Vxlan),
+            LinkInfo::Data(InfoData::Vxlan(data)),
+        ]));
+        self.request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL, || {
+            format!("creating vxlan {:?} (id {})", vxlan.name, vxlan.vni)
+        })
+    }
+
+    /// Creates a macvlan interface in bridge mode on `parent`, placed in
+    /// `netns` (the socket's own namespace when `None`).
+    pub fn create_macvlan(&mut self, name: &str, parent: &str, netns: Option<BorrowedFd<'_>>) -> Result<(), NetError> {
+        check_name(name)?;
+        let parent_index = self.link_index(parent)?;
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(name_attr(name));
+        msg.attributes.push(LinkAttribute::Link(parent_index));
+        if let Some(fd) = netns {
+            msg.attributes.push(netns_attr(fd));
+        }
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::MacVlan),
+            LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(MacVlanMode::Bridge)])),
+        ]));
+        self.request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL, || {
+            format!("creating macvlan {name:?} on {parent:?}")
         })
     }
 

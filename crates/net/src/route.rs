@@ -7,7 +7,8 @@ use crate::socket::Netlink;
 use ipnet::IpNet;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteNextHop, RouteNextHopFlags,
+    RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use std::net::IpAddr;
@@ -27,6 +28,17 @@ pub struct RouteSpec<'a> {
     pub table: Option<u32>,
     /// Scope; like `ip`, link for a route without a gateway, global otherwise.
     pub scope: Option<RouteScope>,
+    /// Several next hops (equal-cost multipath), instead of `gateway`/`dev`.
+    pub nexthops: Vec<NextHop<'a>>,
+}
+
+/// One next hop of a multipath route.
+#[derive(Debug, Clone, Default)]
+pub struct NextHop<'a> {
+    pub gateway: Option<IpAddr>,
+    pub dev: Option<&'a str>,
+    /// Relative weight, 1 to 256 (as `ip route ... nexthop weight N`).
+    pub weight: u16,
 }
 
 /// A route as the kernel reports it.
@@ -34,6 +46,8 @@ pub struct RouteSpec<'a> {
 pub struct Route {
     pub destination: IpNet,
     pub gateway: Option<IpAddr>,
+    /// The gateways of a multipath route (empty otherwise).
+    pub nexthops: Vec<IpAddr>,
     /// The outgoing interface's index.
     pub oif: Option<u32>,
     pub prefsrc: Option<IpAddr>,
@@ -72,13 +86,14 @@ pub(crate) fn message_without_dev(spec: &RouteSpec<'_>) -> RouteMessage {
     let mut msg = RouteMessage::default();
     msg.header.address_family = family_of(&destination.addr());
     msg.header.destination_prefix_length = destination.prefix_len();
+    let has_gateway = spec.gateway.is_some() || spec.nexthops.iter().any(|n| n.gateway.is_some());
     let table = spec.table.unwrap_or(MAIN_TABLE);
     msg.header.table = if table < 256 { table as u8 } else { 0 };
     // As ip: routes a person adds are "boot" routes, unicast, and of link
     // scope when they have no gateway.
     msg.header.protocol = RouteProtocol::Boot;
     msg.header.kind = RouteType::Unicast;
-    msg.header.scope = spec.scope.unwrap_or(if spec.gateway.is_some() {
+    msg.header.scope = spec.scope.unwrap_or(if has_gateway {
         RouteScope::Universe
     } else {
         RouteScope::Link
@@ -120,6 +135,24 @@ impl Netlink {
         if let Some(dev) = spec.dev {
             let index = self.link_index(dev)?;
             msg.attributes.push(RouteAttribute::Oif(index));
+        }
+        if !spec.nexthops.is_empty() {
+            let mut hops = Vec::new();
+            for nh in &spec.nexthops {
+                let mut hop = RouteNextHop::default();
+                hop.hops = nh.weight.clamp(1, 256).saturating_sub(1) as u8;
+                if let Some(dev) = nh.dev {
+                    hop.interface_index = self.link_index(dev)?;
+                }
+                if let Some(gw) = nh.gateway {
+                    hop.attributes.push(RouteAttribute::Gateway(route_address(gw)));
+                }
+                if spec.onlink {
+                    hop.flags = RouteNextHopFlags::Onlink;
+                }
+                hops.push(hop);
+            }
+            msg.attributes.push(RouteAttribute::MultiPath(hops));
         }
         Ok(msg)
     }
@@ -211,6 +244,7 @@ fn route_from_message(msg: RouteMessage) -> Option<Route> {
     let mut route = Route {
         destination: IpNet::new(family_default, 0).ok()?,
         gateway: None,
+        nexthops: Vec::new(),
         oif: None,
         prefsrc: None,
         metric: None,
@@ -232,6 +266,15 @@ fn route_from_message(msg: RouteMessage) -> Option<Route> {
             RouteAttribute::Oif(index) => route.oif = Some(index),
             RouteAttribute::Priority(metric) => route.metric = Some(metric),
             RouteAttribute::Table(table) => route.table = table,
+            RouteAttribute::MultiPath(hops) => {
+                for hop in hops {
+                    for attr in hop.attributes {
+                        if let RouteAttribute::Gateway(addr) = attr {
+                            route.nexthops.extend(ip_of(&addr));
+                        }
+                    }
+                }
+            }
             _ => {}
         }
     }

@@ -337,3 +337,100 @@ fn bridges_ports_rename_and_delete() {
     let theirs = ip_json(&other, &["link", "show"]);
     assert_eq!(theirs.as_array().unwrap().len(), 1, "{theirs}");
 }
+
+#[test]
+fn neighbours_are_listed_and_flushed() {
+    require_root!();
+    let seed = build_seed();
+    // A ping from the router fills its neighbour table with the server.
+    let summary = run_in_fd(&seed.router, || {
+        let options = nsbox_net::ping::PingOptions {
+            count: 1,
+            wait: std::time::Duration::from_secs(2),
+            ..Default::default()
+        };
+        nsbox_net::ping::ping(None, "10.0.1.2".parse().unwrap(), &options, |_| {})
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(summary.received, 1);
+    let mut router = Netlink::open_in(seed.router.as_fd()).unwrap();
+    let ours = router.neighbours().unwrap();
+    let theirs = ip_json(&seed.router, &["neigh", "show"]);
+    let entry = ours
+        .iter()
+        .find(|n| n.address == "10.0.1.2".parse::<std::net::IpAddr>().unwrap())
+        .expect("the server");
+    let their_entry = theirs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["dst"] == "10.0.1.2")
+        .unwrap();
+    assert_eq!(entry.mac.as_deref(), their_entry["lladdr"].as_str());
+    assert_eq!(entry.state, their_entry["state"][0].as_str().unwrap());
+    assert!(router.flush_neighbours(None).unwrap() >= 1);
+    let left = ip_json(&seed.router, &["-4", "neigh", "show"]);
+    assert!(
+        left.as_array().unwrap().iter().all(|n| n["dst"] != "10.0.1.2"),
+        "{left}"
+    );
+}
+
+#[test]
+fn vxlan_macvlan_and_multipath() {
+    require_root!();
+    let seed = build_seed();
+    let mut router = Netlink::open_in(seed.router.as_fd()).unwrap();
+    router
+        .create_vxlan(&nsbox_net::link::Vxlan {
+            name: "vx42",
+            vni: 42,
+            remote: Some("10.0.2.2".parse().unwrap()),
+            local: Some("10.0.2.1".parse().unwrap()),
+            dev: Some("veth-cli"),
+            port: 4789,
+            up: true,
+        })
+        .unwrap();
+    let vx = ip_json(&seed.router, &["-d", "link", "show", "vx42"]);
+    assert_eq!(vx[0]["linkinfo"]["info_kind"], "vxlan");
+    assert_eq!(vx[0]["linkinfo"]["info_data"]["id"], 42);
+    assert_eq!(vx[0]["linkinfo"]["info_data"]["remote"], "10.0.2.2");
+
+    match router.create_macvlan("mv0", "veth-srv", None) {
+        Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => eprintln!("SKIPPED macvlan: this kernel has no macvlan ({e})"),
+        other => {
+            other.unwrap();
+            let mv = ip_json(&seed.router, &["-d", "link", "show", "mv0"]);
+            assert_eq!(mv[0]["linkinfo"]["info_kind"], "macvlan");
+            assert_eq!(mv[0]["linkinfo"]["info_data"]["mode"], "bridge");
+        }
+    }
+
+    router
+        .add_route(&RouteSpec {
+            destination: Some(net("9.9.9.0/24")),
+            nexthops: vec![
+                nsbox_net::route::NextHop {
+                    gateway: Some("10.0.1.2".parse().unwrap()),
+                    dev: None,
+                    weight: 1,
+                },
+                nsbox_net::route::NextHop {
+                    gateway: Some("10.0.2.2".parse().unwrap()),
+                    dev: None,
+                    weight: 3,
+                },
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+    let r = ip_json(&seed.router, &["route", "show", "9.9.9.0/24"]);
+    let hops = r[0]["nexthops"].as_array().unwrap();
+    assert_eq!(hops.len(), 2, "{r}");
+    assert_eq!(hops[1]["weight"], 3);
+    let ours = router.routes(netlink_packet_route::AddressFamily::Inet).unwrap();
+    let mp = ours.iter().find(|r| r.destination == net("9.9.9.0/24")).unwrap();
+    assert_eq!(mp.nexthops.len(), 2);
+}
