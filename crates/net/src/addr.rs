@@ -90,7 +90,7 @@ impl Netlink {
     }
 }
 
-fn address_from_message(msg: AddressMessage) -> Option<Address> {
+pub(crate) fn address_from_message(msg: AddressMessage) -> Option<Address> {
     // IFA_LOCAL is the interface's own address where both are present
     // (they differ only on point-to-point links).
     let mut local = None;
@@ -108,4 +108,9 @@ fn address_from_message(msg: AddressMessage) -> Option<Address> {
         address: IpNet::new(ip, msg.header.prefix_len).ok()?,
         scope: scope_name(msg.header.scope),
     })
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub(crate) use super::address_from_message;
 }

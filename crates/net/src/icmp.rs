@@ -60,7 +60,8 @@ pub enum Received {
 pub fn parse_v4(packet: &[u8], id: u16) -> Option<Received> {
     let header_len = ((*packet.first()? & 0x0f) as usize) * 4;
     let ttl = *packet.get(8)?;
-    let from = IpAddr::V4(Ipv4Addr::new(*packet.get(12)?, packet[13], packet[14], packet[15]));
+    let src: [u8; 4] = packet.get(12..16)?.try_into().ok()?;
+    let from = IpAddr::V4(Ipv4Addr::from(src));
     let icmp = packet.get(header_len..)?;
     let (kind, code) = (*icmp.first()?, *icmp.get(1)?);
     match kind {

@@ -20,6 +20,8 @@ pub mod sysctl;
 
 #[cfg(test)]
 mod golden;
+#[cfg(test)]
+mod properties;
 
 pub use error::NetError;
 pub use socket::Netlink;

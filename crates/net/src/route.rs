@@ -236,7 +236,7 @@ fn describe(verb: &str, spec: &RouteSpec<'_>) -> String {
     text
 }
 
-fn route_from_message(msg: RouteMessage) -> Option<Route> {
+pub(crate) fn route_from_message(msg: RouteMessage) -> Option<Route> {
     let family_default: IpAddr = match msg.header.address_family {
         AddressFamily::Inet6 => "::".parse().expect("valid"),
         _ => "0.0.0.0".parse().expect("valid"),
@@ -279,4 +279,9 @@ fn route_from_message(msg: RouteMessage) -> Option<Route> {
         }
     }
     Some(route)
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub(crate) use super::route_from_message;
 }

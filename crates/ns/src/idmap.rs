@@ -101,3 +101,26 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A valid map parses to its three numbers, and the kernel's line
+        /// format carries the same three numbers.
+        #[test]
+        fn maps_round_trip(inside in 0u32..1 << 31, outside in 0u32..1 << 31, count in 1u32..1 << 20) {
+            let map: IdMap = format!("{inside}:{outside}:{count}").parse().unwrap();
+            prop_assert_eq!(map, IdMap { inside, outside, count });
+            prop_assert_eq!(map.to_string(), format!("{inside} {outside} {count}"));
+        }
+
+        /// Whatever the text, parsing never panics.
+        #[test]
+        fn parsing_never_panics(text in ".{0,40}") {
+            let _ = text.parse::<IdMap>();
+        }
+    }
+}

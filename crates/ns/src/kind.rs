@@ -191,3 +191,18 @@ mod tests {
         assert_eq!(NsKind::Time.clone_flag(), 0x80);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any set of kinds survives being printed and parsed back.
+        #[test]
+        fn sets_round_trip(bits in 0u8..=255) {
+            let set: NsSet = NsKind::ALL.into_iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, k)| k).collect();
+            prop_assert_eq!(NsSet::parse_list(&set.to_string()).unwrap(), set);
+        }
+    }
+}

@@ -418,3 +418,31 @@ mod tests {
         assert!(matches!(spec.validate(), Err(SpecError::RootfsMissing(_))));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn sizes_scale_by_their_unit(n in 0u64..1 << 30, unit in prop::sample::select(vec![("", 1u64), ("k", 1 << 10), ("M", 1 << 20), ("g", 1 << 30)])) {
+            prop_assert_eq!(parse_size(&format!("{n}{}", unit.0)).unwrap(), n * unit.1);
+        }
+
+        #[test]
+        fn binds_round_trip(src in "/[a-z]{1,8}(/[a-z]{1,8}){0,2}", dst in "/[a-z]{1,8}(/[a-z]{1,8}){0,2}", ro: bool) {
+            let text = format!("{src}:{dst}{}", if ro { ":ro" } else { "" });
+            let bind: Bind = text.parse().unwrap();
+            prop_assert_eq!(bind, Bind { source: src.into(), target: dst.into(), readonly: ro });
+        }
+
+        #[test]
+        fn parsers_never_panic(text in ".{0,40}") {
+            let _ = text.parse::<Bind>();
+            let _ = parse_size(&text);
+            let _ = parse_time_offsets(&text);
+            let _ = parse_user(&text);
+        }
+    }
+}
