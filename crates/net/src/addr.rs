@@ -1,7 +1,7 @@
 //! IPv4 and IPv6 addresses on interfaces, `lo` included.
 
 use crate::error::NetError;
-use crate::socket::Netlink;
+use crate::socket::{Netlink, Request};
 use ipnet::IpNet;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
@@ -56,14 +56,20 @@ pub(crate) fn address_message(index: u32, address: IpNet) -> AddressMessage {
     msg
 }
 
+/// The request that adds `address` to interface `dev` (index `index`),
+/// for sending in a batch.
+pub fn add_address_request(index: u32, dev: &str, address: IpNet) -> Request {
+    let msg = address_message(index, address);
+    let op = format!("adding address {address} to {dev:?}");
+    (RouteNetlinkMessage::NewAddress(msg), NLM_F_CREATE | NLM_F_EXCL, op)
+}
+
 impl Netlink {
     /// Adds `address` (with its prefix) to interface `dev`.
     pub fn add_address(&mut self, dev: &str, address: IpNet) -> Result<(), NetError> {
         let index = self.link_index(dev)?;
-        let msg = address_message(index, address);
-        self.request(RouteNetlinkMessage::NewAddress(msg), NLM_F_CREATE | NLM_F_EXCL, || {
-            format!("adding address {address} to {dev:?}")
-        })
+        let (msg, flags, op) = add_address_request(index, dev, address);
+        self.request(msg, flags, || op)
     }
 
     /// Removes `address` from interface `dev`.

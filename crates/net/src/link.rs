@@ -2,7 +2,7 @@
 //! with its final name), bridges, changes of state, and listing.
 
 use crate::error::NetError;
-use crate::socket::Netlink;
+use crate::socket::{Netlink, Request};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoMacVlan, InfoVeth, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
@@ -81,6 +81,44 @@ fn netns_attr(fd: BorrowedFd<'_>) -> LinkAttribute {
     LinkAttribute::NetNsFd(fd.as_raw_fd())
 }
 
+/// The request that creates a veth pair (see [`Netlink::create_veth`]),
+/// for sending in a batch.
+pub fn veth_request(end: VethEnd<'_>, peer: VethPeer<'_>, master: Option<u32>) -> Result<Request, NetError> {
+    check_name(end.name)?;
+    check_name(peer.name)?;
+    let mut peer_msg = LinkMessage::default();
+    peer_msg.attributes.push(name_attr(peer.name));
+    if let Some(fd) = peer.netns {
+        peer_msg.attributes.push(netns_attr(fd));
+    }
+    let mut msg = LinkMessage::default();
+    up_flags(&mut msg, end.up);
+    msg.attributes.push(name_attr(end.name));
+    if let Some(fd) = end.netns {
+        msg.attributes.push(netns_attr(fd));
+    }
+    if let Some(index) = master {
+        msg.attributes.push(LinkAttribute::Controller(index));
+    }
+    msg.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::Kind(InfoKind::Veth),
+        LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
+    ]));
+    let op = format!("creating veth pair {:?} / {:?}", end.name, peer.name);
+    Ok((RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL, op))
+}
+
+/// The request that sets interface `name` up or down, for sending in a batch.
+pub fn set_up_request(name: &str, up: bool) -> Result<Request, NetError> {
+    check_name(name)?;
+    let mut msg = LinkMessage::default();
+    msg.attributes.push(name_attr(name));
+    msg.header.change_mask = LinkFlags::Up;
+    msg.header.flags = if up { LinkFlags::Up } else { LinkFlags::empty() };
+    let op = format!("setting interface {name:?} {}", if up { "up" } else { "down" });
+    Ok((RouteNetlinkMessage::SetLink(msg), 0, op))
+}
+
 /// A VXLAN interface to create.
 #[derive(Debug, Clone, Copy)]
 pub struct Vxlan<'a> {
@@ -114,29 +152,8 @@ impl Netlink {
     /// its final name, the first end up if asked; `master` makes the first
     /// end a port of that bridge (an index in the first end's namespace).
     pub fn create_veth(&mut self, end: VethEnd<'_>, peer: VethPeer<'_>, master: Option<u32>) -> Result<(), NetError> {
-        check_name(end.name)?;
-        check_name(peer.name)?;
-        let mut peer_msg = LinkMessage::default();
-        peer_msg.attributes.push(name_attr(peer.name));
-        if let Some(fd) = peer.netns {
-            peer_msg.attributes.push(netns_attr(fd));
-        }
-        let mut msg = LinkMessage::default();
-        up_flags(&mut msg, end.up);
-        msg.attributes.push(name_attr(end.name));
-        if let Some(fd) = end.netns {
-            msg.attributes.push(netns_attr(fd));
-        }
-        if let Some(index) = master {
-            msg.attributes.push(LinkAttribute::Controller(index));
-        }
-        msg.attributes.push(LinkAttribute::LinkInfo(vec![
-            LinkInfo::Kind(InfoKind::Veth),
-            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
-        ]));
-        self.request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL, || {
-            format!("creating veth pair {:?} / {:?}", end.name, peer.name)
-        })
+        let (msg, flags, op) = veth_request(end, peer, master)?;
+        self.request(msg, flags, || op)
     }
 
     /// Creates a bridge.

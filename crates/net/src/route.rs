@@ -3,7 +3,7 @@
 
 use crate::addr::family_of;
 use crate::error::NetError;
-use crate::socket::Netlink;
+use crate::socket::{Netlink, Request};
 use ipnet::IpNet;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::route::{
@@ -115,6 +115,17 @@ pub(crate) fn message_without_dev(spec: &RouteSpec<'_>) -> RouteMessage {
         msg.attributes.push(RouteAttribute::Priority(metric));
     }
     msg
+}
+
+/// The request that adds a route given by gateway alone (the kernel finds
+/// the interface; `spec.dev` is not looked up), for sending in a batch.
+pub fn add_route_request(spec: &RouteSpec<'_>) -> Request {
+    let msg = message_without_dev(spec);
+    (
+        RouteNetlinkMessage::NewRoute(msg),
+        NLM_F_CREATE | NLM_F_EXCL,
+        describe("adding", spec),
+    )
 }
 
 /// The `ip route get` request for `destination`.

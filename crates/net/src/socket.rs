@@ -15,6 +15,10 @@ use std::os::fd::BorrowedFd;
 /// changed under it) is retried before giving up.
 const DUMP_RETRIES: usize = 5;
 
+/// One request of a batch: the message, its extra flags, and the words
+/// that name it in an error.
+pub type Request = (RouteNetlinkMessage, u16, String);
+
 /// An rtnetlink socket bound to one network namespace.
 pub struct Netlink {
     socket: Socket,
@@ -123,6 +127,60 @@ impl Netlink {
                 }
             }
         }
+    }
+
+    /// Sends many requests in as few datagrams as fit, then collects every
+    /// acknowledgement: one round trip for a whole batch instead of one per
+    /// request. Every request is tried (netlink has no transactions); the
+    /// first refusal is returned, named by its `op`.
+    pub fn request_many(&mut self, requests: Vec<Request>) -> Result<(), NetError> {
+        const DATAGRAM: usize = 32 * 1024;
+        let mut pending: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
+        let mut first_error: Option<NetError> = None;
+        let mut datagram: Vec<u8> = Vec::with_capacity(DATAGRAM);
+        let mut requests = requests.into_iter().peekable();
+        while requests.peek().is_some() || !pending.is_empty() {
+            // Fill a datagram, bounded so the kernel's acks fit our buffer.
+            datagram.clear();
+            while let Some((message, flags, op)) =
+                requests.next_if(|_| datagram.len() < DATAGRAM && pending.len() < 256)
+            {
+                self.seq = self.seq.wrapping_add(1);
+                datagram.extend_from_slice(&encode(message, NLM_F_REQUEST | NLM_F_ACK | flags, self.seq));
+                pending.insert(self.seq, op);
+            }
+            if !datagram.is_empty() {
+                self.socket.send(&datagram, 0).map_err(socket_err("sending"))?;
+            }
+            // Read until this datagram's requests are all answered.
+            while !pending.is_empty() {
+                self.buf.clear();
+                self.socket.recv(&mut self.buf, 0).map_err(socket_err("receiving"))?;
+                let mut offset = 0;
+                while offset + 16 <= self.buf.len() {
+                    let len = u32::from_ne_bytes(self.buf[offset..offset + 4].try_into().expect("4 bytes")) as usize;
+                    if len < 16 || offset + len > self.buf.len() {
+                        return Err(NetError::Protocol(format!("truncated message of {len} bytes")));
+                    }
+                    let part = &self.buf[offset..offset + len];
+                    let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(part)
+                        .map_err(|e| NetError::Protocol(format!("undecodable reply: {e}")))?;
+                    if let NetlinkPayload::Error(err) = message.payload {
+                        if let Some(op) = pending.remove(&message.header.sequence_number) {
+                            if let (Some(code), None) = (err.code, &first_error) {
+                                first_error = Some(NetError::Kernel {
+                                    op,
+                                    errno: -code.get(),
+                                    detail: extended_ack_message(part),
+                                });
+                            }
+                        }
+                    }
+                    offset += (len + 3) & !3;
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Sends a request that the kernel answers with one message (such as a

@@ -434,3 +434,43 @@ fn vxlan_macvlan_and_multipath() {
     let mp = ours.iter().find(|r| r.destination == net("9.9.9.0/24")).unwrap();
     assert_eq!(mp.nexthops.len(), 2);
 }
+
+/// A batch of requests goes out in few datagrams; every request is tried,
+/// and the first refusal comes back named.
+#[test]
+fn batches_apply_every_request_and_name_the_refused_one() {
+    require_root!();
+    let seed = build_seed();
+    let mut router = Netlink::open_in(seed.router.as_fd()).unwrap();
+    let mut batch = Vec::new();
+    for i in 0..600u32 {
+        let destination = net(&format!("172.{}.{}.0/24", 16 + i / 256, i % 256));
+        batch.push(nsbox_net::route::add_route_request(&RouteSpec {
+            destination: Some(destination),
+            gateway: Some("10.0.2.2".parse().unwrap()),
+            ..Default::default()
+        }));
+        if i == 300 {
+            // Unreachable gateway: refused by the kernel.
+            batch.push(nsbox_net::route::add_route_request(&RouteSpec {
+                destination: Some(net("192.0.2.0/24")),
+                gateway: Some("10.9.9.9".parse().unwrap()),
+                ..Default::default()
+            }));
+        }
+    }
+    let err = router.request_many(batch).unwrap_err();
+    assert_eq!(err.errno(), Some(libc::ENETUNREACH));
+    assert!(
+        err.to_string().starts_with("adding route 192.0.2.0/24 via 10.9.9.9"),
+        "{err}"
+    );
+    let routes = ip_json(&seed.router, &["route", "show"]);
+    let added = routes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["dst"].as_str().unwrap().starts_with("172."))
+        .count();
+    assert_eq!(added, 600);
+}
