@@ -35,6 +35,9 @@ pub struct VethEnd<'a> {
     pub netns: Option<BorrowedFd<'a>>,
     /// Created up (administratively).
     pub up: bool,
+    /// Ask for this interface index (free in its namespace); the kernel
+    /// picks one when `None`. Knowing it saves a lookup before configuring.
+    pub index: Option<u32>,
 }
 
 /// The peer end of a veth pair to create. It is always created down: the
@@ -45,6 +48,8 @@ pub struct VethPeer<'a> {
     pub name: &'a str,
     /// The namespace the peer is created in; `None` for the socket's own.
     pub netns: Option<BorrowedFd<'a>>,
+    /// Ask for this interface index, as for [`VethEnd::index`].
+    pub index: Option<u32>,
 }
 
 /// An interface as the kernel reports it.
@@ -87,11 +92,13 @@ pub fn veth_request(end: VethEnd<'_>, peer: VethPeer<'_>, master: Option<u32>) -
     check_name(end.name)?;
     check_name(peer.name)?;
     let mut peer_msg = LinkMessage::default();
+    peer_msg.header.index = peer.index.unwrap_or(0);
     peer_msg.attributes.push(name_attr(peer.name));
     if let Some(fd) = peer.netns {
         peer_msg.attributes.push(netns_attr(fd));
     }
     let mut msg = LinkMessage::default();
+    msg.header.index = end.index.unwrap_or(0);
     up_flags(&mut msg, end.up);
     msg.attributes.push(name_attr(end.name));
     if let Some(fd) = end.netns {

@@ -67,10 +67,12 @@ fn build_seed() -> Seed {
                 name: "veth-srv",
                 netns: None,
                 up: true,
+                index: None,
             },
             VethPeer {
                 name: "vethS",
                 netns: Some(seed.server.as_fd()),
+                index: None,
             },
             None,
         )
@@ -81,10 +83,12 @@ fn build_seed() -> Seed {
                 name: "veth-cli",
                 netns: None,
                 up: true,
+                index: None,
             },
             VethPeer {
                 name: "vethC",
                 netns: Some(seed.client.as_fd()),
+                index: None,
             },
             None,
         )
@@ -280,10 +284,12 @@ fn refusals_name_the_object_and_change_nothing() {
                 name: "veth-srv",
                 netns: None,
                 up: false,
+                index: None,
             },
             VethPeer {
                 name: "fresh",
                 netns: None,
+                index: None,
             },
             None,
         )
@@ -311,10 +317,12 @@ fn bridges_ports_rename_and_delete() {
             name: "p0",
             netns: None,
             up: true,
+            index: None,
         },
         VethPeer {
             name: "p0-peer",
             netns: Some(other.as_fd()),
+            index: None,
         },
         Some(br),
     )

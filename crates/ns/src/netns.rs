@@ -136,6 +136,14 @@ impl Registry {
         })
     }
 
+    /// Pins the calling thread's own network namespace as `name`: for a
+    /// thread that has just made a namespace of its own (with unshare).
+    pub fn pin_current_thread(&self, name: &str) -> Result<NamedNetns, NetnsError> {
+        self.pin_with(name, |target| {
+            rx(rustix::mount::mount_bind("/proc/thread-self/ns/net", target))
+        })
+    }
+
     /// Pins the network namespace of process `pid` as `name` (`ip netns attach`).
     pub fn attach(&self, name: &str, pid: i32) -> Result<NamedNetns, NetnsError> {
         let source = PathBuf::from(format!("/proc/{pid}/ns/net"));
