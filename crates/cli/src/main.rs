@@ -36,6 +36,9 @@ enum Cmd {
 }
 
 fn main() {
+    // Rust ignores SIGPIPE, which turns `nsbox show | head` into a panic on
+    // the next write; like other command-line tools, die of it quietly.
+    nsbox_sys::signal::restore_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => exit_on_usage_error(err),

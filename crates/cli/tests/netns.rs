@@ -278,3 +278,37 @@ fn show_matches_iproute2() {
         "{human}"
     );
 }
+
+/// IPv6: replies with their hop limit, and a local error without a route,
+/// as iputils reports them.
+#[test]
+fn ping_over_ipv6_agrees_with_iputils() {
+    require_root!();
+    let script = r#"
+        ip netns add a; ip netns add b
+        ip -n a link add va type veth peer name vb netns b
+        ip -n a addr add fd00::1/64 dev va nodad; ip -n b addr add fd00::2/64 dev vb nodad
+        ip -n a link set va up; ip -n b link set vb up
+        ip -n a link set lo up; ip -n b link set lo up
+        set +e
+        for dest in fd00::2 fd00::1 fd99::1; do
+            a=$(ip netns exec a ping -c 2 -i 0.2 -W 1 $dest 2>&1); ra=$?
+            b=$($NSBOX ping -n a -c 2 -i 0.2 -W 1 $dest 2>&1); rb=$?
+            echo "$dest iputils $ra $(printf '%s' "$a" | grep -oE 'ttl=[0-9]+|[0-9]+ received|Network is unreachable' | sort -u | tr '\n' ';')"
+            echo "$dest nsbox $rb $(printf '%s' "$b" | grep -oE 'ttl=[0-9]+|[0-9]+ received|Network is unreachable' | sort -u | tr '\n' ';')"
+        done
+        # Output cut short by a closed pipe ends nsbox quietly, no panic.
+        $NSBOX ping -n a -c 3 -i 0.2 fd00::2 2>&1 | head -1 >/dev/null
+        $NSBOX netns delete --all
+    "#;
+    let (code, out, err) = in_private_run(script);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    for pair in lines.chunks(2) {
+        let strip = |l: &str| l.replacen(" iputils ", " ", 1).replacen(" nsbox ", " ", 1);
+        assert_eq!(strip(pair[1]), strip(pair[0]), "{out}");
+    }
+    assert!(lines[0].contains("ttl=64") && lines[0].contains(" 0 "), "{out}");
+    assert!(lines[4].contains(" 2 Network is unreachable"), "{out}");
+}

@@ -118,6 +118,11 @@ fn open_sockets(destination: IpAddr, options: &PingOptions) -> Result<Sockets, P
     if let Some(source) = options.source {
         rustix::net::bind(&raw, &SocketAddr::new(source, 0)).map_err(local("bind"))?;
     }
+    if v6 {
+        // The reply's hop limit comes as ancillary data: raw ICMPv6 sockets
+        // do not show the IP header. Without it, replies show no ttl.
+        let _ = nsbox_sys::net::set_recv_hoplimit(&raw);
+    }
     if let Some(ttl) = options.ttl {
         if v6 {
             rustix::net::sockopt::set_ipv6_unicast_hops(&raw, Some(ttl)).map_err(local("setting the hop limit"))?;
@@ -233,15 +238,23 @@ fn run(
         if !matches!(poll(&mut fds, Some(&timeout)), Ok(n) if n > 0) {
             continue;
         }
-        let Ok((len, _, from)) = rustix::net::recvfrom(&sockets.raw, &mut buf[..], RecvFlags::DONTWAIT) else {
-            continue;
-        };
         let received = if v6 {
-            let from = from
-                .and_then(|a| std::net::SocketAddrV6::try_from(a).ok())
-                .map(|a| *a.ip());
-            from.and_then(|f| parse_v6(&buf[..len], f, id))
+            let Ok((len, from, hoplimit)) = nsbox_sys::net::recv_v6_with_hoplimit(&sockets.raw, &mut buf) else {
+                continue;
+            };
+            parse_v6(&buf[..len], from, id).map(|r| match r {
+                Received::Reply { seq, from, bytes, .. } => Received::Reply {
+                    seq,
+                    from,
+                    bytes,
+                    ttl: hoplimit,
+                },
+                other => other,
+            })
         } else {
+            let Ok((len, _, _)) = rustix::net::recvfrom(&sockets.raw, &mut buf[..], RecvFlags::DONTWAIT) else {
+                continue;
+            };
             parse_v4(&buf[..len], id)
         };
         let Some(received) = received else { continue };

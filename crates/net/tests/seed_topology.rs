@@ -482,3 +482,97 @@ fn batches_apply_every_request_and_name_the_refused_one() {
         .count();
     assert_eq!(added, 600);
 }
+
+/// The rest of the link, address and route operations, each checked with ip.
+#[test]
+fn move_mac_delete_replace() {
+    require_root!();
+    let seed = build_seed();
+    let spare = new_anonymous().unwrap();
+    let mut router = Netlink::open_in(seed.router.as_fd()).unwrap();
+    // MAC and MTU in one change, then move to another namespace.
+    router
+        .create_veth(
+            VethEnd {
+                name: "extra",
+                netns: None,
+                up: false,
+                index: None,
+            },
+            VethPeer {
+                name: "extra-peer",
+                netns: None,
+                index: None,
+            },
+            None,
+        )
+        .unwrap();
+    let change = nsbox_net::link::LinkChange {
+        mac: Some([0x02, 0, 0, 0, 0, 0x42]),
+        mtu: Some(1300),
+        ..Default::default()
+    };
+    router.change_link("extra", &change).unwrap();
+    let l = ip_json(&seed.router, &["link", "show", "extra"]);
+    assert_eq!(
+        (l[0]["address"].as_str(), l[0]["mtu"].as_u64()),
+        (Some("02:00:00:00:00:42"), Some(1300))
+    );
+    router
+        .change_link(
+            "extra",
+            &nsbox_net::link::LinkChange {
+                netns: Some(spare.as_fd()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(ip_json(&spare, &["link", "show"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["ifname"] == "extra"));
+    assert!(matches!(router.link_index("extra"), Err(NetError::NoSuchLink(_))));
+
+    // Address delete.
+    router.add_address("veth-srv", net("10.0.1.99/24")).unwrap();
+    router.delete_address("veth-srv", net("10.0.1.99/24")).unwrap();
+    let a = ip_json(&seed.router, &["addr", "show", "veth-srv"]);
+    assert!(!a.to_string().contains("10.0.1.99"), "{a}");
+
+    // Route replace and delete.
+    let spec = |gw: &str| RouteSpec {
+        destination: Some(net("2.2.2.0/24")),
+        gateway: Some(gw.parse().unwrap()),
+        ..Default::default()
+    };
+    router.replace_route(&spec("10.0.1.2")).unwrap();
+    let r = ip_json(&seed.router, &["route", "show", "2.2.2.0/24"]);
+    assert_eq!(r[0]["gateway"], "10.0.1.2", "replaced, not added: {r}");
+    assert_eq!(r.as_array().unwrap().len(), 1);
+    router.delete_route(&spec("10.0.1.2")).unwrap();
+    assert!(ip_json(&seed.router, &["route", "show", "2.2.2.0/24"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let err = router.delete_route(&spec("10.0.1.2")).unwrap_err();
+    assert_eq!(err.errno(), Some(libc::ESRCH), "{err}");
+
+    // Any net.* sysctl, in the namespace only.
+    run_in_fd(&seed.router, || {
+        nsbox_net::sysctl::write("net.ipv4.conf.all.arp_ignore", "1")
+    })
+    .unwrap()
+    .unwrap();
+    let inside = run_in_fd(&seed.router, || nsbox_net::sysctl::read("net.ipv4.conf.all.arp_ignore"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(inside, "1");
+    let here = nsbox_net::sysctl::read("net.ipv4.conf.all.arp_ignore").unwrap();
+    assert_eq!(
+        here,
+        std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/arp_ignore")
+            .unwrap()
+            .trim()
+    );
+}
