@@ -260,7 +260,11 @@ fn run(
         let Some(received) = received else { continue };
         let event = match received {
             Received::Reply { seq, from, bytes, ttl } => {
-                let index = seq as usize - 1;
+                // A sequence number we never sent (0, or from an earlier run
+                // with the same id) is not ours.
+                let Some(index) = (seq as usize).checked_sub(1) else {
+                    continue;
+                };
                 let Some(sent) = sent_at.get(index) else { continue };
                 if answered[index] {
                     continue; // a duplicate
@@ -295,7 +299,7 @@ fn run(
                 text,
                 redirect: false,
             } => {
-                if let Some(a) = answered.get_mut(seq as usize - 1) {
+                if let Some(a) = (seq as usize).checked_sub(1).and_then(|i| answered.get_mut(i)) {
                     *a = true;
                 }
                 summary.errors += 1;

@@ -62,10 +62,7 @@ impl CgroupSet {
                 v2::enable_controllers(&root, &controllers)?;
             }
             let dir = root.join(name);
-            std::fs::create_dir(&dir).map_err(|source| CgroupError::Create {
-                path: dir.clone(),
-                source,
-            })?;
+            create_fresh(&dir)?;
             set.dirs.push(dir.clone());
             for controller in controllers {
                 if layout.is_v2() {
@@ -112,6 +109,28 @@ impl CgroupSet {
 impl Drop for CgroupSet {
     fn drop(&mut self) {
         let _ = self.remove_all();
+    }
+}
+
+/// Makes the cgroup directory `dir`. One of the same name left by an
+/// nsbox that crashed (names carry the PID, which the kernel reuses) is
+/// removed first if it is empty (rmdir refuses a cgroup with processes).
+fn create_fresh(dir: &Path) -> Result<(), CgroupError> {
+    let create = || {
+        std::fs::create_dir(dir).map_err(|source| CgroupError::Create {
+            path: dir.into(),
+            source,
+        })
+    };
+    match create() {
+        Err(CgroupError::Create { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_dir(dir).map_err(|source| CgroupError::Create {
+                path: dir.into(),
+                source,
+            })?;
+            create()
+        }
+        other => other,
     }
 }
 

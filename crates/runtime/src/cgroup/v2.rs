@@ -65,6 +65,29 @@ mod tests {
         assert!(!dir.exists());
     }
 
+    /// A stale, empty cgroup of the same name (left by a crashed nsbox
+    /// whose PID came round again) is replaced, not an error.
+    #[test]
+    fn stale_empty_cgroup_is_replaced() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("nsbox-7")).unwrap();
+        let layout = Layout::V2(root.path().to_path_buf());
+        let set = CgroupSet::create(
+            &layout,
+            "nsbox-7",
+            &Limits {
+                pids: Some(5),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("nsbox-7/pids.max")).unwrap(),
+            "5"
+        );
+        set.remove().unwrap();
+    }
+
     /// The second hierarchy is missing, so creation fails after the first
     /// cgroup was made: that one must be gone again.
     #[test]
