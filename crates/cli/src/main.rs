@@ -75,7 +75,13 @@ fn exit_on_usage_error(err: clap::Error) -> ! {
         .collect();
     let message = paragraph.join(" ");
     report(message.strip_prefix("error: ").unwrap_or(&message));
-    std::process::exit(nsbox_runtime::exec::EXIT_SETUP_FAILED);
+    // `nsbox ping` exits as iputils ping does: 2 for anything local.
+    let code = if std::env::args().nth(1).as_deref() == Some("ping") {
+        2
+    } else {
+        nsbox_runtime::exec::EXIT_SETUP_FAILED
+    };
+    std::process::exit(code);
 }
 
 /// Rust's io errors end in " (os error N)"; people read the text alone.

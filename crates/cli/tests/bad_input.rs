@@ -106,3 +106,16 @@ fn setup_failure_inside_is_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn ping_bad_input_exits_2_like_iputils() {
+    let (code, err) = fails(&["ping", "10.0.0.256"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("10.0.0.256"), "{err}");
+    let (code, err) = fails(&["ping", "-n", "nsbox-no-such-netns", "10.0.0.1"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("network namespace \"nsbox-no-such-netns\" does not exist"),
+        "{err}"
+    );
+}
