@@ -78,3 +78,14 @@ fn killing_nsbox_kills_the_container() {
     drop(c);
     wait_for(|| (!pid_exists(init) && !pid_exists(command)).then_some(()));
 }
+
+/// A command that moves into a process group of its own (as an interactive
+/// shell does) is still waited for, and its status is nsbox's.
+#[test]
+fn command_in_its_own_process_group_is_reaped() {
+    require_root!();
+    let script = "import os; os.setpgid(0, 0); os._exit(3)";
+    let (code, _, err) = run(&["unshare", "--", "python3", "-c", script]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.is_empty(), "{err}");
+}

@@ -58,9 +58,16 @@ pub fn supervise(child: i32, reap_all: bool) -> io::Result<i32> {
 
 /// Reaps what has exited. Returns the main child's exit code once it is gone.
 fn reap(child: i32, reap_all: bool) -> io::Result<Option<i32>> {
-    let target = if reap_all { None } else { Pid::from_raw(child) };
     loop {
-        match rustix::process::waitpid(target, WaitOptions::NOHANG) {
+        // Any child is waitpid(-1); rustix's waitpid(None) is waitpid(0),
+        // which only sees children in the caller's process group, and an
+        // interactive shell moves itself into a group of its own.
+        let reaped = if reap_all {
+            rustix::process::wait(WaitOptions::NOHANG)
+        } else {
+            rustix::process::waitpid(Pid::from_raw(child), WaitOptions::NOHANG)
+        };
+        match reaped {
             Ok(Some((pid, status))) => {
                 if pid.as_raw_nonzero().get() == child {
                     return Ok(Some(exit_code(status)));
