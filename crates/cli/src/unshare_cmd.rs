@@ -2,7 +2,7 @@
 
 use clap::Args;
 use nsbox_ns::{IdMap, NsSet};
-use nsbox_runtime::spec::{parse_env, parse_size, parse_time_offsets, parse_user};
+use nsbox_runtime::spec::{parse_cpus, parse_env, parse_size, parse_time_offsets, parse_user};
 use nsbox_runtime::unshare::RunError;
 use nsbox_runtime::{Bind, RootChoice, Spec};
 use std::path::PathBuf;
@@ -54,7 +54,7 @@ pub struct UnshareArgs {
     #[arg(long, value_name = "N")]
     pids: Option<u64>,
     /// CPU bandwidth in CPUs, such as 0.5.
-    #[arg(long, value_name = "CPUS")]
+    #[arg(long, value_name = "CPUS", value_parser = parse_cpus, allow_negative_numbers = true)]
     cpus: Option<f64>,
     /// Clock offsets of the new time namespace (adds time to --ns).
     #[arg(long, value_name = "monotonic=SECS,boottime=SECS", value_parser = parse_time_offsets)]

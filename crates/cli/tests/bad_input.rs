@@ -57,6 +57,11 @@ fn malformed_maps_and_binds() {
     assert!(err.contains("malformed bind"), "{err}");
     let (_, err) = fails(&["unshare", "--memory", "12X", "--", "true"]);
     assert!(err.contains("malformed size \"12X\""), "{err}");
+    let (_, err) = fails(&["unshare", "--cpus", "-1", "--", "true"]);
+    assert!(err.contains("malformed cpus \"-1\""), "{err}");
+    let long = "h".repeat(65);
+    let (_, err) = fails(&["unshare", "--hostname", &long, "--", "true"]);
+    assert!(err.contains("must be 1 to 64 bytes"), "{err}");
 }
 
 #[test]

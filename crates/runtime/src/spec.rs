@@ -176,6 +176,18 @@ pub fn parse_user(value: &str) -> Result<(u32, Option<u32>), SpecError> {
     Ok((uid, gid))
 }
 
+/// Parses `--cpus`: a positive number of CPUs, such as 0.5 or 2.
+pub fn parse_cpus(value: &str) -> Result<f64, SpecError> {
+    match value.trim().parse::<f64>() {
+        Ok(cpus) if cpus.is_finite() && cpus > 0.0 => Ok(cpus),
+        _ => Err(SpecError::Malformed {
+            what: "cpus",
+            value: value.into(),
+            why: "expected a positive number such as 0.5",
+        }),
+    }
+}
+
 /// Parses `--env K=V`.
 pub fn parse_env(value: &str) -> Result<(String, String), SpecError> {
     match value.split_once('=') {
@@ -264,6 +276,17 @@ impl Spec {
             "--time-offset",
             NsKind::Time,
         )?;
+        // The kernel's limit (__NEW_UTS_LEN), checked before anything is made.
+        for (what, name) in [("hostname", &self.hostname), ("domainname", &self.domainname)] {
+            if name.as_ref().is_some_and(|n| n.len() > 64 || n.is_empty()) {
+                let value = name.clone().unwrap_or_default();
+                return Err(SpecError::Malformed {
+                    what,
+                    value,
+                    why: "must be 1 to 64 bytes",
+                });
+            }
+        }
         need(self.has(NsKind::Net) || !self.loopback_up, "--lo-up", NsKind::Net)?;
         let maps = !self.uid_maps.is_empty() || !self.gid_maps.is_empty();
         need(self.has(NsKind::User) || !maps, "--uid-map/--gid-map", NsKind::User)?;
@@ -378,6 +401,14 @@ mod tests {
         assert!(parse_size("12X").is_err());
         assert!(parse_size("M").is_err());
         assert!(parse_size("99999999999999T").is_err());
+    }
+
+    #[test]
+    fn cpus_must_be_positive() {
+        assert_eq!(parse_cpus("0.5").unwrap(), 0.5);
+        for bad in ["0", "-1", "nan", "inf", "x"] {
+            assert!(parse_cpus(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
