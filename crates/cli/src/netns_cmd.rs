@@ -31,6 +31,13 @@ enum NetnsCmd {
         /// Delete every named network namespace.
         #[arg(long, short = 'a', conflicts_with = "names")]
         all: bool,
+        /// Return only once the kernel has torn the namespaces down (their
+        /// interfaces gone).
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 10, requires = "wait")]
+        wait_timeout: u64,
     },
     /// Run a command in a named network namespace, as `ip netns exec`.
     #[command(trailing_var_arg = true)]
@@ -68,7 +75,12 @@ pub fn netns(args: NetnsArgs) -> i32 {
                 }
             }
         }
-        NetnsCmd::Delete { names, all } => return delete(&registry, names, all),
+        NetnsCmd::Delete {
+            names,
+            all,
+            wait,
+            wait_timeout,
+        } => return delete(&registry, names, all, wait.then_some(wait_timeout)),
         NetnsCmd::Exec { name, env, command } => {
             let command = match Command::new(&command, &env) {
                 Ok(c) => c,
@@ -121,9 +133,10 @@ fn list(registry: &Registry, json: bool) -> i32 {
 }
 
 /// Deletes every namespace asked for, going on past failures (each is
-/// reported); fails if any failed.
-fn delete(registry: &Registry, names: Vec<String>, all: bool) -> i32 {
-    let names = if all {
+/// reported); fails if any failed. With `wait`, returns once the kernel has
+/// torn them all down.
+fn delete(registry: &Registry, names: Vec<String>, all: bool, wait: Option<u64>) -> i32 {
+    let names: Vec<String> = if all {
         match registry.list() {
             Ok(list) => list.into_iter().map(|n| n.name).collect(),
             Err(e) => {
@@ -134,6 +147,16 @@ fn delete(registry: &Registry, names: Vec<String>, all: bool) -> i32 {
     } else {
         names
     };
+    if let Some(secs) = wait {
+        let timeout = std::time::Duration::from_secs(secs);
+        return match nsbox_net::teardown::delete_and_wait(registry, &names, timeout) {
+            Ok(()) => 0,
+            Err(e) => {
+                crate::report(e);
+                1
+            }
+        };
+    }
     let mut code = 0;
     for name in names {
         if let Err(e) = registry.delete(&name) {

@@ -312,3 +312,34 @@ fn ping_over_ipv6_agrees_with_iputils() {
     assert!(lines[0].contains("ttl=64") && lines[0].contains(" 0 "), "{out}");
     assert!(lines[4].contains(" 2 Network is unreachable"), "{out}");
 }
+
+/// `netns delete --wait` returns only once the kernel has torn the
+/// namespaces down: the veth between two of them is gone from a third
+/// namespace's view at once, and a namespace kept alive by a process is
+/// named after the timeout.
+#[test]
+fn delete_wait_returns_when_the_kernel_is_done() {
+    require_root!();
+    let script = r#"
+        set +e
+        for n in a b keep; do $NSBOX netns add $n; done
+        ip -n keep link add k0 type veth peer name k1 netns a
+        ip -n a link add x0 type veth peer name x1 netns b
+        $NSBOX netns delete --wait a b; echo "status $?"
+        echo "keep has: $(ip -n keep -o link show | cut -d: -f2 | tr -d ' ' | tr '\n' ' ')"
+        $NSBOX netns add busy
+        ip netns exec busy sleep 30 &
+        sleep 0.2
+        $NSBOX netns delete --wait --wait-timeout 1 busy 2>&1; echo "status $?"
+        kill $!
+        $NSBOX netns delete --all
+    "#;
+    let (code, out, err) = in_private_run(script);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "status 0\nkeep has: lo \n\
+         nsbox: netlink: network namespaces still alive after 1 s (a process inside keeps one alive): busy\n\
+         status 1\n"
+    );
+}

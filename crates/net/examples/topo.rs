@@ -9,10 +9,11 @@
 //!   threads at once (their creation is not serialized by the rtnl lock),
 //!   each with its netlink socket opened on the spot; every namespace
 //!   configured with one batch (one round trip); interface indexes chosen
-//!   at creation so that nothing is looked up; teardown deletes the links
-//!   first (synchronously), then unpins the namespaces.
+//!   at creation so that nothing is looked up; teardown unpins every
+//!   namespace and waits until the kernel has torn them all down.
 //! - floor mode (--floor): the same kernel operations as bare netlink
-//!   messages, one at a time, each waiting for its ack, from one thread.
+//!   messages, one at a time, each waiting for its ack, from one thread;
+//!   teardown deletes the links one by one (synchronous), then unpins.
 
 use ipnet::IpNet;
 use nsbox_net::link::{set_up_request, veth_request, VethEnd, VethPeer};
@@ -283,48 +284,34 @@ fn seed_up(registry: &Registry, floor: bool) -> Result<()> {
     Ok(())
 }
 
-/// The interface group that teardown moves links into, to delete them all
-/// with one request.
-const DOOMED_GROUP: u32 = 0x6e73;
-
-/// Deletes the links `links` of each namespace (their peers go too), then
-/// unpins every namespace of `names`.
+/// Tears a topology down.
 ///
-/// Unregistering a device waits for an RCU grace period (about 19 ms here),
-/// once per request: deleting 500 ports one by one took 9.3 s. nsbox moves
-/// a namespace's links into one group (cheap) and deletes the group with
-/// one request, so the grace period is waited for once per namespace. The
-/// floor deletes them one by one.
+/// nsbox: unpins every namespace at once and waits (through sentinels, see
+/// `nsbox_net::teardown`) until the kernel has torn them all down: the
+/// kernel then unregisters every device of every namespace under one RCU
+/// grace period. The floor deletes the links `links` one request at a time
+/// (each waits for its own grace period, ~19 ms here), then unpins.
 fn down(registry: &Registry, links: &[(&str, Vec<String>)], names: &[String], floor: bool) -> Result<()> {
+    if !floor {
+        nsbox_net::teardown::delete_and_wait(registry, names, std::time::Duration::from_secs(60))?;
+        return Ok(());
+    }
     use netlink_packet_route::link::{LinkAttribute, LinkMessage};
-    use netlink_packet_route::RouteNetlinkMessage::{DelLink, SetLink};
     for (ns, devs) in links {
         let mut nl = Netlink::open_named(registry, ns)?;
-        let by_name = |d: &String| {
-            let mut msg = LinkMessage::default();
-            msg.attributes.push(LinkAttribute::IfName(d.clone()));
-            msg
-        };
-        if floor {
-            let requests = devs
-                .iter()
-                .map(|d| (DelLink(by_name(d)), 0, format!("deleting {d}")))
-                .collect();
-            send(&mut nl, requests, true)?;
-            continue;
-        }
-        let mut requests: Vec<Request> = devs
+        let requests = devs
             .iter()
             .map(|d| {
-                let mut msg = by_name(d);
-                msg.attributes.push(LinkAttribute::Group(DOOMED_GROUP));
-                (SetLink(msg), 0, format!("grouping {d}"))
+                let mut msg = LinkMessage::default();
+                msg.attributes.push(LinkAttribute::IfName(d.clone()));
+                (
+                    netlink_packet_route::RouteNetlinkMessage::DelLink(msg),
+                    0,
+                    format!("deleting {d}"),
+                )
             })
             .collect();
-        let mut all = LinkMessage::default();
-        all.attributes.push(LinkAttribute::Group(DOOMED_GROUP));
-        requests.push((DelLink(all), 0, "deleting the grouped links".into()));
-        send(&mut nl, requests, false)?;
+        send(&mut nl, requests, true)?;
     }
     for name in names {
         registry.delete(name)?;

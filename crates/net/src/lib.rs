@@ -17,6 +17,7 @@ pub mod route;
 pub mod snapshot;
 pub mod socket;
 pub mod sysctl;
+pub mod teardown;
 
 #[cfg(test)]
 mod golden;

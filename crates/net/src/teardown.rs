@@ -1,0 +1,83 @@
+//! Deleting named network namespaces and waiting until the kernel has
+//! really released them.
+//!
+//! Unpinning a namespace (what `ip netns delete` does) returns at once; the
+//! kernel tears the namespace down later, in a worker that takes all dead
+//! namespaces together (one RCU grace period for all their devices, where
+//! deleting links one by one costs one each, ~19 ms here). To know when
+//! that has happened, nsbox first puts a sentinel in each namespace: a veth
+//! whose other end lives in an observer namespace of its own. The kernel
+//! unregisters the sentinel with the namespace's other devices, and its
+//! observer end goes with it; when the observer holds no sentinel any
+//! more, every namespace has been torn down.
+
+use crate::error::NetError;
+use crate::link::{veth_request, VethEnd, VethPeer};
+use crate::socket::Netlink;
+use nsbox_ns::netns::{new_anonymous, Registry};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+/// The sentinel's name inside each namespace being deleted.
+pub const SENTINEL: &str = "nsbox-watch";
+
+/// Unpins the named namespaces `names` and returns once the kernel has torn
+/// every one of them down (their devices unregistered), or fails after
+/// `timeout` naming those that are still alive (a process still inside one
+/// keeps it alive).
+pub fn delete_and_wait(registry: &Registry, names: &[String], timeout: Duration) -> Result<(), NetError> {
+    let observer = new_anonymous()?;
+    let mut watch = Netlink::open_in(observer.as_fd())?;
+    let fds = names.iter().map(|n| registry.open(n)).collect::<Result<Vec<_>, _>>()?;
+    let ends: Vec<String> = (0..names.len()).map(|i| format!("w{i}")).collect();
+    let requests = fds
+        .iter()
+        .zip(&ends)
+        .map(|(fd, end)| {
+            veth_request(
+                VethEnd {
+                    name: end,
+                    netns: None,
+                    up: false,
+                    index: None,
+                },
+                VethPeer {
+                    name: SENTINEL,
+                    netns: Some(fd.as_fd()),
+                    index: None,
+                },
+                None,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    watch.request_many(requests)?;
+    drop(fds);
+    for name in names {
+        registry.delete(name)?;
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left: Vec<String> = watch
+            .links()?
+            .into_iter()
+            .map(|l| l.name)
+            .filter(|n| n != "lo")
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let alive: Vec<&str> = left
+                .iter()
+                .filter_map(|end| end.strip_prefix('w')?.parse::<usize>().ok())
+                .filter_map(|i| names.get(i).map(String::as_str))
+                .collect();
+            return Err(NetError::Protocol(format!(
+                "network namespaces still alive after {} s (a process inside keeps one alive): {}",
+                timeout.as_secs(),
+                alive.join(", ")
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
