@@ -325,7 +325,9 @@ fn delete_wait_returns_when_the_kernel_is_done() {
         for n in a b keep; do $NSBOX netns add $n; done
         ip -n keep link add k0 type veth peer name k1 netns a
         ip -n a link add x0 type veth peer name x1 netns b
-        $NSBOX netns delete --wait a b; echo "status $?"
+        touch /run/netns/stale
+        $NSBOX netns delete --wait a b stale; echo "status $?"
+        echo "files: $(ls /run/netns | tr '\n' ' ')"
         echo "keep has: $(ip -n keep -o link show | cut -d: -f2 | tr -d ' ' | tr '\n' ' ')"
         $NSBOX netns add busy
         ip netns exec busy sleep 30 &
@@ -338,7 +340,7 @@ fn delete_wait_returns_when_the_kernel_is_done() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,
-        "status 0\nkeep has: lo \n\
+        "status 0\nfiles: keep \nkeep has: lo \n\
          nsbox: netlink: network namespaces still alive after 1 s (a process inside keeps one alive): busy\n\
          status 1\n"
     );

@@ -28,7 +28,17 @@ pub const SENTINEL: &str = "nsbox-watch";
 pub fn delete_and_wait(registry: &Registry, names: &[String], timeout: Duration) -> Result<(), NetError> {
     let observer = new_anonymous()?;
     let mut watch = Netlink::open_in(observer.as_fd())?;
-    let fds = names.iter().map(|n| registry.open(n)).collect::<Result<Vec<_>, _>>()?;
+    // A pin file with no namespace behind it (left by a crash) has nothing
+    // to wait for: it is just removed.
+    let mut live = Vec::new();
+    for name in names {
+        match registry.open(name) {
+            Ok(fd) => live.push((name.clone(), fd)),
+            Err(nsbox_ns::netns::NetnsError::NotFound(_)) if registry.path(name)?.exists() => registry.delete(name)?,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let (names, fds): (Vec<String>, Vec<_>) = live.into_iter().unzip();
     let ends: Vec<String> = (0..names.len()).map(|i| format!("w{i}")).collect();
     let requests = fds
         .iter()
@@ -52,7 +62,7 @@ pub fn delete_and_wait(registry: &Registry, names: &[String], timeout: Duration)
         .collect::<Result<Vec<_>, _>>()?;
     watch.request_many(requests)?;
     drop(fds);
-    for name in names {
+    for name in &names {
         registry.delete(name)?;
     }
     let deadline = Instant::now() + timeout;
