@@ -97,7 +97,7 @@ fn star_up(registry: &Registry, n: usize, floor: bool) -> Result<()> {
         .expect("hub");
     let nodes = make_all(registry, &star_names(n), false, threads)?;
     // The bridge is index 2 in the fresh hub; ports follow.
-    let mut hub_requests = vec![bridge_request("br0")];
+    let mut hub_requests = vec![nsbox_net::link::bridge_request("br0", true, Some(2))?];
     for (i, node) in nodes.iter().enumerate() {
         let port = format!("h{i}");
         hub_requests.push(veth_request(
@@ -127,23 +127,6 @@ fn star_up(registry: &Registry, n: usize, floor: bool) -> Result<()> {
         send(&mut node.nl, requests, floor)?;
     }
     Ok(())
-}
-
-fn bridge_request(name: &str) -> Request {
-    use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
-    let mut msg = LinkMessage::default();
-    msg.header.index = 2;
-    msg.header.flags = LinkFlags::Up;
-    msg.header.change_mask = LinkFlags::Up;
-    msg.attributes.push(LinkAttribute::IfName(name.into()));
-    msg.attributes
-        .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
-    let flags = netlink_packet_core::NLM_F_CREATE | netlink_packet_core::NLM_F_EXCL;
-    (
-        netlink_packet_route::RouteNetlinkMessage::NewLink(msg),
-        flags,
-        format!("creating bridge {name}"),
-    )
 }
 
 /// The /30 of link `i` of a chain, and its two host addresses.

@@ -5,9 +5,11 @@
 //! Where nsbox deliberately differs from ip, the test says how:
 //! - ip resolves an interface name to its index first (one more round trip);
 //!   nsbox names the interface in the request (IFLA_IFNAME) where the kernel
-//!   accepts that, as for RTM_NEWLINK/SETLINK/DELLINK.
+//!   accepts that, as for RTM_NEWLINK/SETLINK/DELLINK, so `ip link set X up`
+//!   has no byte-for-byte twin.
 //! - ip writes a link kind without its NUL ("veth"); netlink-packet-route
-//!   writes "veth\0". The kernel compares either the same (nla_strcmp).
+//!   writes "veth\0". The kernel compares either the same (nla_strcmp). The
+//!   veth and bridge tests apply exactly that difference to ip's bytes.
 
 use crate::addr::address_message;
 use crate::socket::encode;
@@ -108,4 +110,64 @@ fn route_get() {
          08 00 01 00 0a 00 01 02",
     );
     assert_eq!(hex(&ours), hex(&ip));
+}
+
+/// `ip link add veth-a type veth peer name veth-b`, recorded from ip 6.1:
+/// 92 bytes. nsbox's differs in one place only: the kind is "veth\0" (9
+/// bytes, padded to 12) where ip writes "veth" (8), so IFLA_LINKINFO and
+/// the message are 4 bytes longer. Everything else is ip's byte for byte.
+#[test]
+fn veth_create() {
+    use crate::link::{veth_request, VethEnd, VethPeer};
+    let (msg, flags, _) = veth_request(
+        VethEnd {
+            name: "veth-a",
+            netns: None,
+            up: false,
+            index: None,
+        },
+        VethPeer {
+            name: "veth-b",
+            netns: None,
+            index: None,
+        },
+        None,
+    )
+    .unwrap();
+    let ours = encode(msg, NLM_F_REQUEST | NLM_F_ACK | flags, 1);
+    let ip = recorded(
+        "5c 00 00 00 10 00 05 06 01 00 00 00 00 00 00 00
+         00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+         0b 00 03 00 76 65 74 68 2d 61 00 00
+         30 00 12 00
+            08 00 01 00 76 65 74 68
+            24 00 02 00
+               20 00 01 00
+                  00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+                  0b 00 03 00 76 65 74 68 2d 62 00 00",
+    );
+    let mut expected = ip.clone();
+    expected[0] = 0x60; // message length 92 -> 96
+    expected[44] = 0x34; // IFLA_LINKINFO length 48 -> 52
+    let kind_at = 48;
+    expected.splice(kind_at..kind_at + 8, recorded("09 00 01 00 76 65 74 68 00 00 00 00"));
+    assert_eq!(hex(&ours), hex(&expected));
+}
+
+/// `ip link add br0 type bridge`, recorded from ip 6.1 (56 bytes), with
+/// the same kind difference ("bridge\0", 11 bytes, padded to 12; ip: 10).
+#[test]
+fn bridge_create() {
+    let (msg, flags, _) = crate::link::bridge_request("br0", false, None).unwrap();
+    let ours = encode(msg, NLM_F_REQUEST | NLM_F_ACK | flags, 1);
+    let ip = recorded(
+        "38 00 00 00 10 00 05 06 01 00 00 00 00 00 00 00
+         00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+         08 00 03 00 62 72 30 00
+         10 00 12 00 0a 00 01 00 62 72 69 64 67 65 00 00",
+    );
+    let mut expected = ip;
+    expected[40] = 0x10; // IFLA_LINKINFO length stays 16: both pad to 12
+    expected[44] = 0x0b; // IFLA_INFO_KIND length 10 -> 11 (the NUL)
+    assert_eq!(hex(&ours), hex(&expected));
 }

@@ -115,6 +115,23 @@ pub fn veth_request(end: VethEnd<'_>, peer: VethPeer<'_>, master: Option<u32>) -
     Ok((RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL, op))
 }
 
+/// The request that creates bridge `name` (up if asked, with interface
+/// index `index` if given), for sending in a batch.
+pub fn bridge_request(name: &str, up: bool, index: Option<u32>) -> Result<Request, NetError> {
+    check_name(name)?;
+    let mut msg = LinkMessage::default();
+    msg.header.index = index.unwrap_or(0);
+    up_flags(&mut msg, up);
+    msg.attributes.push(name_attr(name));
+    msg.attributes
+        .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
+    Ok((
+        RouteNetlinkMessage::NewLink(msg),
+        NLM_F_CREATE | NLM_F_EXCL,
+        format!("creating bridge {name:?}"),
+    ))
+}
+
 /// The request that sets interface `name` up or down, for sending in a batch.
 pub fn set_up_request(name: &str, up: bool) -> Result<Request, NetError> {
     check_name(name)?;
@@ -165,15 +182,8 @@ impl Netlink {
 
     /// Creates a bridge.
     pub fn create_bridge(&mut self, name: &str, up: bool) -> Result<(), NetError> {
-        check_name(name)?;
-        let mut msg = LinkMessage::default();
-        up_flags(&mut msg, up);
-        msg.attributes.push(name_attr(name));
-        msg.attributes
-            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
-        self.request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL, || {
-            format!("creating bridge {name:?}")
-        })
+        let (msg, flags, op) = bridge_request(name, up, None)?;
+        self.request(msg, flags, || op)
     }
 
     /// Creates a VXLAN interface with id `vni`, sending to `remote` (a
