@@ -11,6 +11,7 @@ command -v cc >/dev/null || missing+=(gcc)                                   # l
 command -v ping >/dev/null || missing+=(iputils-ping)                        # oracle for nsbox ping
 command -v nft >/dev/null || missing+=(nftables)                             # NAT in the seed lab
 command -v nsenter >/dev/null || missing+=(util-linux)                       # ip oracle inside anonymous namespaces
+command -v sysctl >/dev/null || missing+=(procps)                            # sysctl in the seed lab scripts
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq
