@@ -341,7 +341,7 @@ fn delete_wait_returns_when_the_kernel_is_done() {
     assert_eq!(
         out,
         "status 0\nfiles: keep \nkeep has: lo \n\
-         nsbox: netlink: network namespaces still alive after 1 s (a process inside keeps one alive): busy\n\
+         nsbox: network namespaces still alive after 1 s (a process inside keeps one alive): busy\n\
          status 1\n"
     );
 }

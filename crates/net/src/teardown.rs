@@ -77,16 +77,15 @@ pub fn delete_and_wait(registry: &Registry, names: &[String], timeout: Duration)
             return Ok(());
         }
         if Instant::now() >= deadline {
-            let alive: Vec<&str> = left
+            let names = left
                 .iter()
                 .filter_map(|end| end.strip_prefix('w')?.parse::<usize>().ok())
-                .filter_map(|i| names.get(i).map(String::as_str))
+                .filter_map(|i| names.get(i).cloned())
                 .collect();
-            return Err(NetError::Protocol(format!(
-                "network namespaces still alive after {} s (a process inside keeps one alive): {}",
-                timeout.as_secs(),
-                alive.join(", ")
-            )));
+            return Err(NetError::StillAlive {
+                names,
+                seconds: timeout.as_secs(),
+            });
         }
         std::thread::sleep(Duration::from_millis(1));
     }
