@@ -129,9 +129,9 @@ fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -
     // namespace by the init (its offsets must be set before a process enters it).
     let late = NsKind::Cgroup.clone_flag() | NsKind::Time.clone_flag();
     let flags = spec.namespaces.clone_flags() & !late;
-    // SAFETY: nsbox is single-threaded here: the CLI starts no threads, and
-    // this library starts none before this point.
-    let pid = match unsafe { nsbox_sys::clone3(flags) }.map_err(io_err("creating namespaces (clone3)"))? {
+    // The child is a copy of this thread only, so nsbox must have no other
+    // thread here (checked by clone3_checked).
+    let pid = match nsbox_sys::clone3_checked(flags).map_err(io_err("creating namespaces (clone3)"))? {
         CloneResult::Child => child_main(spec, command, &me, gate_wait, reporter),
         CloneResult::Parent(pid) => pid,
     };

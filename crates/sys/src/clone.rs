@@ -55,3 +55,39 @@ pub unsafe fn clone3(flags: u64) -> io::Result<CloneResult> {
         pid => Ok(CloneResult::Parent(pid as i32)),
     }
 }
+
+/// Whether the calling process has exactly one thread. A procfs task
+/// directory has two links plus one per thread, so one stat answers.
+pub fn is_single_threaded() -> io::Result<bool> {
+    Ok(rustix::fs::stat("/proc/self/task")?.st_nlink == 3)
+}
+
+/// [`clone3`], made safe by checking first that the caller is
+/// single-threaded (one stat of /proc/self/task); fails with `EDEADLK`
+/// ("Resource deadlock avoided") otherwise.
+pub fn clone3_checked(flags: u64) -> io::Result<CloneResult> {
+    if !is_single_threaded()? {
+        return Err(io::Error::from_raw_os_error(libc::EDEADLK));
+    }
+    // SAFETY: the process has one thread (checked just above; a thread
+    // started between the check and the clone would have to be started by
+    // this very thread, which is here).
+    unsafe { clone3(flags) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With a second thread alive, the checked clone refuses (and forks nothing).
+    #[test]
+    fn refuses_when_multithreaded() {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let helper = std::thread::spawn(move || rx.recv());
+        assert!(!is_single_threaded().unwrap());
+        let err = clone3_checked(0).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EDEADLK));
+        tx.send(()).unwrap();
+        helper.join().unwrap().unwrap();
+    }
+}
