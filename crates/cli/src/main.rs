@@ -29,7 +29,7 @@ enum Cmd {
     Ns(ns_cmd::NsArgs),
     /// Named network namespaces, as `ip netns` (the same /run/netns files).
     Netns(netns_cmd::NetnsArgs),
-    /// Show a network namespace: links, addresses, routes, forwarding sysctls.
+    /// Show a network namespace: links, addresses, routes, neighbours, forwarding sysctls.
     Show(show_cmd::ShowArgs),
     /// Send ICMP echo requests from a network namespace, like iputils ping.
     Ping(ping_cmd::PingArgs),

@@ -87,6 +87,21 @@ pub fn show(args: ShowArgs) -> i32 {
         ]);
     }
     println!("{routes}\n");
+    // As `ip neigh`, the table for people leaves out NOARP entries (such as
+    // the one of lo); --json has them all.
+    let shown: Vec<_> = snapshot.neighbours.iter().filter(|n| n.state != "NOARP").collect();
+    if !shown.is_empty() {
+        let mut neighbours = table(&["NEIGHBOUR", "LINK", "MAC", "STATE"]);
+        for n in shown {
+            neighbours.add_row(vec![
+                n.address.to_string(),
+                or_dash(snapshot.link_name(n.index)),
+                or_dash(n.mac.as_ref()),
+                n.state.clone(),
+            ]);
+        }
+        println!("{neighbours}\n");
+    }
     let mut sysctls = table(&["SYSCTL", "VALUE"]);
     for (k, v) in &snapshot.sysctls {
         sysctls.add_row(vec![k.clone(), v.clone()]);

@@ -169,6 +169,7 @@ fn show_matches_iproute2() {
         ip -n client addr add 10.0.2.2/24 dev vethC
         ip -n router route add 2.2.2.0/24 via 10.0.2.2
         ip netns exec router sysctl -qw net.ipv4.ip_forward=1
+        ip netns exec router ping -c 1 -W 1 10.0.2.2 >/dev/null
         echo "=== nsbox"
         $NSBOX show -n router --json
         echo "=== link"
@@ -267,6 +268,13 @@ fn show_matches_iproute2() {
     theirs.sort();
     assert_eq!(ours, theirs);
     assert_eq!(nsbox["sysctls"]["net.ipv4.ip_forward"], "1");
+    let neighbour = &nsbox["neighbours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["address"] == "10.0.2.2")
+        .unwrap();
+    assert_eq!(neighbour["state"], "REACHABLE");
 
     let human = section("human");
     assert!(

@@ -3,6 +3,7 @@
 use crate::addr::Address;
 use crate::error::NetError;
 use crate::link::Link;
+use crate::neigh::Neighbour;
 use crate::route::Route;
 use crate::socket::Netlink;
 use netlink_packet_route::AddressFamily;
@@ -22,12 +23,14 @@ pub const SHOWN_SYSCTLS: [&str; 6] = [
 ];
 
 /// A network namespace's links, addresses, routes (main table, IPv4 and
-/// IPv6) and the [`SHOWN_SYSCTLS`].
+/// IPv6), neighbours and the [`SHOWN_SYSCTLS`].
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Snapshot {
     pub links: Vec<Link>,
     pub addresses: Vec<Address>,
     pub routes: Vec<Route>,
+    /// The neighbour (ARP/NDP) entries: which next hops answered, which did not.
+    pub neighbours: Vec<Neighbour>,
     pub sysctls: BTreeMap<String, String>,
 }
 
@@ -42,6 +45,7 @@ impl Snapshot {
         let addresses = nl.addresses()?;
         let mut routes = nl.routes(AddressFamily::Inet)?;
         routes.extend(nl.routes(AddressFamily::Inet6)?);
+        let neighbours = nl.neighbours()?;
         let read_all = || -> BTreeMap<String, String> {
             SHOWN_SYSCTLS
                 .iter()
@@ -56,6 +60,7 @@ impl Snapshot {
             links,
             addresses,
             routes,
+            neighbours,
             sysctls,
         })
     }
