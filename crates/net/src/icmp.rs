@@ -66,8 +66,8 @@ pub fn parse_v4(packet: &[u8], id: u16) -> Option<Received> {
     let (kind, code) = (*icmp.first()?, *icmp.get(1)?);
     match kind {
         0 => {
-            let (rid, seq) = id_seq(icmp.get(4..8)?);
-            (rid == id).then_some(Received::Reply {
+            let seq = seq_if_ours(icmp, 0, id)?;
+            Some(Received::Reply {
                 seq,
                 from,
                 bytes: icmp.len(),
@@ -79,11 +79,7 @@ pub fn parse_v4(packet: &[u8], id: u16) -> Option<Received> {
             // bytes of our echo request (type, code, checksum, id, seq).
             let quoted = icmp.get(8..)?;
             let quoted_len = ((*quoted.first()? & 0x0f) as usize) * 4;
-            let echo = quoted.get(quoted_len..quoted_len + 8)?;
-            let (rid, seq) = id_seq(echo.get(4..8)?);
-            if echo[0] != 8 || rid != id {
-                return None;
-            }
+            let seq = seq_if_ours(quoted.get(quoted_len..)?, 8, id)?;
             let gateway = Ipv4Addr::new(icmp[4], icmp[5], icmp[6], icmp[7]);
             Some(Received::Error {
                 seq,
@@ -103,8 +99,8 @@ pub fn parse_v6(icmp: &[u8], from: Ipv6Addr, id: u16) -> Option<Received> {
     let from = IpAddr::V6(from);
     match kind {
         129 => {
-            let (rid, seq) = id_seq(icmp.get(4..8)?);
-            (rid == id).then_some(Received::Reply {
+            let seq = seq_if_ours(icmp, 129, id)?;
+            Some(Received::Reply {
                 seq,
                 from,
                 bytes: icmp.len(),
@@ -113,11 +109,7 @@ pub fn parse_v6(icmp: &[u8], from: Ipv6Addr, id: u16) -> Option<Received> {
         }
         1..=4 => {
             // The quoted datagram: a 40-byte IPv6 header, then our request.
-            let echo = icmp.get(8 + 40..8 + 40 + 8)?;
-            let (rid, seq) = id_seq(echo.get(4..8)?);
-            if echo[0] != 128 || rid != id {
-                return None;
-            }
+            let seq = seq_if_ours(icmp.get(8 + 40..)?, 128, id)?;
             Some(Received::Error {
                 seq,
                 from,
@@ -129,11 +121,12 @@ pub fn parse_v6(icmp: &[u8], from: Ipv6Addr, id: u16) -> Option<Received> {
     }
 }
 
-fn id_seq(bytes: &[u8]) -> (u16, u16) {
-    (
-        u16::from_be_bytes([bytes[0], bytes[1]]),
-        u16::from_be_bytes([bytes[2], bytes[3]]),
-    )
+/// The sequence number of `echo` (an echo header: type, code, checksum,
+/// id, seq) if it is of type `kind` and carries our `id`.
+fn seq_if_ours(echo: &[u8], kind: u8, id: u16) -> Option<u16> {
+    let header = echo.get(..8)?;
+    let ours = header[0] == kind && u16::from_be_bytes([header[4], header[5]]) == id;
+    ours.then(|| u16::from_be_bytes([header[6], header[7]]))
 }
 
 /// The text iputils prints for an ICMP error.

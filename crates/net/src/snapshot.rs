@@ -8,7 +8,7 @@ use crate::route::Route;
 use crate::socket::Netlink;
 use netlink_packet_route::AddressFamily;
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 /// The sysctls that decide how a namespace forwards and answers, shown
 /// with every snapshot (the seed lab turns on the first; the others explain
@@ -37,25 +37,24 @@ pub struct Snapshot {
 impl Snapshot {
     /// Reads the namespace `ns` refers to, or the caller's own with `None`.
     pub fn read(ns: Option<&OwnedFd>) -> Result<Self, NetError> {
-        let mut nl = match ns {
-            Some(fd) => Netlink::open_in(fd.as_fd())?,
-            None => Netlink::open()?,
+        // The socket and the sysctls both have to be opened from inside the
+        // namespace: one trip of one thread does both.
+        let enter = || -> Result<(Netlink, BTreeMap<String, String>), NetError> {
+            let sysctls = SHOWN_SYSCTLS
+                .iter()
+                .filter_map(|key| crate::sysctl::read(key).ok().map(|v| (key.to_string(), v)))
+                .collect();
+            Ok((Netlink::open()?, sysctls))
+        };
+        let (mut nl, sysctls) = match ns {
+            Some(fd) => nsbox_ns::netns::run_in_fd(fd, enter)??,
+            None => enter()?,
         };
         let links = nl.links()?;
         let addresses = nl.addresses()?;
         let mut routes = nl.routes(AddressFamily::Inet)?;
         routes.extend(nl.routes(AddressFamily::Inet6)?);
         let neighbours = nl.neighbours()?;
-        let read_all = || -> BTreeMap<String, String> {
-            SHOWN_SYSCTLS
-                .iter()
-                .filter_map(|key| crate::sysctl::read(key).ok().map(|v| (key.to_string(), v)))
-                .collect()
-        };
-        let sysctls = match ns {
-            Some(fd) => nsbox_ns::netns::run_in_fd(fd, read_all)?,
-            None => read_all(),
-        };
         Ok(Snapshot {
             links,
             addresses,

@@ -15,6 +15,13 @@ use std::os::fd::BorrowedFd;
 /// changed under it) is retried before giving up.
 const DUMP_RETRIES: usize = 5;
 
+/// A decoded reply, with the kernel's extended-ack text when it is a
+/// refusal that carries one.
+struct Reply {
+    message: NetlinkMessage<RouteNetlinkMessage>,
+    detail: Option<String>,
+}
+
 /// One request of a batch: the message, its extra flags, and the words
 /// that name it in an error.
 pub type Request = (RouteNetlinkMessage, u16, String);
@@ -57,16 +64,7 @@ impl Netlink {
         let ns = ns
             .try_clone_to_owned()
             .map_err(socket_err("duplicating the namespace fd"))?;
-        std::thread::spawn(move || {
-            rustix::thread::move_into_link_name_space(
-                std::os::fd::AsFd::as_fd(&ns),
-                Some(rustix::thread::LinkNameSpaceType::Network),
-            )
-            .map_err(|e| socket_err("joining the network namespace")(e.into()))?;
-            Netlink::open()
-        })
-        .join()
-        .map_err(|_| NetError::Protocol("the thread opening the socket panicked".into()))?
+        nsbox_ns::netns::run_in_fd(&ns, Netlink::open)?
     }
 
     /// A socket in the named network namespace `name` (under /run/netns).
@@ -82,8 +80,8 @@ impl Netlink {
         Ok(self.seq)
     }
 
-    /// Receives one datagram and decodes the messages in it that answer `seq`.
-    fn receive(&mut self, seq: u32) -> Result<Vec<NetlinkMessage<RouteNetlinkMessage>>, NetError> {
+    /// Receives one datagram and decodes every message in it.
+    fn receive_all(&mut self) -> Result<Vec<Reply>, NetError> {
         self.buf.clear();
         self.socket.recv(&mut self.buf, 0).map_err(socket_err("receiving"))?;
         let mut out = Vec::new();
@@ -93,15 +91,23 @@ impl Netlink {
             if len < 16 || offset + len > self.buf.len() {
                 return Err(NetError::Protocol(format!("truncated message of {len} bytes")));
             }
-            let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[offset..offset + len])
+            let part = &self.buf[offset..offset + len];
+            let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(part)
                 .map_err(|e| NetError::Protocol(format!("undecodable reply: {e}")))?;
-            // Replies to an earlier request that was given up on are skipped.
-            if message.header.sequence_number == seq {
-                out.push(message);
-            }
+            let refused = matches!(&message.payload, NetlinkPayload::Error(e) if e.code.is_some());
+            let detail = if refused { extended_ack_message(part) } else { None };
+            out.push(Reply { message, detail });
             offset += (len + 3) & !3;
         }
         Ok(out)
+    }
+
+    /// The messages of one datagram that answer `seq`; replies to an earlier
+    /// request that was given up on are skipped.
+    fn receive(&mut self, seq: u32) -> Result<Vec<Reply>, NetError> {
+        let mut replies = self.receive_all()?;
+        replies.retain(|r| r.message.header.sequence_number == seq);
+        Ok(replies)
     }
 
     /// Sends `message` and waits for the kernel's acknowledgement. `op`
@@ -115,13 +121,13 @@ impl Netlink {
         let seq = self.send(message, NLM_F_REQUEST | NLM_F_ACK | flags)?;
         loop {
             for reply in self.receive(seq)? {
-                if let NetlinkPayload::Error(err) = reply.payload {
+                if let NetlinkPayload::Error(err) = reply.message.payload {
                     return match err.code {
                         None => Ok(()),
                         Some(code) => Err(NetError::Kernel {
                             op: op(),
                             errno: -code.get(),
-                            detail: extended_ack_message(&self.buf),
+                            detail: reply.detail,
                         }),
                     };
                 }
@@ -154,29 +160,20 @@ impl Netlink {
             }
             // Read until this datagram's requests are all answered.
             while !pending.is_empty() {
-                self.buf.clear();
-                self.socket.recv(&mut self.buf, 0).map_err(socket_err("receiving"))?;
-                let mut offset = 0;
-                while offset + 16 <= self.buf.len() {
-                    let len = u32::from_ne_bytes(self.buf[offset..offset + 4].try_into().expect("4 bytes")) as usize;
-                    if len < 16 || offset + len > self.buf.len() {
-                        return Err(NetError::Protocol(format!("truncated message of {len} bytes")));
+                for reply in self.receive_all()? {
+                    let NetlinkPayload::Error(err) = reply.message.payload else {
+                        continue;
+                    };
+                    let Some(op) = pending.remove(&reply.message.header.sequence_number) else {
+                        continue;
+                    };
+                    if let (Some(code), None) = (err.code, &first_error) {
+                        first_error = Some(NetError::Kernel {
+                            op,
+                            errno: -code.get(),
+                            detail: reply.detail,
+                        });
                     }
-                    let part = &self.buf[offset..offset + len];
-                    let message = NetlinkMessage::<RouteNetlinkMessage>::deserialize(part)
-                        .map_err(|e| NetError::Protocol(format!("undecodable reply: {e}")))?;
-                    if let NetlinkPayload::Error(err) = message.payload {
-                        if let Some(op) = pending.remove(&message.header.sequence_number) {
-                            if let (Some(code), None) = (err.code, &first_error) {
-                                first_error = Some(NetError::Kernel {
-                                    op,
-                                    errno: -code.get(),
-                                    detail: extended_ack_message(part),
-                                });
-                            }
-                        }
-                    }
-                    offset += (len + 3) & !3;
                 }
             }
         }
@@ -193,14 +190,14 @@ impl Netlink {
         let seq = self.send(message, NLM_F_REQUEST)?;
         loop {
             for reply in self.receive(seq)? {
-                match reply.payload {
+                match reply.message.payload {
                     NetlinkPayload::InnerMessage(inner) => return Ok(inner),
                     NetlinkPayload::Error(err) if err.code.is_some() => {
                         let errno = -err.code.map_or(0, |c| c.get());
                         return Err(NetError::Kernel {
                             op: op(),
                             errno,
-                            detail: extended_ack_message(&self.buf),
+                            detail: reply.detail,
                         });
                     }
                     _ => {}
@@ -222,7 +219,7 @@ impl Netlink {
             let mut out = Vec::new();
             let mut interrupted = false;
             'parts: loop {
-                for reply in self.receive(seq)? {
+                for Reply { message: reply, detail } in self.receive(seq)? {
                     interrupted |= reply.header.flags & NLM_F_DUMP_INTR != 0;
                     match reply.payload {
                         NetlinkPayload::InnerMessage(inner) => out.push(inner),
@@ -232,7 +229,7 @@ impl Netlink {
                             return Err(NetError::Kernel {
                                 op: op(),
                                 errno,
-                                detail: None,
+                                detail,
                             });
                         }
                         _ if reply.header.flags & NLM_F_MULTIPART == 0 => break 'parts,

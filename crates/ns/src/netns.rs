@@ -273,21 +273,6 @@ impl Registry {
         );
         io("opening", &path, rx(fd))
     }
-
-    /// Runs `f` on a throwaway thread inside namespace `name` and returns
-    /// its result. The caller's threads never change namespace, so nothing
-    /// has to be restored, even if `f` panics.
-    pub fn run_in<T: Send + 'static>(
-        &self,
-        name: &str,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, NetnsError> {
-        let fd = self.open(name)?;
-        run_in_fd(&fd, f).map_err(|e| match e {
-            NetnsError::ThreadPanicked(_) => NetnsError::ThreadPanicked(name.into()),
-            other => other,
-        })
-    }
 }
 
 /// The nsfs inode that `path` pins, or `None` if it is not a pin (a plain
