@@ -1,5 +1,6 @@
 //! The `nsbox` command line: argument parsing, output and exit codes only.
 
+mod firewall_cmd;
 mod netns_cmd;
 mod ns_cmd;
 mod ping_cmd;
@@ -33,6 +34,10 @@ enum Cmd {
     Show(show_cmd::ShowArgs),
     /// Send ICMP echo requests from a network namespace, like iputils ping.
     Ping(ping_cmd::PingArgs),
+    /// NAT rules (SNAT, MASQUERADE, DNAT) with counters, in nsbox's own nftables table of a namespace.
+    Nat(firewall_cmd::NatArgs),
+    /// Filter rules (accept, drop, reject) with counters, in nsbox's own nftables table of a namespace.
+    Filter(firewall_cmd::FilterArgs),
 }
 
 fn main() {
@@ -50,6 +55,8 @@ fn main() {
         Cmd::Netns(args) => netns_cmd::netns(args),
         Cmd::Show(args) => show_cmd::show(args),
         Cmd::Ping(args) => ping_cmd::ping_cmd(args),
+        Cmd::Nat(args) => firewall_cmd::nat(args),
+        Cmd::Filter(args) => firewall_cmd::filter(args),
     };
     std::process::exit(code);
 }

@@ -8,6 +8,7 @@
 
 pub mod addr;
 mod error;
+pub mod firewall;
 pub mod icmp;
 pub mod link;
 pub mod neigh;

@@ -1,0 +1,84 @@
+//! Running `nft` inside a network namespace: the process is started by a
+//! thread that has joined the namespace (a child starts in its parent
+//! thread's namespaces), so nsbox's own threads and mount namespace never
+//! change.
+
+use super::FirewallError;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// Where `nft` is: on `PATH`, or in the sbin directories a non-login shell
+/// may leave out of it.
+fn locate() -> Result<PathBuf, FirewallError> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|dir| dir.join("nft"))
+        .find(|candidate| candidate.is_file())
+        .ok_or(FirewallError::NftMissing)
+}
+
+/// A failed `nft`: its status and what it printed on stderr.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub stderr: String,
+}
+
+impl Refusal {
+    /// nft's own words: the `Error:` lines, without the echo of the input.
+    pub fn message(&self) -> String {
+        let errors: Vec<&str> = self.stderr.lines().filter_map(|l| l.strip_prefix("Error: ")).collect();
+        if errors.is_empty() {
+            self.stderr.trim().to_string()
+        } else {
+            errors.join("; ")
+        }
+    }
+
+    /// nft reports a table or chain that is not there as ENOENT.
+    pub fn is_missing_table(&self) -> bool {
+        self.stderr.contains("No such file or directory")
+    }
+}
+
+/// Runs `nft ARGS` in the namespace `ns`, with `input` on its stdin. The
+/// outer error is one of running it at all; the inner one is nft refusing.
+pub(crate) fn run(
+    ns: &OwnedFd,
+    args: &[&str],
+    input: Option<String>,
+) -> Result<Result<String, Refusal>, FirewallError> {
+    let program = locate()?;
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let spawned = nsbox_ns::netns::run_in_fd(ns, move || -> std::io::Result<std::process::Output> {
+        let mut child = Command::new(&program)
+            .args(&args)
+            .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        // Written from a second thread: nft may answer (--echo) while it is
+        // still reading, and both pipes must keep draining.
+        let writer = child.stdin.take().map(|mut stdin| {
+            let input = input.unwrap_or_default();
+            std::thread::spawn(move || stdin.write_all(input.as_bytes()))
+        });
+        let output = child.wait_with_output()?;
+        if let Some(writer) = writer {
+            // nft closing its stdin early shows up in its status and stderr.
+            let _ = writer.join();
+        }
+        Ok(output)
+    })?;
+    let output = spawned.map_err(FirewallError::Spawn)?;
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    if output.status.success() {
+        Ok(Ok(text(output.stdout)))
+    } else {
+        Ok(Err(Refusal {
+            stderr: text(output.stderr),
+        }))
+    }
+}
