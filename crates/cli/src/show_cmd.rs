@@ -2,8 +2,10 @@
 
 use clap::Args;
 use comfy_table::{presets::NOTHING, Table};
+use nsbox_net::firewall::{Firewall, Listed};
 use nsbox_net::snapshot::Snapshot;
 use nsbox_ns::netns::Registry;
+use std::os::fd::OwnedFd;
 
 #[derive(Args)]
 pub struct ShowArgs {
@@ -25,15 +27,26 @@ fn or_dash<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
+/// nsbox's NAT and filter rules in the namespace, or why they cannot be
+/// read (nft missing): a missing nft does not hide the rest of the view.
+fn rules(fd: Option<&OwnedFd>) -> Result<Vec<Listed>, String> {
+    let fd = match fd {
+        Some(fd) => fd.try_clone(),
+        None => std::fs::File::open("/proc/self/ns/net").map(OwnedFd::from),
+    }
+    .map_err(|e| format!("opening the namespace: {e}"))?;
+    Firewall::new(fd).list(None).map_err(|e| e.to_string())
+}
+
 pub fn show(args: ShowArgs) -> i32 {
-    let snapshot = args
+    let fd = args
         .netns
         .as_deref()
         .map(|name| Registry::default().open(name))
         .transpose()
-        .map_err(nsbox_net::NetError::from)
-        .and_then(|fd| Snapshot::read(fd.as_ref()));
-    let snapshot = match snapshot {
+        .map_err(nsbox_net::NetError::from);
+    let snapshot = fd.and_then(|fd| Ok((Snapshot::read(fd.as_ref())?, rules(fd.as_ref()))));
+    let (snapshot, rules) = match snapshot {
         Ok(s) => s,
         Err(e) => {
             crate::report(e);
@@ -41,9 +54,18 @@ pub fn show(args: ShowArgs) -> i32 {
         }
     };
     if args.json {
+        let mut value = serde_json::to_value(&snapshot).expect("plain data serializes");
+        let (rules, error) = match &rules {
+            Ok(r) => (serde_json::to_value(r).expect("plain data serializes"), None),
+            Err(e) => (serde_json::Value::Null, Some(e.clone())),
+        };
+        value["rules"] = rules;
+        if let Some(e) = error {
+            value["rules_error"] = e.into();
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&snapshot).expect("plain data serializes")
+            serde_json::to_string_pretty(&value).expect("plain data serializes")
         );
         return 0;
     }
@@ -107,5 +129,13 @@ pub fn show(args: ShowArgs) -> i32 {
         sysctls.add_row(vec![k.clone(), v.clone()]);
     }
     println!("{sysctls}");
+    match rules {
+        Ok(rules) if rules.is_empty() => {}
+        Ok(rules) => {
+            println!();
+            crate::firewall_cmd::print_rules(&rules);
+        }
+        Err(e) => println!("\n(nsbox's rules not shown: {e})"),
+    }
     0
 }

@@ -7,21 +7,6 @@ mod common;
 
 /// Runs `script` with `$NSBOX` set, in a private mount namespace whose /run
 /// is a fresh tmpfs. Returns (exit code, stdout, stderr).
-fn in_private_run(script: &str) -> (i32, String, String) {
-    let setup = "mount -t tmpfs nsbox-test-run /run && mkdir /run/netns\n";
-    let out = std::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "--", "sh", "-eu", "-c"])
-        .arg(format!("{setup}{script}"))
-        .env("NSBOX", env!("CARGO_BIN_EXE_nsbox"))
-        .output()
-        .expect("unshare runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn namespaces_made_by_either_tool_are_seen_and_used_by_the_other() {
     require_root!();
@@ -48,7 +33,7 @@ fn namespaces_made_by_either_tool_are_seen_and_used_by_the_other() {
         ip netns delete made-by-ip
         echo "left: $($NSBOX netns list | wc -l)"
     "#;
-    let (code, out, err) = in_private_run(script);
+    let (code, out, err) = common::in_private_run(script);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,
@@ -82,7 +67,7 @@ fn exec_gives_the_namespace_its_sys_and_etc_files() {
         $NSBOX netns exec -e GREETING=hi lab sh -c 'echo $GREETING'
         $NSBOX netns delete lab
     "#;
-    let (code, out, err) = in_private_run(script);
+    let (code, out, err) = common::in_private_run(script);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out, "nameserver 192.0.2.53\nlo\nnameserver 192.0.2.53\n0\nstatus 3\nhi\n",
@@ -109,7 +94,7 @@ fn identify_pids_and_attach() {
         $NSBOX netns delete --all
         echo "left: $(ip netns list | wc -l)"
     "#;
-    let (code, out, err) = in_private_run(script);
+    let (code, out, err) = common::in_private_run(script);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,
@@ -136,7 +121,7 @@ fn bad_input_changes_nothing() {
         $NSBOX netns delete stale dup
         echo "files: $(ls /run/netns | wc -l)"
     "#;
-    let (code, out, err) = in_private_run(script);
+    let (code, out, err) = common::in_private_run(script);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,
@@ -183,7 +168,7 @@ fn show_matches_iproute2() {
         $NSBOX show -n missing 2>&1 || echo "status $?"
         $NSBOX netns delete --all
     "#;
-    let (code, out, err) = in_private_run(script);
+    let (code, out, err) = common::in_private_run(script);
     assert_eq!(code, 0, "{err}");
     let section = |name: &str| -> &str {
         let start = out.find(&format!("=== {name}\n")).unwrap() + name.len() + 5;
@@ -309,7 +294,7 @@ fn ping_over_ipv6_agrees_with_iputils() {
         $NSBOX ping -n a -c 3 -i 0.2 fd00::2 2>&1 | head -1 >/dev/null
         $NSBOX netns delete --all
     "#;
-    let (code, out, err) = in_private_run(script);
+    let (code, out, err) = common::in_private_run(script);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("panicked"), "{err}");
     let lines: Vec<&str> = out.lines().collect();
@@ -344,7 +329,7 @@ fn delete_wait_returns_when_the_kernel_is_done() {
         kill $!
         $NSBOX netns delete --all
     "#;
-    let (code, out, err) = in_private_run(script);
+    let (code, out, err) = common::in_private_run(script);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,

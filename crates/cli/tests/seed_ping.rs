@@ -80,20 +80,8 @@ fn nsbox_ping_agrees_with_iputils_at_every_step_of_the_seed_lab() {
             return;
         }
     }
-    let out = std::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
-        .arg(format!(
-            "mount -t tmpfs nsbox-test-run /run && mkdir /run/netns\n{SCRIPT}"
-        ))
-        .env("NSBOX", env!("CARGO_BIN_EXE_nsbox"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("END"),
-        "the script stopped early:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_, stdout, stderr) = common::in_private_run(SCRIPT);
+    assert!(stdout.contains("END"), "the script stopped early:\n{stdout}\n{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     let mut cases = 0;
     let mut outcomes = Vec::new();

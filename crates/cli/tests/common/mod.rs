@@ -269,3 +269,22 @@ pub fn host_mount_points() -> Vec<String> {
         .filter_map(|l| l.split(' ').nth(4).map(String::from))
         .collect()
 }
+
+/// Runs a shell script (`sh -eu`) in a private mount namespace with its own
+/// tmpfs on /run, so that the named network namespaces it makes are private
+/// too: they vanish with the script, whatever happens to the test. `$NSBOX`
+/// is the binary under test. Returns the status, stdout and stderr.
+pub fn in_private_run(script: &str) -> (i32, String, String) {
+    let setup = "mount -t tmpfs nsbox-test-run /run && mkdir /run/netns\n";
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--", "sh", "-eu", "-c"])
+        .arg(format!("{setup}{script}"))
+        .env("NSBOX", env!("CARGO_BIN_EXE_nsbox"))
+        .output()
+        .expect("unshare runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

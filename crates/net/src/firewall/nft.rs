@@ -9,9 +9,17 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-/// Where `nft` is: on `PATH`, or in the sbin directories a non-login shell
-/// may leave out of it.
+/// Where `nft` is: `$NSBOX_NFT` if set, else on `PATH` or in the sbin
+/// directories a non-login shell may leave out of it.
 fn locate() -> Result<PathBuf, FirewallError> {
+    if let Some(chosen) = std::env::var_os("NSBOX_NFT") {
+        let chosen = PathBuf::from(chosen);
+        return if chosen.is_file() {
+            Ok(chosen)
+        } else {
+            Err(FirewallError::NftMissing)
+        };
+    }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin".into(), "/sbin".into()])
