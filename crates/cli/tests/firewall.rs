@@ -204,6 +204,7 @@ echo "LISTED $($NSBOX nat -n router list --json | tr -d ' \n')"
 echo "ORACLE $(ip netns exec router nft -j list ruleset)"
 $NSBOX nat -n router flush
 echo "FLUSHED $(tcp client 10.0.2.1 8080)"
+echo "REFLUSH $($NSBOX nat -n router flush)"
 echo "LEFT $(ip netns exec router nft -j list ruleset)"
 "#);
     assert_eq!(
@@ -231,6 +232,11 @@ echo "LEFT $(ip netns exec router nft -j list ruleset)"
         "{exprs}"
     );
     assert_eq!(field(&out, "FLUSHED"), "ConnectionRefusedError");
+    assert_eq!(
+        field(&out, "REFLUSH"),
+        "deleted 0 nat rules",
+        "flushing nothing is not an error"
+    );
     assert_eq!(tables(&json(&out, "LEFT")), Vec::<String>::new());
 }
 

@@ -263,6 +263,8 @@ impl Listed {
 /// nsbox's table as the kernel holds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listing {
+    /// Whether the table exists at all.
+    pub exists: bool,
     /// Every chain of the table, nsbox's or not.
     pub chains: Vec<String>,
     /// The rules of nsbox's chains in the order the kernel evaluates them:
@@ -286,7 +288,7 @@ impl Listing {
             .into_iter()
             .filter(|h| rules.iter().any(|(r, _)| r == h) && !survivors.contains(h))
             .collect();
-        let table = survivors.is_empty() && self.chains.iter().all(|c| Hook::from_chain(c).is_some());
+        let table = self.exists && survivors.is_empty() && self.chains.iter().all(|c| Hook::from_chain(c).is_some());
         Removal { rules, chains, table }
     }
 }
@@ -297,6 +299,9 @@ pub fn parse_listing(json: &str) -> Result<Listing, serde_json::Error> {
     let mut out = Listing::default();
     for object in listing.objects.iter() {
         match object {
+            NfObject::ListObject(NfListObject::Table(table)) if table.name == TABLE && table.family == FAMILY => {
+                out.exists = true;
+            }
             NfObject::ListObject(NfListObject::Chain(chain)) if chain.table == TABLE && chain.family == FAMILY => {
                 out.chains.push(chain.name.to_string());
             }
@@ -660,6 +665,11 @@ mod tests {
         let mut foreign = listing.clone();
         foreign.chains.push("mine".into());
         assert!(!foreign.removal(|_| true).table, "a chain nsbox did not make stays");
+        assert_eq!(
+            Listing::default().removal(|_| true),
+            Removal::default(),
+            "no table, nothing to do"
+        );
     }
 
     #[test]

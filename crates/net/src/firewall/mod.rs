@@ -199,14 +199,6 @@ impl Firewall {
     pub fn flush(&self, kind: Option<Kind>) -> Result<Vec<Listed>, FirewallError> {
         let _lock = Locked::take(&self.ns)?;
         let listing = self.listing()?;
-        if kind.is_none() && listing.chains.iter().all(|c| Hook::from_chain(c).is_some()) && !listing.chains.is_empty()
-        {
-            self.apply_removal(&json::Removal {
-                table: true,
-                ..json::Removal::default()
-            })?;
-            return Ok(listing.rules);
-        }
         self.remove(&listing, |l| kind.is_none_or(|k| l.kind() == k))
     }
 

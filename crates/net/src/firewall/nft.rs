@@ -37,7 +37,11 @@ pub(crate) struct Refusal {
 impl Refusal {
     /// nft's own words: the `Error:` lines, without the echo of the input.
     pub fn message(&self) -> String {
-        let errors: Vec<&str> = self.stderr.lines().filter_map(|l| l.strip_prefix("Error: ")).collect();
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter_map(|l| l.split_once("Error: ").map(|(_, message)| message))
+            .collect();
         if errors.is_empty() {
             self.stderr.trim().to_string()
         } else {
@@ -88,5 +92,27 @@ pub(crate) fn run(
         Ok(Err(Refusal {
             stderr: text(output.stderr),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Refusal;
+
+    #[test]
+    fn nft_errors_are_read_without_their_position_and_input_echo() {
+        let refusal = Refusal {
+            stderr: "internal:0:0-0: Error: Could not process rule: No such file or directory\n\n".into(),
+        };
+        assert_eq!(refusal.message(), "Could not process rule: No such file or directory");
+        assert!(refusal.is_missing_table());
+        let plain = Refusal {
+            stderr: "Error: syntax error\nlist table x\n^^^^\n".into(),
+        };
+        assert_eq!(plain.message(), "syntax error");
+        let other = Refusal {
+            stderr: "something else\n".into(),
+        };
+        assert_eq!(other.message(), "something else");
     }
 }
