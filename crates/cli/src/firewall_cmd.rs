@@ -357,13 +357,13 @@ fn execute(netns: &str, kind: Kind, op: Op) -> Result<(), String> {
             }
         }
         Op::DeleteHandles(handles) => {
-            for gone in firewall.delete(kind, &handles).map_err(text)? {
-                println!("deleted {} rule {}", kind.name(), gone.handle);
+            for handle in firewall.delete(kind, &handles).map_err(text)? {
+                println!("deleted {} rule {handle}", kind.name());
             }
         }
         Op::DeleteRule(rule) => {
-            let gone = firewall.delete_rule(&rule?).map_err(text)?;
-            println!("deleted {} rule {}", kind.name(), gone.handle);
+            let handle = firewall.delete_rule(&rule?).map_err(text)?;
+            println!("deleted {} rule {handle}", kind.name());
         }
         Op::Flush => {
             let gone = firewall.flush(Some(kind)).map_err(text)?;

@@ -125,7 +125,7 @@ fn the_seeds_snat_makes_the_client_see_the_router_and_counts_the_first_packet() 
     let out = run(r#"
 ip -n router route add default via 10.0.2.2
 echo "BEFORE $(pings server 2.2.2.2)"
-$NSBOX nat -n router add snat --source 10.0.1.0/24 --out veth-cli --to-source 10.0.2.1
+echo "ADDED $($NSBOX nat -n router add snat --source 10.0.1.0/24 --out veth-cli --to-source 10.0.2.1)"
 echo "WITH $(pings server 2.2.2.2)"
 echo "AFTER_PING $($NSBOX nat -n router list --json | tr -d ' \n')"
 # What arrives at the client: a UDP datagram's source address.
@@ -169,6 +169,14 @@ echo "LEFT $(ip netns exec router nft -j list ruleset)"
     assert_eq!(rules.len(), 1);
     assert_eq!(rules[0].1, "postrouting");
     assert_eq!(rules[0].2, listed[0]["handle"].as_u64().unwrap());
+    assert_eq!(
+        field(&out, "ADDED"),
+        format!(
+            "nat rule {}: postrouting: -s 10.0.1.0/24 -o veth-cli -> snat to:10.0.2.1",
+            rules[0].2
+        ),
+        "add names the handle nft shows"
+    );
     let exprs = rules[0].3.to_string();
     assert!(
         exprs.contains(r#"{"snat":{"addr":"10.0.2.1","family":"ip"}}"#),
@@ -316,6 +324,11 @@ $NSBOX nat -n router flush
 echo "NAT_FLUSHED $(ip netns exec router nft -j list ruleset)"
 $NSBOX filter -n router flush
 echo "ALL_FLUSHED $(ip netns exec router nft -j list ruleset)"
+# A rule whose text is longer than an nft comment holds is still known again.
+long="dnat -s ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/124 -d ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/124 -i a-name-of-15-by -p sctp --sport 65534-65535 --dport 65534-65535 --to-destination [ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65534-65535"
+$NSBOX nat -n client add $long >/dev/null
+echo "LONG $($NSBOX nat -n client add $long)"
+echo "LONG_COUNT $(ip netns exec client nft list ruleset | grep -c 'sctp sport')"
 # Eight nsbox at once adding one rule: the namespace's lock lets one add it.
 for i in 1 2 3 4 5 6 7 8; do $NSBOX filter -n server add input accept -p tcp --dport 4242 >/dev/null & done
 wait
@@ -397,6 +410,8 @@ echo "RACE $(ip netns exec server nft list ruleset | grep -c 'dport 4242')"
     );
     assert_eq!(oracle_rules(&all_flushed).len(), 1);
     assert_eq!(field(&out, "RACE"), "1", "{out}");
+    assert!(field(&out, "LONG").ends_with("(already there)"), "{out}");
+    assert_eq!(field(&out, "LONG_COUNT"), "1", "{out}");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! and the reading of what `nft -j list table inet nsbox` returns. Pure
 //! translation, no process and no kernel.
 
+use super::index::{Index, Removal};
 use super::rule::{Action, Family, Hook, Kind, Match, NatTarget, Ports, Proto, Rule};
 use ipnet::IpNet;
 use nftables::expr::{Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField, Prefix, Range};
@@ -176,18 +177,25 @@ fn rule_object(rule: &Rule) -> NftRule<'static> {
         table: TABLE.into(),
         chain: rule.hook.chain().into(),
         expr: statements(rule).into(),
+        comment: Some(rule.key().into()),
         ..NftRule::default()
     }
 }
 
 /// The commands that add `rules` (in order, each after the last): the table
-/// and the chains they need (adding an existing one is a no-op), then the
-/// rules. nft applies the whole batch or nothing.
-pub fn add_batch(rules: &[&Rule]) -> Nftables<'static> {
-    let mut objects = vec![NfObject::CmdObject(NfCmd::Add(NfListObject::Table(table())))];
+/// and the chains they need unless `index` shows them there already, then
+/// the rules. nft applies the whole batch or nothing. (Adding a base chain
+/// that exists is allowed but not free: the kernel updates it and waits for
+/// a grace period, about 15 ms here.)
+pub fn add_batch(rules: &[&Rule], index: &Index) -> Nftables<'static> {
+    let mut objects = Vec::new();
+    if !index.exists {
+        objects.push(NfObject::CmdObject(NfCmd::Add(NfListObject::Table(table()))));
+    }
     let mut hooks: Vec<Hook> = rules.iter().map(|r| r.hook).collect();
     hooks.sort();
     hooks.dedup();
+    hooks.retain(|h| !index.chains.iter().any(|c| c == h.chain()));
     for hook in hooks {
         objects.push(NfObject::CmdObject(NfCmd::Add(NfListObject::Chain(base_chain(hook)))));
     }
@@ -199,36 +207,28 @@ pub fn add_batch(rules: &[&Rule]) -> Nftables<'static> {
     }
 }
 
-/// What to remove: rules by handle, then the chains they leave empty, then
-/// the table when nothing of nsbox's is left in it.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Removal {
-    pub rules: Vec<(Hook, u64)>,
-    pub chains: Vec<Hook>,
-    pub table: bool,
-}
-
+/// The commands that carry out a [`Removal`].
 pub fn remove_batch(removal: &Removal) -> Nftables<'static> {
     let mut objects = Vec::new();
     if removal.table {
         // Deleting the table takes its chains and rules with it.
         objects.push(NfObject::CmdObject(NfCmd::Delete(NfListObject::Table(table()))));
     } else {
-        for (hook, handle) in &removal.rules {
+        for (chain, handle) in &removal.rules {
             let rule = NftRule {
                 family: FAMILY,
                 table: TABLE.into(),
-                chain: hook.chain().into(),
+                chain: chain.clone().into(),
                 handle: u32::try_from(*handle).ok(),
                 ..NftRule::default()
             };
             objects.push(NfObject::CmdObject(NfCmd::Delete(NfListObject::Rule(rule))));
         }
-        for hook in &removal.chains {
+        for name in &removal.chains {
             let chain = Chain {
                 family: FAMILY,
                 table: TABLE.into(),
-                name: hook.chain().into(),
+                name: name.clone().into(),
                 ..Chain::default()
             };
             objects.push(NfObject::CmdObject(NfCmd::Delete(NfListObject::Chain(chain))));
@@ -260,76 +260,26 @@ impl Listed {
     }
 }
 
-/// nsbox's table as the kernel holds it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Listing {
-    /// Whether the table exists at all.
-    pub exists: bool,
-    /// Every chain of the table, nsbox's or not.
-    pub chains: Vec<String>,
-    /// The rules of nsbox's chains in the order the kernel evaluates them:
-    /// by hook (prerouting, input, forward, output, postrouting), then by
-    /// position in the chain.
-    pub rules: Vec<Listed>,
-}
-
-impl Listing {
-    /// What to remove so that the rules `doomed` picks are gone, along with
-    /// the chains they leave empty and the table if nothing else is left.
-    pub fn removal(&self, doomed: impl Fn(&Listed) -> bool) -> Removal {
-        let rules: Vec<(Hook, u64)> = self
-            .rules
-            .iter()
-            .filter(|l| doomed(l))
-            .map(|l| (l.hook, l.handle))
-            .collect();
-        let survivors: Vec<Hook> = self.rules.iter().filter(|l| !doomed(l)).map(|l| l.hook).collect();
-        let chains: Vec<Hook> = Hook::ALL
-            .into_iter()
-            .filter(|h| rules.iter().any(|(r, _)| r == h) && !survivors.contains(h))
-            .collect();
-        let table = self.exists && survivors.is_empty() && self.chains.iter().all(|c| Hook::from_chain(c).is_some());
-        Removal { rules, chains, table }
-    }
-}
-
-/// Reads `nft -j list table inet nsbox`.
-pub fn parse_listing(json: &str) -> Result<Listing, serde_json::Error> {
+/// Reads `nft -j list table inet nsbox`: the rules of nsbox's chains in
+/// the order the kernel evaluates them, by hook (prerouting, input,
+/// forward, output, postrouting), then by position in the chain.
+pub fn parse_listing(json: &str) -> Result<Vec<Listed>, serde_json::Error> {
     let listing: Nftables = serde_json::from_str(json)?;
-    let mut out = Listing::default();
+    let mut out = Vec::new();
     for object in listing.objects.iter() {
-        match object {
-            NfObject::ListObject(NfListObject::Table(table)) if table.name == TABLE && table.family == FAMILY => {
-                out.exists = true;
-            }
-            NfObject::ListObject(NfListObject::Chain(chain)) if chain.table == TABLE && chain.family == FAMILY => {
-                out.chains.push(chain.name.to_string());
-            }
-            NfObject::ListObject(NfListObject::Rule(rule)) if rule.table == TABLE && rule.family == FAMILY => {
-                if let Some(hook) = Hook::from_chain(&rule.chain) {
-                    out.rules.push(read_rule(hook, rule));
-                }
-            }
-            _ => {}
+        let NfObject::ListObject(NfListObject::Rule(rule)) = object else {
+            continue;
+        };
+        if rule.table != TABLE || rule.family != FAMILY {
+            continue;
+        }
+        if let Some(hook) = Hook::from_chain(&rule.chain) {
+            out.push(read_rule(hook, rule));
         }
     }
     // A stable sort keeps each chain's own order.
-    out.rules.sort_by_key(|l| l.hook);
+    out.sort_by_key(|l| l.hook);
     Ok(out)
-}
-
-/// The handles of the rules an `nft --echo` of an add batch returns, in
-/// the order they were added.
-pub fn echoed_handles(json: &str) -> Result<Vec<u64>, serde_json::Error> {
-    let echoed: Nftables = serde_json::from_str(json)?;
-    Ok(echoed
-        .objects
-        .iter()
-        .filter_map(|o| match o {
-            NfObject::CmdObject(NfCmd::Add(NfListObject::Rule(r))) => r.handle.map(u64::from),
-            _ => None,
-        })
-        .collect())
 }
 
 fn read_rule(hook: Hook, rule: &NftRule) -> Listed {
@@ -504,7 +454,7 @@ mod tests {
 
     #[test]
     fn the_seed_snat_is_sent_as_nft_writes_it() {
-        let sent = to_value(&add_batch(&[&seed_snat()]));
+        let sent = to_value(&add_batch(&[&seed_snat()], &Index::default()));
         let expected = json!({"nftables": [
             {"add": {"table": {"family": "inet", "name": "nsbox"}}},
             {"add": {"chain": {"family": "inet", "table": "nsbox", "name": "postrouting",
@@ -515,9 +465,37 @@ mod tests {
                     "right": {"prefix": {"addr": "10.0.1.0", "len": 24}}}},
                 {"counter": null},
                 {"snat": {"addr": "10.0.2.1", "family": "ip"}}
-            ]}}}
+            ], "comment": "-s 10.0.1.0/24 -o veth-cli -> snat to:10.0.2.1"}}}
         ]});
         assert_eq!(sent, expected);
+    }
+
+    #[test]
+    fn the_table_and_chains_that_exist_are_not_sent_again() {
+        let index = Index {
+            exists: true,
+            chains: vec!["postrouting".into()],
+            rules: Vec::new(),
+        };
+        let forward = Rule {
+            hook: Hook::Forward,
+            matches: Match::default(),
+            action: Action::Accept,
+        };
+        let sent = to_value(&add_batch(&[&seed_snat(), &forward], &index));
+        let commands: Vec<String> = sent["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let (kind, body) = c["add"].as_object().unwrap().iter().next().unwrap();
+                format!(
+                    "{kind} {}",
+                    body.get("name").or(body.get("chain")).unwrap().as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(commands, ["chain forward", "rule postrouting", "rule forward"]);
     }
 
     #[test]
@@ -559,8 +537,8 @@ mod tests {
     #[test]
     fn removing_the_last_rules_deletes_the_table_instead() {
         let gone = to_value(&remove_batch(&Removal {
-            rules: vec![(Hook::Postrouting, 4)],
-            chains: vec![Hook::Postrouting],
+            rules: vec![("postrouting".into(), 4)],
+            chains: vec!["postrouting".into()],
             table: true,
         }));
         assert_eq!(
@@ -568,8 +546,8 @@ mod tests {
             json!({"nftables": [{"delete": {"table": {"family": "inet", "name": "nsbox"}}}]})
         );
         let one = to_value(&remove_batch(&Removal {
-            rules: vec![(Hook::Forward, 9)],
-            chains: vec![Hook::Forward],
+            rules: vec![("forward".into(), 9)],
+            chains: vec!["forward".into()],
             table: false,
         }));
         assert_eq!(
@@ -619,9 +597,7 @@ mod tests {
 
     #[test]
     fn a_listing_reads_back_in_evaluation_order_with_counters() {
-        let listing = parse_listing(LISTING).unwrap();
-        assert_eq!(listing.chains, ["postrouting", "forward", "prerouting"]);
-        let listed = listing.rules;
+        let listed = parse_listing(LISTING).unwrap();
         let summary: Vec<(u64, Hook, u64, u64)> =
             listed.iter().map(|l| (l.handle, l.hook, l.packets, l.bytes)).collect();
         assert_eq!(
@@ -647,37 +623,5 @@ mod tests {
         // A rule nsbox does not write is kept, raw, not misread.
         assert_eq!(listed[3].rule, None);
         assert!(listed[3].nft.as_ref().unwrap().contains("established"));
-    }
-
-    #[test]
-    fn a_removal_takes_emptied_chains_and_then_the_table() {
-        let listing = parse_listing(LISTING).unwrap();
-        let nat_only = listing.removal(|l| l.kind() == Kind::Nat);
-        assert_eq!(
-            nat_only.rules,
-            [(Hook::Prerouting, 8), (Hook::Postrouting, 4), (Hook::Postrouting, 5)]
-        );
-        assert_eq!(nat_only.chains, [Hook::Prerouting, Hook::Postrouting]);
-        assert!(!nat_only.table, "forward still holds rules");
-        let one = listing.removal(|l| l.handle == 4);
-        assert_eq!(one.chains, []);
-        assert!(listing.removal(|_| true).table);
-        let mut foreign = listing.clone();
-        foreign.chains.push("mine".into());
-        assert!(!foreign.removal(|_| true).table, "a chain nsbox did not make stays");
-        assert_eq!(
-            Listing::default().removal(|_| true),
-            Removal::default(),
-            "no table, nothing to do"
-        );
-    }
-
-    #[test]
-    fn echoed_handles_come_in_the_order_added() {
-        let echo = r#"{"nftables": [{"add": {"table": {"family": "inet", "name": "nsbox", "handle": 1}}},
-          {"add": {"chain": {"family": "inet", "table": "nsbox", "name": "forward", "type": "filter", "hook": "forward", "prio": 0, "policy": "accept", "handle": 1}}},
-          {"add": {"rule": {"family": "inet", "table": "nsbox", "chain": "forward", "expr": [{"counter": null}, {"drop": null}], "handle": 2}}},
-          {"add": {"rule": {"family": "inet", "table": "nsbox", "chain": "forward", "expr": [{"counter": null}, {"accept": null}], "handle": 3}}}]}"#;
-        assert_eq!(echoed_handles(echo).unwrap(), vec![2, 3]);
     }
 }

@@ -8,11 +8,13 @@
 //! it holds rules: removing the last rule of a chain removes the chain, and
 //! the last chain takes the table with it.
 
+mod index;
 mod json;
 mod nft;
 pub mod rule;
 
-pub use json::{Listed, Listing, TABLE};
+use index::{Entry, Index};
+pub use json::{Listed, TABLE};
 pub use rule::{Action, Hook, Kind, Match, NatTarget, Ports, Proto, Rule, RuleError};
 
 use std::os::fd::{AsFd, OwnedFd};
@@ -40,6 +42,8 @@ pub enum FirewallError {
     NoSuchRule { kind: &'static str, rule: String },
     #[error("locking the namespace's rules: {0}")]
     Lock(std::io::Error),
+    #[error("{step}: {source}")]
+    Netlink { step: &'static str, source: std::io::Error },
 }
 
 impl Kind {
@@ -100,24 +104,25 @@ impl Firewall {
         })
     }
 
-    /// nsbox's table as the kernel holds it; empty when there is none.
-    pub fn listing(&self) -> Result<Listing, FirewallError> {
-        let step = "listing rules";
-        match nft::run(&self.ns, &["-j", "list", "table", "inet", TABLE], None)? {
-            Ok(json) => json::parse_listing(&json).map_err(|source| FirewallError::Answer { step, source }),
-            Err(refusal) if refusal.is_missing_table() => Ok(Listing::default()),
-            Err(refusal) => Err(FirewallError::Refused {
-                step,
-                message: refusal.message(),
-            }),
-        }
-    }
-
     /// The rules of one kind (or all), in evaluation order, with counters.
     pub fn list(&self, kind: Option<Kind>) -> Result<Vec<Listed>, FirewallError> {
-        let mut rules = self.listing()?.rules;
+        let step = "listing rules";
+        let mut rules = match nft::run(&self.ns, &["-j", "list", "table", "inet", TABLE], None)? {
+            Ok(json) => json::parse_listing(&json).map_err(|source| FirewallError::Answer { step, source })?,
+            Err(refusal) if refusal.is_missing_table() => Vec::new(),
+            Err(refusal) => {
+                return Err(FirewallError::Refused {
+                    step,
+                    message: refusal.message(),
+                })
+            }
+        };
         rules.retain(|l| kind.is_none_or(|k| l.kind() == k));
         Ok(rules)
+    }
+
+    fn index(&self) -> Result<Index, FirewallError> {
+        index::read(&self.ns, TABLE)
     }
 
     /// Adds the rules that are not already there, in order, in one batch.
@@ -125,14 +130,15 @@ impl Firewall {
     pub fn add(&self, rules: &[Rule]) -> Result<Vec<Added>, FirewallError> {
         let rules: Vec<Rule> = rules.iter().cloned().map(Rule::checked).collect::<Result<_, _>>()?;
         let _lock = Locked::take(&self.ns)?;
-        let existing = self.listing()?.rules;
+        let index = self.index()?;
+        let existing = &index.rules;
         // For each rule: the handle it already has, or its place in the
         // batch of new ones (a rule given twice is added once).
         let mut places: Vec<Result<u64, usize>> = Vec::with_capacity(rules.len());
         let mut fresh: Vec<&Rule> = Vec::new();
         for rule in &rules {
-            if let Some(l) = existing.iter().find(|l| l.rule.as_ref() == Some(rule)) {
-                places.push(Ok(l.handle));
+            if let Some(e) = existing.iter().find(|e| is_entry_of(e, rule)) {
+                places.push(Ok(e.handle));
             } else if let Some(i) = fresh.iter().position(|r| *r == rule) {
                 places.push(Err(i));
             } else {
@@ -140,12 +146,20 @@ impl Firewall {
                 places.push(Err(fresh.len() - 1));
             }
         }
-        let mut handles = Vec::new();
+        let mut handles = vec![0; fresh.len()];
         if !fresh.is_empty() {
-            let step = "adding rules";
-            let batch = serde_json::to_string(&json::add_batch(&fresh)).expect("nftables JSON serializes");
-            let echo = self.nft(step, &["-j", "--echo", "-f", "-"], Some(batch))?;
-            handles = json::echoed_handles(&echo).map_err(|source| FirewallError::Answer { step, source })?;
+            let batch = serde_json::to_string(&json::add_batch(&fresh, &index)).expect("nftables JSON serializes");
+            self.nft("adding rules", &["-j", "-f", "-"], Some(batch))?;
+            // The new handles, found by key: cheaper than asking nft to
+            // echo the batch back, which makes it read the whole table.
+            let after = self.index()?;
+            for (rule, handle) in fresh.iter().zip(handles.iter_mut()) {
+                *handle = after
+                    .rules
+                    .iter()
+                    .find(|e| is_entry_of(e, rule))
+                    .map_or(0, |e| e.handle);
+            }
         }
         let mut seen = vec![false; fresh.len()];
         Ok(places
@@ -153,7 +167,7 @@ impl Firewall {
             .map(|place| match place {
                 Ok(handle) => Added { handle, created: false },
                 Err(i) => Added {
-                    handle: handles.get(i).copied().unwrap_or(0),
+                    handle: handles[i],
                     created: !std::mem::replace(&mut seen[i], true),
                 },
             })
@@ -161,59 +175,72 @@ impl Firewall {
     }
 
     /// Deletes rules of `kind` by handle; if any handle is not one of them,
-    /// nothing is deleted.
-    pub fn delete(&self, kind: Kind, handles: &[u64]) -> Result<Vec<Listed>, FirewallError> {
+    /// nothing is deleted. Returns the handles deleted.
+    pub fn delete(&self, kind: Kind, handles: &[u64]) -> Result<Vec<u64>, FirewallError> {
         let _lock = Locked::take(&self.ns)?;
-        let listing = self.listing()?;
+        let index = self.index()?;
         for &handle in handles {
-            if !listing.rules.iter().any(|l| l.handle == handle && l.kind() == kind) {
+            if !index
+                .rules
+                .iter()
+                .any(|e| e.handle == handle && kind_of(e) == Some(kind))
+            {
                 return Err(FirewallError::NoSuchHandle {
                     kind: kind.name(),
                     handle,
                 });
             }
         }
-        self.remove(&listing, |l| handles.contains(&l.handle))
+        self.remove(&index, |e| handles.contains(&e.handle))
     }
 
-    /// Deletes the rule equal to `rule` (as `iptables -D` does).
-    pub fn delete_rule(&self, rule: &Rule) -> Result<Listed, FirewallError> {
+    /// Deletes the rule equal to `rule` (as `iptables -D` does) and returns
+    /// its handle.
+    pub fn delete_rule(&self, rule: &Rule) -> Result<u64, FirewallError> {
         let rule = rule.clone().checked()?;
         let _lock = Locked::take(&self.ns)?;
-        let listing = self.listing()?;
-        let found = listing
+        let index = self.index()?;
+        let handle = index
             .rules
             .iter()
-            .find(|l| l.rule.as_ref() == Some(&rule))
+            .find(|e| is_entry_of(e, &rule))
             .ok_or_else(|| FirewallError::NoSuchRule {
                 kind: rule.hook.kind().name(),
                 rule: rule.to_string(),
-            })?;
-        let handle = found.handle;
-        let mut gone = self.remove(&listing, |l| l.handle == handle)?;
-        Ok(gone.remove(0))
+            })?
+            .handle;
+        self.remove(&index, |e| e.handle == handle)?;
+        Ok(handle)
     }
 
     /// Deletes every rule of `kind` (or every rule nsbox has here): the
-    /// chains go, and the table when nothing else is left in it.
-    pub fn flush(&self, kind: Option<Kind>) -> Result<Vec<Listed>, FirewallError> {
+    /// chains go, and the table when nothing else is left in it. Returns
+    /// the handles deleted.
+    pub fn flush(&self, kind: Option<Kind>) -> Result<Vec<u64>, FirewallError> {
         let _lock = Locked::take(&self.ns)?;
-        let listing = self.listing()?;
-        self.remove(&listing, |l| kind.is_none_or(|k| l.kind() == k))
+        let index = self.index()?;
+        self.remove(&index, |e| {
+            kind_of(e).is_some_and(|k| kind.is_none_or(|wanted| wanted == k))
+        })
     }
 
-    fn remove(&self, listing: &Listing, doomed: impl Fn(&Listed) -> bool) -> Result<Vec<Listed>, FirewallError> {
-        let removal = listing.removal(&doomed);
+    fn remove(&self, index: &Index, doomed: impl Fn(&Entry) -> bool) -> Result<Vec<u64>, FirewallError> {
+        let removal = index.removal(&doomed);
         if removal.rules.is_empty() && !removal.table {
             return Ok(Vec::new());
         }
-        self.apply_removal(&removal)?;
-        Ok(listing.rules.iter().filter(|l| doomed(l)).cloned().collect())
-    }
-
-    fn apply_removal(&self, removal: &json::Removal) -> Result<(), FirewallError> {
-        let batch = serde_json::to_string(&json::remove_batch(removal)).expect("nftables JSON serializes");
+        let batch = serde_json::to_string(&json::remove_batch(&removal)).expect("nftables JSON serializes");
         self.nft("deleting rules", &["-j", "-f", "-"], Some(batch))?;
-        Ok(())
+        Ok(removal.rules.into_iter().map(|(_, handle)| handle).collect())
     }
+}
+
+/// The kind of an nsbox rule; `None` for a rule in a chain nsbox did not make.
+fn kind_of(entry: &Entry) -> Option<Kind> {
+    entry.hook().map(Hook::kind)
+}
+
+/// Whether the kernel's rule `entry` is `rule`: same chain, same key.
+fn is_entry_of(entry: &Entry, rule: &Rule) -> bool {
+    entry.chain == rule.hook.chain() && entry.comment.as_deref() == Some(rule.key().as_str())
 }

@@ -572,6 +572,33 @@ impl Rule {
     }
 }
 
+impl Rule {
+    /// The rule's canonical text without its chain, kept as the comment of
+    /// the rule in the kernel: two rules of a chain are the same rule
+    /// exactly when their keys are equal. nft keeps at most 128 bytes of
+    /// comment (with its NUL); a longer text is cut and ends in a hash of
+    /// the whole, so that it stays readable and unique.
+    pub fn key(&self) -> String {
+        const MAX: usize = 127;
+        let text = format!("{} -> {}", self.matches, self.action);
+        if text.len() <= MAX {
+            return text;
+        }
+        let hash = format!(" ...#{:016x}", fnv1a(text.as_bytes()));
+        // The text is ASCII (addresses, names, numbers), so any cut is on a
+        // character boundary.
+        format!("{}{hash}", &text[..MAX - hash.len()])
+    }
+}
+
+/// FNV-1a, 64 bits: a hash that is the same in every build and version,
+/// as a key stored in the kernel must be.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {} -> {}", self.hook, self.matches, self.action)
@@ -605,6 +632,48 @@ mod tests {
             "postrouting: -s 10.0.1.0/24 -o veth-cli -> snat to:10.0.2.1"
         );
         assert_eq!(r.family(), Some(Family::V4));
+    }
+
+    #[test]
+    fn the_longest_key_fits_in_an_nft_comment() {
+        let v6 = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0/124";
+        let r = Rule::nat(
+            Match {
+                source: Some(parse_prefix(v6).unwrap()),
+                destination: Some(parse_prefix(v6).unwrap()),
+                in_iface: Some("a-name-of-15-by".into()),
+                proto: Some(Proto::Sctp),
+                sport: Some(Ports {
+                    first: 65534,
+                    last: 65535,
+                }),
+                dport: Some(Ports {
+                    first: 65534,
+                    last: 65535,
+                }),
+                ..Match::default()
+            },
+            Action::Dnat {
+                to: "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65534-65535"
+                    .parse()
+                    .unwrap(),
+            },
+        )
+        .unwrap();
+        let key = r.key();
+        assert!(key.len() <= 127, "{} bytes: {key}", key.len());
+        assert!(key.starts_with("-p sctp -s ffff:"), "{key}");
+        let mut other = r.clone();
+        other.matches.dport = Some(Ports {
+            first: 65533,
+            last: 65535,
+        });
+        assert_ne!(
+            other.key(),
+            key,
+            "rules that differ only past the cut have different keys"
+        );
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c, "FNV-1a's published value for \"a\"");
     }
 
     #[test]
