@@ -512,3 +512,57 @@ before=$(ip netns exec router nft -j list ruleset)
         "125 nsbox: nft not found: NAT and filter rules need nftables (install it with: apt-get install nftables)"
     );
 }
+
+#[test]
+fn ipv6_masquerade_and_a_partition_work_like_their_ipv4_twins() {
+    require_root!();
+    if skip_without_tools() {
+        return;
+    }
+    // The seed's shape in IPv6: the client (fd00:99::99 on lo) has no route
+    // back to the server's fd00:1::/64, so only the router's masquerade
+    // gets the server's ping answered.
+    let out = run(r#"
+for a in "server fd00:1::2/64 vethS" "router fd00:1::1/64 veth-srv" "router fd00:2::1/64 veth-cli" "client fd00:2::2/64 vethC"; do
+  set -- $a; ip -n "$1" addr add "$2" dev "$3" nodad
+done
+ip -n client addr add fd00:99::99/128 dev lo
+ip netns exec router sysctl -qw net.ipv6.conf.all.forwarding=1
+ip -n server route add default via fd00:1::1
+ip -n router route add fd00:99::/64 via fd00:2::2
+echo "BEFORE $(pings server fd00:99::99)"
+$NSBOX nat -n router add masquerade -s fd00:1::/64 -o veth-cli >/dev/null
+echo "WITH $(pings server fd00:99::99)"
+ip netns exec client python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("fd00:99::99", 9999)); s.settimeout(5)
+open("/run/ready-udp", "w").close()
+print("SEEN", s.recvfrom(100)[1][0])' > /run/seen &
+while [ ! -e /run/ready-udp ]; do sleep 0.02; done
+ip netns exec server python3 -c '
+import socket; socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).sendto(b"x", ("fd00:99::99", 9999))'
+wait
+cat /run/seen
+$NSBOX filter -n router add forward drop -s fd00:1::2 -p icmpv6 >/dev/null
+echo "CUT $(pings server fd00:99::99)"
+echo "LISTED $($NSBOX filter -n router list --json | tr -d ' \n')"
+$NSBOX filter -n router delete forward drop -s fd00:1::2 -p icmpv6 >/dev/null
+echo "HEALED $(pings server fd00:99::99)"
+echo "ORACLE $(ip netns exec router nft -j list ruleset)"
+"#);
+    assert_eq!(field(&out, "BEFORE"), "1", "{out}");
+    assert_eq!(field(&out, "WITH"), "0", "{out}");
+    assert_eq!(field(&out, "SEEN"), "fd00:2::1", "the client sees the router's address");
+    assert_eq!(field(&out, "CUT"), "1", "{out}");
+    let listed = json(&out, "LISTED");
+    assert!(listed[0]["packets"].as_u64().unwrap() >= 2, "{listed}");
+    assert_eq!(listed[0]["rule"]["proto"], "icmpv6");
+    assert_eq!(field(&out, "HEALED"), "0", "{out}");
+    let rules = oracle_rules(&json(&out, "ORACLE"));
+    assert_eq!(rules.len(), 1, "only the masquerade is left: {rules:?}");
+    let exprs = rules[0].3.to_string();
+    assert!(
+        exprs.contains(r#"{"prefix":{"addr":"fd00:1::","len":64}}"#) && exprs.contains(r#"{"masquerade":null}"#),
+        "{exprs}"
+    );
+}
