@@ -3,8 +3,9 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::{presets::NOTHING, Table};
-use nsbox_net::firewall::rule::{net_text, parse_prefix};
-use nsbox_net::firewall::{Action, Added, Firewall, Hook, Kind, Listed, Match, NatTarget, Ports, Proto, Rule};
+use nsbox_net::firewall::rule::net_text;
+use nsbox_net::firewall::words::{filter_rule, nat_rule, Flags};
+use nsbox_net::firewall::{Action, Added, Firewall, Hook, Kind, Listed, Proto, Rule};
 use nsbox_ns::netns::Registry;
 
 /// What a rule matches, as iptables spells it.
@@ -34,32 +35,17 @@ pub struct MatchArgs {
 }
 
 impl MatchArgs {
-    fn to_match(&self) -> Result<Match, String> {
-        let err = |e: nsbox_net::firewall::RuleError| e.to_string();
-        Ok(Match {
-            source: self.source.as_deref().map(parse_prefix).transpose().map_err(err)?,
-            destination: self.destination.as_deref().map(parse_prefix).transpose().map_err(err)?,
+    fn to_flags(&self) -> Flags {
+        Flags {
+            source: self.source.clone(),
+            destination: self.destination.clone(),
             in_iface: self.in_iface.clone(),
             out_iface: self.out_iface.clone(),
-            proto: self
-                .proto
-                .as_deref()
-                .map(str::parse::<Proto>)
-                .transpose()
-                .map_err(err)?,
-            sport: self
-                .sport
-                .as_deref()
-                .map(str::parse::<Ports>)
-                .transpose()
-                .map_err(err)?,
-            dport: self
-                .dport
-                .as_deref()
-                .map(str::parse::<Ports>)
-                .transpose()
-                .map_err(err)?,
-        })
+            proto: self.proto.clone(),
+            sport: self.sport.clone(),
+            dport: self.dport.clone(),
+            ..Flags::default()
+        }
     }
 }
 
@@ -95,57 +81,14 @@ impl NatRuleArgs {
         let action = self
             .action
             .ok_or("a NAT rule needs an action: snat, masquerade or dnat")?;
-        let target = |flag: &str, value: &Option<String>| -> Result<NatTarget, String> {
-            let value = value
-                .as_deref()
-                .ok_or_else(|| format!("{} needs {flag}", self.action_name()))?;
-            value.parse::<NatTarget>().map_err(|e| e.to_string())
+        let action = action.to_possible_value().expect("no skipped values");
+        let flags = Flags {
+            to_source: self.to_source.clone(),
+            to_destination: self.to_destination.clone(),
+            to_ports: self.to_ports.clone(),
+            ..self.matches.to_flags()
         };
-        let misplaced = [
-            (
-                "--to-source",
-                self.to_source.is_some(),
-                matches!(action, NatAction::Snat),
-            ),
-            (
-                "--to-destination",
-                self.to_destination.is_some(),
-                matches!(action, NatAction::Dnat),
-            ),
-            (
-                "--to-ports",
-                self.to_ports.is_some(),
-                matches!(action, NatAction::Masquerade),
-            ),
-        ];
-        if let Some((flag, ..)) = misplaced.iter().find(|(_, given, fits)| *given && !fits) {
-            return Err(format!("{flag} does not apply to {}", self.action_name()));
-        }
-        let action = match action {
-            NatAction::Snat => Action::Snat {
-                to: target("--to-source", &self.to_source)?,
-            },
-            NatAction::Dnat => Action::Dnat {
-                to: target("--to-destination", &self.to_destination)?,
-            },
-            NatAction::Masquerade => Action::Masquerade {
-                ports: self
-                    .to_ports
-                    .as_deref()
-                    .map(str::parse::<Ports>)
-                    .transpose()
-                    .map_err(|e| e.to_string())?,
-            },
-        };
-        Rule::nat(self.matches.to_match()?, action).map_err(|e| e.to_string())
-    }
-
-    fn action_name(&self) -> &'static str {
-        match self.action {
-            Some(NatAction::Snat) => "snat",
-            Some(NatAction::Masquerade) => "masquerade",
-            Some(NatAction::Dnat) | None => "dnat",
-        }
+        nat_rule(action.get_name(), &flags)
     }
 
     fn is_empty(&self) -> bool {
@@ -186,23 +129,12 @@ impl FilterRuleArgs {
         let (Some(chain), Some(verdict)) = (self.chain, self.verdict) else {
             return Err("a filter rule needs a chain and a verdict: input|forward|output accept|drop|reject".into());
         };
-        let hook = match chain {
-            FilterChain::Input => Hook::Input,
-            FilterChain::Forward => Hook::Forward,
-            FilterChain::Output => Hook::Output,
-        };
-        let action = match verdict {
-            Verdict::Accept => Action::Accept,
-            Verdict::Drop => Action::Drop,
-            Verdict::Reject => Action::Reject,
-        };
-        Rule {
-            hook,
-            matches: self.matches.to_match()?,
-            action,
-        }
-        .checked()
-        .map_err(|e| e.to_string())
+        let name = |v: clap::builder::PossibleValue| v.get_name().to_string();
+        filter_rule(
+            &name(chain.to_possible_value().expect("no skipped values")),
+            &name(verdict.to_possible_value().expect("no skipped values")),
+            &self.matches.to_flags(),
+        )
     }
 
     fn is_empty(&self) -> bool {
