@@ -1,0 +1,159 @@
+//! The lab file as written: YAML, every value that can be wrong kept with
+//! its position (line and column) so that a diagnostic can point at it.
+//!
+//! ```yaml
+//! name: seed
+//! nodes:
+//!   server:
+//!     lo: [1.1.1.1/24]
+//!     routes: [default via 10.0.1.1]
+//!   router:
+//!     forwarding: true
+//!     nat: [snat -s 10.0.1.0/24 -o veth-cli --to-source 10.0.2.1]
+//! links:
+//!   - endpoints: [server:vethS 10.0.1.2/24, router:veth-srv 10.0.1.1/24]
+//! expect:
+//!   server -> 1.1.1.1: reachable
+//!   client -> 10.0.1.1: unreachable (network unreachable)
+//! steps:
+//!   - name: default routes
+//!     add: {client: {routes: [default via 10.0.2.1]}}
+//!     expect: {client -> 10.0.1.1: reachable}
+//! ```
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::fmt;
+use std::marker::PhantomData;
+
+pub type Text = Spanned<String>;
+
+/// A mapping that keeps the file's order (nodes are brought up, and their
+/// interfaces named, in the order they are written).
+#[derive(Debug, Clone)]
+pub struct Ordered<T>(pub Vec<(Text, T)>);
+
+impl<T> Default for Ordered<T> {
+    fn default() -> Self {
+        Ordered(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OrderedVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for OrderedVisitor<T> {
+            type Value = Ordered<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out: Vec<(Text, T)> = Vec::new();
+                while let Some((key, value)) = map.next_entry::<Text, T>()? {
+                    if out.iter().any(|(k, _)| k.value == key.value) {
+                        return Err(de::Error::custom(format!("{:?} is given twice", key.value)));
+                    }
+                    out.push((key, value));
+                }
+                Ok(Ordered(out))
+            }
+        }
+        deserializer.deserialize_map(OrderedVisitor(PhantomData))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabFile {
+    pub name: Text,
+    #[serde(default)]
+    pub nodes: Ordered<Spanned<NodeFile>>,
+    #[serde(default)]
+    pub links: Vec<Spanned<LinkFile>>,
+    /// `SRC -> DEST: OUTCOME` entries.
+    #[serde(default)]
+    pub expect: Ordered<Text>,
+    #[serde(default)]
+    pub steps: Vec<Spanned<StepFile>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    /// Addresses on `lo`.
+    #[serde(default)]
+    pub lo: Vec<Text>,
+    /// `net.ipv4.ip_forward` and `net.ipv6.conf.all.forwarding`.
+    #[serde(default)]
+    pub forwarding: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub sysctls: Ordered<Spanned<Scalar>>,
+    #[serde(default)]
+    pub routes: Vec<Text>,
+    /// `nsbox nat add` arguments: `snat -s 10.0.1.0/24 --to-source 10.0.2.1`.
+    #[serde(default)]
+    pub nat: Vec<Text>,
+    /// `nsbox filter add` arguments: `forward drop -s 10.0.1.2`.
+    #[serde(default)]
+    pub filter: Vec<Text>,
+}
+
+/// A sysctl value as written: `1`, `"1"` or `true` all mean 1.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    Bool(bool),
+    Int(i64),
+    Text(String),
+}
+
+impl Scalar {
+    pub fn to_sysctl(&self) -> String {
+        match self {
+            Scalar::Bool(b) => u8::from(*b).to_string(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Text(t) => t.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkFile {
+    /// Two ends: `NODE[:IFACE] [ADDR/LEN ...]`.
+    pub endpoints: Vec<Text>,
+    #[serde(default)]
+    pub mtu: Option<Spanned<u32>>,
+}
+
+/// One step of a scenario: changes, then what must hold.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    pub name: Text,
+    #[serde(default)]
+    pub add: Ordered<Spanned<ChangeFile>>,
+    #[serde(default)]
+    pub remove: Ordered<Spanned<ChangeFile>>,
+    /// Sysctls to set, per node.
+    #[serde(default)]
+    pub sysctls: Ordered<Ordered<Spanned<Scalar>>>,
+    /// Nodes whose neighbour (ARP/NDP) caches are emptied.
+    #[serde(default)]
+    pub flush_neighbours: Vec<Text>,
+    #[serde(default)]
+    pub expect: Ordered<Text>,
+}
+
+/// What a step adds to or removes from one node.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeFile {
+    #[serde(default)]
+    pub routes: Vec<Text>,
+    #[serde(default)]
+    pub nat: Vec<Text>,
+    #[serde(default)]
+    pub filter: Vec<Text>,
+}

@@ -1,0 +1,917 @@
+//! Reading a lab file: YAML to [`Lab`], with every mistake reported at its
+//! file, line and column before anything is created. Warnings (legal but
+//! almost certainly not meant) are returned beside the lab.
+
+use crate::file::{ChangeFile, LabFile, NodeFile, Ordered, Scalar, Text};
+use crate::model::{Change, End, Expect, Lab, Link, Node, Outcome, Route, Step};
+use ipnet::IpNet;
+use nsbox_net::firewall::{words, Rule};
+use serde_saphyr::{Location, Spanned};
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// One finding about a lab file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+    pub warning: bool,
+}
+
+/// Every finding, with the file they are about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostics {
+    pub file: PathBuf,
+    pub list: Vec<Diagnostic>,
+}
+
+impl fmt::Display for Diagnostics {
+    /// `seed.yaml:12:7: error: ...`, one line each, like a compiler.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.list.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            let kind = if d.warning { "warning" } else { "error" };
+            write!(
+                f,
+                "{}:{}:{}: {kind}: {}",
+                self.file.display(),
+                d.line,
+                d.column,
+                d.message
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+impl Diagnostics {
+    pub fn errors(&self) -> usize {
+        self.list.iter().filter(|d| !d.warning).count()
+    }
+}
+
+/// Reads and checks the lab file at `path`.
+pub fn load(path: &Path) -> Result<(Lab, Diagnostics), Diagnostics> {
+    let text = std::fs::read_to_string(path).map_err(|e| Diagnostics {
+        file: path.to_path_buf(),
+        list: vec![Diagnostic {
+            line: 0,
+            column: 0,
+            message: format!("cannot read the file: {e}"),
+            warning: false,
+        }],
+    })?;
+    parse(path, &text)
+}
+
+/// Checks a lab file's text; `path` only names it in diagnostics.
+pub fn parse(path: &Path, text: &str) -> Result<(Lab, Diagnostics), Diagnostics> {
+    let mut checker = Checker {
+        diagnostics: Diagnostics {
+            file: path.to_path_buf(),
+            list: Vec::new(),
+        },
+        ends_at: Vec::new(),
+        lo_at: Vec::new(),
+    };
+    let file: LabFile = match serde_saphyr::from_str(text) {
+        Ok(file) => file,
+        Err(e) => {
+            let location = e.location().unwrap_or(Location::UNKNOWN);
+            let message = yaml_message(&e.to_string());
+            checker.error_at(location, message);
+            return Err(checker.diagnostics);
+        }
+    };
+    let lab = checker.lab(&file);
+    if checker.diagnostics.errors() > 0 {
+        Err(checker.diagnostics)
+    } else {
+        Ok((lab, checker.diagnostics))
+    }
+}
+
+/// The library's message without the position it puts in front
+/// ("error: line 3 column 6: ..."): ours goes in front already.
+fn yaml_message(text: &str) -> String {
+    let text = text.lines().next().unwrap_or_default();
+    let text = text.strip_prefix("error: ").unwrap_or(text);
+    match text.split_once(": ") {
+        Some((position, rest)) if position.starts_with("line ") && position.contains(" column ") => rest.to_string(),
+        _ => text.to_string(),
+    }
+}
+
+struct Checker {
+    diagnostics: Diagnostics,
+    /// Where each link's two endpoints are written, by link.
+    ends_at: Vec<[Location; 2]>,
+    /// Where each node's `lo` addresses are written, by node.
+    lo_at: Vec<Vec<Location>>,
+}
+
+/// Characters allowed in lab and node names: they become file names under
+/// /run/netns and parts of interface names.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+        && !name.starts_with(['.', '-'])
+}
+
+impl Checker {
+    fn push(&mut self, at: Location, message: String, warning: bool) {
+        self.diagnostics.list.push(Diagnostic {
+            line: at.line(),
+            column: at.column(),
+            message,
+            warning,
+        });
+    }
+
+    fn error_at(&mut self, at: Location, message: impl Into<String>) {
+        self.push(at, message.into(), false);
+    }
+
+    fn warn_at(&mut self, at: Location, message: impl Into<String>) {
+        self.push(at, message.into(), true);
+    }
+
+    fn lab(&mut self, file: &LabFile) -> Lab {
+        let name = file.name.value.clone();
+        if !is_plain_name(&name) || name.len() > 32 {
+            self.error_at(
+                file.name.referenced,
+                format!("lab name {name:?}: use up to 32 letters, digits, '.', '_' or '-'"),
+            );
+        }
+        let mut lab = Lab {
+            name,
+            nodes: Vec::new(),
+            links: Vec::new(),
+            expect: Vec::new(),
+            steps: Vec::new(),
+        };
+        for (name, node) in &file.nodes.0 {
+            let resolved = self.node(name, node);
+            lab.nodes.push(resolved);
+        }
+        if lab.nodes.is_empty() {
+            self.error_at(file.name.referenced, "the lab has no nodes");
+        }
+        for link in &file.links {
+            if let Some(l) = self.link(&lab, link) {
+                lab.links.push(l);
+                self.ends_at
+                    .push([link.value.endpoints[0].referenced, link.value.endpoints[1].referenced]);
+            }
+        }
+        self.name_interfaces(&mut lab);
+        self.check_addresses(&lab);
+        for (index, (_, node)) in file.nodes.0.iter().enumerate() {
+            let routes: Vec<Route> = node
+                .value
+                .routes
+                .iter()
+                .filter_map(|r| self.route(&lab, index, r))
+                .collect();
+            self.check_route_list(&routes, &node.value.routes);
+            lab.nodes[index].routes = routes;
+        }
+        lab.expect = self.expects(&lab, &file.expect);
+        let mut state: Vec<(Vec<Route>, Vec<Rule>)> =
+            lab.nodes.iter().map(|n| (n.routes.clone(), n.rules.clone())).collect();
+        for step in &file.steps {
+            let resolved = self.step(&lab, &mut state, step);
+            lab.steps.push(resolved);
+        }
+        lab
+    }
+
+    fn node(&mut self, name: &Text, node: &Spanned<NodeFile>) -> Node {
+        if !is_plain_name(&name.value) {
+            self.error_at(
+                name.referenced,
+                format!("node name {:?}: use letters, digits, '.', '_' or '-'", name.value),
+            );
+        }
+        let n = &node.value;
+        self.lo_at.push(n.lo.iter().map(|a| a.referenced).collect());
+        let mut resolved = Node {
+            name: name.value.clone(),
+            lo: n.lo.iter().filter_map(|a| self.address(a)).collect(),
+            sysctls: Vec::new(),
+            routes: Vec::new(),
+            rules: Vec::new(),
+        };
+        if let Some(forwarding) = &n.forwarding {
+            let value = u8::from(forwarding.value).to_string();
+            resolved.sysctls.push(("net.ipv4.ip_forward".into(), value.clone()));
+            resolved.sysctls.push(("net.ipv6.conf.all.forwarding".into(), value));
+        }
+        resolved.sysctls.extend(self.sysctls(&n.sysctls));
+        resolved.rules = self.rules(&n.nat, &n.filter);
+        resolved
+    }
+
+    fn sysctls(&mut self, sysctls: &Ordered<Spanned<Scalar>>) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (key, value) in &sysctls.0 {
+            let k = &key.value;
+            if !k.starts_with("net.") || k.contains("..") || k.contains('/') {
+                self.error_at(
+                    key.referenced,
+                    format!("sysctl {k:?}: only net.* keys belong to a network namespace"),
+                );
+                continue;
+            }
+            out.push((k.clone(), value.value.to_sysctl()));
+        }
+        out
+    }
+
+    fn rules(&mut self, nat: &[Text], filter: &[Text]) -> Vec<Rule> {
+        let mut out = Vec::new();
+        for (texts, parse) in [
+            (nat, words::parse_nat as fn(&str) -> Result<Rule, String>),
+            (filter, words::parse_filter),
+        ] {
+            for text in texts {
+                match parse(&text.value) {
+                    Ok(rule) => out.push(rule),
+                    Err(e) => self.error_at(text.referenced, e),
+                }
+            }
+        }
+        out
+    }
+
+    fn address(&mut self, text: &Text) -> Option<IpNet> {
+        match text.value.parse::<IpNet>() {
+            Ok(net) => Some(net),
+            Err(_) => {
+                self.error_at(
+                    text.referenced,
+                    format!(
+                        "{:?} is not an address with its prefix length (10.0.1.2/24)",
+                        text.value
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn node_index(&mut self, lab: &Lab, name: &str, at: Location) -> Option<usize> {
+        let found = lab.nodes.iter().position(|n| n.name == name);
+        if found.is_none() {
+            let known: Vec<&str> = lab.nodes.iter().map(|n| n.name.as_str()).collect();
+            self.error_at(at, format!("unknown node {name:?} (nodes: {})", known.join(", ")));
+        }
+        found
+    }
+
+    /// `NODE[:IFACE] [ADDR/LEN ...]`; an empty interface name is filled in
+    /// later by [`Checker::name_interfaces`].
+    fn endpoint(&mut self, lab: &Lab, text: &Text) -> Option<End> {
+        let at = text.referenced;
+        let mut parts = text.value.split_whitespace();
+        let Some(head) = parts.next() else {
+            self.error_at(at, "an empty endpoint: expected NODE[:IFACE] [ADDR/LEN ...]");
+            return None;
+        };
+        let (node, iface) = head.split_once(':').unwrap_or((head, ""));
+        let node = self.node_index(lab, node, at)?;
+        if !iface.is_empty() && nsbox_net::link::check_name(iface).is_err() {
+            self.error_at(
+                at,
+                format!("interface name {iface:?} is invalid: it must be 1 to 15 bytes without '/', ':' or whitespace"),
+            );
+        }
+        let mut addresses = Vec::new();
+        for word in parts {
+            match word.parse::<IpNet>() {
+                Ok(net) => addresses.push(net),
+                Err(_) => self.error_at(
+                    at,
+                    format!("{word:?} is not an address with its prefix length (10.0.1.2/24)"),
+                ),
+            }
+        }
+        Some(End {
+            node,
+            iface: iface.to_string(),
+            addresses,
+        })
+    }
+
+    fn link(&mut self, lab: &Lab, link: &Spanned<crate::file::LinkFile>) -> Option<Link> {
+        let l = &link.value;
+        if l.endpoints.len() != 2 {
+            self.error_at(
+                link.referenced,
+                format!("a link joins exactly two endpoints, not {}", l.endpoints.len()),
+            );
+            return None;
+        }
+        let a = self.endpoint(lab, &l.endpoints[0]);
+        let b = self.endpoint(lab, &l.endpoints[1]);
+        if let Some(mtu) = &l.mtu {
+            if !(68..=65535).contains(&mtu.value) {
+                self.error_at(mtu.referenced, format!("MTU {} is outside 68 to 65535", mtu.value));
+            }
+        }
+        Some(Link {
+            ends: [a?, b?],
+            mtu: l.mtu.as_ref().map(|m| m.value),
+        })
+    }
+
+    /// Gives every unnamed interface the first free `ethN` of its node, and
+    /// reports names used twice in one node.
+    fn name_interfaces(&mut self, lab: &mut Lab) {
+        for node in 0..lab.nodes.len() {
+            let mut used: Vec<String> = vec!["lo".into()];
+            let mut next = 0;
+            for (link, at) in lab.links.iter_mut().zip(&self.ends_at) {
+                for (end, at) in link.ends.iter_mut().zip(at).filter(|(e, _)| e.node == node) {
+                    if end.iface.is_empty() {
+                        while used.contains(&format!("eth{next}")) {
+                            next += 1;
+                        }
+                        end.iface = format!("eth{next}");
+                    }
+                    if used.contains(&end.iface) {
+                        let message = format!(
+                            "node {:?} has two interfaces named {:?}",
+                            lab.nodes[node].name, end.iface
+                        );
+                        self.diagnostics.list.push(Diagnostic {
+                            line: at.line(),
+                            column: at.column(),
+                            message,
+                            warning: false,
+                        });
+                    }
+                    used.push(end.iface.clone());
+                }
+            }
+        }
+    }
+
+    /// The same address twice anywhere in the lab is an error: probes and
+    /// routes could not tell the two apart.
+    fn check_addresses(&mut self, lab: &Lab) {
+        let mut places: Vec<(IpAddr, String, Location)> = Vec::new();
+        for (node, at) in lab.nodes.iter().zip(&self.lo_at) {
+            for (a, at) in node.lo.iter().zip(at) {
+                places.push((a.addr(), format!("{}:lo", node.name), *at));
+            }
+        }
+        for (link, at) in lab.links.iter().zip(&self.ends_at) {
+            for (end, at) in link.ends.iter().zip(at) {
+                for a in &end.addresses {
+                    places.push((a.addr(), format!("{}:{}", lab.nodes[end.node].name, end.iface), *at));
+                }
+            }
+        }
+        for (i, (addr, owner, at)) in places.iter().enumerate() {
+            if let Some((_, first, _)) = places[..i].iter().find(|(a, ..)| a == addr) {
+                self.error_at(*at, format!("address {addr} is on both {first} and {owner}"));
+            }
+        }
+    }
+
+    /// `default|PREFIX [via GW] [dev IFACE] [metric N]`, checked against the
+    /// node's interfaces and subnets.
+    fn route(&mut self, lab: &Lab, node: usize, text: &Text) -> Option<Route> {
+        self.route_checked(lab, node, text, true)
+    }
+
+    /// A route, with its gateway checked only when it is being added (a
+    /// removal names a route that was checked when it was added).
+    fn route_checked(&mut self, lab: &Lab, node: usize, text: &Text, adding: bool) -> Option<Route> {
+        let at = text.referenced;
+        match parse_route(&text.value) {
+            Err(e) => {
+                self.error_at(at, e);
+                None
+            }
+            Ok(route) => {
+                let name = &lab.nodes[node].name;
+                let interfaces = lab.interfaces(node);
+                if let Some(dev) = &route.dev {
+                    if !interfaces.iter().any(|(i, _)| i == dev) {
+                        self.error_at(at, format!("node {name:?} has no interface {dev:?}"));
+                    }
+                }
+                if let Some(via) = route.via.filter(|_| adding) {
+                    let own = interfaces.iter().flat_map(|(_, a)| a.iter()).any(|a| a.addr() == via);
+                    let connected = interfaces
+                        .iter()
+                        .filter(|(i, _)| route.dev.as_deref().is_none_or(|d| d == *i))
+                        .flat_map(|(_, a)| a.iter())
+                        .any(|a| a.contains(&via));
+                    if own {
+                        self.warn_at(
+                            at,
+                            format!(
+                                "the gateway {via} is {name}'s own address: the kernel accepts it but ignores it, \
+                                 and the route acts as an on-link route that ARPs for every destination \
+                                 (it works only while the far host answers ARP for it); \
+                                 use the neighbour's address on the link"
+                            ),
+                        );
+                    } else if !connected {
+                        self.error_at(
+                            at,
+                            format!("the gateway {via} is not on a subnet connected to {name}: the kernel would refuse the route"),
+                        );
+                    }
+                    if via.is_ipv4() != route.destination.addr().is_ipv4() {
+                        self.error_at(
+                            at,
+                            format!("the gateway {via} and the destination are not of one family"),
+                        );
+                    }
+                }
+                Some(route)
+            }
+        }
+    }
+
+    fn check_route_list(&mut self, routes: &[Route], texts: &[Text]) {
+        for (i, r) in routes.iter().enumerate() {
+            if routes[..i]
+                .iter()
+                .any(|o| o.destination == r.destination && o.metric == r.metric)
+            {
+                if let Some(text) = texts.get(i) {
+                    self.error_at(text.referenced, format!("a second route to {}", r.destination));
+                }
+            }
+        }
+    }
+
+    fn expects(&mut self, lab: &Lab, entries: &Ordered<Text>) -> Vec<Expect> {
+        entries
+            .0
+            .iter()
+            .filter_map(|(path, outcome)| self.expect(lab, path, outcome))
+            .collect()
+    }
+
+    /// `SRC [from ADDR] -> DEST` with its outcome,
+    /// `reachable|unreachable [(REASON)]`.
+    fn expect(&mut self, lab: &Lab, path: &Text, outcome: &Text) -> Option<Expect> {
+        let outcome = match parse_outcome(&outcome.value) {
+            Ok(o) => o,
+            Err(e) => {
+                self.error_at(outcome.referenced, e);
+                return None;
+            }
+        };
+        let at = path.referenced;
+        let (src, source, dest) = match parse_path(&path.value) {
+            Ok(p) => p,
+            Err(e) => {
+                self.error_at(at, e);
+                return None;
+            }
+        };
+        let from = self.node_index(lab, &src, at)?;
+        if let Some(source) = source {
+            let own = lab
+                .interfaces(from)
+                .iter()
+                .flat_map(|(_, a)| a.clone())
+                .any(|a| a.addr() == source);
+            if !own {
+                self.error_at(at, format!("{source} is not an address of {src}"));
+            }
+        }
+        let to = match dest.parse::<IpAddr>() {
+            Ok(addr) => addr,
+            Err(_) => {
+                let node = self.node_index(lab, &dest, at)?;
+                match node_address(lab, node) {
+                    Some(a) => a,
+                    None => {
+                        self.error_at(at, format!("node {dest:?} has no address to probe"));
+                        return None;
+                    }
+                }
+            }
+        };
+        Some(Expect {
+            text: path.value.clone(),
+            from,
+            source,
+            to,
+            outcome,
+        })
+    }
+
+    fn change(&mut self, lab: &Lab, node: usize, change: &Spanned<ChangeFile>, adding: bool) -> Change {
+        let c = &change.value;
+        Change {
+            routes: c
+                .routes
+                .iter()
+                .filter_map(|r| self.route_checked(lab, node, r, adding))
+                .collect(),
+            rules: self.rules(&c.nat, &c.filter),
+        }
+    }
+
+    fn step(
+        &mut self,
+        lab: &Lab,
+        state: &mut [(Vec<Route>, Vec<Rule>)],
+        step: &Spanned<crate::file::StepFile>,
+    ) -> Step {
+        let s = &step.value;
+        let mut out = Step {
+            name: s.name.value.clone(),
+            remove: Vec::new(),
+            add: Vec::new(),
+            sysctls: Vec::new(),
+            flush_neighbours: Vec::new(),
+            expect: Vec::new(),
+        };
+        for (key, change) in &s.remove.0 {
+            let name = &key.value;
+            let Some(node) = self.node_index(lab, name, key.referenced) else {
+                continue;
+            };
+            let c = self.change(lab, node, change, false);
+            let (routes, rules) = &mut state[node];
+            for r in &c.routes {
+                match routes.iter().position(|o| o == r) {
+                    Some(i) => {
+                        routes.remove(i);
+                    }
+                    None => self.error_at(
+                        change.referenced,
+                        format!(
+                            "{name} has no route to {} like this at step {:?}",
+                            r.destination, out.name
+                        ),
+                    ),
+                }
+            }
+            for r in &c.rules {
+                match rules.iter().position(|o| o == r) {
+                    Some(i) => {
+                        rules.remove(i);
+                    }
+                    None => self.error_at(
+                        change.referenced,
+                        format!("{name} has no rule {r} at step {:?}", out.name),
+                    ),
+                }
+            }
+            out.remove.push((node, c));
+        }
+        for (key, change) in &s.add.0 {
+            let name = &key.value;
+            let Some(node) = self.node_index(lab, name, key.referenced) else {
+                continue;
+            };
+            let c = self.change(lab, node, change, true);
+            let (routes, rules) = &mut state[node];
+            for r in &c.routes {
+                if routes
+                    .iter()
+                    .any(|o| o.destination == r.destination && o.metric == r.metric)
+                {
+                    self.error_at(
+                        change.referenced,
+                        format!("{name} already has a route to {} at step {:?}", r.destination, out.name),
+                    );
+                }
+                routes.push(r.clone());
+            }
+            rules.extend(c.rules.iter().cloned());
+            out.add.push((node, c));
+        }
+        for (name, sysctls) in &s.sysctls.0 {
+            if let Some(node) = self.node_index(lab, &name.value, name.referenced) {
+                let values = self.sysctls(sysctls);
+                out.sysctls.push((node, values));
+            }
+        }
+        for name in &s.flush_neighbours {
+            if let Some(node) = self.node_index(lab, &name.value, name.referenced) {
+                out.flush_neighbours.push(node);
+            }
+        }
+        out.expect = self.expects(lab, &s.expect);
+        out
+    }
+}
+
+/// `default|PREFIX [via GW] [dev IFACE] [metric N]`.
+pub fn parse_route(text: &str) -> Result<Route, String> {
+    let mut words = text.split_whitespace();
+    let destination = match words.next() {
+        None => return Err("an empty route: expected default|PREFIX [via GW] [dev IFACE] [metric N]".into()),
+        Some("default") => None,
+        Some(prefix) => Some(
+            prefix
+                .parse::<IpNet>()
+                .or_else(|_| prefix.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{prefix:?} is not a destination: default or a prefix (1.1.1.0/24)"))?
+                .trunc(),
+        ),
+    };
+    let mut route = Route {
+        destination: destination.unwrap_or_else(|| IpNet::V4(Default::default())),
+        via: None,
+        dev: None,
+        metric: None,
+    };
+    while let Some(word) = words.next() {
+        let value = words.next().ok_or_else(|| format!("{word:?} needs a value"))?;
+        match word {
+            "via" => {
+                route.via = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("{value:?} is not a gateway address"))?,
+                )
+            }
+            "dev" => route.dev = Some(value.to_string()),
+            "metric" => route.metric = Some(value.parse().map_err(|_| format!("{value:?} is not a metric"))?),
+            other => {
+                return Err(format!(
+                    "unknown word {other:?} in a route: expected via, dev or metric"
+                ))
+            }
+        }
+    }
+    if route.via.is_none() && route.dev.is_none() {
+        return Err("a route needs a gateway (via GW) or an interface (dev IFACE)".into());
+    }
+    // `default` takes the family of its gateway.
+    if destination.is_none() && route.via.is_some_and(|v| v.is_ipv6()) {
+        route.destination = IpNet::V6(Default::default());
+    }
+    Ok(route)
+}
+
+/// A node's address for probes: its first address on a link, else its
+/// first on `lo`.
+pub fn node_address(lab: &Lab, node: usize) -> Option<IpAddr> {
+    let interfaces = lab.interfaces(node);
+    let on_link = interfaces
+        .iter()
+        .filter(|(i, _)| *i != "lo")
+        .find_map(|(_, a)| a.first());
+    on_link.or_else(|| lab.nodes[node].lo.first()).map(|a| a.addr())
+}
+
+/// `SRC [from ADDR] -> DEST`.
+pub fn parse_path(text: &str) -> Result<(String, Option<IpAddr>, String), String> {
+    let shape = || format!("{text:?}: expected SRC [from ADDR] -> DEST");
+    let (src, dest) = text.split_once("->").ok_or_else(shape)?;
+    let mut src_words = src.split_whitespace();
+    let node = src_words.next().ok_or_else(shape)?.to_string();
+    let source = match (src_words.next(), src_words.next(), src_words.next()) {
+        (None, ..) => None,
+        (Some("from"), Some(addr), None) => Some(addr.parse().map_err(|_| format!("{addr:?} is not an address"))?),
+        _ => return Err(shape()),
+    };
+    let dest = dest.trim();
+    if dest.is_empty() || dest.contains(char::is_whitespace) {
+        return Err(shape());
+    }
+    Ok((node, source, dest.to_string()))
+}
+
+/// `reachable` or `unreachable [(REASON)]`.
+pub fn parse_outcome(text: &str) -> Result<Outcome, String> {
+    let bad = || format!("{text:?} is not an outcome: reachable, or unreachable with an optional (reason)");
+    let text = text.trim();
+    if text == "reachable" {
+        return Ok(Outcome::Reachable);
+    }
+    let rest = text.strip_prefix("unreachable").ok_or_else(bad)?.trim();
+    if rest.is_empty() {
+        return Ok(Outcome::Unreachable(None));
+    }
+    let reason = rest
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .ok_or_else(bad)?;
+    Ok(Outcome::Unreachable(Some(reason.trim().to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "name: t
+nodes:
+  a: {}
+  b:
+    forwarding: true
+links:
+  - endpoints: [a:ea 10.0.0.1/24, b:eb 10.0.0.2/24]
+";
+
+    fn check(text: &str) -> Result<(Lab, Diagnostics), Diagnostics> {
+        parse(Path::new("lab.yaml"), text)
+    }
+
+    /// The one error of `text`, as `LINE:COL: message`.
+    fn error(text: &str) -> String {
+        let d = check(text).expect_err("the file should be refused");
+        assert_eq!(d.errors(), 1, "{d}");
+        let e = d.list.iter().find(|d| !d.warning).unwrap();
+        format!("{}:{}: {}", e.line, e.column, e.message)
+    }
+
+    #[test]
+    fn the_seed_lab_reads_whole() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/labs/seed.yaml");
+        let (lab, warnings) = load(&path).unwrap();
+        assert_eq!(lab.name, "seed");
+        let names: Vec<&str> = lab.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["server", "router", "client"]);
+        assert_eq!(lab.links.len(), 2);
+        assert_eq!(lab.links[0].ends[1].iface, "veth-srv");
+        assert_eq!(lab.expect.len(), 5);
+        assert_eq!(
+            lab.expect[3].outcome,
+            Outcome::Unreachable(Some("network unreachable".into()))
+        );
+        assert_eq!(lab.steps.len(), 8);
+        assert_eq!(lab.netns(1), "seed-router");
+        assert_eq!(
+            lab.nodes[1].sysctls[0],
+            ("net.ipv4.ip_forward".to_string(), "1".to_string())
+        );
+        assert_eq!(lab.steps[5].add[0].1.rules.len(), 1, "the SNAT step");
+        // S6's gateways are the router's own addresses: legal, and warned.
+        assert_eq!(warnings.list.len(), 2, "{warnings}");
+        assert!(warnings
+            .list
+            .iter()
+            .all(|w| w.warning && w.message.contains("own address")));
+        let text = warnings.to_string();
+        assert!(
+            text.contains("seed.yaml:42:25: warning"),
+            "warnings point at the step's routes: {text}"
+        );
+    }
+
+    #[test]
+    fn interfaces_without_names_get_eth_n() {
+        let text =
+            BASE.replace("a:ea 10.0.0.1/24", "a 10.0.0.1/24") + "  - endpoints: [a 10.0.1.1/24, b:eth0 10.0.1.2/24]\n";
+        let (lab, _) = check(&text).unwrap();
+        assert_eq!(lab.links[0].ends[0].iface, "eth0");
+        assert_eq!(lab.links[1].ends[0].iface, "eth1");
+        assert_eq!(lab.interfaces(0).len(), 3, "lo, eth0, eth1");
+    }
+
+    #[test]
+    fn every_mistake_is_named_at_its_place() {
+        let cases: Vec<(String, &str)> = vec![
+            (BASE.replace("b:eb", "c:eb"), "7:35: unknown node \"c\" (nodes: a, b)"),
+            (
+                BASE.replace("b:eb", "b:a-name-of-16-byt"),
+                "7:35: interface name \"a-name-of-16-byt\" is invalid",
+            ),
+            (
+                BASE.replace("10.0.0.2/24", "10.0.0.1/24"),
+                "7:35: address 10.0.0.1 is on both a:ea and b:eb",
+            ),
+            (
+                BASE.replace("10.0.0.2/24", "10.0.0.300/24"),
+                "7:35: \"10.0.0.300/24\" is not an address",
+            ),
+            (
+                BASE.replace("b:eb", "b:lo"),
+                "7:35: node \"b\" has two interfaces named \"lo\"",
+            ),
+            (
+                BASE.replace("  a: {}", "  a: {routes: [default via 10.9.0.1]}"),
+                "3:16: the gateway 10.9.0.1 is not on a subnet connected to a",
+            ),
+            (
+                BASE.replace("  a: {}", "  a: {routes: [10.1.0.0/16 dev eth7]}"),
+                "3:16: node \"a\" has no interface \"eth7\"",
+            ),
+            (
+                BASE.replace("  a: {}", "  a: {routes: [default]}"),
+                "3:16: a route needs a gateway (via GW) or an interface (dev IFACE)",
+            ),
+            (
+                BASE.replace("  a: {}", "  a: {nat: [snat -s 10.0.0.0/24]}"),
+                "3:13: snat needs --to-source",
+            ),
+            (
+                BASE.replace("  a: {}", "  a: {filter: [forward drop -o a-name-of-16-byt]}"),
+                "3:16: interface name \"a-name-of-16-byt\" is invalid",
+            ),
+            (
+                BASE.replace("  a: {}", "  a: {sysctls: {kernel.hostname: x}}"),
+                "3:17: sysctl \"kernel.hostname\": only net.* keys",
+            ),
+            (
+                BASE.replace("  a: {}", "  a: {colour: red}"),
+                "3:6: unknown field `colour`, expected one of lo, forwarding",
+            ),
+            (
+                BASE.replace("  a: {}", "  a: {lo: [1.1.1.1]}"),
+                "3:12: \"1.1.1.1\" is not an address with its prefix length",
+            ),
+            (
+                BASE.to_string() + "expect:\n  a -> 10.0.0.2: maybe\n",
+                "9:18: \"maybe\" is not an outcome",
+            ),
+            (
+                BASE.to_string() + "expect:\n  c -> 10.0.0.2: reachable\n",
+                "9:3: unknown node \"c\"",
+            ),
+            (
+                BASE.to_string() + "expect:\n  a from 10.0.0.2 -> b: reachable\n",
+                "9:3: 10.0.0.2 is not an address of a",
+            ),
+            (
+                BASE.to_string() + "expect:\n  a to b: reachable\n",
+                "9:3: \"a to b\": expected SRC [from ADDR] -> DEST",
+            ),
+            (
+                BASE.to_string() + "steps:\n  - name: s\n    remove: {a: {routes: [default via 10.0.0.2]}}\n",
+                "10:17: a has no route to 0.0.0.0/0 like this at step \"s\"",
+            ),
+            (
+                BASE.to_string() + "steps:\n  - name: s\n    add: {x: {routes: [default via 10.0.0.2]}}\n",
+                "10:11: unknown node \"x\"",
+            ),
+            (
+                BASE.replace("nodes:\n  a: {}", "nodes:\n  a: {}\n  a: {}"),
+                "4:3: duplicate mapping key: a",
+            ),
+            (
+                BASE.replace("name: t", "name: \"no/slash\""),
+                "1:7: lab name \"no/slash\"",
+            ),
+            (BASE.replace("links:", "links: ["), "7:3: "),
+        ];
+        let mut wrong = Vec::new();
+        for (text, expected) in cases {
+            let got = error(&text);
+            if !got.starts_with(expected) {
+                wrong.push(format!("wanted {expected:?}\n   got {got:?}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn a_gateway_that_is_the_nodes_own_address_is_a_warning_that_explains() {
+        let text = BASE.replace("  a: {}", "  a: {routes: [1.1.1.0/24 via 10.0.0.1]}");
+        let (_, warnings) = check(&text).unwrap();
+        assert_eq!(warnings.list.len(), 1);
+        let w = warnings.to_string();
+        assert!(
+            w.starts_with("lab.yaml:3:16: warning: the gateway 10.0.0.1 is a's own address"),
+            "{w}"
+        );
+        assert!(w.contains("ARP"), "{w}");
+    }
+
+    #[test]
+    fn routes_and_outcomes_parse() {
+        let r = parse_route("10.1.2.3/16 via 10.0.0.2 dev eth0 metric 5").unwrap();
+        assert_eq!(r.destination.to_string(), "10.1.0.0/16");
+        assert_eq!((r.dev.as_deref(), r.metric), (Some("eth0"), Some(5)));
+        assert_eq!(
+            parse_route("default via fd00::1").unwrap().destination.to_string(),
+            "::/0"
+        );
+        assert!(parse_route("default via").is_err());
+        assert!(parse_route("default gw 1.2.3.4").is_err());
+        assert_eq!(
+            parse_outcome("unreachable ( host unreachable )").unwrap(),
+            Outcome::Unreachable(Some("host unreachable".into()))
+        );
+        assert!(parse_outcome("unreachable host").is_err());
+        let (node, source, dest) = parse_path("a from fd00::1 -> fd00::2").unwrap();
+        assert_eq!(
+            (node.as_str(), source, dest.as_str()),
+            ("a", "fd00::1".parse().ok(), "fd00::2")
+        );
+    }
+}
