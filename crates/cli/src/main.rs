@@ -1,6 +1,7 @@
 //! The `nsbox` command line: argument parsing, output and exit codes only.
 
 mod firewall_cmd;
+mod lab_cmd;
 mod netns_cmd;
 mod ns_cmd;
 mod ping_cmd;
@@ -38,6 +39,8 @@ enum Cmd {
     Nat(firewall_cmd::NatArgs),
     /// Filter rules (accept, drop, reject) with counters, in nsbox's own nftables table of a namespace.
     Filter(firewall_cmd::FilterArgs),
+    /// Declarative network labs: up, down, status, exec, check, test, validate, graph.
+    Lab(lab_cmd::LabArgs),
 }
 
 fn main() {
@@ -57,6 +60,7 @@ fn main() {
         Cmd::Ping(args) => ping_cmd::ping_cmd(args),
         Cmd::Nat(args) => firewall_cmd::nat(args),
         Cmd::Filter(args) => firewall_cmd::filter(args),
+        Cmd::Lab(args) => lab_cmd::lab(args),
     };
     std::process::exit(code);
 }

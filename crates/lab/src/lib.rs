@@ -3,9 +3,14 @@
 //! and what must and must not be reachable; this crate reads it, brings it
 //! up all or nothing, checks it, runs its steps and tears it down.
 
+pub mod deploy;
 pub mod file;
+pub mod graph;
 pub mod load;
 pub mod model;
+pub mod probe;
+pub mod scenario;
+pub mod state;
 
 pub use load::{load, Diagnostic, Diagnostics};
 pub use model::Lab;

@@ -185,7 +185,7 @@ fn run(
 ) -> Result<Summary, PingError> {
     let v6 = destination.is_ipv6();
     // The low 16 bits of the PID tell our replies from other pingers', as in iputils.
-    let id = (std::process::id() & 0xffff) as u16;
+    let id = echo_id();
     let mut sent_at: Vec<Instant> = Vec::new();
     let mut answered: Vec<bool> = Vec::new();
     let mut summary = Summary {
@@ -318,4 +318,14 @@ fn run(
         summary.time_ms = last.duration_since(*first).as_millis() as u64;
     }
     Ok(summary)
+}
+
+/// The ICMP echo identifier of one run: the process id (as iputils uses,
+/// so that other tools tell nsbox's echoes apart), plus a step for every
+/// run before it in this process, so that runs at the same time from one
+/// namespace (a lab's checks) never take each other's replies.
+fn echo_id() -> u16 {
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (std::process::id().wrapping_add(run.wrapping_mul(7919)) & 0xffff) as u16
 }

@@ -1,0 +1,304 @@
+//! `nsbox lab`: declarative network labs.
+
+use clap::{Args, Subcommand, ValueEnum};
+use nsbox_lab::deploy::{self, LabError};
+use nsbox_lab::model::{Lab, Outcome};
+use nsbox_lab::probe::{check_all, Check};
+use nsbox_lab::scenario::{self, Section};
+use nsbox_lab::state::Store;
+use nsbox_lab::Diagnostics;
+use nsbox_ns::netns::Registry;
+use nsbox_runtime::exec::{Command, EXIT_SETUP_FAILED};
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct LabArgs {
+    #[command(subcommand)]
+    command: LabCmd,
+}
+
+#[derive(Subcommand)]
+enum LabCmd {
+    /// Bring a lab up, all or nothing.
+    Up { file: PathBuf },
+    /// Tear a lab down (also after a crash or a killed `up`).
+    Down {
+        /// The lab's name, or its file.
+        lab: String,
+    },
+    /// The labs that are up.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command in a node's network namespace (also `ip netns exec LAB-NODE`).
+    #[command(trailing_var_arg = true)]
+    Exec {
+        /// The lab, when more than one is up.
+        #[arg(long)]
+        lab: Option<String>,
+        node: String,
+        #[arg(required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Check a running lab against its file's expectations.
+    Check {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Up, every expectation and step, down: a report and an exit status
+    /// (0 when everything holds).
+    Test {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a lab file without bringing it up.
+    Validate { file: PathBuf },
+    /// Draw a lab: nodes, links, interfaces and addresses.
+    Graph {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Dot)]
+        format: Format,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy)]
+enum Format {
+    Dot,
+    Mermaid,
+}
+
+pub fn lab(args: LabArgs) -> i32 {
+    let registry = Registry::default();
+    let store = Store::default();
+    let result = match args.command {
+        LabCmd::Up { file } => load(&file).and_then(|lab| {
+            let started = std::time::Instant::now();
+            deploy::up(&lab, Some(&file), &registry, &store).map_err(failed)?;
+            println!(
+                "lab {} is up: {} nodes, {} links ({:.0} ms)",
+                lab.name,
+                lab.nodes.len(),
+                lab.links.len(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            Ok(0)
+        }),
+        LabCmd::Down { lab } => down(&lab, &registry, &store),
+        LabCmd::Status { json } => status(&store, &registry, json),
+        LabCmd::Exec { lab, node, command } => exec(lab.as_deref(), &node, &command, &store, &registry),
+        LabCmd::Check { file, json } => load(&file).and_then(|lab| {
+            let nodes = deploy::open(&lab, &registry).map_err(failed)?;
+            let checks = check_all(&nodes, &lab.expect);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&checks).expect("plain data serializes")
+                );
+            } else {
+                print_checks(&checks);
+            }
+            Ok(i32::from(checks.iter().any(|c| !c.holds)))
+        }),
+        LabCmd::Test { file, json } => load(&file).map(|lab| test(&lab, &file, json, &registry, &store)),
+        LabCmd::Validate { file } => load(&file).map(|lab| {
+            println!(
+                "{}: lab {} is valid: {} nodes, {} links, {} expectations, {} steps",
+                file.display(),
+                lab.name,
+                lab.nodes.len(),
+                lab.links.len(),
+                lab.expect.len() + lab.steps.iter().map(|s| s.expect.len()).sum::<usize>(),
+                lab.steps.len()
+            );
+            0
+        }),
+        LabCmd::Graph { file, format } => load(&file).map(|lab| {
+            print!(
+                "{}",
+                match format {
+                    Format::Dot => nsbox_lab::graph::dot(&lab),
+                    Format::Mermaid => nsbox_lab::graph::mermaid(&lab),
+                }
+            );
+            0
+        }),
+    };
+    result.unwrap_or_else(|message| {
+        if !message.is_empty() {
+            crate::report(message);
+        }
+        EXIT_SETUP_FAILED
+    })
+}
+
+fn failed(e: LabError) -> String {
+    e.to_string()
+}
+
+/// Reads a lab file; its warnings go to stderr, its errors make the one
+/// message (already printed, so the returned message is empty).
+fn load(file: &Path) -> Result<Lab, String> {
+    match nsbox_lab::load(file) {
+        Ok((lab, warnings)) => {
+            if !warnings.list.is_empty() {
+                eprintln!("{warnings}");
+            }
+            Ok(lab)
+        }
+        Err(diagnostics) => {
+            print_diagnostics(&diagnostics);
+            Err(String::new())
+        }
+    }
+}
+
+fn print_diagnostics(d: &Diagnostics) {
+    eprintln!("{d}");
+    let errors = d.errors();
+    eprintln!(
+        "nsbox: {}: {errors} error{}; nothing was created",
+        d.file.display(),
+        if errors == 1 { "" } else { "s" }
+    );
+}
+
+fn down(lab: &str, registry: &Registry, store: &Store) -> Result<i32, String> {
+    let path = Path::new(lab);
+    let (name, also) = if path.is_file() {
+        let lab = load(path)?;
+        let names = (0..lab.nodes.len()).map(|i| lab.netns(i)).collect();
+        (lab.name, names)
+    } else {
+        (lab.to_string(), Vec::new())
+    };
+    let deleted = deploy::down(&name, &also, registry, store).map_err(failed)?;
+    println!("lab {name} is down ({} namespaces deleted)", deleted.len());
+    Ok(0)
+}
+
+fn status(store: &Store, registry: &Registry, json: bool) -> Result<i32, String> {
+    let labs = store.list().map_err(|e| e.to_string())?;
+    let rows: Vec<serde_json::Value> = labs
+        .iter()
+        .map(|s| {
+            let alive = s.namespaces.iter().filter(|n| registry.open(n).is_ok()).count();
+            serde_json::json!({
+                "name": s.name,
+                "file": s.file,
+                "nodes": s.nodes,
+                "namespaces": s.namespaces,
+                "alive": alive,
+            })
+        })
+        .collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("plain data serializes")
+        );
+    } else if rows.is_empty() {
+        println!("no lab is up");
+    } else {
+        for (row, state) in rows.iter().zip(&labs) {
+            let file = state.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default();
+            println!(
+                "{}  {} of {} nodes alive  {}  {}",
+                state.name,
+                row["alive"],
+                state.nodes.len(),
+                state.nodes.join(","),
+                file
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn exec(lab: Option<&str>, node: &str, command: &[String], store: &Store, registry: &Registry) -> Result<i32, String> {
+    let labs = store.list().map_err(|e| e.to_string())?;
+    let holding: Vec<_> = labs
+        .iter()
+        .filter(|s| lab.is_none_or(|l| l == s.name))
+        .filter_map(|s| s.nodes.iter().position(|n| n == node).map(|i| s.namespaces[i].clone()))
+        .collect();
+    let netns = match holding.as_slice() {
+        [one] => one.clone(),
+        [] => return Err(format!("no lab that is up has a node {node:?}")),
+        _ => return Err(format!("several labs have a node {node:?}: name one with --lab")),
+    };
+    let command = Command::new(command, &[]).map_err(|e| e.to_string())?;
+    let failure = nsbox_runtime::netns_exec::netns_exec(registry, &netns, &command);
+    crate::report(&failure.message);
+    Ok(failure.code)
+}
+
+fn outcome_text(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Reachable => "reachable".into(),
+        Outcome::Unreachable(None) => "unreachable".into(),
+        Outcome::Unreachable(Some(reason)) => format!("unreachable ({reason})"),
+    }
+}
+
+fn print_checks(checks: &[Check]) {
+    let width = checks
+        .iter()
+        .map(|c| c.expect.len() + outcome_text(&c.wanted).len())
+        .max()
+        .unwrap_or(0);
+    for c in checks {
+        let mark = if c.holds { "ok  " } else { "FAIL" };
+        let wanted = format!("{}: {}", c.expect, outcome_text(&c.wanted));
+        println!("  {mark}  {wanted:<w$}  {}", c.observed.detail, w = width + 2);
+    }
+}
+
+fn print_section(section: &Section) {
+    println!("{}", section.title);
+    if let Some(e) = &section.error {
+        println!("  FAIL  the step could not be applied: {e}");
+    }
+    print_checks(&section.checks);
+}
+
+fn test(lab: &Lab, file: &Path, json: bool, registry: &Registry, store: &Store) -> i32 {
+    if !json {
+        println!(
+            "lab {}: {} nodes, {} links, {} steps",
+            lab.name,
+            lab.nodes.len(),
+            lab.links.len(),
+            lab.steps.len()
+        );
+    }
+    let report = scenario::test(lab, Some(file), registry, store, |section| {
+        if !json {
+            print_section(section);
+        }
+    });
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("plain data serializes")
+        );
+    } else {
+        if let Some(e) = &report.error {
+            println!("FAIL  {e}");
+        }
+        println!(
+            "up {:.0} ms, down {:.0} ms; {} of {} expectations hold",
+            report.up_ms,
+            report.down_ms,
+            report.passed,
+            report.passed + report.failed
+        );
+    }
+    if report.error.is_some() && report.sections.is_empty() {
+        EXIT_SETUP_FAILED
+    } else {
+        i32::from(!report.ok())
+    }
+}

@@ -1,0 +1,322 @@
+//! Bringing a lab up (all or nothing) and tearing it down (also after a
+//! crash). Every namespace is named `LAB-NODE` under /run/netns, so `ip
+//! netns` sees the nodes too.
+
+use crate::model::{Lab, Route};
+use crate::state::{State, StateError, Store};
+use nsbox_net::addr::add_address_request;
+use nsbox_net::firewall::{Firewall, FirewallError};
+use nsbox_net::link::{set_up_request, veth_request, LinkChange, VethEnd, VethPeer};
+use nsbox_net::route::{add_route_request, RouteSpec};
+use nsbox_net::socket::Request;
+use nsbox_net::{NetError, Netlink};
+use nsbox_ns::netns::{NetnsError, Registry};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::time::Duration;
+
+/// How long `down` waits for the kernel to tear the namespaces down.
+const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("lab {0:?} is up already (nsbox lab down {0})")]
+    AlreadyUp(String),
+    #[error("network namespace {0:?} exists already and is not this lab's")]
+    NameTaken(String),
+    #[error("lab {0:?} is not up")]
+    NotUp(String),
+    #[error("node {node}: {op}: {source}")]
+    Net {
+        node: String,
+        op: &'static str,
+        source: NetError,
+    },
+    #[error("node {node}: {source}")]
+    Firewall { node: String, source: FirewallError },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error("tearing the lab down: {0}")]
+    Teardown(NetError),
+}
+
+/// A node's namespace, open, with its netlink socket.
+pub struct NodeHandle {
+    pub name: String,
+    pub fd: OwnedFd,
+    pub nl: Netlink,
+}
+
+fn net_err<'a>(node: &'a str, op: &'static str) -> impl FnOnce(NetError) -> LabError + 'a {
+    move |source| LabError::Net {
+        node: node.to_string(),
+        op,
+        source,
+    }
+}
+
+/// Removes what an `up` made if it does not finish.
+struct Rollback<'a> {
+    registry: &'a Registry,
+    store: &'a Store,
+    state: &'a State,
+    armed: bool,
+}
+
+impl Drop for Rollback<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            // Best effort: the error that stopped `up` is what gets reported;
+            // `down` can finish the job from the state file if this fails.
+            if destroy(self.registry, &self.state.namespaces).is_ok() {
+                let _ = self.store.remove(&self.state.name);
+            }
+        }
+    }
+}
+
+/// Deletes whichever of `namespaces` exist and waits until the kernel has
+/// torn them down; returns those it deleted.
+fn destroy(registry: &Registry, namespaces: &[String]) -> Result<Vec<String>, LabError> {
+    let present: Vec<String> = namespaces
+        .iter()
+        .filter(|n| registry.path(n).is_ok_and(|p| p.exists()))
+        .cloned()
+        .collect();
+    nsbox_net::teardown::delete_and_wait(registry, &present, TEARDOWN_TIMEOUT).map_err(LabError::Teardown)?;
+    Ok(present)
+}
+
+/// Brings `lab` up: namespaces, links, addresses, routes, sysctls, rules.
+/// On any failure everything made so far is removed and the error names
+/// the node and the operation.
+pub fn up(lab: &Lab, file: Option<&Path>, registry: &Registry, store: &Store) -> Result<Vec<NodeHandle>, LabError> {
+    let _lock = store.lock(&lab.name)?;
+    let namespaces: Vec<String> = (0..lab.nodes.len()).map(|i| lab.netns(i)).collect();
+    if let Some(old) = store.read(&lab.name)? {
+        if old
+            .namespaces
+            .iter()
+            .any(|n| registry.path(n).is_ok_and(|p| p.exists()))
+        {
+            return Err(LabError::AlreadyUp(lab.name.clone()));
+        }
+    }
+    for name in &namespaces {
+        if registry.path(name)?.exists() {
+            return Err(LabError::NameTaken(name.clone()));
+        }
+    }
+    let state = State {
+        name: lab.name.clone(),
+        file: file.map(|f| std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf())),
+        namespaces: namespaces.clone(),
+        nodes: lab.nodes.iter().map(|n| n.name.clone()).collect(),
+    };
+    // The state names everything before anything exists: `down` finds it
+    // all even if this process dies half-way.
+    store.write(&state)?;
+    let mut rollback = Rollback {
+        registry,
+        store,
+        state: &state,
+        armed: true,
+    };
+    let mut nodes = Vec::with_capacity(lab.nodes.len());
+    for (node, netns) in lab.nodes.iter().zip(&namespaces) {
+        registry.add(netns)?;
+        let fd = registry.open(netns)?;
+        let nl = Netlink::open_in(fd.as_fd()).map_err(net_err(&node.name, "opening its netlink socket"))?;
+        nodes.push(NodeHandle {
+            name: node.name.clone(),
+            fd,
+            nl,
+        });
+    }
+    configure(lab, &mut nodes)?;
+    rollback.armed = false;
+    Ok(nodes)
+}
+
+/// The interface index each end gets, chosen at creation so that nothing
+/// has to be looked up: `lo` is 1, then 2, 3, ... in the order of links.
+fn indexes(lab: &Lab) -> Vec<[u32; 2]> {
+    let mut next = vec![2u32; lab.nodes.len()];
+    lab.links
+        .iter()
+        .map(|link| {
+            link.ends.clone().map(|end| {
+                let index = next[end.node];
+                next[end.node] += 1;
+                index
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn route_spec(route: &Route) -> RouteSpec<'_> {
+    RouteSpec {
+        destination: Some(route.destination),
+        gateway: route.via,
+        dev: route.dev.as_deref(),
+        metric: route.metric,
+        ..RouteSpec::default()
+    }
+}
+
+fn configure(lab: &Lab, nodes: &mut [NodeHandle]) -> Result<(), LabError> {
+    let indexes = indexes(lab);
+    // Links: each veth pair made whole by its first end's node, both ends
+    // in their namespaces with their final names and indexes.
+    let mut creations: Vec<Vec<Request>> = (0..nodes.len()).map(|_| Vec::new()).collect();
+    for (link, index) in lab.links.iter().zip(&indexes) {
+        let [a, b] = &link.ends;
+        let request = veth_request(
+            VethEnd {
+                name: &a.iface,
+                netns: None,
+                up: true,
+                index: Some(index[0]),
+            },
+            VethPeer {
+                name: &b.iface,
+                netns: Some(nodes[b.node].fd.as_fd()),
+                index: Some(index[1]),
+            },
+            None,
+        )
+        .map_err(net_err(&lab.nodes[a.node].name, "creating a link"))?;
+        creations[a.node].push(request);
+    }
+    for (node, requests) in nodes.iter_mut().zip(creations) {
+        if !requests.is_empty() {
+            let name = node.name.clone();
+            node.nl
+                .request_many(requests)
+                .map_err(net_err(&name, "creating links"))?;
+        }
+    }
+    // Then each node in one round trip: lo and the peer ends up, every
+    // address, every route that needs no interface looked up.
+    for (i, node) in lab.nodes.iter().enumerate() {
+        let handle = &mut nodes[i];
+        let mut batch = vec![set_up_request("lo", true).map_err(net_err(&node.name, "bringing lo up"))?];
+        for address in &node.lo {
+            batch.push(add_address_request(1, "lo", *address));
+        }
+        for (link, index) in lab.links.iter().zip(&indexes) {
+            for (side, (end, index)) in link.ends.iter().zip(index).enumerate() {
+                if end.node != i {
+                    continue;
+                }
+                if side == 1 {
+                    // The peer end cannot be created up.
+                    batch.push(set_up_request(&end.iface, true).map_err(net_err(&node.name, "bringing a link up"))?);
+                }
+                for address in &end.addresses {
+                    batch.push(add_address_request(*index, &end.iface, *address));
+                }
+            }
+        }
+        for route in node.routes.iter().filter(|r| r.dev.is_none()) {
+            batch.push(add_route_request(&route_spec(route)));
+        }
+        handle
+            .nl
+            .request_many(batch)
+            .map_err(net_err(&node.name, "configuring"))?;
+        for route in node.routes.iter().filter(|r| r.dev.is_some()) {
+            handle
+                .nl
+                .add_route(&route_spec(route))
+                .map_err(net_err(&node.name, "adding a route"))?;
+        }
+        for link in &lab.links {
+            for end in link.ends.iter().filter(|e| e.node == i) {
+                if let Some(mtu) = link.mtu {
+                    let change = LinkChange {
+                        mtu: Some(mtu),
+                        ..LinkChange::default()
+                    };
+                    handle
+                        .nl
+                        .change_link(&end.iface, &change)
+                        .map_err(net_err(&node.name, "setting the MTU"))?;
+                }
+            }
+        }
+        set_sysctls(handle, &node.sysctls)?;
+        if !node.rules.is_empty() {
+            firewall(handle)?
+                .add(&node.rules)
+                .map_err(|source| LabError::Firewall {
+                    node: node.name.clone(),
+                    source,
+                })?;
+        }
+    }
+    Ok(())
+}
+
+/// The node's nsbox table.
+pub fn firewall(node: &NodeHandle) -> Result<Firewall, LabError> {
+    let fd = node.fd.try_clone().map_err(|e| LabError::Net {
+        node: node.name.clone(),
+        op: "duplicating its namespace descriptor",
+        source: NetError::Socket { step: "dup", source: e },
+    })?;
+    Ok(Firewall::new(fd))
+}
+
+/// Writes sysctls in the node's namespace (from a thread that joins it).
+pub fn set_sysctls(node: &NodeHandle, sysctls: &[(String, String)]) -> Result<(), LabError> {
+    if sysctls.is_empty() {
+        return Ok(());
+    }
+    let values = sysctls.to_vec();
+    let written = nsbox_ns::netns::run_in_fd(&node.fd, move || {
+        values
+            .iter()
+            .try_for_each(|(key, value)| nsbox_net::sysctl::write(key, value))
+    })?;
+    written.map_err(net_err(&node.name, "setting sysctls"))
+}
+
+/// Opens the nodes of a lab that is up.
+pub fn open(lab: &Lab, registry: &Registry) -> Result<Vec<NodeHandle>, LabError> {
+    lab.nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let fd = registry.open(&lab.netns(i)).map_err(|e| match e {
+                NetnsError::NotFound(_) => LabError::NotUp(lab.name.clone()),
+                other => LabError::Netns(other),
+            })?;
+            let nl = Netlink::open_in(fd.as_fd()).map_err(net_err(&node.name, "opening its netlink socket"))?;
+            Ok(NodeHandle {
+                name: node.name.clone(),
+                fd,
+                nl,
+            })
+        })
+        .collect()
+}
+
+/// Tears the lab `name` down: every namespace its state names (and
+/// `also`, the names a lab file gives), then its state. Works on what is
+/// left after a crash; returns the namespaces that were deleted.
+pub fn down(name: &str, also: &[String], registry: &Registry, store: &Store) -> Result<Vec<String>, LabError> {
+    let _lock = store.lock(name)?;
+    let state = store.read(name)?;
+    let mut namespaces: Vec<String> = state.map(|s| s.namespaces).unwrap_or_default();
+    for n in also {
+        if !namespaces.contains(n) {
+            namespaces.push(n.clone());
+        }
+    }
+    let deleted = destroy(registry, &namespaces)?;
+    store.remove(name)?;
+    Ok(deleted)
+}

@@ -1,0 +1,159 @@
+//! Steps and whole test runs: change the lab as a step says, check what
+//! must hold, and report every expectation with what was found.
+
+use crate::deploy::route_spec;
+use crate::deploy::{self, LabError, NodeHandle};
+use crate::model::{Lab, Step};
+use crate::probe::{check_all, Check};
+use crate::state::Store;
+use nsbox_ns::netns::Registry;
+use serde::Serialize;
+use std::path::Path;
+use std::time::Instant;
+
+/// Applies one step's changes: removals, additions, sysctls, then the
+/// neighbour caches it asks to flush.
+pub fn apply(nodes: &mut [NodeHandle], step: &Step) -> Result<(), LabError> {
+    let net = |node: &NodeHandle, op: &'static str| {
+        let name = node.name.clone();
+        move |source| LabError::Net { node: name, op, source }
+    };
+    let fw = |node: &NodeHandle| {
+        let name = node.name.clone();
+        move |source| LabError::Firewall { node: name, source }
+    };
+    for (i, change) in &step.remove {
+        let node = &mut nodes[*i];
+        for route in &change.routes {
+            let spec = route_spec(route);
+            node.nl.delete_route(&spec).map_err(net(node, "deleting a route"))?;
+        }
+        let firewall = deploy::firewall(node)?;
+        for rule in &change.rules {
+            firewall.delete_rule(rule).map_err(fw(node))?;
+        }
+    }
+    for (i, change) in &step.add {
+        let node = &mut nodes[*i];
+        for route in &change.routes {
+            let spec = route_spec(route);
+            node.nl.add_route(&spec).map_err(net(node, "adding a route"))?;
+        }
+        if !change.rules.is_empty() {
+            deploy::firewall(node)?.add(&change.rules).map_err(fw(node))?;
+        }
+    }
+    for (i, sysctls) in &step.sysctls {
+        deploy::set_sysctls(&nodes[*i], sysctls)?;
+    }
+    for i in &step.flush_neighbours {
+        let node = &mut nodes[*i];
+        node.nl
+            .flush_neighbours(None)
+            .map_err(net(node, "flushing neighbours"))?;
+    }
+    Ok(())
+}
+
+/// The expectations after `up` or after one step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Section {
+    /// "up", or the step's name.
+    pub title: String,
+    /// Why the section's changes could not be made, if they could not.
+    pub error: Option<String>,
+    pub checks: Vec<Check>,
+}
+
+/// A whole `lab test`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub lab: String,
+    pub up_ms: f64,
+    pub down_ms: f64,
+    pub sections: Vec<Section>,
+    pub passed: usize,
+    pub failed: usize,
+    /// Why the lab could not come up or go down, if so.
+    pub error: Option<String>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.failed == 0 && self.error.is_none() && self.sections.iter().all(|s| s.error.is_none())
+    }
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Up, every expectation after up, every step with its expectations, down.
+/// `on_section` sees each section as soon as it is checked (for a report
+/// that scrolls while the test runs). A step that cannot be applied ends
+/// the scenario (what follows would test something else); `down` always
+/// runs.
+pub fn test(
+    lab: &Lab,
+    file: Option<&Path>,
+    registry: &Registry,
+    store: &Store,
+    mut on_section: impl FnMut(&Section),
+) -> Report {
+    let mut report = Report {
+        lab: lab.name.clone(),
+        up_ms: 0.0,
+        down_ms: 0.0,
+        sections: Vec::new(),
+        passed: 0,
+        failed: 0,
+        error: None,
+    };
+    let started = Instant::now();
+    let mut nodes = match deploy::up(lab, file, registry, store) {
+        Ok(nodes) => nodes,
+        Err(e) => {
+            report.error = Some(format!("up: {e}"));
+            return report;
+        }
+    };
+    report.up_ms = ms(started);
+    let mut record = |section: Section, report: &mut Report| {
+        report.passed += section.checks.iter().filter(|c| c.holds).count();
+        report.failed += section.checks.iter().filter(|c| !c.holds).count();
+        on_section(&section);
+        report.sections.push(section);
+    };
+    let first = Section {
+        title: "up".into(),
+        error: None,
+        checks: check_all(&nodes, &lab.expect),
+    };
+    record(first, &mut report);
+    for step in &lab.steps {
+        let section = match apply(&mut nodes, step) {
+            Ok(()) => Section {
+                title: step.name.clone(),
+                error: None,
+                checks: check_all(&nodes, &step.expect),
+            },
+            Err(e) => Section {
+                title: step.name.clone(),
+                error: Some(e.to_string()),
+                checks: Vec::new(),
+            },
+        };
+        let failed = section.error.is_some();
+        record(section, &mut report);
+        if failed {
+            break;
+        }
+    }
+    drop(nodes);
+    let started = Instant::now();
+    if let Err(e) = deploy::down(&lab.name, &[], registry, store) {
+        report.error = Some(format!("down: {e}"));
+    }
+    report.down_ms = ms(started);
+    report
+}
