@@ -1,0 +1,274 @@
+//! `nsbox lab` against the kernel, with iproute2 and nft as oracles. Every
+//! test runs in a private mount namespace with its own /run (so its lab
+//! namespaces and state files are its own) and checks that nothing of the
+//! lab is left afterwards.
+
+mod common;
+
+fn seed_file() -> String {
+    format!("{}/../../examples/labs/seed.yaml", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn skip_without_tools() -> bool {
+    for tool in ["ip", "nft"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool} || test -x /usr/sbin/{tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            eprintln!("SKIPPED: {tool} is not installed (scripts/install-deps.sh installs it)");
+            return true;
+        }
+    }
+    false
+}
+
+/// Runs `script` with `$SEED` set and `leftovers` defined (it prints what
+/// is left of any lab: named namespaces and state files).
+fn run(script: &str) -> String {
+    let script = format!(
+        "SEED={}\nleftovers() {{ echo \"LEFT netns=[$(ip netns list | tr '\\n' ' ')] state=[$(ls /run/nsbox/labs 2>/dev/null | tr '\\n' ' ')]\"; }}\n{script}\necho END",
+        seed_file()
+    );
+    let (code, out, err) = common::in_private_run(&script);
+    assert!(
+        code == 0 && out.contains("END"),
+        "script failed ({code}):\n{out}\n{err}"
+    );
+    out
+}
+
+fn field<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(' ')))
+        .map(str::trim_end)
+        .unwrap_or_else(|| panic!("no {key} in:\n{out}"))
+}
+
+fn nothing_left(out: &str) {
+    for line in out.lines().filter(|l| l.starts_with("LEFT ")) {
+        assert_eq!(line, "LEFT netns=[] state=[]", "{out}");
+    }
+}
+
+#[test]
+fn the_seed_lab_holds_at_every_step_and_leaves_nothing() {
+    require_root!();
+    if skip_without_tools() {
+        return;
+    }
+    let out = run(r#"
+echo "REPORT $($NSBOX lab test "$SEED" --json 2>/dev/null | tr -d '\n')"
+echo "STATUS $?"
+leftovers
+"#);
+    let report: serde_json::Value = serde_json::from_str(field(&out, "REPORT")).unwrap();
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["passed"], 22, "{report:#}");
+    assert_eq!(report["sections"].as_array().unwrap().len(), 9, "up and eight steps");
+    let t5 = &report["sections"][1]["checks"][3];
+    assert_eq!(
+        t5["observed"]["detail"], "destination net unreachable from 10.0.1.1",
+        "{t5}"
+    );
+    let t3 = &report["sections"][0]["checks"][3];
+    assert_eq!(t3["observed"]["detail"], "network unreachable", "{t3}");
+    nothing_left(&out);
+}
+
+#[test]
+fn a_lab_that_is_up_is_what_iproute2_and_nft_see() {
+    require_root!();
+    if skip_without_tools() {
+        return;
+    }
+    let out = run(r#"
+cat > /run/lab.yaml <<'EOF'
+name: t
+nodes:
+  a: {routes: [10.9.0.0/16 dev eth0]}
+  r:
+    forwarding: true
+    nat: [snat -s 10.0.1.0/24 -o toward-b --to-source 10.0.2.1]
+    filter: [forward drop -s 10.0.1.9]
+  b: {lo: [2.2.2.2/32], routes: [default via 10.0.2.1]}
+links:
+  - endpoints: [a 10.0.1.2/24 fd00:1::2/64, r 10.0.1.1/24]
+    mtu: 1400
+  - endpoints: [r:toward-b 10.0.2.1/24, b 10.0.2.2/24]
+expect:
+  a -> 10.0.1.1: reachable
+  b -> r: reachable
+EOF
+$NSBOX lab up /run/lab.yaml
+echo "NETNS $(ip netns list | cut -d' ' -f1 | sort | tr '\n' ' ')"
+echo "R_ADDRS $(ip -n t-r -br addr show | awk '{print $1, $3}' | sort | tr '\n' ';')"
+echo "A_LINK $(ip -n t-a -o link show eth0 | grep -o 'mtu [0-9]*')"
+echo "A_V6 $(ip -n t-a -br -6 addr show dev eth0 | grep -o 'fd00:1::2/64')"
+echo "A_ROUTE $(ip -n t-a route show 10.9.0.0/16)"
+echo "B_ROUTE $(ip -n t-b route show default)"
+echo "B_LO $(ip -n t-b -br addr show dev lo | awk '{print $2, $3}')"
+echo "FWD $(ip netns exec t-r sysctl -n net.ipv4.ip_forward) $(ip netns exec t-r sysctl -n net.ipv6.conf.all.forwarding)"
+echo "NFT $(ip netns exec t-r nft list table inet nsbox | grep -c counter)"
+echo "NFT_SNAT $(ip netns exec t-r nft list table inet nsbox | grep -o 'snat ip to 10.0.2.1')"
+echo "STATUS $($NSBOX lab status --json | tr -d ' \n')"
+echo "EXEC $($NSBOX lab exec b -- cat /proc/sys/net/ipv4/ip_forward) $($NSBOX lab exec r -- cat /proc/sys/net/ipv4/ip_forward)"
+$NSBOX lab check /run/lab.yaml; echo "CHECK $?"
+$NSBOX lab up /run/lab.yaml 2>/run/err || true; echo "AGAIN $(cat /run/err)"
+$NSBOX lab down t
+leftovers
+"#);
+    assert_eq!(field(&out, "NETNS"), "t-a t-b t-r");
+    assert_eq!(
+        field(&out, "R_ADDRS"),
+        "eth0@if2 10.0.1.1/24;lo 127.0.0.1/8;toward-b@if2 10.0.2.1/24;"
+    );
+    assert_eq!(field(&out, "A_LINK"), "mtu 1400");
+    assert_eq!(field(&out, "A_V6"), "fd00:1::2/64");
+    assert_eq!(field(&out, "A_ROUTE"), "10.9.0.0/16 dev eth0 scope link");
+    assert_eq!(field(&out, "B_ROUTE"), "default via 10.0.2.1 dev eth0");
+    assert_eq!(field(&out, "B_LO"), "UNKNOWN 127.0.0.1/8");
+    assert_eq!(field(&out, "FWD"), "1 1");
+    assert_eq!(field(&out, "NFT"), "2", "the SNAT and the filter rule, each counted");
+    assert_eq!(field(&out, "NFT_SNAT"), "snat ip to 10.0.2.1");
+    let status: serde_json::Value = serde_json::from_str(field(&out, "STATUS")).unwrap();
+    assert_eq!(status[0]["name"], "t");
+    assert_eq!(status[0]["alive"], 3);
+    assert_eq!(field(&out, "EXEC"), "0 1");
+    assert_eq!(field(&out, "CHECK"), "0");
+    assert!(field(&out, "AGAIN").contains("lab \"t\" is up already"), "{out}");
+    nothing_left(&out);
+}
+
+#[test]
+fn a_lab_file_with_mistakes_creates_nothing() {
+    require_root!();
+    if skip_without_tools() {
+        return;
+    }
+    let out = run(r#"
+cat > /run/bad.yaml <<'EOF'
+name: bad
+nodes:
+  a: {}
+  b: {routes: [default via 10.7.0.1]}
+links:
+  - endpoints: [a 10.0.0.1/24, c 10.0.0.2/24]
+EOF
+set +e
+$NSBOX lab up /run/bad.yaml 2>/run/err; echo "CODE $?"
+set -e
+sed 's/^/ERR /' /run/err
+leftovers
+"#);
+    assert_eq!(field(&out, "CODE"), "125");
+    let errors: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("ERR ")).collect();
+    assert_eq!(
+        errors,
+        [
+            "/run/bad.yaml:6:32: error: unknown node \"c\" (nodes: a, b)",
+            "/run/bad.yaml:4:16: error: the gateway 10.7.0.1 is not on a subnet connected to b: the kernel would refuse the route",
+            "nsbox: /run/bad.yaml: 2 errors; nothing was created",
+        ],
+        "{out}"
+    );
+    nothing_left(&out);
+}
+
+#[test]
+fn a_failure_half_way_through_up_removes_everything() {
+    require_root!();
+    if skip_without_tools() {
+        return;
+    }
+    // Namespaces, links and addresses are made before the rules; an nft
+    // that always fails stops `up` at the router's rules.
+    let out = run(r#"
+printf '#!/bin/sh\necho "Error: injected failure" >&2\nexit 1\n' > /run/false-nft; chmod +x /run/false-nft
+sed 's/^    forwarding: true$/    forwarding: true\n    nat: [masquerade -o veth-cli]/' "$SEED" > /run/seed.yaml
+grep -q 'masquerade -o veth-cli' /run/seed.yaml
+set +e
+NSBOX_NFT=/run/false-nft $NSBOX lab up /run/seed.yaml 2>/run/err; echo "UP $?"
+set -e
+echo "ERR $(tail -1 /run/err)"
+leftovers
+"#);
+    assert_eq!(field(&out, "UP"), "125", "{out}");
+    assert_eq!(
+        field(&out, "ERR"),
+        "nsbox: node router: nft refused adding rules: injected failure"
+    );
+    nothing_left(&out);
+}
+
+#[test]
+fn down_removes_a_lab_whose_up_was_killed_at_any_point() {
+    require_root!();
+    if skip_without_tools() {
+        return;
+    }
+    // A chain of 30 routers takes long enough to bring up that a SIGKILL
+    // lands in every phase: namespaces, links, configuration, state.
+    let mut lab = String::from("name: k\nnodes:\n");
+    for i in 0..30 {
+        lab.push_str(&format!("  n{i}: {{forwarding: true}}\n"));
+    }
+    lab.push_str("links:\n");
+    for i in 0..29 {
+        lab.push_str(&format!(
+            "  - endpoints: [n{i} 10.{i}.0.1/30, n{} 10.{i}.0.2/30]\n",
+            i + 1
+        ));
+    }
+    let out = run(&format!(
+        r#"
+cat > /run/k.yaml <<'EOF'
+{lab}EOF
+for delay in 0 0.002 0.005 0.01 0.02 0.04 0.08 0.15; do
+  $NSBOX lab up /run/k.yaml >/dev/null 2>&1 &
+  pid=$!
+  sleep $delay
+  kill -9 $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+  echo "KILLED_AFTER $delay: $(ip netns list | wc -l) namespaces, state: $(ls /run/nsbox/labs 2>/dev/null | tr '\n' ' ')"
+  # By name (from the state) half the time, by file the other half.
+  case $delay in 0|0.005|0.02|0.08) target=k ;; *) target=/run/k.yaml ;; esac
+  $NSBOX lab down $target >/dev/null
+  leftovers
+done
+"#
+    ));
+    let killed: Vec<&str> = out.lines().filter(|l| l.starts_with("KILLED_AFTER")).collect();
+    assert_eq!(killed.len(), 8, "{out}");
+    nothing_left(&out);
+}
+
+#[test]
+fn a_failing_expectation_fails_the_test_and_still_tears_down() {
+    require_root!();
+    if skip_without_tools() {
+        return;
+    }
+    let out = run(r#"
+cat > /run/f.yaml <<'EOF'
+name: f
+nodes: {a: {}, b: {}}
+links:
+  - endpoints: [a 10.0.0.1/24, b 10.0.0.2/24]
+expect:
+  a -> b: unreachable
+  a -> 10.0.9.9: reachable
+EOF
+set +e
+$NSBOX lab test /run/f.yaml > /run/out 2>&1; echo "CODE $?"
+set -e
+sed 's/^/OUT /' /run/out
+leftovers
+"#);
+    assert_eq!(field(&out, "CODE"), "1");
+    assert!(out.contains("OUT   FAIL  a -> b: unreachable"), "{out}");
+    assert!(out.contains("reply from 10.0.0.2, ttl 64"), "{out}");
+    assert!(out.contains("OUT   FAIL  a -> 10.0.9.9: reachable"), "{out}");
+    assert!(out.contains("0 of 2 expectations hold"), "{out}");
+    nothing_left(&out);
+}
