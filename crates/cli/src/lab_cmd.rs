@@ -78,10 +78,9 @@ pub fn lab(args: LabArgs) -> i32 {
             let started = std::time::Instant::now();
             deploy::up(&lab, Some(&file), &registry, &store).map_err(failed)?;
             println!(
-                "lab {} is up: {} nodes, {} links ({:.0} ms)",
+                "lab {} is up: {} ({:.0} ms)",
                 lab.name,
-                lab.nodes.len(),
-                lab.links.len(),
+                shape(&lab),
                 started.elapsed().as_secs_f64() * 1000.0
             );
             Ok(0)
@@ -105,11 +104,10 @@ pub fn lab(args: LabArgs) -> i32 {
         LabCmd::Test { file, json } => load(&file).map(|lab| test(&lab, &file, json, &registry, &store)),
         LabCmd::Validate { file } => load(&file).map(|lab| {
             println!(
-                "{}: lab {} is valid: {} nodes, {} links, {} expectations, {} steps",
+                "{}: lab {} is valid: {}, {} expectations, {} steps",
                 file.display(),
                 lab.name,
-                lab.nodes.len(),
-                lab.links.len(),
+                shape(&lab),
                 lab.expect.len() + lab.steps.iter().map(|s| s.expect.len()).sum::<usize>(),
                 lab.steps.len()
             );
@@ -132,6 +130,16 @@ pub fn lab(args: LabArgs) -> i32 {
         }
         EXIT_SETUP_FAILED
     })
+}
+
+/// "3 nodes, 2 links, 1 bridge".
+fn shape(lab: &Lab) -> String {
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let mut parts = vec![count(lab.nodes.len(), "node"), count(lab.links.len(), "link")];
+    if !lab.bridges.is_empty() {
+        parts.push(count(lab.bridges.len(), "bridge"));
+    }
+    parts.join(", ")
 }
 
 fn failed(e: LabError) -> String {
@@ -169,7 +177,7 @@ fn down(lab: &str, registry: &Registry, store: &Store) -> Result<i32, String> {
     let path = Path::new(lab);
     let (name, also) = if path.is_file() {
         let lab = load(path)?;
-        let names = (0..lab.nodes.len()).map(|i| lab.netns(i)).collect();
+        let names = lab.namespaces();
         (lab.name, names)
     } else {
         (lab.to_string(), Vec::new())
@@ -266,13 +274,7 @@ fn print_section(section: &Section) {
 
 fn test(lab: &Lab, file: &Path, json: bool, registry: &Registry, store: &Store) -> i32 {
     if !json {
-        println!(
-            "lab {}: {} nodes, {} links, {} steps",
-            lab.name,
-            lab.nodes.len(),
-            lab.links.len(),
-            lab.steps.len()
-        );
+        println!("lab {}: {}, {} steps", lab.name, shape(lab), lab.steps.len());
     }
     let report = scenario::test(lab, Some(file), registry, store, |section| {
         if !json {

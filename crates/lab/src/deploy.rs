@@ -2,11 +2,11 @@
 //! crash). Every namespace is named `LAB-NODE` under /run/netns, so `ip
 //! netns` sees the nodes too.
 
-use crate::model::{Lab, Route};
+use crate::model::{End, Lab, Route};
 use crate::state::{State, StateError, Store};
 use nsbox_net::addr::add_address_request;
 use nsbox_net::firewall::{Firewall, FirewallError};
-use nsbox_net::link::{set_up_request, veth_request, LinkChange, VethEnd, VethPeer};
+use nsbox_net::link::{bridge_request, set_up_request, veth_request, LinkChange, VethEnd, VethPeer};
 use nsbox_net::route::{add_route_request, RouteSpec};
 use nsbox_net::socket::Request;
 use nsbox_net::{NetError, Netlink};
@@ -94,7 +94,7 @@ fn destroy(registry: &Registry, namespaces: &[String]) -> Result<Vec<String>, La
 /// the node and the operation.
 pub fn up(lab: &Lab, file: Option<&Path>, registry: &Registry, store: &Store) -> Result<Vec<NodeHandle>, LabError> {
     let _lock = store.lock(&lab.name)?;
-    let namespaces: Vec<String> = (0..lab.nodes.len()).map(|i| lab.netns(i)).collect();
+    let namespaces = lab.namespaces();
     if let Some(old) = store.read(&lab.name)? {
         if old
             .namespaces
@@ -124,34 +124,55 @@ pub fn up(lab: &Lab, file: Option<&Path>, registry: &Registry, store: &Store) ->
         state: &state,
         armed: true,
     };
-    let mut nodes = Vec::with_capacity(lab.nodes.len());
-    for (node, netns) in lab.nodes.iter().zip(&namespaces) {
+    let mut nodes = Vec::with_capacity(namespaces.len());
+    for (i, netns) in namespaces.iter().enumerate() {
+        let name = lab.nodes.get(i).map_or("(bridges)", |n| n.name.as_str());
         registry.add(netns)?;
         let fd = registry.open(netns)?;
-        let nl = Netlink::open_in(fd.as_fd()).map_err(net_err(&node.name, "opening its netlink socket"))?;
+        let nl = Netlink::open_in(fd.as_fd()).map_err(net_err(name, "opening its netlink socket"))?;
         nodes.push(NodeHandle {
-            name: node.name.clone(),
+            name: name.to_string(),
             fd,
             nl,
         });
     }
-    configure(lab, &mut nodes)?;
+    // The switch's handle (when there are bridges) comes after the nodes'.
+    let mut switch = (nodes.len() > lab.nodes.len()).then(|| nodes.pop()).flatten();
+    configure(lab, &mut nodes, switch.as_mut())?;
     rollback.armed = false;
     Ok(nodes)
 }
 
-/// The interface index each end gets, chosen at creation so that nothing
-/// has to be looked up: `lo` is 1, then 2, 3, ... in the order of links.
-fn indexes(lab: &Lab) -> Vec<[u32; 2]> {
+/// One interface that `up` makes in a node.
+struct Iface<'a> {
+    end: &'a End,
+    /// Chosen at creation, so that nothing has to be looked up.
+    index: u32,
+    /// Made as the peer of a veth pair, which cannot be created up.
+    peer: bool,
+    mtu: Option<u32>,
+}
+
+/// Every node interface in the order of [`Lab::ends`], with its index: in
+/// each node `lo` is 1, then 2, 3, ... in that order.
+fn ifaces(lab: &Lab) -> Vec<Iface<'_>> {
     let mut next = vec![2u32; lab.nodes.len()];
-    lab.links
+    let links = lab.links.iter().flat_map(|l| {
+        l.ends
+            .iter()
+            .enumerate()
+            .map(move |(side, end)| (end, side == 1, l.mtu))
+    });
+    let ports = lab
+        .bridges
         .iter()
-        .map(|link| {
-            link.ends.clone().map(|end| {
-                let index = next[end.node];
-                next[end.node] += 1;
-                index
-            })
+        .flat_map(|b| b.ports.iter().map(move |end| (end, true, b.mtu)));
+    links
+        .chain(ports)
+        .map(|(end, peer, mtu)| {
+            let index = next[end.node];
+            next[end.node] += 1;
+            Iface { end, index, peer, mtu }
         })
         .collect()
 }
@@ -166,29 +187,34 @@ pub(crate) fn route_spec(route: &Route) -> RouteSpec<'_> {
     }
 }
 
-fn configure(lab: &Lab, nodes: &mut [NodeHandle]) -> Result<(), LabError> {
-    let indexes = indexes(lab);
+/// The name of a bridge port in the switch namespace: bridge `b`, port `p`.
+fn port_name(b: usize, p: usize) -> String {
+    format!("b{b}p{p}")
+}
+
+fn configure(lab: &Lab, nodes: &mut [NodeHandle], switch: Option<&mut NodeHandle>) -> Result<(), LabError> {
+    let ifaces = ifaces(lab);
     // Links: each veth pair made whole by its first end's node, both ends
     // in their namespaces with their final names and indexes.
     let mut creations: Vec<Vec<Request>> = (0..nodes.len()).map(|_| Vec::new()).collect();
-    for (link, index) in lab.links.iter().zip(&indexes) {
-        let [a, b] = &link.ends;
+    for pair in ifaces[..2 * lab.links.len()].chunks(2) {
+        let (a, b) = (&pair[0], &pair[1]);
         let request = veth_request(
             VethEnd {
-                name: &a.iface,
+                name: &a.end.iface,
                 netns: None,
                 up: true,
-                index: Some(index[0]),
+                index: Some(a.index),
             },
             VethPeer {
-                name: &b.iface,
-                netns: Some(nodes[b.node].fd.as_fd()),
-                index: Some(index[1]),
+                name: &b.end.iface,
+                netns: Some(nodes[b.end.node].fd.as_fd()),
+                index: Some(b.index),
             },
             None,
         )
-        .map_err(net_err(&lab.nodes[a.node].name, "creating a link"))?;
-        creations[a.node].push(request);
+        .map_err(net_err(&lab.nodes[a.end.node].name, "creating a link"))?;
+        creations[a.end.node].push(request);
     }
     for (node, requests) in nodes.iter_mut().zip(creations) {
         if !requests.is_empty() {
@@ -198,26 +224,24 @@ fn configure(lab: &Lab, nodes: &mut [NodeHandle]) -> Result<(), LabError> {
                 .map_err(net_err(&name, "creating links"))?;
         }
     }
+    if let Some(switch) = switch {
+        make_bridges(lab, &ifaces[2 * lab.links.len()..], nodes, switch)?;
+    }
     // Then each node in one round trip: lo and the peer ends up, every
     // address, every route that needs no interface looked up.
     for (i, node) in lab.nodes.iter().enumerate() {
         let handle = &mut nodes[i];
+        let mine: Vec<&Iface> = ifaces.iter().filter(|f| f.end.node == i).collect();
         let mut batch = vec![set_up_request("lo", true).map_err(net_err(&node.name, "bringing lo up"))?];
         for address in &node.lo {
             batch.push(add_address_request(1, "lo", *address));
         }
-        for (link, index) in lab.links.iter().zip(&indexes) {
-            for (side, (end, index)) in link.ends.iter().zip(index).enumerate() {
-                if end.node != i {
-                    continue;
-                }
-                if side == 1 {
-                    // The peer end cannot be created up.
-                    batch.push(set_up_request(&end.iface, true).map_err(net_err(&node.name, "bringing a link up"))?);
-                }
-                for address in &end.addresses {
-                    batch.push(add_address_request(*index, &end.iface, *address));
-                }
+        for iface in &mine {
+            if iface.peer {
+                batch.push(set_up_request(&iface.end.iface, true).map_err(net_err(&node.name, "bringing a link up"))?);
+            }
+            for address in &iface.end.addresses {
+                batch.push(add_address_request(iface.index, &iface.end.iface, *address));
             }
         }
         for route in node.routes.iter().filter(|r| r.dev.is_none()) {
@@ -233,19 +257,8 @@ fn configure(lab: &Lab, nodes: &mut [NodeHandle]) -> Result<(), LabError> {
                 .add_route(&route_spec(route))
                 .map_err(net_err(&node.name, "adding a route"))?;
         }
-        for link in &lab.links {
-            for end in link.ends.iter().filter(|e| e.node == i) {
-                if let Some(mtu) = link.mtu {
-                    let change = LinkChange {
-                        mtu: Some(mtu),
-                        ..LinkChange::default()
-                    };
-                    handle
-                        .nl
-                        .change_link(&end.iface, &change)
-                        .map_err(net_err(&node.name, "setting the MTU"))?;
-                }
-            }
+        for iface in mine.iter().filter(|f| f.mtu.is_some()) {
+            set_mtu(handle, &iface.end.iface, iface.mtu)?;
         }
         set_sysctls(handle, &node.sysctls)?;
         if !node.rules.is_empty() {
@@ -255,6 +268,64 @@ fn configure(lab: &Lab, nodes: &mut [NodeHandle]) -> Result<(), LabError> {
                     node: node.name.clone(),
                     source,
                 })?;
+        }
+    }
+    Ok(())
+}
+
+fn set_mtu(handle: &mut NodeHandle, iface: &str, mtu: Option<u32>) -> Result<(), LabError> {
+    let change = LinkChange {
+        mtu,
+        ..LinkChange::default()
+    };
+    let name = handle.name.clone();
+    handle
+        .nl
+        .change_link(iface, &change)
+        .map_err(net_err(&name, "setting the MTU"))
+}
+
+/// The bridges, in the switch namespace in one round trip: each bridge up,
+/// then each port a veth pair whose switch end is a bridge port and whose
+/// other end is the node's interface.
+fn make_bridges(lab: &Lab, ports: &[Iface], nodes: &[NodeHandle], switch: &mut NodeHandle) -> Result<(), LabError> {
+    let switch_name = switch.name.clone();
+    let err = |op| net_err(&switch_name, op);
+    let mut batch = Vec::new();
+    let mut next_index = 2 + lab.bridges.len() as u32;
+    let mut ports = ports.iter();
+    for (b, bridge) in lab.bridges.iter().enumerate() {
+        let bridge_index = 2 + b as u32;
+        batch.push(bridge_request(&bridge.name, true, Some(bridge_index)).map_err(err("creating a bridge"))?);
+        for p in 0..bridge.ports.len() {
+            let node_end = ports.next().expect("one iface per bridge port");
+            let name = port_name(b, p);
+            batch.push(
+                veth_request(
+                    VethEnd {
+                        name: &name,
+                        netns: None,
+                        up: true,
+                        index: Some(next_index),
+                    },
+                    VethPeer {
+                        name: &node_end.end.iface,
+                        netns: Some(nodes[node_end.end.node].fd.as_fd()),
+                        index: Some(node_end.index),
+                    },
+                    Some(bridge_index),
+                )
+                .map_err(err("creating a bridge port"))?,
+            );
+            next_index += 1;
+        }
+    }
+    switch.nl.request_many(batch).map_err(err("creating bridges"))?;
+    for (b, bridge) in lab.bridges.iter().enumerate() {
+        if bridge.mtu.is_some() {
+            for p in 0..bridge.ports.len() {
+                set_mtu(switch, &port_name(b, p), bridge.mtu)?;
+            }
         }
     }
     Ok(())

@@ -71,6 +71,9 @@ pub struct LabFile {
     pub nodes: Ordered<Spanned<NodeFile>>,
     #[serde(default)]
     pub links: Vec<Spanned<LinkFile>>,
+    /// Shared segments by name: `lan: {endpoints: [a 10.0.0.1/24, ...]}`.
+    #[serde(default)]
+    pub bridges: Ordered<Spanned<BridgeFile>>,
     /// `SRC -> DEST: OUTCOME` entries.
     #[serde(default)]
     pub expect: Ordered<Text>,
@@ -122,6 +125,15 @@ impl Scalar {
 #[serde(deny_unknown_fields)]
 pub struct LinkFile {
     /// Two ends: `NODE[:IFACE] [ADDR/LEN ...]`.
+    pub endpoints: Vec<Text>,
+    #[serde(default)]
+    pub mtu: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeFile {
+    /// Any number of ends: `NODE[:IFACE] [ADDR/LEN ...]`.
     pub endpoints: Vec<Text>,
     #[serde(default)]
     pub mtu: Option<Spanned<u32>>,

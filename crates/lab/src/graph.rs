@@ -45,6 +45,23 @@ pub fn dot(lab: &Lab) -> String {
             addresses(b)
         );
     }
+    for bridge in &lab.bridges {
+        let _ = writeln!(
+            out,
+            "  \"{}\" [shape=ellipse, label=\"{} (bridge)\"];",
+            bridge.name, bridge.name
+        );
+        for port in &bridge.ports {
+            let _ = writeln!(
+                out,
+                "  \"{}\" -- \"{}\" [taillabel=\"{} {}\"];",
+                lab.nodes[port.node].name,
+                bridge.name,
+                port.iface,
+                addresses(port)
+            );
+        }
+    }
     out.push_str("}\n");
     out
 }
@@ -68,6 +85,19 @@ pub fn mermaid(lab: &Lab) -> String {
             addresses(b),
             lab.nodes[b.node].name
         );
+    }
+    for bridge in &lab.bridges {
+        let _ = writeln!(out, "  {}((\"{} (bridge)\"))", bridge.name, bridge.name);
+        for port in &bridge.ports {
+            let _ = writeln!(
+                out,
+                "  {} ---|\"{} {}\"| {}",
+                lab.nodes[port.node].name,
+                port.iface,
+                addresses(port),
+                bridge.name
+            );
+        }
     }
     out
 }

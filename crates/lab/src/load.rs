@@ -110,8 +110,8 @@ fn yaml_message(text: &str) -> String {
 
 struct Checker {
     diagnostics: Diagnostics,
-    /// Where each link's two endpoints are written, by link.
-    ends_at: Vec<[Location; 2]>,
+    /// Where each end is written, in the order of [`Lab::ends`].
+    ends_at: Vec<Location>,
     /// Where each node's `lo` addresses are written, by node.
     lo_at: Vec<Vec<Location>>,
 }
@@ -156,6 +156,7 @@ impl Checker {
             name,
             nodes: Vec::new(),
             links: Vec::new(),
+            bridges: Vec::new(),
             expect: Vec::new(),
             steps: Vec::new(),
         };
@@ -169,8 +170,13 @@ impl Checker {
         for link in &file.links {
             if let Some(l) = self.link(&lab, link) {
                 lab.links.push(l);
-                self.ends_at
-                    .push([link.value.endpoints[0].referenced, link.value.endpoints[1].referenced]);
+                self.ends_at.extend(link.value.endpoints.iter().map(|e| e.referenced));
+            }
+        }
+        for (name, bridge) in &file.bridges.0 {
+            if let Some(b) = self.bridge(&lab, name, bridge) {
+                self.ends_at.extend(bridge.value.endpoints.iter().map(|e| e.referenced));
+                lab.bridges.push(b);
             }
         }
         self.name_interfaces(&mut lab);
@@ -334,34 +340,61 @@ impl Checker {
         })
     }
 
+    fn bridge(
+        &mut self,
+        lab: &Lab,
+        name: &Text,
+        bridge: &Spanned<crate::file::BridgeFile>,
+    ) -> Option<crate::model::Bridge> {
+        if nsbox_net::link::check_name(&name.value).is_err() || !is_plain_name(&name.value) {
+            self.error_at(
+                name.referenced,
+                format!(
+                    "bridge name {:?}: use 1 to 15 letters, digits, '.', '_' or '-'",
+                    name.value
+                ),
+            );
+        }
+        let b = &bridge.value;
+        if b.endpoints.len() < 2 {
+            self.error_at(bridge.referenced, "a bridge joins two endpoints or more");
+        }
+        let ports: Vec<_> = b.endpoints.iter().map(|e| self.endpoint(lab, e)).collect();
+        if let Some(mtu) = &b.mtu {
+            if !(68..=65535).contains(&mtu.value) {
+                self.error_at(mtu.referenced, format!("MTU {} is outside 68 to 65535", mtu.value));
+            }
+        }
+        Some(crate::model::Bridge {
+            name: name.value.clone(),
+            ports: ports.into_iter().collect::<Option<Vec<_>>>()?,
+            mtu: b.mtu.as_ref().map(|m| m.value),
+        })
+    }
+
     /// Gives every unnamed interface the first free `ethN` of its node, and
     /// reports names used twice in one node.
     fn name_interfaces(&mut self, lab: &mut Lab) {
-        for node in 0..lab.nodes.len() {
+        let names: Vec<String> = lab.nodes.iter().map(|n| n.name.clone()).collect();
+        for (node, name) in names.iter().enumerate() {
             let mut used: Vec<String> = vec!["lo".into()];
             let mut next = 0;
-            for (link, at) in lab.links.iter_mut().zip(&self.ends_at) {
-                for (end, at) in link.ends.iter_mut().zip(at).filter(|(e, _)| e.node == node) {
-                    if end.iface.is_empty() {
-                        while used.contains(&format!("eth{next}")) {
-                            next += 1;
-                        }
-                        end.iface = format!("eth{next}");
+            for (end, at) in lab.ends_mut().zip(&self.ends_at).filter(|(e, _)| e.node == node) {
+                if end.iface.is_empty() {
+                    while used.contains(&format!("eth{next}")) {
+                        next += 1;
                     }
-                    if used.contains(&end.iface) {
-                        let message = format!(
-                            "node {:?} has two interfaces named {:?}",
-                            lab.nodes[node].name, end.iface
-                        );
-                        self.diagnostics.list.push(Diagnostic {
-                            line: at.line(),
-                            column: at.column(),
-                            message,
-                            warning: false,
-                        });
-                    }
-                    used.push(end.iface.clone());
+                    end.iface = format!("eth{next}");
                 }
+                if used.contains(&end.iface) {
+                    self.diagnostics.list.push(Diagnostic {
+                        line: at.line(),
+                        column: at.column(),
+                        message: format!("node {name:?} has two interfaces named {:?}", end.iface),
+                        warning: false,
+                    });
+                }
+                used.push(end.iface.clone());
             }
         }
     }
@@ -375,11 +408,9 @@ impl Checker {
                 places.push((a.addr(), format!("{}:lo", node.name), *at));
             }
         }
-        for (link, at) in lab.links.iter().zip(&self.ends_at) {
-            for (end, at) in link.ends.iter().zip(at) {
-                for a in &end.addresses {
-                    places.push((a.addr(), format!("{}:{}", lab.nodes[end.node].name, end.iface), *at));
-                }
+        for (end, at) in lab.ends().zip(&self.ends_at) {
+            for a in &end.addresses {
+                places.push((a.addr(), format!("{}:{}", lab.nodes[end.node].name, end.iface), *at));
             }
         }
         for (i, (addr, owner, at)) in places.iter().enumerate() {

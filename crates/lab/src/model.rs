@@ -10,6 +10,8 @@ pub struct Lab {
     pub name: String,
     pub nodes: Vec<Node>,
     pub links: Vec<Link>,
+    /// Shared segments, each a bridge in the lab's switch namespace.
+    pub bridges: Vec<Bridge>,
     pub expect: Vec<Expect>,
     pub steps: Vec<Step>,
 }
@@ -30,6 +32,14 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Link {
     pub ends: [End; 2],
+    pub mtu: Option<u32>,
+}
+
+/// A shared segment: a bridge that many node interfaces plug into.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bridge {
+    pub name: String,
+    pub ports: Vec<End>,
     pub mtu: Option<u32>,
 }
 
@@ -100,12 +110,34 @@ impl Lab {
     /// Every interface of a node with its addresses (lo first).
     pub fn interfaces(&self, node: usize) -> Vec<(&str, Vec<IpNet>)> {
         let mut out = vec![("lo", self.nodes[node].lo.clone())];
-        for link in &self.links {
-            for end in link.ends.iter().filter(|e| e.node == node) {
-                out.push((end.iface.as_str(), end.addresses.clone()));
-            }
+        for end in self.ends().filter(|e| e.node == node) {
+            out.push((end.iface.as_str(), end.addresses.clone()));
         }
         out
+    }
+
+    /// Every node interface on a link or a bridge: the links' ends first,
+    /// then the bridges' ports, in the order written.
+    pub fn ends(&self) -> impl Iterator<Item = &End> {
+        let links = self.links.iter().flat_map(|l| l.ends.iter());
+        links.chain(self.bridges.iter().flat_map(|b| b.ports.iter()))
+    }
+
+    pub fn ends_mut(&mut self) -> impl Iterator<Item = &mut End> {
+        let links = self.links.iter_mut().flat_map(|l| l.ends.iter_mut());
+        links.chain(self.bridges.iter_mut().flat_map(|b| b.ports.iter_mut()))
+    }
+
+    /// The namespace holding the lab's bridges, if it has any. Node names
+    /// cannot start with '-', so it never clashes with a node's.
+    pub fn switch_netns(&self) -> Option<String> {
+        (!self.bridges.is_empty()).then(|| format!("{}--bridges", self.name))
+    }
+
+    /// Every namespace of the lab: the nodes', then the switch's.
+    pub fn namespaces(&self) -> Vec<String> {
+        let nodes = (0..self.nodes.len()).map(|i| self.netns(i));
+        nodes.chain(self.switch_netns()).collect()
     }
 }
 
