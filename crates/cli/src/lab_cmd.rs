@@ -54,6 +54,20 @@ enum LabCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Cut two nodes of a running lab apart (filter rules on both).
+    Partition {
+        #[arg(long)]
+        lab: Option<String>,
+        a: String,
+        b: String,
+    },
+    /// Join two partitioned nodes again.
+    Heal {
+        #[arg(long)]
+        lab: Option<String>,
+        a: String,
+        b: String,
+    },
     /// Check a lab file without bringing it up.
     Validate { file: PathBuf },
     /// Draw a lab: nodes, links, interfaces and addresses.
@@ -101,6 +115,8 @@ pub fn lab(args: LabArgs) -> i32 {
             }
             Ok(i32::from(checks.iter().any(|c| !c.holds)))
         }),
+        LabCmd::Partition { lab, a, b } => cut(lab.as_deref(), &a, &b, true, &store, &registry),
+        LabCmd::Heal { lab, a, b } => cut(lab.as_deref(), &a, &b, false, &store, &registry),
         LabCmd::Test { file, json } => load(&file).map(|lab| test(&lab, &file, json, &registry, &store)),
         LabCmd::Validate { file } => load(&file).map(|lab| {
             println!(
@@ -243,12 +259,54 @@ fn exec(lab: Option<&str>, node: &str, command: &[String], store: &Store, regist
     Ok(failure.code)
 }
 
-fn outcome_text(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Reachable => "reachable".into(),
-        Outcome::Unreachable(None) => "unreachable".into(),
-        Outcome::Unreachable(Some(reason)) => format!("unreachable ({reason})"),
+/// The running lab (by `--lab`, or the only one) that has every node of
+/// `nodes`, read back from its file.
+fn running_lab(lab: Option<&str>, nodes: &[&str], store: &Store) -> Result<Lab, String> {
+    let labs = store.list().map_err(|e| e.to_string())?;
+    let candidates: Vec<_> = labs
+        .iter()
+        .filter(|s| lab.is_none_or(|l| l == s.name))
+        .filter(|s| nodes.iter().all(|n| s.nodes.iter().any(|m| m == n)))
+        .collect();
+    let state = match candidates.as_slice() {
+        [one] => *one,
+        [] => return Err(format!("no lab that is up has the nodes {}", nodes.join(" and "))),
+        _ => return Err("several labs have these nodes: name one with --lab".into()),
+    };
+    let file = state
+        .file
+        .as_ref()
+        .ok_or_else(|| format!("lab {} was brought up without a file", state.name))?;
+    load(file)
+}
+
+fn cut(
+    lab: Option<&str>,
+    a: &str,
+    b: &str,
+    partition: bool,
+    store: &Store,
+    registry: &Registry,
+) -> Result<i32, String> {
+    let lab = running_lab(lab, &[a, b], store)?;
+    let index = |n: &str| lab.nodes.iter().position(|m| m.name == n).expect("the state names it");
+    let (ia, ib) = (index(a), index(b));
+    if ia == ib {
+        return Err("a node cannot be partitioned from itself".into());
     }
+    let nodes = deploy::open(&lab, registry).map_err(failed)?;
+    if partition {
+        scenario::partition(&lab, &nodes, ia, ib).map_err(failed)?;
+        println!("{a} and {b} are cut apart");
+    } else {
+        scenario::heal(&lab, &nodes, ia, ib).map_err(failed)?;
+        println!("{a} and {b} are joined again");
+    }
+    Ok(0)
+}
+
+fn outcome_text(outcome: &Outcome) -> String {
+    outcome.to_string()
 }
 
 fn print_checks(checks: &[Check]) {

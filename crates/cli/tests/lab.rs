@@ -77,6 +77,67 @@ leftovers
 }
 
 #[test]
+fn every_example_lab_holds_and_leaves_nothing() {
+    require_root!();
+    if skip_without_tools() {
+        return;
+    }
+    let dir = format!("{}/../../examples/labs", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 4, "{names:?}");
+    let mut script = String::new();
+    for name in &names {
+        script.push_str(&format!(
+            "set +e; $NSBOX lab test {dir}/{name} > /run/out 2>&1; code=$?; set -e\n\
+             echo \"RESULT {name} $code $(tail -1 /run/out)\"\nleftovers\n"
+        ));
+    }
+    let out = run(&script);
+    for name in &names {
+        let result = field(&out, &format!("RESULT {name}"));
+        assert!(result.starts_with("0 up "), "{name}: {result}\n{out}");
+    }
+    nothing_left(&out);
+}
+
+#[test]
+fn partition_and_heal_cut_and_join_a_running_lab() {
+    require_root!();
+    if skip_without_tools() {
+        return;
+    }
+    let dir = format!("{}/../../examples/labs", env!("CARGO_MANIFEST_DIR"));
+    let out = run(&format!(
+        r#"
+$NSBOX lab up {dir}/partition.yaml >/dev/null
+echo "BEFORE $($NSBOX lab exec n1 -- busybox nc -w 1 10.0.0.2 7000 </dev/null >/dev/null 2>&1 && echo 0 || echo $?)"
+$NSBOX lab partition n1 n2
+echo "RULES $(ip netns exec partition-n2 nft list chain inet nsbox input | grep -c drop)"
+echo "CUT $($NSBOX lab exec n1 -- busybox nc -w 1 10.0.0.2 7000 </dev/null >/dev/null 2>&1 && echo 0 || echo $?)"
+echo "THIRD $($NSBOX lab exec n3 -- busybox nc -w 1 10.0.0.2 7000 </dev/null >/dev/null 2>&1 && echo 0 || echo $?)"
+$NSBOX lab heal n1 n2
+echo "HEALED $($NSBOX lab exec n1 -- busybox nc -w 1 10.0.0.2 7000 </dev/null >/dev/null 2>&1 && echo 0 || echo $?)"
+echo "TABLE $(ip netns exec partition-n2 nft list tables | wc -l)"
+$NSBOX lab down partition >/dev/null
+leftovers
+"#
+    ));
+    assert_eq!(field(&out, "BEFORE"), "0", "{out}");
+    assert_eq!(field(&out, "RULES"), "1", "n2 drops what comes from n1's one address");
+    assert_eq!(field(&out, "CUT"), "1", "{out}");
+    assert_eq!(field(&out, "THIRD"), "0", "n3 still reaches n2");
+    assert_eq!(field(&out, "HEALED"), "0", "{out}");
+    assert_eq!(field(&out, "TABLE"), "0", "healing leaves no nsbox table behind");
+    nothing_left(&out);
+}
+
+#[test]
 fn a_lab_that_is_up_is_what_iproute2_and_nft_see() {
     require_root!();
     if skip_without_tools() {

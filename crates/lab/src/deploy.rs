@@ -40,6 +40,8 @@ pub enum LabError {
     Netns(#[from] NetnsError),
     #[error("tearing the lab down: {0}")]
     Teardown(NetError),
+    #[error("node {node}: starting its commands: {source}")]
+    Run { node: String, source: std::io::Error },
 }
 
 /// A node's namespace, open, with its netlink socket.
@@ -78,15 +80,103 @@ impl Drop for Rollback<'_> {
 }
 
 /// Deletes whichever of `namespaces` exist and waits until the kernel has
-/// torn them down; returns those it deleted.
+/// torn them down; returns those it deleted. Processes still inside (the
+/// nodes' `run` commands, or anything started with `lab exec`) are killed
+/// first: they would keep their namespace alive.
 fn destroy(registry: &Registry, namespaces: &[String]) -> Result<Vec<String>, LabError> {
     let present: Vec<String> = namespaces
         .iter()
         .filter(|n| registry.path(n).is_ok_and(|p| p.exists()))
         .cloned()
         .collect();
+    // Again until none is left: a process may fork between a look at
+    // /proc and the kill (a server handing a connection to a child).
+    let mut killed: Vec<rustix::process::Pid> = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let found: Vec<rustix::process::Pid> = processes_in(registry, &present)
+            .into_iter()
+            .filter_map(rustix::process::Pid::from_raw)
+            .collect();
+        if found.is_empty() || std::time::Instant::now() > deadline {
+            break;
+        }
+        for pid in found {
+            if rustix::process::kill_process(pid, rustix::process::Signal::KILL).is_ok() && !killed.contains(&pid) {
+                killed.push(pid);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Those this process started (the commands of a `lab test`) are its
+    // children: reap them rather than leave zombies.
+    let me = std::process::id().to_string();
+    for pid in killed {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).unwrap_or_default();
+        // The parent's PID is the second field after the command's ")".
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if parent == Some(me.as_str()) {
+            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+        }
+    }
     nsbox_net::teardown::delete_and_wait(registry, &present, TEARDOWN_TIMEOUT).map_err(LabError::Teardown)?;
     Ok(present)
+}
+
+/// The processes whose network namespace is one of `namespaces`, found in
+/// one pass over /proc.
+fn processes_in(registry: &Registry, namespaces: &[String]) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let inodes: Vec<u64> = namespaces
+        .iter()
+        .filter_map(|n| std::fs::metadata(registry.path(n).ok()?).ok())
+        .map(|m| m.ino())
+        .collect();
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| std::fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|m| inodes.contains(&m.ino())))
+        .collect()
+}
+
+/// Starts every node's `run` commands in its namespace, in the background
+/// (a process group of their own, output to the lab's log of the node).
+fn start_commands(lab: &Lab, nodes: &[NodeHandle], store: &Store) -> Result<(), LabError> {
+    let logs = store.logs(&lab.name);
+    for (node, handle) in lab.nodes.iter().zip(nodes).filter(|(n, _)| !n.run.is_empty()) {
+        let log_path = logs.join(format!("{}.log", node.name));
+        let commands = node.run.clone();
+        let started = std::fs::create_dir_all(&logs).and_then(|()| {
+            let log = std::fs::File::create(&log_path)?;
+            nsbox_ns::netns::run_in_fd(&handle.fd, move || {
+                commands.iter().try_for_each(|command| {
+                    use std::os::unix::process::CommandExt;
+                    std::process::Command::new("sh")
+                        .args(["-c", command])
+                        .stdin(std::process::Stdio::null())
+                        .stdout(log.try_clone()?)
+                        .stderr(log.try_clone()?)
+                        .process_group(0)
+                        .spawn()
+                        .map(drop)
+                })
+            })
+            .map_err(std::io::Error::other)?
+        });
+        started.map_err(|e| LabError::Run {
+            node: node.name.clone(),
+            source: e,
+        })?;
+    }
+    Ok(())
 }
 
 /// Brings `lab` up: namespaces, links, addresses, routes, sysctls, rules.
@@ -139,6 +229,7 @@ pub fn up(lab: &Lab, file: Option<&Path>, registry: &Registry, store: &Store) ->
     // The switch's handle (when there are bridges) comes after the nodes'.
     let mut switch = (nodes.len() > lab.nodes.len()).then(|| nodes.pop()).flatten();
     configure(lab, &mut nodes, switch.as_mut())?;
+    start_commands(lab, &nodes, store)?;
     rollback.armed = false;
     Ok(nodes)
 }

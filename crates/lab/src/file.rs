@@ -100,6 +100,10 @@ pub struct NodeFile {
     /// `nsbox filter add` arguments: `forward drop -s 10.0.1.2`.
     #[serde(default)]
     pub filter: Vec<Text>,
+    /// Commands (`sh -c`) started in the node once the lab is up, left
+    /// running until `down`: servers, agents.
+    #[serde(default)]
+    pub run: Vec<Text>,
 }
 
 /// A sysctl value as written: `1`, `"1"` or `true` all mean 1.
@@ -154,6 +158,12 @@ pub struct StepFile {
     /// Nodes whose neighbour (ARP/NDP) caches are emptied.
     #[serde(default)]
     pub flush_neighbours: Vec<Text>,
+    /// Pairs of nodes to cut apart: `[[n1, n2]]`.
+    #[serde(default)]
+    pub partition: Vec<Spanned<Vec<Text>>>,
+    /// Pairs of nodes to join again.
+    #[serde(default)]
+    pub heal: Vec<Spanned<Vec<Text>>>,
     #[serde(default)]
     pub expect: Ordered<Text>,
 }

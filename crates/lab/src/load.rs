@@ -79,6 +79,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Lab, Diagnostics), Diagnostics>
         },
         ends_at: Vec::new(),
         lo_at: Vec::new(),
+        partitioned: Default::default(),
     };
     let file: LabFile = match serde_saphyr::from_str(text) {
         Ok(file) => file,
@@ -114,6 +115,8 @@ struct Checker {
     ends_at: Vec<Location>,
     /// Where each node's `lo` addresses are written, by node.
     lo_at: Vec<Vec<Location>>,
+    /// The pairs of nodes cut apart at the step being read.
+    partitioned: std::collections::BTreeSet<(usize, usize)>,
 }
 
 /// Characters allowed in lab and node names: they become file names under
@@ -216,6 +219,7 @@ impl Checker {
             sysctls: Vec::new(),
             routes: Vec::new(),
             rules: Vec::new(),
+            run: n.run.iter().map(|c| c.value.clone()).collect(),
         };
         if let Some(forwarding) = &n.forwarding {
             let value = u8::from(forwarding.value).to_string();
@@ -510,13 +514,24 @@ impl Checker {
             }
         };
         let at = path.referenced;
-        let (src, source, dest) = match parse_path(&path.value) {
+        let (src, source, dest, port) = match parse_path(&path.value) {
             Ok(p) => p,
             Err(e) => {
                 self.error_at(at, e);
                 return None;
             }
         };
+        match (port, &outcome) {
+            (Some(_), Outcome::Reachable) => {
+                self.error_at(at, "a TCP port is open, closed or unreachable, not reachable");
+                return None;
+            }
+            (None, Outcome::Open | Outcome::Closed) => {
+                self.error_at(at, format!("{outcome} needs a TCP port: {}:tcp/PORT", path.value));
+                return None;
+            }
+            _ => {}
+        }
         let from = self.node_index(lab, &src, at)?;
         if let Some(source) = source {
             let own = lab
@@ -546,8 +561,24 @@ impl Checker {
             from,
             source,
             to,
+            port,
             outcome,
         })
+    }
+
+    /// `[a, b]`: two different nodes.
+    fn pair(&mut self, lab: &Lab, pair: &Spanned<Vec<Text>>) -> Option<(usize, usize)> {
+        let [a, b] = pair.value.as_slice() else {
+            self.error_at(pair.referenced, "a pair is two nodes: [a, b]");
+            return None;
+        };
+        let a = self.node_index(lab, &a.value, a.referenced)?;
+        let b = self.node_index(lab, &b.value, b.referenced)?;
+        if a == b {
+            self.error_at(pair.referenced, "a node cannot be partitioned from itself");
+            return None;
+        }
+        Some((a, b))
     }
 
     fn change(&mut self, lab: &Lab, node: usize, change: &Spanned<ChangeFile>, adding: bool) -> Change {
@@ -575,6 +606,8 @@ impl Checker {
             add: Vec::new(),
             sysctls: Vec::new(),
             flush_neighbours: Vec::new(),
+            partition: Vec::new(),
+            heal: Vec::new(),
             expect: Vec::new(),
         };
         for (key, change) in &s.remove.0 {
@@ -644,6 +677,22 @@ impl Checker {
                 out.flush_neighbours.push(node);
             }
         }
+        for pair in &s.partition {
+            if let Some((a, b)) = self.pair(lab, pair) {
+                if !self.partitioned.insert((a.min(b), a.max(b))) {
+                    self.error_at(pair.referenced, "these nodes are partitioned already at this step");
+                }
+                out.partition.push((a, b));
+            }
+        }
+        for pair in &s.heal {
+            if let Some((a, b)) = self.pair(lab, pair) {
+                if !self.partitioned.remove(&(a.min(b), a.max(b))) {
+                    self.error_at(pair.referenced, "these nodes are not partitioned at this step");
+                }
+                out.heal.push((a, b));
+            }
+        }
         out.expect = self.expects(lab, &s.expect);
         out
     }
@@ -709,9 +758,10 @@ pub fn node_address(lab: &Lab, node: usize) -> Option<IpAddr> {
     on_link.or_else(|| lab.nodes[node].lo.first()).map(|a| a.addr())
 }
 
-/// `SRC [from ADDR] -> DEST`.
-pub fn parse_path(text: &str) -> Result<(String, Option<IpAddr>, String), String> {
-    let shape = || format!("{text:?}: expected SRC [from ADDR] -> DEST");
+/// `SRC [from ADDR] -> DEST[:tcp/PORT]`, DEST a node or an address (an
+/// IPv6 one in brackets when a port follows).
+pub fn parse_path(text: &str) -> Result<(String, Option<IpAddr>, String, Option<u16>), String> {
+    let shape = || format!("{text:?}: expected SRC [from ADDR] -> DEST[:tcp/PORT]");
     let (src, dest) = text.split_once("->").ok_or_else(shape)?;
     let mut src_words = src.split_whitespace();
     let node = src_words.next().ok_or_else(shape)?.to_string();
@@ -724,15 +774,31 @@ pub fn parse_path(text: &str) -> Result<(String, Option<IpAddr>, String), String
     if dest.is_empty() || dest.contains(char::is_whitespace) {
         return Err(shape());
     }
-    Ok((node, source, dest.to_string()))
+    let (dest, port) = match dest.rsplit_once(":tcp/") {
+        Some((d, p)) => {
+            let port = p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{p:?} is not a TCP port"))?;
+            (d, Some(port))
+        }
+        None => (dest, None),
+    };
+    let dest = dest.strip_prefix('[').and_then(|d| d.strip_suffix(']')).unwrap_or(dest);
+    Ok((node, source, dest.to_string(), port))
 }
 
 /// `reachable` or `unreachable [(REASON)]`.
 pub fn parse_outcome(text: &str) -> Result<Outcome, String> {
-    let bad = || format!("{text:?} is not an outcome: reachable, or unreachable with an optional (reason)");
+    let bad =
+        || format!("{text:?} is not an outcome: reachable, open, closed, or unreachable with an optional (reason)");
     let text = text.trim();
-    if text == "reachable" {
-        return Ok(Outcome::Reachable);
+    match text {
+        "reachable" => return Ok(Outcome::Reachable),
+        "open" => return Ok(Outcome::Open),
+        "closed" => return Ok(Outcome::Closed),
+        _ => {}
     }
     let rest = text.strip_prefix("unreachable").ok_or_else(bad)?.trim();
     if rest.is_empty() {
@@ -883,6 +949,31 @@ links:
                 "9:3: \"a to b\": expected SRC [from ADDR] -> DEST",
             ),
             (
+                BASE.to_string() + "steps:\n  - name: s\n    heal: [[a, b]]\n",
+                "10:12: these nodes are not partitioned at this step",
+            ),
+            (
+                BASE.to_string() + "steps:\n  - name: s\n    partition: [[a, a]]\n",
+                "10:17: a node cannot be partitioned from itself",
+            ),
+            (
+                BASE.to_string() + "steps:\n  - name: s\n    partition: [[a, b, a]]\n",
+                "10:17: a pair is two nodes: [a, b]",
+            ),
+            (
+                BASE.to_string()
+                    + "steps:\n  - name: s\n    partition: [[a, b]]\n  - name: t\n    partition: [[b, a]]\n",
+                "12:17: these nodes are partitioned already at this step",
+            ),
+            (
+                BASE.to_string() + "expect:\n  a -> b:tcp/80: reachable\n",
+                "9:3: a TCP port is open, closed or unreachable",
+            ),
+            (
+                BASE.to_string() + "expect:\n  a -> b: open\n",
+                "9:3: open needs a TCP port: a -> b:tcp/PORT",
+            ),
+            (
                 BASE.to_string() + "steps:\n  - name: s\n    remove: {a: {routes: [default via 10.0.0.2]}}\n",
                 "10:17: a has no route to 0.0.0.0/0 like this at step \"s\"",
             ),
@@ -939,10 +1030,16 @@ links:
             Outcome::Unreachable(Some("host unreachable".into()))
         );
         assert!(parse_outcome("unreachable host").is_err());
-        let (node, source, dest) = parse_path("a from fd00::1 -> fd00::2").unwrap();
+        let (node, source, dest, port) = parse_path("a from fd00::1 -> fd00::2").unwrap();
         assert_eq!(
-            (node.as_str(), source, dest.as_str()),
-            ("a", "fd00::1".parse().ok(), "fd00::2")
+            (node.as_str(), source, dest.as_str(), port),
+            ("a", "fd00::1".parse().ok(), "fd00::2", None)
         );
+        let (_, _, dest, port) = parse_path("a -> [fd00::2]:tcp/80").unwrap();
+        assert_eq!((dest.as_str(), port), ("fd00::2", Some(80)));
+        let (_, _, dest, port) = parse_path("a -> b:tcp/8080").unwrap();
+        assert_eq!((dest.as_str(), port), ("b", Some(8080)));
+        assert!(parse_path("a -> b:tcp/0").is_err());
+        assert_eq!(parse_outcome("open").unwrap(), Outcome::Open);
     }
 }

@@ -26,6 +26,8 @@ pub struct Node {
     pub routes: Vec<Route>,
     /// NAT and filter rules, in the order written.
     pub rules: Vec<Rule>,
+    /// Commands started once the lab is up, running until `down`.
+    pub run: Vec<String>,
 }
 
 /// A veth pair between two node interfaces.
@@ -65,6 +67,10 @@ pub struct Route {
 #[serde(rename_all = "lowercase", tag = "outcome", content = "reason")]
 pub enum Outcome {
     Reachable,
+    /// A TCP connection is accepted.
+    Open,
+    /// A TCP connection is refused (the host answered with a reset).
+    Closed,
     /// Unreachable, optionally for a given reason (words that the observed
     /// reason must contain: "network unreachable", "net unreachable",
     /// "host unreachable", "no reply", "ttl exceeded").
@@ -80,7 +86,21 @@ pub struct Expect {
     /// The source address (`server from 1.1.1.1 -> ...`).
     pub source: Option<IpAddr>,
     pub to: IpAddr,
+    /// A TCP port: the probe is a connection instead of an echo.
+    pub port: Option<u16>,
     pub outcome: Outcome,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Reachable => f.write_str("reachable"),
+            Outcome::Open => f.write_str("open"),
+            Outcome::Closed => f.write_str("closed"),
+            Outcome::Unreachable(None) => f.write_str("unreachable"),
+            Outcome::Unreachable(Some(reason)) => write!(f, "unreachable ({reason})"),
+        }
+    }
 }
 
 /// Changes made to one node by a step.
@@ -98,6 +118,9 @@ pub struct Step {
     pub add: Vec<(usize, Change)>,
     pub sysctls: Vec<(usize, Vec<(String, String)>)>,
     pub flush_neighbours: Vec<usize>,
+    /// Pairs of nodes cut apart, then pairs joined again.
+    pub partition: Vec<(usize, usize)>,
+    pub heal: Vec<(usize, usize)>,
     pub expect: Vec<Expect>,
 }
 
@@ -144,4 +167,32 @@ impl Lab {
 /// `LAB-NODE`: the name under /run/netns.
 pub fn netns_name(lab: &str, node: &str) -> String {
     format!("{lab}-{node}")
+}
+
+impl Lab {
+    /// The filter rules that cut `a` and `b` apart: each node drops what
+    /// comes in from any address of the other (links, bridges and `lo`).
+    /// Packets still leave, as in a real partition: a ping gets no reply, a
+    /// TCP connect times out. Healing deletes exactly these rules.
+    pub fn partition_rules(&self, a: usize, b: usize) -> Vec<(usize, Rule)> {
+        use nsbox_net::firewall::{Action, Hook, Match};
+        let mut out = Vec::new();
+        for (me, other) in [(a, b), (b, a)] {
+            for (_, addresses) in self.interfaces(other) {
+                for address in addresses {
+                    let host = IpNet::from(address.addr());
+                    let rule = Rule {
+                        hook: Hook::Input,
+                        matches: Match {
+                            source: Some(host),
+                            ..Match::default()
+                        },
+                        action: Action::Drop,
+                    };
+                    out.push((me, rule));
+                }
+            }
+        }
+        out
+    }
 }

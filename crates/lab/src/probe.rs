@@ -4,8 +4,12 @@
 use crate::deploy::NodeHandle;
 use crate::model::{Expect, Outcome};
 use nsbox_net::ping::{ping, Event, PingError, PingOptions, Summary};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::net::{bind, connect, socket_with, AddressFamily, SocketFlags, SocketType};
 use serde::Serialize;
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 /// What a probe found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,14 +69,76 @@ fn read(summary: &Summary) -> Observed {
     }
 }
 
-/// Probes `expect` from its node.
-pub fn probe(node: &NodeHandle, expect: &Expect) -> Observed {
-    match ping(Some(&node.fd), expect.to, &options(expect), |_| {}) {
-        Ok(summary) => read(&summary),
-        Err(PingError::Local { source, .. }) if source.raw_os_error() == Some(libc_enetunreach()) => Observed {
-            reachable: false,
-            detail: "network unreachable".into(),
-        },
+/// What a refused TCP connection reads as.
+const REFUSED: &str = "connection refused";
+
+/// How long a TCP connection may take, and how long a port that should be
+/// open may keep refusing (a service the lab started may still be on its
+/// way up).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const OPEN_PATIENCE: Duration = Duration::from_secs(2);
+
+/// One TCP connection attempt from the calling thread's namespace.
+fn connect_once(to: SocketAddr, source: Option<IpAddr>) -> Result<(), Errno> {
+    let family = if to.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let socket = socket_with(
+        family,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    if let Some(source) = source {
+        bind(&socket, &SocketAddr::new(source, 0))?;
+    }
+    match connect(&socket, &to) {
+        Ok(()) => return Ok(()),
+        Err(Errno::INPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let timeout = Timespec {
+        tv_sec: CONNECT_TIMEOUT.as_secs() as i64,
+        tv_nsec: 0,
+    };
+    let mut fds = [PollFd::new(&socket, PollFlags::OUT)];
+    if poll(&mut fds, Some(&timeout))? == 0 {
+        return Err(Errno::TIMEDOUT);
+    }
+    rustix::net::sockopt::socket_error(&socket)?
+}
+
+fn tcp_observed(result: Result<(), Errno>) -> Observed {
+    let (reachable, detail) = match result {
+        Ok(()) => (true, "connected".to_string()),
+        Err(Errno::CONNREFUSED) => (false, REFUSED.to_string()),
+        Err(Errno::TIMEDOUT) => (false, "no reply".to_string()),
+        Err(Errno::NETUNREACH) => (false, "network unreachable".to_string()),
+        Err(Errno::HOSTUNREACH) => (false, "host unreachable".to_string()),
+        Err(e) => (false, format!("local error: {e}")),
+    };
+    Observed { reachable, detail }
+}
+
+/// A TCP connection from the node to the expectation's port.
+fn tcp_probe(node: &NodeHandle, expect: &Expect, port: u16) -> Observed {
+    let to = SocketAddr::new(expect.to, port);
+    let source = expect.source;
+    let patient = expect.outcome == Outcome::Open;
+    let attempts = nsbox_ns::netns::run_in_fd(&node.fd, move || {
+        let deadline = Instant::now() + OPEN_PATIENCE;
+        loop {
+            let result = connect_once(to, source);
+            if !(patient && result == Err(Errno::CONNREFUSED) && Instant::now() < deadline) {
+                return result;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    match attempts {
+        Ok(result) => tcp_observed(result),
         Err(e) => Observed {
             reachable: false,
             detail: format!("local error: {e}"),
@@ -80,19 +146,38 @@ pub fn probe(node: &NodeHandle, expect: &Expect) -> Observed {
     }
 }
 
-/// ENETUNREACH, without a libc dependency for one number.
-fn libc_enetunreach() -> i32 {
-    rustix::io::Errno::NETUNREACH.raw_os_error()
+/// Probes `expect` from its node: a TCP connection when it names a port,
+/// ICMP echoes otherwise.
+pub fn probe(node: &NodeHandle, expect: &Expect) -> Observed {
+    if let Some(port) = expect.port {
+        return tcp_probe(node, expect, port);
+    }
+    match ping(Some(&node.fd), expect.to, &options(expect), |_| {}) {
+        Ok(summary) => read(&summary),
+        Err(PingError::Local { source, .. }) if source.raw_os_error() == Some(Errno::NETUNREACH.raw_os_error()) => {
+            Observed {
+                reachable: false,
+                detail: "network unreachable".into(),
+            }
+        }
+        Err(e) => Observed {
+            reachable: false,
+            detail: format!("local error: {e}"),
+        },
+    }
 }
 
 /// Whether `observed` is what `wanted` asks for: the reason, when given,
 /// must appear in what was observed (case aside).
 pub fn holds(wanted: &Outcome, observed: &Observed) -> bool {
+    // A refused connection reached the host: it is closed, not unreachable.
+    let unreachable = !observed.reachable && observed.detail != REFUSED;
     match wanted {
-        Outcome::Reachable => observed.reachable,
-        Outcome::Unreachable(None) => !observed.reachable,
+        Outcome::Reachable | Outcome::Open => observed.reachable,
+        Outcome::Closed => observed.detail == REFUSED,
+        Outcome::Unreachable(None) => unreachable,
         Outcome::Unreachable(Some(reason)) => {
-            !observed.reachable && observed.detail.to_lowercase().contains(&reason.to_lowercase())
+            unreachable && observed.detail.to_lowercase().contains(&reason.to_lowercase())
         }
     }
 }
@@ -188,5 +273,13 @@ mod tests {
             &observed
         ));
         assert!(!holds(&Outcome::Reachable, &observed));
+        let refused = tcp_observed(Err(Errno::CONNREFUSED));
+        assert!(holds(&Outcome::Closed, &refused));
+        assert!(!holds(&Outcome::Unreachable(None), &refused), "a refusal is an answer");
+        assert!(!holds(&Outcome::Open, &refused));
+        let silent = tcp_observed(Err(Errno::TIMEDOUT));
+        assert!(holds(&Outcome::Unreachable(Some("no reply".into())), &silent));
+        assert!(!holds(&Outcome::Closed, &silent));
+        assert!(holds(&Outcome::Open, &tcp_observed(Ok(()))));
     }
 }

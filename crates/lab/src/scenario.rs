@@ -13,7 +13,7 @@ use std::time::Instant;
 
 /// Applies one step's changes: removals, additions, sysctls, then the
 /// neighbour caches it asks to flush.
-pub fn apply(nodes: &mut [NodeHandle], step: &Step) -> Result<(), LabError> {
+pub fn apply(lab: &Lab, nodes: &mut [NodeHandle], step: &Step) -> Result<(), LabError> {
     let net = |node: &NodeHandle, op: &'static str| {
         let name = node.name.clone();
         move |source| LabError::Net { node: name, op, source }
@@ -46,6 +46,12 @@ pub fn apply(nodes: &mut [NodeHandle], step: &Step) -> Result<(), LabError> {
     for (i, sysctls) in &step.sysctls {
         deploy::set_sysctls(&nodes[*i], sysctls)?;
     }
+    for &(a, b) in &step.partition {
+        partition(lab, nodes, a, b)?;
+    }
+    for &(a, b) in &step.heal {
+        heal(lab, nodes, a, b)?;
+    }
     for i in &step.flush_neighbours {
         let node = &mut nodes[*i];
         node.nl
@@ -53,6 +59,40 @@ pub fn apply(nodes: &mut [NodeHandle], step: &Step) -> Result<(), LabError> {
             .map_err(net(node, "flushing neighbours"))?;
     }
     Ok(())
+}
+
+/// Cuts nodes `a` and `b` apart (see [`Lab::partition_rules`]).
+pub fn partition(lab: &Lab, nodes: &[NodeHandle], a: usize, b: usize) -> Result<(), LabError> {
+    for node in [a, b] {
+        deploy::firewall(&nodes[node])?
+            .add(&rules_of(lab, a, b, node))
+            .map_err(|source| LabError::Firewall {
+                node: nodes[node].name.clone(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// Joins nodes `a` and `b` again: deletes the rules [`partition`] added.
+pub fn heal(lab: &Lab, nodes: &[NodeHandle], a: usize, b: usize) -> Result<(), LabError> {
+    for node in [a, b] {
+        deploy::firewall(&nodes[node])?
+            .delete_rules(&rules_of(lab, a, b, node))
+            .map_err(|source| LabError::Firewall {
+                node: nodes[node].name.clone(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+fn rules_of(lab: &Lab, a: usize, b: usize, node: usize) -> Vec<nsbox_net::firewall::Rule> {
+    lab.partition_rules(a, b)
+        .into_iter()
+        .filter(|(n, _)| *n == node)
+        .map(|(_, r)| r)
+        .collect()
 }
 
 /// The expectations after `up` or after one step.
@@ -131,7 +171,7 @@ pub fn test(
     };
     record(first, &mut report);
     for step in &lab.steps {
-        let section = match apply(&mut nodes, step) {
+        let section = match apply(lab, &mut nodes, step) {
             Ok(()) => Section {
                 title: step.name.clone(),
                 error: None,

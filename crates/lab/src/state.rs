@@ -107,8 +107,25 @@ impl Store {
         }
     }
 
-    /// Removes the lab's state (and its lock file); absent is fine.
+    /// The directory of a lab's logs: one file per node, with what its
+    /// `run` commands print.
+    pub fn logs(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.logs"))
+    }
+
+    /// Removes the lab's state (its lock file and logs too); absent is fine.
     pub fn remove(&self, name: &str) -> Result<(), StateError> {
+        let logs = self.logs(name);
+        match std::fs::remove_dir_all(&logs) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StateError {
+                    step: "removing",
+                    path: logs,
+                    source: e,
+                })
+            }
+            _ => {}
+        }
         for path in [self.path(name), self.dir.join(format!("{name}.lock"))] {
             match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

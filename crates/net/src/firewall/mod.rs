@@ -198,20 +198,31 @@ impl Firewall {
     /// Deletes the rule equal to `rule` (as `iptables -D` does) and returns
     /// its handle.
     pub fn delete_rule(&self, rule: &Rule) -> Result<u64, FirewallError> {
-        let rule = rule.clone().checked()?;
+        Ok(self.delete_rules(std::slice::from_ref(rule))?[0])
+    }
+
+    /// Deletes the rules equal to `rules`, in one batch; if any is not
+    /// there, nothing is deleted. Returns their handles.
+    pub fn delete_rules(&self, rules: &[Rule]) -> Result<Vec<u64>, FirewallError> {
+        let rules: Vec<Rule> = rules.iter().cloned().map(Rule::checked).collect::<Result<_, _>>()?;
         let _lock = Locked::take(&self.ns)?;
         let index = self.index()?;
-        let handle = index
-            .rules
+        let handles = rules
             .iter()
-            .find(|e| is_entry_of(e, &rule))
-            .ok_or_else(|| FirewallError::NoSuchRule {
-                kind: rule.hook.kind().name(),
-                rule: rule.to_string(),
-            })?
-            .handle;
-        self.remove(&index, |e| e.handle == handle)?;
-        Ok(handle)
+            .map(|rule| {
+                index
+                    .rules
+                    .iter()
+                    .find(|e| is_entry_of(e, rule))
+                    .map(|e| e.handle)
+                    .ok_or_else(|| FirewallError::NoSuchRule {
+                        kind: rule.hook.kind().name(),
+                        rule: rule.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<u64>, _>>()?;
+        self.remove(&index, |e| handles.contains(&e.handle))?;
+        Ok(handles)
     }
 
     /// Deletes every rule of `kind` (or every rule nsbox has here): the

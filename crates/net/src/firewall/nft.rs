@@ -4,7 +4,7 @@
 //! change.
 
 use super::FirewallError;
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -26,6 +26,18 @@ fn locate() -> Result<PathBuf, FirewallError> {
         .map(|dir| dir.join("nft"))
         .find(|candidate| candidate.is_file())
         .ok_or(FirewallError::NftMissing)
+}
+
+/// `text` in an anonymous in-memory file, read from its start: nft's
+/// stdin. A file, not a pipe: an nft that stops reading early cannot make
+/// nsbox die of SIGPIPE (which nsbox leaves at its default, as command-line
+/// tools do), and nothing has to keep writing while nft runs.
+fn input_file(text: &str) -> std::io::Result<OwnedFd> {
+    let fd = rustix::fs::memfd_create("nsbox-nft-input", rustix::fs::MemfdFlags::CLOEXEC)?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(text.as_bytes())?;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    Ok(OwnedFd::from(file))
 }
 
 /// A failed `nft`: its status and what it printed on stderr.
@@ -65,24 +77,16 @@ pub(crate) fn run(
     let program = locate()?;
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let spawned = nsbox_ns::netns::run_in_fd(ns, move || -> std::io::Result<std::process::Output> {
-        let mut child = Command::new(&program)
+        let stdin = match input {
+            Some(text) => Stdio::from(input_file(&text)?),
+            None => Stdio::null(),
+        };
+        Command::new(&program)
             .args(&args)
-            .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()?;
-        // Written from a second thread: nft may answer (--echo) while it is
-        // still reading, and both pipes must keep draining.
-        let writer = child.stdin.take().map(|mut stdin| {
-            let input = input.unwrap_or_default();
-            std::thread::spawn(move || stdin.write_all(input.as_bytes()))
-        });
-        let output = child.wait_with_output()?;
-        if let Some(writer) = writer {
-            // nft closing its stdin early shows up in its status and stderr.
-            let _ = writer.join();
-        }
-        Ok(output)
+            .output()
     })?;
     let output = spawned.map_err(FirewallError::Spawn)?;
     let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
