@@ -54,6 +54,14 @@ enum LabCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Change a running lab to what its file now says: shows the plan, then
+    /// applies only that (untouched nodes are left alone).
+    Apply {
+        file: PathBuf,
+        /// Show the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Cut two nodes of a running lab apart (filter rules on both).
     Partition {
         #[arg(long)]
@@ -115,6 +123,7 @@ pub fn lab(args: LabArgs) -> i32 {
             }
             Ok(i32::from(checks.iter().any(|c| !c.holds)))
         }),
+        LabCmd::Apply { file, dry_run } => apply(&file, dry_run, &registry, &store),
         LabCmd::Partition { lab, a, b } => cut(lab.as_deref(), &a, &b, true, &store, &registry),
         LabCmd::Heal { lab, a, b } => cut(lab.as_deref(), &a, &b, false, &store, &registry),
         LabCmd::Test { file, json } => load(&file).map(|lab| test(&lab, &file, json, &registry, &store)),
@@ -257,6 +266,43 @@ fn exec(lab: Option<&str>, node: &str, command: &[String], store: &Store, regist
     let failure = nsbox_runtime::netns_exec::netns_exec(registry, &netns, &command);
     crate::report(&failure.message);
     Ok(failure.code)
+}
+
+fn apply(file: &Path, dry_run: bool, registry: &Registry, store: &Store) -> Result<i32, String> {
+    let new = load(file)?;
+    let source = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let state = store
+        .read(&new.name)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("lab {} is not up (nsbox lab up {})", new.name, file.display()))?;
+    let old_source = state
+        .source
+        .ok_or_else(|| format!("lab {} was brought up without a file to plan from", new.name))?;
+    let old_path = state.file.unwrap_or_else(|| PathBuf::from("(running lab)"));
+    let old = nsbox_lab::load::parse(&old_path, &old_source)
+        .map(|(lab, _)| lab)
+        .map_err(|d| format!("the running lab's file no longer reads: {d}"))?;
+    let ops = nsbox_lab::plan::plan(&old, &new)?;
+    if ops.is_empty() {
+        println!("lab {}: nothing to change", new.name);
+        return Ok(0);
+    }
+    for op in &ops {
+        println!("{op}");
+    }
+    if dry_run {
+        return Ok(0);
+    }
+    let started = std::time::Instant::now();
+    nsbox_lab::apply::apply(&new, &source, file, &ops, registry, store).map_err(|e| e.to_string())?;
+    println!(
+        "lab {}: {} change{} applied ({:.0} ms)",
+        new.name,
+        ops.len(),
+        if ops.len() == 1 { "" } else { "s" },
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(0)
 }
 
 /// The running lab (by `--lab`, or the only one) that has every node of

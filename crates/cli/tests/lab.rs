@@ -333,3 +333,85 @@ leftovers
     assert!(out.contains("0 of 2 expectations hold"), "{out}");
     nothing_left(&out);
 }
+
+#[test]
+fn apply_changes_only_what_the_file_changes() {
+    require_root!();
+    if skip_without_tools() {
+        return;
+    }
+    let out = run(r#"
+cat > /run/a.yaml <<'EOF'
+name: ap
+nodes:
+  a: {routes: [default via 10.0.0.2], run: [sleep 1000]}
+  b: {forwarding: true}
+links:
+  - endpoints: [a 10.0.0.1/24, b 10.0.0.2/24]
+EOF
+cat > /run/b.yaml <<'EOF'
+name: ap
+nodes:
+  a: {routes: [default via 10.0.0.2], run: [sleep 1000]}
+  b: {forwarding: true, filter: [forward drop -s 10.0.0.1 -d 10.0.9.9]}
+  c: {routes: [default via 10.0.1.1]}
+links:
+  - endpoints: [a 10.0.0.1/24, b 10.0.0.2/24]
+  - endpoints: [b 10.0.1.1/24, c 10.0.1.2/24]
+EOF
+$NSBOX lab up /run/a.yaml >/dev/null
+echo "SLEEP_BEFORE $(ip netns pids ap-a)"
+echo "PLAN $($NSBOX lab apply /run/b.yaml --dry-run | tr '\n' ';')"
+echo "DRY $(ip netns list | wc -l)"
+$NSBOX lab apply /run/b.yaml >/dev/null
+echo "SLEEP_AFTER $(ip netns pids ap-a)"
+echo "PING $(ip netns exec ap-a ping -c1 -W1 10.0.1.2 >/dev/null && echo 0 || echo $?)"
+echo "RULE $(ip netns exec ap-b nft list chain inet nsbox forward | grep -c 'drop')"
+echo "AGAIN $($NSBOX lab apply /run/b.yaml)"
+# A failure half-way: nft refuses the rule, after c2 and its link are made.
+sed 's/^  c: /  c2: {}\n  c: /; s/-d 10.0.9.9/-d 10.0.9.8/' /run/b.yaml > /run/c.yaml
+echo "  - endpoints: [b 10.0.2.1/24, c2 10.0.2.2/24]" >> /run/c.yaml
+printf '#!/bin/sh\necho "Error: injected failure" >&2\nexit 1\n' > /run/false-nft; chmod +x /run/false-nft
+set +e
+NSBOX_NFT=/run/false-nft $NSBOX lab apply /run/c.yaml >/dev/null 2>/run/err; echo "FAILED $?"
+set -e
+echo "ERR $(tail -1 /run/err)"
+echo "AFTER_FAILURE $(ip netns list | cut -d' ' -f1 | sort | tr '\n' ' ') $(ip -n ap-b -br link | grep -c eth2)"
+$NSBOX lab apply /run/a.yaml >/dev/null
+echo "BACK $(ip netns list | cut -d' ' -f1 | sort | tr '\n' ' ') $(ip netns exec ap-b nft list tables | wc -l)"
+echo "SLEEP_END $(ip netns pids ap-a)"
+$NSBOX lab down ap >/dev/null
+leftovers
+"#);
+    let plan = field(&out, "PLAN");
+    assert_eq!(
+        plan,
+        "+ node c;+ link b:eth1 -- c:eth0;+ address b:eth1 10.0.1.1/24;+ address c:eth0 10.0.1.2/24;\
+         + rule b: forward: -s 10.0.0.1 -d 10.0.9.9 -> drop;+ route c: default via 10.0.1.1;"
+    );
+    assert_eq!(field(&out, "DRY"), "2", "--dry-run changes nothing");
+    let sleep = field(&out, "SLEEP_BEFORE");
+    assert!(!sleep.is_empty());
+    assert_eq!(
+        field(&out, "SLEEP_AFTER"),
+        sleep,
+        "node a was not touched: its process is the same"
+    );
+    assert_eq!(field(&out, "PING"), "0", "a reaches the new node through b");
+    assert_eq!(field(&out, "RULE"), "1");
+    assert_eq!(field(&out, "AGAIN"), "lab ap: nothing to change");
+    assert_eq!(field(&out, "FAILED"), "125");
+    assert!(field(&out, "ERR").contains("node b: nft refused"), "{out}");
+    assert_eq!(
+        field(&out, "AFTER_FAILURE"),
+        "ap-a ap-b ap-c  0",
+        "c2 and its link were taken away again"
+    );
+    assert_eq!(
+        field(&out, "BACK"),
+        "ap-a ap-b  0",
+        "back to the first file: c and b's table gone"
+    );
+    assert_eq!(field(&out, "SLEEP_END"), sleep);
+    nothing_left(&out);
+}

@@ -2,7 +2,7 @@
 //! crash). Every namespace is named `LAB-NODE` under /run/netns, so `ip
 //! netns` sees the nodes too.
 
-use crate::model::{End, Lab, Route};
+use crate::model::{End, Lab, Node, Route};
 use crate::state::{State, StateError, Store};
 use nsbox_net::addr::add_address_request;
 use nsbox_net::firewall::{Firewall, FirewallError};
@@ -83,18 +83,26 @@ impl Drop for Rollback<'_> {
 /// torn them down; returns those it deleted. Processes still inside (the
 /// nodes' `run` commands, or anything started with `lab exec`) are killed
 /// first: they would keep their namespace alive.
-fn destroy(registry: &Registry, namespaces: &[String]) -> Result<Vec<String>, LabError> {
+pub(crate) fn destroy(registry: &Registry, namespaces: &[String]) -> Result<Vec<String>, LabError> {
     let present: Vec<String> = namespaces
         .iter()
         .filter(|n| registry.path(n).is_ok_and(|p| p.exists()))
         .cloned()
         .collect();
+    kill_processes(registry, &present);
+    nsbox_net::teardown::delete_and_wait(registry, &present, TEARDOWN_TIMEOUT).map_err(LabError::Teardown)?;
+    Ok(present)
+}
+
+/// Kills every process in `namespaces` (and reaps those that are this
+/// process's children).
+pub(crate) fn kill_processes(registry: &Registry, present: &[String]) {
     // Again until none is left: a process may fork between a look at
     // /proc and the kill (a server handing a connection to a child).
     let mut killed: Vec<rustix::process::Pid> = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let found: Vec<rustix::process::Pid> = processes_in(registry, &present)
+        let found: Vec<rustix::process::Pid> = processes_in(registry, present)
             .into_iter()
             .filter_map(rustix::process::Pid::from_raw)
             .collect();
@@ -121,8 +129,6 @@ fn destroy(registry: &Registry, namespaces: &[String]) -> Result<Vec<String>, La
             let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
         }
     }
-    nsbox_net::teardown::delete_and_wait(registry, &present, TEARDOWN_TIMEOUT).map_err(LabError::Teardown)?;
-    Ok(present)
 }
 
 /// The processes whose network namespace is one of `namespaces`, found in
@@ -147,36 +153,41 @@ fn processes_in(registry: &Registry, namespaces: &[String]) -> Vec<i32> {
         .collect()
 }
 
-/// Starts every node's `run` commands in its namespace, in the background
-/// (a process group of their own, output to the lab's log of the node).
+/// Starts every node's `run` commands.
 fn start_commands(lab: &Lab, nodes: &[NodeHandle], store: &Store) -> Result<(), LabError> {
-    let logs = store.logs(&lab.name);
     for (node, handle) in lab.nodes.iter().zip(nodes).filter(|(n, _)| !n.run.is_empty()) {
-        let log_path = logs.join(format!("{}.log", node.name));
-        let commands = node.run.clone();
-        let started = std::fs::create_dir_all(&logs).and_then(|()| {
-            let log = std::fs::File::create(&log_path)?;
-            nsbox_ns::netns::run_in_fd(&handle.fd, move || {
-                commands.iter().try_for_each(|command| {
-                    use std::os::unix::process::CommandExt;
-                    std::process::Command::new("sh")
-                        .args(["-c", command])
-                        .stdin(std::process::Stdio::null())
-                        .stdout(log.try_clone()?)
-                        .stderr(log.try_clone()?)
-                        .process_group(0)
-                        .spawn()
-                        .map(drop)
-                })
-            })
-            .map_err(std::io::Error::other)?
-        });
-        started.map_err(|e| LabError::Run {
-            node: node.name.clone(),
-            source: e,
-        })?;
+        start_node_commands(node, handle, store, &lab.name)?;
     }
     Ok(())
+}
+
+/// Starts a node's `run` commands in its namespace, in the background (a
+/// process group of their own, output to the lab's log of the node).
+pub(crate) fn start_node_commands(node: &Node, handle: &NodeHandle, store: &Store, lab: &str) -> Result<(), LabError> {
+    let logs = store.logs(lab);
+    let log_path = logs.join(format!("{}.log", node.name));
+    let commands = node.run.clone();
+    let started = std::fs::create_dir_all(&logs).and_then(|()| {
+        let log = std::fs::File::create(&log_path)?;
+        nsbox_ns::netns::run_in_fd(&handle.fd, move || {
+            commands.iter().try_for_each(|command| {
+                use std::os::unix::process::CommandExt;
+                std::process::Command::new("sh")
+                    .args(["-c", command])
+                    .stdin(std::process::Stdio::null())
+                    .stdout(log.try_clone()?)
+                    .stderr(log.try_clone()?)
+                    .process_group(0)
+                    .spawn()
+                    .map(drop)
+            })
+        })
+        .map_err(std::io::Error::other)?
+    });
+    started.map_err(|e| LabError::Run {
+        node: node.name.clone(),
+        source: e,
+    })
 }
 
 /// Brings `lab` up: namespaces, links, addresses, routes, sysctls, rules.
@@ -204,6 +215,7 @@ pub fn up(lab: &Lab, file: Option<&Path>, registry: &Registry, store: &Store) ->
         file: file.map(|f| std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf())),
         namespaces: namespaces.clone(),
         nodes: lab.nodes.iter().map(|n| n.name.clone()).collect(),
+        source: file.and_then(|f| std::fs::read_to_string(f).ok()),
     };
     // The state names everything before anything exists: `down` finds it
     // all even if this process dies half-way.

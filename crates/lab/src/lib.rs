@@ -3,11 +3,13 @@
 //! and what must and must not be reachable; this crate reads it, brings it
 //! up all or nothing, checks it, runs its steps and tears it down.
 
+pub mod apply;
 pub mod deploy;
 pub mod file;
 pub mod graph;
 pub mod load;
 pub mod model;
+pub mod plan;
 pub mod probe;
 pub mod scenario;
 pub mod state;

@@ -21,6 +21,10 @@ pub struct State {
     pub namespaces: Vec<String>,
     /// Node names, in the order of `namespaces`.
     pub nodes: Vec<String>,
+    /// The lab file's text as it was brought up (or last applied): what
+    /// `apply` plans from.
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +187,7 @@ mod tests {
             file: Some("/x/seed.yaml".into()),
             namespaces: vec!["seed-a".into()],
             nodes: vec!["a".into()],
+            source: Some("name: seed".into()),
         };
         let lock = store.lock("seed").unwrap();
         store.write(&state).unwrap();
