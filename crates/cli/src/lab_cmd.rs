@@ -44,6 +44,9 @@ enum LabCmd {
     /// Check a running lab against its file's expectations.
     Check {
         file: PathBuf,
+        /// Instead, probe who reaches whom among all nodes.
+        #[arg(long)]
+        matrix: bool,
         #[arg(long)]
         json: bool,
     },
@@ -110,8 +113,20 @@ pub fn lab(args: LabArgs) -> i32 {
         LabCmd::Down { lab } => down(&lab, &registry, &store),
         LabCmd::Status { json } => status(&store, &registry, json),
         LabCmd::Exec { lab, node, command } => exec(lab.as_deref(), &node, &command, &store, &registry),
-        LabCmd::Check { file, json } => load(&file).and_then(|lab| {
+        LabCmd::Check { file, matrix, json } => load(&file).and_then(|lab| {
             let nodes = deploy::open(&lab, &registry).map_err(failed)?;
+            if matrix {
+                let cells = nsbox_lab::probe::matrix(&lab, &nodes);
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&cells).expect("plain data serializes")
+                    );
+                } else {
+                    print_matrix(&lab, &cells);
+                }
+                return Ok(0);
+            }
             let checks = check_all(&nodes, &lab.expect);
             if json {
                 println!(
@@ -353,6 +368,33 @@ fn cut(
 
 fn outcome_text(outcome: &Outcome) -> String {
     outcome.to_string()
+}
+
+/// Rows are sources, columns destinations: `+` reached, `.` not.
+fn print_matrix(lab: &Lab, cells: &[nsbox_lab::probe::Cell]) {
+    let names: Vec<&str> = lab.nodes.iter().map(|n| n.name.as_str()).collect();
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(1).max(4);
+    print!("{:width$}", "");
+    for to in &names {
+        print!(" {to:>width$}");
+    }
+    println!();
+    for from in &names {
+        print!("{from:width$}");
+        for to in &names {
+            let mark = cells.iter().find(|c| c.from == *from && c.to == *to).map_or("", |c| {
+                if c.observed.reachable {
+                    "+"
+                } else {
+                    "."
+                }
+            });
+            print!(" {mark:>width$}");
+        }
+        println!();
+    }
+    let reached = cells.iter().filter(|c| c.observed.reachable).count();
+    println!("{reached} of {} pairs reach each other (+ reached, . not)", cells.len());
 }
 
 fn print_checks(checks: &[Check]) {

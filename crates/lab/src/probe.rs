@@ -154,15 +154,9 @@ pub fn probe(node: &NodeHandle, expect: &Expect) -> Observed {
     }
     match ping(Some(&node.fd), expect.to, &options(expect), |_| {}) {
         Ok(summary) => read(&summary),
-        Err(PingError::Local { source, .. }) if source.raw_os_error() == Some(Errno::NETUNREACH.raw_os_error()) => {
-            Observed {
-                reachable: false,
-                detail: "network unreachable".into(),
-            }
-        }
         Err(e) => Observed {
             reachable: false,
-            detail: format!("local error: {e}"),
+            detail: local_failure(&e),
         },
     }
 }
@@ -179,6 +173,87 @@ pub fn holds(wanted: &Outcome, observed: &Observed) -> bool {
         Outcome::Unreachable(Some(reason)) => {
             unreachable && observed.detail.to_lowercase().contains(&reason.to_lowercase())
         }
+    }
+}
+
+/// One cell of a reachability matrix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    pub from: String,
+    pub to: String,
+    pub address: IpAddr,
+    pub observed: Observed,
+}
+
+/// How many probes of a matrix run at once: every probe from a node adds
+/// neighbour entries, and the neighbour table is one table for all
+/// namespaces (the host's too), capped at gc_thresh3 (1024 here).
+const MATRIX_WIDTH: usize = 64;
+
+/// Who reaches whom: from every node to every other node's address (its
+/// first on a link, else on `lo`), one echo each, a second to answer.
+pub fn matrix(lab: &crate::model::Lab, nodes: &[NodeHandle]) -> Vec<Cell> {
+    let targets: Vec<(usize, IpAddr)> = (0..lab.nodes.len())
+        .filter_map(|i| crate::load::node_address(lab, i).map(|a| (i, a)))
+        .collect();
+    let pairs: Vec<(usize, usize, IpAddr)> = (0..lab.nodes.len())
+        .flat_map(|from| {
+            targets
+                .iter()
+                .filter(move |(to, _)| *to != from)
+                .map(move |(to, a)| (from, *to, *a))
+        })
+        .collect();
+    let options = PingOptions {
+        count: 1,
+        wait: Duration::from_secs(1),
+        ..PingOptions::default()
+    };
+    let mut cells = Vec::with_capacity(pairs.len());
+    for chunk in pairs.chunks(MATRIX_WIDTH) {
+        let observed: Vec<Observed> = std::thread::scope(|scope| {
+            let running: Vec<_> = chunk
+                .iter()
+                .map(|&(from, _, address)| {
+                    let options = &options;
+                    scope.spawn(move || match ping(Some(&nodes[from].fd), address, options, |_| {}) {
+                        Ok(summary) => read(&summary),
+                        Err(e) => Observed {
+                            reachable: false,
+                            detail: local_failure(&e),
+                        },
+                    })
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or(Observed {
+                        reachable: false,
+                        detail: "the probe panicked".into(),
+                    })
+                })
+                .collect()
+        });
+        for (&(from, to, address), observed) in chunk.iter().zip(observed) {
+            cells.push(Cell {
+                from: lab.nodes[from].name.clone(),
+                to: lab.nodes[to].name.clone(),
+                address,
+                observed,
+            });
+        }
+    }
+    cells
+}
+
+/// A ping that could not be sent, as people say it.
+fn local_failure(e: &PingError) -> String {
+    match e {
+        PingError::Local { source, .. } if source.raw_os_error() == Some(Errno::NETUNREACH.raw_os_error()) => {
+            "network unreachable".into()
+        }
+        e => format!("local error: {e}"),
     }
 }
 
