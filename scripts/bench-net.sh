@@ -23,18 +23,19 @@ work=$(mktemp -d /run/nsbox-bench.XXXXXX)
 
 # Clean slate between runs: delete every namespace, then give the kernel
 # time to finish the asynchronous teardown of the previous run.
-settle="ip -all netns delete 2>/dev/null; sleep ${SETTLE:-2}"
+# (A function, not a string made once: SETTLE is set per topology.)
+settle() { echo "ip -all netns delete 2>/dev/null; sleep ${SETTLE:-2}"; }
 
 bench() { # bench NAME RUNS TOPOLOGY...
   local name=$1 runs=$2; shift 2
   local dir=$work/$name
   python3 scripts/gen-ip-topo.py "$dir" "$@"
-  hyperfine -N --runs "$runs" --prepare "sh -c '$settle'" --export-json "bench-results/net-$name-up.json" \
+  hyperfine -N --runs "$runs" --prepare "sh -c '$(settle)'" --export-json "bench-results/net-$name-up.json" \
     -n "nsbox up" "$TOPO up $*" \
     -n "floor up (bare netlink, one by one)" "$TOPO up $* --floor" \
     -n "ip -batch up" "sh $dir/ipb-up.sh" \
     -n "ip single commands up" "sh $dir/ip-up.sh" >/dev/null
-  hyperfine -N --runs "$runs" --prepare "sh -c '$settle; $TOPO up $*'" --export-json "bench-results/net-$name-down.json" \
+  hyperfine -N --runs "$runs" --prepare "sh -c '$(settle); $TOPO up $*'" --export-json "bench-results/net-$name-down.json" \
     -n "nsbox down" "$TOPO down $*" \
     -n "floor down" "$TOPO down $* --floor" \
     -n "ip -batch down" "sh $dir/ipb-down.sh" \
@@ -45,7 +46,7 @@ bench() { # bench NAME RUNS TOPOLOGY...
   echo "## $name: teardown"
   scripts/bench-table.py "floor down" "bench-results/net-$name-down.json"
   echo
-  sh -c "$settle"
+  sh -c "$(settle)"
 }
 
 {

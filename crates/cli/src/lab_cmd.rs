@@ -65,6 +65,20 @@ enum LabCmd {
         #[arg(long)]
         dry_run: bool,
     },
+    /// The way an echo takes from NODE to DEST (an address or a node) and
+    /// back, hop by hop as each node's kernel routes it, with nsbox's rules
+    /// and forwarding switches on the way; where it fails, why.
+    Explain {
+        #[arg(long)]
+        lab: Option<String>,
+        node: String,
+        dest: String,
+        /// The source address to send from.
+        #[arg(long)]
+        from: Option<std::net::IpAddr>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Cut two nodes of a running lab apart (filter rules on both).
     Partition {
         #[arg(long)]
@@ -139,6 +153,13 @@ pub fn lab(args: LabArgs) -> i32 {
             Ok(i32::from(checks.iter().any(|c| !c.holds)))
         }),
         LabCmd::Apply { file, dry_run } => apply(&file, dry_run, &registry, &store),
+        LabCmd::Explain {
+            lab,
+            node,
+            dest,
+            from,
+            json,
+        } => explain(lab.as_deref(), &node, &dest, from, json, &store, &registry),
         LabCmd::Partition { lab, a, b } => cut(lab.as_deref(), &a, &b, true, &store, &registry),
         LabCmd::Heal { lab, a, b } => cut(lab.as_deref(), &a, &b, false, &store, &registry),
         LabCmd::Test { file, json } => load(&file).map(|lab| test(&lab, &file, json, &registry, &store)),
@@ -339,6 +360,48 @@ fn running_lab(lab: Option<&str>, nodes: &[&str], store: &Store) -> Result<Lab, 
         .as_ref()
         .ok_or_else(|| format!("lab {} was brought up without a file", state.name))?;
     load(file)
+}
+
+fn explain(
+    lab: Option<&str>,
+    node: &str,
+    dest: &str,
+    from: Option<std::net::IpAddr>,
+    json: bool,
+    store: &Store,
+    registry: &Registry,
+) -> Result<i32, String> {
+    let target_node = dest.parse::<std::net::IpAddr>().is_err().then_some(dest);
+    let named: Vec<&str> = [Some(node), target_node].into_iter().flatten().collect();
+    let lab = running_lab(lab, &named, store)?;
+    let index = |n: &str| lab.nodes.iter().position(|m| m.name == n).expect("the state names it");
+    let to = match dest.parse() {
+        Ok(address) => address,
+        Err(_) => {
+            nsbox_lab::load::node_address(&lab, index(dest)).ok_or_else(|| format!("node {dest} has no address"))?
+        }
+    };
+    let mut nodes = deploy::open(&lab, registry).map_err(failed)?;
+    let explanation = nsbox_lab::explain::explain(&lab, &mut nodes, index(node), to, from).map_err(failed)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&explanation).expect("plain data serializes")
+        );
+    } else {
+        for step in &explanation.steps {
+            println!("{step}");
+        }
+        println!(
+            "{}",
+            match (explanation.arrived, explanation.answered) {
+                (true, true) => "reachable: the request arrives and the reply comes back",
+                (true, false) => "unreachable: the request arrives, the reply does not come back",
+                _ => "unreachable: the request does not arrive",
+            }
+        );
+    }
+    Ok(i32::from(!explanation.answered))
 }
 
 fn cut(

@@ -415,3 +415,70 @@ leftovers
     assert_eq!(field(&out, "SLEEP_END"), sleep);
     nothing_left(&out);
 }
+
+#[test]
+fn explain_follows_the_kernels_routes_rules_and_nat_both_ways() {
+    require_root!();
+    if skip_without_tools() {
+        return;
+    }
+    let out = run(r#"
+cat > /run/t10.yaml <<'EOF'
+name: seed
+nodes:
+  server: {lo: [1.1.1.1/24], routes: [default via 10.0.1.1]}
+  router:
+    forwarding: true
+    routes: [default via 10.0.2.2]
+    nat: [snat -s 10.0.1.0/24 -o veth-cli --to-source 10.0.2.1]
+  client: {lo: [2.2.2.2/24]}
+links:
+  - endpoints: [server:vethS 10.0.1.2/24, router:veth-srv 10.0.1.1/24]
+  - endpoints: [client:vethC 10.0.2.2/24, router:veth-cli 10.0.2.1/24]
+EOF
+$NSBOX lab up /run/t10.yaml >/dev/null
+echo "SNAT $($NSBOX lab explain server 2.2.2.2 | tr '\n' ';')"
+echo "CLIENT $($NSBOX lab explain client 10.0.1.2 | tr '\n' ';')"
+$NSBOX nat -n seed-router flush >/dev/null
+set +e
+echo "NO_SNAT $($NSBOX lab explain server 2.2.2.2 | tr '\n' ';')"
+$NSBOX lab explain server 2.2.2.2 >/dev/null; echo "NO_SNAT_CODE $?"
+$NSBOX filter -n seed-router add forward drop -s 10.0.1.2 >/dev/null
+echo "DROPPED $($NSBOX lab explain server 2.2.2.2 | tail -2 | tr '\n' ';')"
+$NSBOX filter -n seed-router flush >/dev/null
+ip netns exec seed-router sysctl -qw net.ipv4.ip_forward=0
+echo "NO_FORWARDING $($NSBOX lab explain server 2.2.2.2 | tail -2 | tr '\n' ';')"
+set -e
+$NSBOX lab down seed >/dev/null
+leftovers
+"#);
+    assert_eq!(
+        field(&out, "SNAT"),
+        "echo request 10.0.1.2 -> 2.2.2.2;server: route to 2.2.2.2 via 10.0.1.1 dev vethS;\
+         router: route to 2.2.2.2 via 10.0.2.2 dev veth-cli;router: source 10.0.1.2 rewritten to 10.0.2.1 (SNAT);\
+         client: 2.2.2.2 is its own address (on lo): arrived;echo reply 2.2.2.2 -> 10.0.2.1;\
+         client: route to 10.0.2.1 on-link dev vethC;router: destination 10.0.2.1 turned back to 10.0.1.2 (SNAT undone);\
+         router: route to 10.0.1.2 on-link dev veth-srv;server: 10.0.1.2 is its own address (on vethS): arrived;\
+         reachable: the request arrives and the reply comes back;"
+    );
+    assert_eq!(
+        field(&out, "CLIENT"),
+        "client: no route to 10.0.1.2 (network unreachable): nothing is sent;unreachable: the request does not arrive;"
+    );
+    let no_snat = field(&out, "NO_SNAT");
+    assert!(
+        no_snat.contains("echo reply 2.2.2.2 -> 10.0.1.2;client: no route to 10.0.1.2")
+            && no_snat.ends_with("unreachable: the request arrives, the reply does not come back;"),
+        "{no_snat}"
+    );
+    assert_eq!(field(&out, "NO_SNAT_CODE"), "1", "explain exits 1 when the way fails");
+    assert!(
+        field(&out, "DROPPED").starts_with("router: dropped by filter rule"),
+        "{out}"
+    );
+    assert_eq!(
+        field(&out, "NO_FORWARDING"),
+        "router: does not forward (its forwarding switch is off): dropped;unreachable: the request does not arrive;"
+    );
+    nothing_left(&out);
+}

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod deploy;
+pub mod explain;
 pub mod file;
 pub mod graph;
 pub mod load;

@@ -1,0 +1,381 @@
+//! `lab explain NODE DEST`: the way an echo request takes, hop by hop, as
+//! each node's kernel decides it (its own route lookup, RTM_GETROUTE), with
+//! nsbox's filter and NAT rules and the forwarding switch of each node on
+//! the way, stopping where it fails and saying why; then the way back.
+
+use crate::deploy::{self, LabError, NodeHandle};
+use crate::model::Lab;
+use nsbox_net::firewall::{Action, Hook, Listed, Proto, Rule};
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// Hops before an echo's TTL runs out (Linux's default TTL).
+const TTL: u32 = 64;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// One line per hop and decision, in order.
+    pub steps: Vec<String>,
+    /// Whether the request arrived, and whether the reply came back.
+    pub arrived: bool,
+    pub answered: bool,
+}
+
+/// A packet on its way: where it is, where it came in, its addresses.
+#[derive(Debug, Clone)]
+struct Packet {
+    at: usize,
+    came_in: Option<String>,
+    source: IpAddr,
+    destination: IpAddr,
+    ttl: u32,
+}
+
+/// NAT done on the way out, undone for the reply where it was done (what
+/// conntrack does): (node, address before, address after, which side).
+#[derive(Debug, Clone)]
+struct Translation {
+    node: usize,
+    before: IpAddr,
+    after: IpAddr,
+    source_side: bool,
+}
+
+struct Walk<'a> {
+    lab: &'a Lab,
+    nodes: &'a mut [NodeHandle],
+    steps: Vec<String>,
+    /// NAT done to the request.
+    translations: Vec<Translation>,
+    /// NAT still to undo on the reply's way.
+    undo: Vec<Translation>,
+}
+
+fn owner(lab: &Lab, address: IpAddr) -> Option<(usize, String)> {
+    (0..lab.nodes.len()).find_map(|n| {
+        lab.interfaces(n)
+            .into_iter()
+            .find(|(_, addrs)| addrs.iter().any(|a| a.addr() == address))
+            .map(|(iface, _)| (n, iface.to_string()))
+    })
+}
+
+/// Whether an ICMP echo from `source` to `destination` (in on `came_in`,
+/// out on `out`) matches `rule`.
+fn matches(rule: &Rule, source: IpAddr, destination: IpAddr, came_in: Option<&str>, out: Option<&str>) -> bool {
+    let m = &rule.matches;
+    let icmp = if source.is_ipv4() { Proto::Icmp } else { Proto::Icmpv6 };
+    m.source.is_none_or(|s| s.contains(&source))
+        && m.destination.is_none_or(|d| d.contains(&destination))
+        && m.in_iface.as_deref().is_none_or(|i| Some(i) == came_in)
+        && m.out_iface.as_deref().is_none_or(|o| Some(o) == out)
+        && m.proto.is_none_or(|p| p == icmp)
+        && m.sport.is_none()
+        && m.dport.is_none()
+}
+
+impl Walk<'_> {
+    fn name(&self, node: usize) -> &str {
+        &self.lab.nodes[node].name
+    }
+
+    fn say(&mut self, text: String) {
+        self.steps.push(text);
+    }
+
+    fn rules(&mut self, node: usize) -> Result<Vec<Listed>, LabError> {
+        deploy::firewall(&self.nodes[node])?
+            .list(None)
+            .map_err(|source| LabError::Firewall {
+                node: self.lab.nodes[node].name.clone(),
+                source,
+            })
+    }
+
+    /// The first of nsbox's rules at `hook` that the packet matches.
+    fn first_match(
+        &mut self,
+        node: usize,
+        hook: Hook,
+        p: &Packet,
+        out: Option<&str>,
+    ) -> Result<Option<Listed>, LabError> {
+        Ok(self.rules(node)?.into_iter().find(|l| {
+            l.hook == hook
+                && l.rule
+                    .as_ref()
+                    .is_some_and(|r| matches(r, p.source, p.destination, p.came_in.as_deref(), out))
+        }))
+    }
+
+    /// Applies a filter hook: `Some(reason)` if the packet is dropped.
+    fn filter(&mut self, p: &Packet, hook: Hook, out: Option<&str>) -> Result<Option<String>, LabError> {
+        let Some(hit) = self.first_match(p.at, hook, p, out)? else {
+            return Ok(None);
+        };
+        let rule = hit.rule.as_ref().expect("matched rules are decoded");
+        Ok(match rule.action {
+            Action::Drop | Action::Reject => Some(format!(
+                "{}: dropped by filter rule {} ({rule})",
+                self.name(p.at),
+                hit.handle
+            )),
+            _ => None,
+        })
+    }
+
+    fn forwarding(&mut self, node: usize, v6: bool) -> Result<bool, LabError> {
+        let key = if v6 {
+            "net.ipv6.conf.all.forwarding"
+        } else {
+            "net.ipv4.ip_forward"
+        };
+        let value = nsbox_ns::netns::run_in_fd(&self.nodes[node].fd, move || nsbox_net::sysctl::read(key))?;
+        let name = self.lab.nodes[node].name.clone();
+        let value = value.map_err(|source| LabError::Net {
+            node: name,
+            op: "reading its forwarding switch",
+            source,
+        })?;
+        Ok(value.trim() == "1")
+    }
+
+    /// Undoes, at the node it came from, NAT that the request went
+    /// through (what conntrack does to the reply).
+    fn undo_nat(&mut self, p: &mut Packet) {
+        while let Some(i) = self.undo.iter().position(|t| {
+            t.node == p.at
+                && if t.source_side {
+                    p.destination == t.after
+                } else {
+                    p.source == t.after
+                }
+        }) {
+            let t = self.undo.remove(i);
+            let name = self.name(t.node).to_string();
+            if t.source_side {
+                self.say(format!(
+                    "{name}: destination {} turned back to {} (SNAT undone)",
+                    t.after, t.before
+                ));
+                p.destination = t.before;
+            } else {
+                self.say(format!(
+                    "{name}: source {} turned back to {} (DNAT undone)",
+                    t.after, t.before
+                ));
+                p.source = t.before;
+            }
+        }
+    }
+
+    /// Walks `p` until it arrives (`Ok(Some(node))`) or stops (`Ok(None)`).
+    fn walk(&mut self, mut p: Packet) -> Result<Option<usize>, LabError> {
+        let origin = p.at;
+        loop {
+            self.undo_nat(&mut p);
+            // DNAT where the packet comes in.
+            if p.came_in.is_some() {
+                let hit = self.first_match(p.at, Hook::Prerouting, &p, None)?;
+                if let Some(Action::Dnat { to }) = hit.as_ref().and_then(|l| l.rule.as_ref()).map(|r| r.action.clone())
+                {
+                    self.say(format!(
+                        "{}: destination {} rewritten to {} (DNAT)",
+                        self.name(p.at),
+                        p.destination,
+                        to.addr
+                    ));
+                    self.translations.push(Translation {
+                        node: p.at,
+                        before: p.destination,
+                        after: to.addr,
+                        source_side: false,
+                    });
+                    p.destination = to.addr;
+                }
+            }
+            if let Some((node, iface)) = owner(self.lab, p.destination).filter(|(n, _)| *n == p.at) {
+                if p.came_in.is_some() {
+                    if let Some(dropped) = self.filter(&p, Hook::Input, None)? {
+                        self.say(dropped);
+                        return Ok(None);
+                    }
+                }
+                self.say(format!(
+                    "{}: {} is its own address (on {iface}): arrived",
+                    self.name(node),
+                    p.destination
+                ));
+                return Ok(Some(node));
+            }
+            if p.at != origin {
+                if !self.forwarding(p.at, p.destination.is_ipv6())? {
+                    self.say(format!(
+                        "{}: does not forward (its forwarding switch is off): dropped",
+                        self.name(p.at)
+                    ));
+                    return Ok(None);
+                }
+                p.ttl -= 1;
+                if p.ttl == 0 {
+                    self.say(format!("{}: TTL exceeded (a routing loop?)", self.name(p.at)));
+                    return Ok(None);
+                }
+            }
+            let route = match self.nodes[p.at].nl.route_get(p.destination) {
+                Ok(route) => route,
+                Err(e) => {
+                    let reason = e.to_string();
+                    let reason = reason
+                        .rsplit_once(": ")
+                        .map_or(reason.as_str(), |(_, r)| r)
+                        .to_lowercase();
+                    self.say(format!("{}: no route to {} ({reason})", self.name(p.at), p.destination));
+                    return Ok(None);
+                }
+            };
+            if route.kind != "unicast" {
+                self.say(format!(
+                    "{}: the route to {} is {}",
+                    self.name(p.at),
+                    p.destination,
+                    route.kind
+                ));
+                return Ok(None);
+            }
+            let links = self.nodes[p.at].nl.links().unwrap_or_default();
+            let out = route
+                .oif
+                .and_then(|i| links.iter().find(|l| l.index == i))
+                .map(|l| l.name.clone());
+            let hop = route.gateway.unwrap_or(p.destination);
+            let via = match route.gateway {
+                Some(gw) => format!("via {gw}"),
+                None => "on-link".to_string(),
+            };
+            self.say(format!(
+                "{}: route to {} {via} dev {}",
+                self.name(p.at),
+                p.destination,
+                out.as_deref().unwrap_or("?")
+            ));
+            let hook = if p.at == origin { Hook::Output } else { Hook::Forward };
+            if let Some(dropped) = self.filter(&p, hook, out.as_deref())? {
+                self.say(dropped);
+                return Ok(None);
+            }
+            // SNAT where the packet goes out.
+            let hit = self.first_match(p.at, Hook::Postrouting, &p, out.as_deref())?;
+            if let Some(action) = hit.as_ref().and_then(|l| l.rule.as_ref()).map(|r| r.action.clone()) {
+                let new_source = match action {
+                    Action::Snat { to } => Some(to.addr),
+                    Action::Masquerade { .. } => route.prefsrc,
+                    _ => None,
+                };
+                if let Some(new_source) = new_source {
+                    self.say(format!(
+                        "{}: source {} rewritten to {new_source} (SNAT)",
+                        self.name(p.at),
+                        p.source
+                    ));
+                    self.translations.push(Translation {
+                        node: p.at,
+                        before: p.source,
+                        after: new_source,
+                        source_side: true,
+                    });
+                    p.source = new_source;
+                }
+            }
+            let Some((next, iface)) = owner(self.lab, hop) else {
+                self.say(format!(
+                    "{}: no node of the lab has {hop}: its neighbour entry never resolves, the packet goes nowhere",
+                    self.name(p.at)
+                ));
+                return Ok(None);
+            };
+            if next == p.at {
+                self.say(format!("{}: the next hop {hop} is its own address", self.name(p.at)));
+                return Ok(None);
+            }
+            p = Packet {
+                at: next,
+                came_in: Some(iface),
+                ..p
+            };
+        }
+    }
+}
+
+/// Explains an echo from node `from` to `to` (from `source`, else the
+/// address the kernel picks) and its reply.
+pub fn explain(
+    lab: &Lab,
+    nodes: &mut [NodeHandle],
+    from: usize,
+    to: IpAddr,
+    source: Option<IpAddr>,
+) -> Result<Explanation, LabError> {
+    let source = match source {
+        Some(s) => Some(s),
+        None => nodes[from].nl.route_get(to).ok().and_then(|r| r.prefsrc),
+    };
+    let mut walk = Walk {
+        lab,
+        nodes,
+        steps: Vec::new(),
+        translations: Vec::new(),
+        undo: Vec::new(),
+    };
+    let Some(source) = source else {
+        let name = walk.name(from).to_string();
+        walk.say(format!(
+            "{name}: no route to {to} (network unreachable): nothing is sent"
+        ));
+        return Ok(Explanation {
+            steps: walk.steps,
+            arrived: false,
+            answered: false,
+        });
+    };
+    walk.say(format!("echo request {source} -> {to}"));
+    let request = Packet {
+        at: from,
+        came_in: None,
+        source,
+        destination: to,
+        ttl: TTL,
+    };
+    let Some(replier) = walk.walk(request)? else {
+        return Ok(Explanation {
+            steps: walk.steps,
+            arrived: false,
+            answered: false,
+        });
+    };
+    // The reply goes from where the request arrived (its address after
+    // DNAT) to the request's source there (after SNAT).
+    let last = |source_side: bool, otherwise: IpAddr| {
+        walk.translations
+            .iter()
+            .rev()
+            .find(|t| t.source_side == source_side)
+            .map_or(otherwise, |t| t.after)
+    };
+    let (reply_from, reply_to) = (last(false, to), last(true, source));
+    walk.undo = std::mem::take(&mut walk.translations);
+    walk.say(format!("echo reply {reply_from} -> {reply_to}"));
+    let reply = Packet {
+        at: replier,
+        came_in: None,
+        source: reply_from,
+        destination: reply_to,
+        ttl: TTL,
+    };
+    let back = walk.walk(reply)?;
+    Ok(Explanation {
+        steps: walk.steps,
+        arrived: true,
+        answered: back == Some(from),
+    })
+}
