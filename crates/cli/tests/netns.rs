@@ -284,6 +284,10 @@ fn ping_over_ipv6_agrees_with_iputils() {
         ip -n a link set va up; ip -n b link set vb up
         ip -n a link set lo up; ip -n b link set lo up
         set +e
+        # The veth's carrier and the first neighbour solicitation take a
+        # moment after `up`: one echo first, so both tools meet a link
+        # that is ready rather than whichever runs first paying for it.
+        ip netns exec a ping -c 1 -W 2 fd00::2 >/dev/null 2>&1
         for dest in fd00::2 fd00::1 fd99::1; do
             a=$(ip netns exec a ping -c 2 -i 0.2 -W 1 $dest 2>&1); ra=$?
             b=$($NSBOX ping -n a -c 2 -i 0.2 -W 1 $dest 2>&1); rb=$?
