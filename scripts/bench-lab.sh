@@ -30,6 +30,8 @@ settle() { echo "ip -all netns delete 2>/dev/null; rm -rf /run/nsbox; sleep ${SE
 
 bench() { # bench NAME RUNS LABFILE LABNAME TOPOLOGY...
   local name=$1 runs=$2 lab=$3 labname=$4; shift 4
+  # ONLY="seed chain-100" runs just those topologies.
+  case " ${ONLY:-$name} " in *" $name "*) ;; *) return 0 ;; esac
   local dir=$work/$name
   python3 scripts/gen-ip-topo.py "$dir" "$@"
   hyperfine -N --runs "$runs" --prepare "sh -c '$(settle)'" --export-json "bench-results/lab-$name-up.json" \

@@ -131,6 +131,51 @@ pub(crate) fn kill_processes(registry: &Registry, present: &[String]) {
     }
 }
 
+/// Makes the lab's namespaces (nodes', then the switch's) on two threads
+/// at once (namespace creation is not serialized by the kernel's rtnl
+/// lock): each thread makes a namespace, stays in it to set the node's
+/// sysctls and open its netlink socket, and goes on to the next.
+fn make_namespaces(lab: &Lab, registry: &Registry, namespaces: &[String]) -> Result<Vec<NodeHandle>, LabError> {
+    const THREADS: usize = 2;
+    let make = |i: usize| -> Result<NodeHandle, LabError> {
+        let node = lab.nodes.get(i);
+        let name = node.map_or("(bridges)", |n| n.name.as_str());
+        let fd = registry.add_here(&namespaces[i])?;
+        if let Some(node) = node {
+            node.sysctls
+                .iter()
+                .try_for_each(|(key, value)| nsbox_net::sysctl::write(key, value))
+                .map_err(net_err(name, "setting sysctls"))?;
+        }
+        let nl = Netlink::open().map_err(net_err(name, "opening its netlink socket"))?;
+        Ok(NodeHandle {
+            name: name.to_string(),
+            fd,
+            nl,
+        })
+    };
+    let chunk = namespaces.len().div_ceil(THREADS).max(1);
+    let indexes: Vec<usize> = (0..namespaces.len()).collect();
+    let made: Vec<Result<Vec<NodeHandle>, LabError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = indexes
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(|&i| make(i)).collect()))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(LabError::Netns(NetnsError::ThreadPanicked("lab".into()))))
+            })
+            .collect()
+    });
+    let mut nodes = Vec::with_capacity(namespaces.len());
+    for part in made {
+        nodes.extend(part?);
+    }
+    Ok(nodes)
+}
+
 /// The processes whose network namespace is one of `namespaces`, found in
 /// one pass over /proc.
 fn processes_in(registry: &Registry, namespaces: &[String]) -> Vec<i32> {
@@ -226,18 +271,7 @@ pub fn up(lab: &Lab, file: Option<&Path>, registry: &Registry, store: &Store) ->
         state: &state,
         armed: true,
     };
-    let mut nodes = Vec::with_capacity(namespaces.len());
-    for (i, netns) in namespaces.iter().enumerate() {
-        let name = lab.nodes.get(i).map_or("(bridges)", |n| n.name.as_str());
-        registry.add(netns)?;
-        let fd = registry.open(netns)?;
-        let nl = Netlink::open_in(fd.as_fd()).map_err(net_err(name, "opening its netlink socket"))?;
-        nodes.push(NodeHandle {
-            name: name.to_string(),
-            fd,
-            nl,
-        });
-    }
+    let mut nodes = make_namespaces(lab, registry, &namespaces)?;
     // The switch's handle (when there are bridges) comes after the nodes'.
     let mut switch = (nodes.len() > lab.nodes.len()).then(|| nodes.pop()).flatten();
     configure(lab, &mut nodes, switch.as_mut())?;
@@ -363,7 +397,6 @@ fn configure(lab: &Lab, nodes: &mut [NodeHandle], switch: Option<&mut NodeHandle
         for iface in mine.iter().filter(|f| f.mtu.is_some()) {
             set_mtu(handle, &iface.end.iface, iface.mtu)?;
         }
-        set_sysctls(handle, &node.sysctls)?;
         if !node.rules.is_empty() {
             firewall(handle)?
                 .add(&node.rules)
