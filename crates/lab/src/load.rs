@@ -207,7 +207,8 @@ impl Checker {
             self.check_route_list(&routes, &node.value.routes);
             lab.nodes[index].routes = routes;
         }
-        lab.expect = self.expects(&lab, &file.expect);
+        let routes: Vec<Vec<Route>> = lab.nodes.iter().map(|n| n.routes.clone()).collect();
+        lab.expect = self.expects(&lab, &routes, &file.expect);
         let mut state: Vec<(Vec<Route>, Vec<Rule>)> =
             lab.nodes.iter().map(|n| (n.routes.clone(), n.rules.clone())).collect();
         for step in &file.steps {
@@ -508,12 +509,30 @@ impl Checker {
         }
     }
 
-    fn expects(&mut self, lab: &Lab, entries: &Ordered<Text>) -> Vec<Expect> {
-        entries
-            .0
-            .iter()
-            .filter_map(|(path, outcome)| self.expect(lab, path, outcome))
-            .collect()
+    /// The expectations of a section, checked against the routes each node
+    /// has at that point (`routes`): a path that would loop past an echo's
+    /// 64 hops is an error.
+    fn expects(&mut self, lab: &Lab, routes: &[Vec<Route>], entries: &Ordered<Text>) -> Vec<Expect> {
+        let mut out = Vec::new();
+        for (path, outcome) in &entries.0 {
+            let Some(e) = self.expect(lab, path, outcome) else {
+                continue;
+            };
+            if let crate::paths::Path::TooLong(visited) = crate::paths::follow(lab, routes, e.from, e.to) {
+                let names: Vec<&str> = visited.iter().take(8).map(|&n| lab.nodes[n].name.as_str()).collect();
+                self.error_at(
+                    path.referenced,
+                    format!(
+                        "the way to {} is longer than {} hops, the TTL of an echo (a routing loop: {} ...)",
+                        e.to,
+                        crate::paths::MAX_HOPS,
+                        names.join(" -> ")
+                    ),
+                );
+            }
+            out.push(e);
+        }
+        out
     }
 
     /// `SRC [from ADDR] -> DEST` with its outcome,
@@ -706,7 +725,8 @@ impl Checker {
                 out.heal.push((a, b));
             }
         }
-        out.expect = self.expects(lab, &s.expect);
+        let routes: Vec<Vec<Route>> = state.iter().map(|(r, _)| r.clone()).collect();
+        out.expect = self.expects(lab, &routes, &s.expect);
         out
     }
 }
@@ -977,6 +997,13 @@ links:
                 BASE.to_string()
                     + "steps:\n  - name: s\n    partition: [[a, b]]\n  - name: t\n    partition: [[b, a]]\n",
                 "12:17: these nodes are partitioned already at this step",
+            ),
+            (
+                BASE.replace("forwarding: true", "forwarding: true\n    routes: [10.9.0.0/16 via 10.0.0.1]")
+                    .replace("  a: {}", "  a: {forwarding: true, routes: [10.9.0.0/16 via 10.0.0.2]}")
+                    .replace("links:", "  c: {lo: [10.9.0.1/32]}\nlinks:")
+                    + "expect:\n  a -> c: reachable\n",
+                "11:3: the way to 10.9.0.1 is longer than 64 hops, the TTL of an echo (a routing loop: a -> b -> a -> b",
             ),
             (
                 BASE.to_string() + "expect:\n  a -> b:tcp/80: reachable\n",
