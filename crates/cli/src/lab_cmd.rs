@@ -9,6 +9,7 @@ use nsbox_lab::state::Store;
 use nsbox_lab::Diagnostics;
 use nsbox_ns::netns::Registry;
 use nsbox_runtime::exec::{Command, EXIT_SETUP_FAILED};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -115,7 +116,18 @@ pub fn lab(args: LabArgs) -> i32 {
     let result = match args.command {
         LabCmd::Up { file } => load(&file).and_then(|lab| {
             let started = std::time::Instant::now();
-            deploy::up(&lab, Some(&file), &registry, &store).map_err(failed)?;
+            // A progress line on a terminal, for labs that take a while.
+            let bar = std::io::stderr().is_terminal() && lab.nodes.len() >= 50;
+            let progress = |p: deploy::Progress| {
+                if bar && p.done % 10 == 0 {
+                    eprint!("\r\x1b[K{} {}/{}", p.stage, p.done, p.total);
+                }
+            };
+            let made = deploy::up_with_progress(&lab, Some(&file), &registry, &store, &progress);
+            if bar {
+                eprint!("\r\x1b[K");
+            }
+            made.map_err(failed)?;
             println!(
                 "lab {} is up: {} ({:.0} ms)",
                 lab.name,

@@ -135,9 +135,20 @@ pub(crate) fn kill_processes(registry: &Registry, present: &[String]) {
 /// at once (namespace creation is not serialized by the kernel's rtnl
 /// lock): each thread makes a namespace, stays in it to set the node's
 /// sysctls and open its netlink socket, and goes on to the next.
-fn make_namespaces(lab: &Lab, registry: &Registry, namespaces: &[String]) -> Result<Vec<NodeHandle>, LabError> {
+fn make_namespaces(
+    lab: &Lab,
+    registry: &Registry,
+    namespaces: &[String],
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Vec<NodeHandle>, LabError> {
     const THREADS: usize = 2;
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let make = |i: usize| -> Result<NodeHandle, LabError> {
+        progress(Progress {
+            stage: "namespaces",
+            done: done.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            total: namespaces.len(),
+        });
         let node = lab.nodes.get(i);
         let name = node.map_or("(bridges)", |n| n.name.as_str());
         let fd = registry.add_here(&namespaces[i])?;
@@ -239,6 +250,26 @@ pub(crate) fn start_node_commands(node: &Node, handle: &NodeHandle, store: &Stor
 /// On any failure everything made so far is removed and the error names
 /// the node and the operation.
 pub fn up(lab: &Lab, file: Option<&Path>, registry: &Registry, store: &Store) -> Result<Vec<NodeHandle>, LabError> {
+    up_with_progress(lab, file, registry, store, &|_| {})
+}
+
+/// How far `up` has got: a stage, and how much of it is done.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub stage: &'static str,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// [`up`], telling `progress` as namespaces are made and nodes configured
+/// (called from the threads that do the work).
+pub fn up_with_progress(
+    lab: &Lab,
+    file: Option<&Path>,
+    registry: &Registry,
+    store: &Store,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Vec<NodeHandle>, LabError> {
     let _lock = store.lock(&lab.name)?;
     let namespaces = lab.namespaces();
     if let Some(old) = store.read(&lab.name)? {
@@ -271,10 +302,10 @@ pub fn up(lab: &Lab, file: Option<&Path>, registry: &Registry, store: &Store) ->
         state: &state,
         armed: true,
     };
-    let mut nodes = make_namespaces(lab, registry, &namespaces)?;
+    let mut nodes = make_namespaces(lab, registry, &namespaces, progress)?;
     // The switch's handle (when there are bridges) comes after the nodes'.
     let mut switch = (nodes.len() > lab.nodes.len()).then(|| nodes.pop()).flatten();
-    configure(lab, &mut nodes, switch.as_mut())?;
+    configure(lab, &mut nodes, switch.as_mut(), progress)?;
     start_commands(lab, &nodes, store)?;
     rollback.armed = false;
     Ok(nodes)
@@ -329,7 +360,12 @@ fn port_name(b: usize, p: usize) -> String {
     format!("b{b}p{p}")
 }
 
-fn configure(lab: &Lab, nodes: &mut [NodeHandle], switch: Option<&mut NodeHandle>) -> Result<(), LabError> {
+fn configure(
+    lab: &Lab,
+    nodes: &mut [NodeHandle],
+    switch: Option<&mut NodeHandle>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<(), LabError> {
     let ifaces = ifaces(lab);
     // Links: each veth pair made whole by its first end's node, both ends
     // in their namespaces with their final names and indexes.
@@ -367,6 +403,11 @@ fn configure(lab: &Lab, nodes: &mut [NodeHandle], switch: Option<&mut NodeHandle
     // Then each node in one round trip: lo and the peer ends up, every
     // address, every route that needs no interface looked up.
     for (i, node) in lab.nodes.iter().enumerate() {
+        progress(Progress {
+            stage: "nodes configured",
+            done: i,
+            total: lab.nodes.len(),
+        });
         let handle = &mut nodes[i];
         let mine: Vec<&Iface> = ifaces.iter().filter(|f| f.end.node == i).collect();
         let mut batch = vec![set_up_request("lo", true).map_err(net_err(&node.name, "bringing lo up"))?];
