@@ -119,7 +119,7 @@ pub fn lab(args: LabArgs) -> i32 {
             // A progress line on a terminal, for labs that take a while.
             let bar = std::io::stderr().is_terminal() && lab.nodes.len() >= 50;
             let progress = |p: deploy::Progress| {
-                if bar && p.done % 10 == 0 {
+                if bar && p.done.is_multiple_of(10) {
                     eprint!("\r\x1b[K{} {}/{}", p.stage, p.done, p.total);
                 }
             };
