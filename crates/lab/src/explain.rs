@@ -49,6 +49,8 @@ struct Walk<'a> {
     translations: Vec<Translation>,
     /// NAT still to undo on the reply's way.
     undo: Vec<Translation>,
+    /// Each node's rules, listed once (each listing runs `nft`).
+    rules: std::collections::BTreeMap<usize, Vec<Listed>>,
 }
 
 fn owner(lab: &Lab, address: IpAddr) -> Option<(usize, String)> {
@@ -84,12 +86,17 @@ impl Walk<'_> {
     }
 
     fn rules(&mut self, node: usize) -> Result<Vec<Listed>, LabError> {
-        deploy::firewall(&self.nodes[node])?
+        if let Some(rules) = self.rules.get(&node) {
+            return Ok(rules.clone());
+        }
+        let rules = deploy::firewall(&self.nodes[node])?
             .list(None)
             .map_err(|source| LabError::Firewall {
                 node: self.lab.nodes[node].name.clone(),
                 source,
-            })
+            })?;
+        self.rules.insert(node, rules.clone());
+        Ok(rules)
     }
 
     /// The first of nsbox's rules at `hook` that the packet matches.
@@ -326,6 +333,7 @@ pub fn explain(
         steps: Vec::new(),
         translations: Vec::new(),
         undo: Vec::new(),
+        rules: Default::default(),
     };
     let Some(source) = source else {
         let name = walk.name(from).to_string();
