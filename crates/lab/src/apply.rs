@@ -3,7 +3,7 @@
 //! apply added is taken away again (removals are not undone) and the error
 //! names the operation.
 
-use crate::deploy::{self, LabError, NodeHandle};
+use crate::deploy::{self, net_err as net, LabError, NodeHandle};
 use crate::model::Lab;
 use crate::plan::Op;
 use crate::state::{State, Store};
@@ -304,14 +304,6 @@ impl Running<'_> {
             _ => return Ok(()),
         };
         self.execute(&inverse)
-    }
-}
-
-fn net<'a>(node: &'a str, op: &'static str) -> impl FnOnce(NetError) -> LabError + 'a {
-    move |source| LabError::Net {
-        node: node.to_string(),
-        op,
-        source,
     }
 }
 

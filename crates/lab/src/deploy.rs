@@ -51,7 +51,7 @@ pub struct NodeHandle {
     pub nl: Netlink,
 }
 
-fn net_err<'a>(node: &'a str, op: &'static str) -> impl FnOnce(NetError) -> LabError + 'a {
+pub(crate) fn net_err<'a>(node: &'a str, op: &'static str) -> impl FnOnce(NetError) -> LabError + 'a {
     move |source| LabError::Net {
         node: node.to_string(),
         op,
