@@ -65,6 +65,9 @@ enum LabCmd {
         /// Show the plan and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// The way an echo takes from NODE to DEST (an address or a node) and
     /// back, hop by hop as each node's kernel routes it, with nsbox's rules
@@ -164,7 +167,7 @@ pub fn lab(args: LabArgs) -> i32 {
             }
             Ok(i32::from(checks.iter().any(|c| !c.holds)))
         }),
-        LabCmd::Apply { file, dry_run } => apply(&file, dry_run, &registry, &store),
+        LabCmd::Apply { file, dry_run, json } => apply(&file, dry_run, json, &registry, &store),
         LabCmd::Explain {
             lab,
             node,
@@ -316,7 +319,7 @@ fn exec(lab: Option<&str>, node: &str, command: &[String], store: &Store, regist
     Ok(failure.code)
 }
 
-fn apply(file: &Path, dry_run: bool, registry: &Registry, store: &Store) -> Result<i32, String> {
+fn apply(file: &Path, dry_run: bool, json: bool, registry: &Registry, store: &Store) -> Result<i32, String> {
     let new = load(file)?;
     let source = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let state = store
@@ -331,25 +334,37 @@ fn apply(file: &Path, dry_run: bool, registry: &Registry, store: &Store) -> Resu
         .map(|(lab, _)| lab)
         .map_err(|d| format!("the running lab's file no longer reads: {d}"))?;
     let ops = nsbox_lab::plan::plan(&old, &new)?;
-    if ops.is_empty() {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&ops).expect("plain data serializes"));
+    } else if ops.is_empty() {
         println!("lab {}: nothing to change", new.name);
         return Ok(0);
+    } else {
+        for op in &ops {
+            println!("{op}");
+        }
     }
-    for op in &ops {
-        println!("{op}");
+    if ops.is_empty() {
+        return Ok(0);
     }
     if dry_run {
         return Ok(0);
     }
     let started = std::time::Instant::now();
     nsbox_lab::apply::apply(&new, &source, file, &ops, registry, store).map_err(|e| e.to_string())?;
-    println!(
+    let done = format!(
         "lab {}: {} change{} applied ({:.0} ms)",
         new.name,
         ops.len(),
         if ops.len() == 1 { "" } else { "s" },
         started.elapsed().as_secs_f64() * 1000.0
     );
+    // With --json, stdout holds the plan alone.
+    if json {
+        eprintln!("{done}");
+    } else {
+        println!("{done}");
+    }
     Ok(0)
 }
 

@@ -363,6 +363,7 @@ $NSBOX lab up /run/a.yaml >/dev/null
 echo "SLEEP_BEFORE $(ip netns pids ap-a)"
 echo "PLAN $($NSBOX lab apply /run/b.yaml --dry-run | tr '\n' ';')"
 echo "DRY $(ip netns list | wc -l)"
+echo "JSON $($NSBOX lab apply /run/b.yaml --dry-run --json | tr -d ' \n')"
 $NSBOX lab apply /run/b.yaml >/dev/null
 echo "SLEEP_AFTER $(ip netns pids ap-a)"
 echo "PING $(ip netns exec ap-a ping -c1 -W1 10.0.1.2 >/dev/null && echo 0 || echo $?)"
@@ -390,6 +391,9 @@ leftovers
          + rule b: forward: -s 10.0.0.1 -d 10.0.9.9 -> drop;+ route c: default via 10.0.1.1;"
     );
     assert_eq!(field(&out, "DRY"), "2", "--dry-run changes nothing");
+    let ops: serde_json::Value = serde_json::from_str(field(&out, "JSON")).unwrap();
+    assert_eq!(ops[0], serde_json::json!({"op": "add_node", "node": "c"}));
+    assert_eq!(ops.as_array().unwrap().len(), 6);
     let sleep = field(&out, "SLEEP_BEFORE");
     assert!(!sleep.is_empty());
     assert_eq!(
