@@ -47,6 +47,13 @@ fn main() {
     // Rust ignores SIGPIPE, which turns `nsbox show | head` into a panic on
     // the next write; like other command-line tools, die of it quietly.
     nsbox_sys::signal::restore_sigpipe();
+    // Lab nodes that are containers run through this very binary's
+    // `unshare`; say where it is (still one thread: setting is safe).
+    if std::env::var_os("NSBOX_BIN").is_none() {
+        if let Ok(me) = std::env::current_exe() {
+            std::env::set_var("NSBOX_BIN", me);
+        }
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => exit_on_usage_error(err),

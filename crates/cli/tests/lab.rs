@@ -486,3 +486,43 @@ leftovers
     );
     nothing_left(&out);
 }
+
+#[test]
+fn container_nodes_have_namespaces_of_their_own_and_go_with_down() {
+    require_root!();
+    if skip_without_tools() {
+        return;
+    }
+    let out = run(&format!(
+        r#"
+$NSBOX lab up {dir}/containers.yaml >/dev/null
+# The container's command: the newest process in the node's namespace.
+for i in $(seq 50); do p=$(ip netns pids boxes-client | tail -1); [ "$(cat /proc/$p/comm 2>/dev/null)" = sleep ] && break; sleep 0.05; done
+echo "COMM $(cat /proc/$p/comm)"
+echo "HOSTNAME $(nsenter -t $p -u hostname)"
+echo "OWN_PID_NS $([ "$(readlink /proc/$p/ns/pid)" != "$(readlink /proc/self/ns/pid)" ] && echo yes || echo no)"
+echo "OWN_MNT_NS $([ "$(readlink /proc/$p/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] && echo yes || echo no)"
+echo "NODE_NET_NS $([ "$(readlink /proc/$p/ns/net)" = "net:[$(stat -L -c %i /run/netns/boxes-client)]" ] && echo yes || echo no)"
+echo "PID_INSIDE $(grep NSpid /proc/$p/status | awk '{{print $NF}}')"
+echo "GRAPH $($NSBOX lab graph {dir}/containers.yaml | grep -c container)"
+$NSBOX lab down boxes >/dev/null
+echo "GONE $(kill -0 $p 2>/dev/null && echo no || echo yes)"
+leftovers
+"#,
+        dir = format!("{}/../../examples/labs", env!("CARGO_MANIFEST_DIR"))
+    ));
+    assert_eq!(field(&out, "COMM"), "sleep", "{out}");
+    assert_eq!(field(&out, "HOSTNAME"), "client-box");
+    assert_eq!(field(&out, "OWN_PID_NS"), "yes");
+    assert_eq!(field(&out, "OWN_MNT_NS"), "yes");
+    assert_eq!(
+        field(&out, "NODE_NET_NS"),
+        "yes",
+        "the container is in the node's network namespace"
+    );
+    let inside: u32 = field(&out, "PID_INSIDE").parse().unwrap();
+    assert!(inside <= 3, "a small PID inside, after nsbox's init: {inside}");
+    assert_eq!(field(&out, "GRAPH"), "2");
+    assert_eq!(field(&out, "GONE"), "yes");
+    nothing_left(&out);
+}

@@ -104,6 +104,24 @@ pub struct NodeFile {
     /// running until `down`: servers, agents.
     #[serde(default)]
     pub run: Vec<Text>,
+    /// The node is a container: its command runs in pid, mount, uts and
+    /// ipc namespaces of its own, in the node's network namespace.
+    #[serde(default)]
+    pub container: Option<Spanned<ContainerFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerFile {
+    /// The container's long-running command (`sh -c`).
+    pub command: Text,
+    /// Its hostname [default: the node's name].
+    #[serde(default)]
+    pub hostname: Option<Text>,
+    /// A root filesystem to pivot into [default: a read-only view of the
+    /// host's].
+    #[serde(default)]
+    pub rootfs: Option<Text>,
 }
 
 /// A sysctl value as written: `1`, `"1"` or `true` all mean 1.

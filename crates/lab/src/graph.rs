@@ -18,6 +18,9 @@ fn node_label(lab: &Lab, node: usize) -> String {
     for a in &n.lo {
         label.push_str(&format!("\\nlo {a}"));
     }
+    if let Some(hostname) = &n.container {
+        label.push_str(&format!("\\n(container {hostname})"));
+    }
     if n.sysctls.iter().any(|(k, v)| k == "net.ipv4.ip_forward" && v == "1") {
         label.push_str("\\n(forwarding)");
     }

@@ -234,7 +234,11 @@ impl Checker {
             routes: Vec::new(),
             rules: Vec::new(),
             run: n.run.iter().map(|c| c.value.clone()).collect(),
+            container: None,
         };
+        if let Some(container) = &n.container {
+            self.container(&mut resolved, container);
+        }
         if let Some(forwarding) = &n.forwarding {
             let value = u8::from(forwarding.value).to_string();
             resolved.sysctls.push(("net.ipv4.ip_forward".into(), value.clone()));
@@ -243,6 +247,34 @@ impl Checker {
         resolved.sysctls.extend(self.sysctls(&n.sysctls));
         resolved.rules = self.rules(&n.nat, &n.filter);
         resolved
+    }
+
+    /// A container node: its command becomes the node's first `run` command,
+    /// started through nsbox's own runtime (`nsbox unshare`, the binary
+    /// named by `$NSBOX_BIN`, which the nsbox command line sets to itself).
+    fn container(&mut self, node: &mut Node, container: &Spanned<crate::file::ContainerFile>) {
+        let c = &container.value;
+        let hostname = c.hostname.as_ref().map_or(node.name.clone(), |h| h.value.clone());
+        if hostname.is_empty() || hostname.len() > 64 || !is_plain_name(&hostname) {
+            let at = c.hostname.as_ref().map_or(container.referenced, |h| h.referenced);
+            self.error_at(
+                at,
+                format!("hostname {hostname:?}: use up to 64 letters, digits, '.', '_' or '-'"),
+            );
+        }
+        let mut command = format!("exec \"${{NSBOX_BIN:-nsbox}}\" unshare --ns pid,ipc,mnt,uts --hostname {hostname}");
+        if let Some(rootfs) = &c.rootfs {
+            if !std::path::Path::new(&rootfs.value).is_dir() {
+                self.error_at(
+                    rootfs.referenced,
+                    format!("rootfs {:?} is not a directory", rootfs.value),
+                );
+            }
+            command.push_str(&format!(" --rootfs {}", shell_quote(&rootfs.value)));
+        }
+        command.push_str(&format!(" -- sh -c {}", shell_quote(&c.command.value)));
+        node.run.insert(0, command);
+        node.container = Some(hostname);
     }
 
     fn sysctls(&mut self, sysctls: &Ordered<Spanned<Scalar>>) -> Vec<(String, String)> {
@@ -731,6 +763,11 @@ impl Checker {
     }
 }
 
+/// `text` as one word for `sh`.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 /// `default|PREFIX [via GW] [dev IFACE] [metric N]`.
 pub fn parse_route(text: &str) -> Result<Route, String> {
     let mut words = text.split_whitespace();
@@ -1004,6 +1041,14 @@ links:
                     .replace("links:", "  c: {lo: [10.9.0.1/32]}\nlinks:")
                     + "expect:\n  a -> c: reachable\n",
                 "11:3: the way to 10.9.0.1 is longer than 64 hops, the TTL of an echo (a routing loop: a -> b -> a -> b",
+            ),
+            (
+                BASE.replace("  a: {}", "  a: {container: {command: sleep 1, rootfs: /nonexistent}}"),
+                "3:45: rootfs \"/nonexistent\" is not a directory",
+            ),
+            (
+                BASE.replace("  a: {}", "  a: {container: {command: sleep 1, hostname: \"no space\"}}"),
+                "3:47: hostname \"no space\"",
             ),
             (
                 BASE.to_string() + "expect:\n  a -> b:tcp/80: reachable\n",

@@ -26,8 +26,11 @@ pub struct Node {
     pub routes: Vec<Route>,
     /// NAT and filter rules, in the order written.
     pub rules: Vec<Rule>,
-    /// Commands started once the lab is up, running until `down`.
+    /// Commands started once the lab is up, running until `down` (a
+    /// container node's comes first).
     pub run: Vec<String>,
+    /// The hostname of the node's container, if it is one.
+    pub container: Option<String>,
 }
 
 /// A veth pair between two node interfaces.
