@@ -156,6 +156,7 @@ nodes:
 links:
   - endpoints: [a 10.0.1.2/24 fd00:1::2/64, r 10.0.1.1/24]
     mtu: 1400
+    rate: 10mbit
   - endpoints: [r:toward-b 10.0.2.1/24, b 10.0.2.2/24]
 expect:
   a -> 10.0.1.1: reachable
@@ -165,6 +166,13 @@ $NSBOX lab up /run/lab.yaml
 echo "NETNS $(ip netns list | cut -d' ' -f1 | sort | tr '\n' ' ')"
 echo "R_ADDRS $(ip -n t-r -br addr show | awk '{print $1, $3}' | sort | tr '\n' ';')"
 echo "A_LINK $(ip -n t-a -o link show eth0 | grep -o 'mtu [0-9]*')"
+echo "TBF $(ip netns exec t-a tc qdisc show dev eth0 | grep -o 'tbf 1: root.*rate 10Mbit') / $(ip netns exec t-r tc qdisc show dev eth0 | grep -o 'rate 10Mbit')"
+sed 's/    rate: 10mbit/    delay: 20ms/; s/^name: t$/name: d/' /run/lab.yaml > /run/delay.yaml
+set +e
+$NSBOX lab up /run/delay.yaml 2>/run/err; echo "DELAY $?"
+set -e
+echo "DELAY_ERR $(tail -1 /run/err)"
+echo "DELAY_NS $(ip netns list | grep -c '^d-' || true)"
 echo "A_V6 $(ip -n t-a -br -6 addr show dev eth0 | grep -o 'fd00:1::2/64')"
 echo "A_ROUTE $(ip -n t-a route show 10.9.0.0/16)"
 echo "B_ROUTE $(ip -n t-b route show default)"
@@ -185,6 +193,18 @@ leftovers
         "eth0@if2 10.0.1.1/24;lo 127.0.0.1/8;toward-b@if2 10.0.2.1/24;"
     );
     assert_eq!(field(&out, "A_LINK"), "mtu 1400");
+    assert_eq!(
+        field(&out, "TBF"),
+        "tbf 1: root refcnt 3 rate 10Mbit / rate 10Mbit",
+        "both ends shaped"
+    );
+    assert_eq!(field(&out, "DELAY"), "125");
+    let delay = field(&out, "DELAY_ERR");
+    assert!(
+        delay.starts_with("nsbox: link a:eth0 -- r:eth0: delay and loss"),
+        "refused, never ignored (netem is probed): {delay}"
+    );
+    assert_eq!(field(&out, "DELAY_NS"), "0", "refused before anything is made");
     assert_eq!(field(&out, "A_V6"), "fd00:1::2/64");
     assert_eq!(field(&out, "A_ROUTE"), "10.9.0.0/16 dev eth0 scope link");
     assert_eq!(field(&out, "B_ROUTE"), "default via 10.0.2.1 dev eth0");

@@ -42,6 +42,8 @@ pub enum LabError {
     Teardown(NetError),
     #[error("node {node}: starting its commands: {source}")]
     Run { node: String, source: std::io::Error },
+    #[error("{what}: {why}")]
+    Unsupported { what: String, why: String },
 }
 
 /// A node's namespace, open, with its netlink socket.
@@ -209,6 +211,63 @@ fn processes_in(registry: &Registry, namespaces: &[String]) -> Vec<i32> {
         .collect()
 }
 
+/// Delay and loss need netem: where the kernel has none, say so before
+/// anything is made (never ignore them). Where it has one, nsbox does not
+/// set it yet (it could not be tried on the kernel nsbox is built on).
+fn refuse_what_cannot_be_made(lab: &Lab) -> Result<(), LabError> {
+    let name = |end: &End| format!("{}:{}", lab.nodes[end.node].name, end.iface);
+    let wanting = lab
+        .links
+        .iter()
+        .filter(|l| l.impairments.delay.is_some() || l.impairments.loss.is_some())
+        .map(|l| format!("link {} -- {}", name(&l.ends[0]), name(&l.ends[1])))
+        .chain(
+            lab.bridges
+                .iter()
+                .filter(|b| b.impairments.delay.is_some() || b.impairments.loss.is_some())
+                .map(|b| format!("bridge {}", b.name)),
+        )
+        .next();
+    let Some(what) = wanting else {
+        return Ok(());
+    };
+    let why = match nsbox_net::qdisc::probe_netem() {
+        Err(kernel) => format!("delay and loss need the netem qdisc, which this kernel does not have ({kernel})"),
+        Ok(()) => "delay and loss (netem) are not applied by nsbox yet".to_string(),
+    };
+    Err(LabError::Unsupported { what, why })
+}
+
+/// Rate limits: each end of a link, and both ends of each bridge port,
+/// send at most the rate.
+fn limit_rates(lab: &Lab, nodes: &mut [NodeHandle], mut switch: Option<&mut NodeHandle>) -> Result<(), LabError> {
+    let limit = |handle: &mut NodeHandle, iface: &str, rate: u64| {
+        let name = handle.name.clone();
+        handle
+            .nl
+            .set_rate_limit(iface, rate)
+            .map_err(net_err(&name, "limiting a link's rate"))
+    };
+    for link in &lab.links {
+        if let Some(rate) = link.impairments.rate {
+            for end in &link.ends {
+                limit(&mut nodes[end.node], &end.iface, rate)?;
+            }
+        }
+    }
+    for (b, bridge) in lab.bridges.iter().enumerate() {
+        if let Some(rate) = bridge.impairments.rate {
+            for (p, port) in bridge.ports.iter().enumerate() {
+                limit(&mut nodes[port.node], &port.iface, rate)?;
+                if let Some(switch) = switch.as_deref_mut() {
+                    limit(switch, &port_name(b, p), rate)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Starts every node's `run` commands.
 fn start_commands(lab: &Lab, nodes: &[NodeHandle], store: &Store) -> Result<(), LabError> {
     for (node, handle) in lab.nodes.iter().zip(nodes).filter(|(n, _)| !n.run.is_empty()) {
@@ -270,6 +329,8 @@ pub fn up_with_progress(
     store: &Store,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Vec<NodeHandle>, LabError> {
+    // Before the lock: a refused lab leaves not even a lock file.
+    refuse_what_cannot_be_made(lab)?;
     let _lock = store.lock(&lab.name)?;
     let namespaces = lab.namespaces();
     if let Some(old) = store.read(&lab.name)? {
@@ -283,6 +344,8 @@ pub fn up_with_progress(
     }
     for name in &namespaces {
         if registry.path(name)?.exists() {
+            // Nothing of this lab runs: leave no lock file behind either.
+            store.remove(&lab.name)?;
             return Err(LabError::NameTaken(name.clone()));
         }
     }
@@ -306,6 +369,7 @@ pub fn up_with_progress(
     // The switch's handle (when there are bridges) comes after the nodes'.
     let mut switch = (nodes.len() > lab.nodes.len()).then(|| nodes.pop()).flatten();
     configure(lab, &mut nodes, switch.as_mut(), progress)?;
+    limit_rates(lab, &mut nodes, switch.as_mut())?;
     start_commands(lab, &nodes, store)?;
     rollback.armed = false;
     Ok(nodes)

@@ -150,6 +150,14 @@ pub struct LinkFile {
     pub endpoints: Vec<Text>,
     #[serde(default)]
     pub mtu: Option<Spanned<u32>>,
+    /// `10mbit`: each end sends at most this much (a tbf qdisc).
+    #[serde(default)]
+    pub rate: Option<Text>,
+    /// Delay and loss need netem, which not every kernel has.
+    #[serde(default)]
+    pub delay: Option<Text>,
+    #[serde(default)]
+    pub loss: Option<Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,6 +167,14 @@ pub struct BridgeFile {
     pub endpoints: Vec<Text>,
     #[serde(default)]
     pub mtu: Option<Spanned<u32>>,
+    /// `10mbit`: each end sends at most this much (a tbf qdisc).
+    #[serde(default)]
+    pub rate: Option<Text>,
+    /// Delay and loss need netem, which not every kernel has.
+    #[serde(default)]
+    pub delay: Option<Text>,
+    #[serde(default)]
+    pub loss: Option<Text>,
 }
 
 /// One step of a scenario: changes, then what must hold.

@@ -384,9 +384,11 @@ impl Checker {
                 self.error_at(mtu.referenced, format!("MTU {} is outside 68 to 65535", mtu.value));
             }
         }
+        let impairments = self.impairments(&l.rate, &l.delay, &l.loss);
         Some(Link {
             ends: [a?, b?],
             mtu: l.mtu.as_ref().map(|m| m.value),
+            impairments,
         })
     }
 
@@ -415,11 +417,60 @@ impl Checker {
                 self.error_at(mtu.referenced, format!("MTU {} is outside 68 to 65535", mtu.value));
             }
         }
+        let impairments = self.impairments(&b.rate, &b.delay, &b.loss);
         Some(crate::model::Bridge {
             name: name.value.clone(),
             ports: ports.into_iter().collect::<Option<Vec<_>>>()?,
             mtu: b.mtu.as_ref().map(|m| m.value),
+            impairments,
         })
+    }
+
+    /// `rate: 10mbit`, `delay: 20ms`, `loss: 1%`, checked as written.
+    fn impairments(
+        &mut self,
+        rate: &Option<Text>,
+        delay: &Option<Text>,
+        loss: &Option<Text>,
+    ) -> crate::model::Impairments {
+        let mut out = crate::model::Impairments::default();
+        if let Some(rate) = rate {
+            match nsbox_net::qdisc::parse_rate(&rate.value) {
+                Ok(bits) => out.rate = Some(bits),
+                Err(e) => self.error_at(rate.referenced, e),
+            }
+        }
+        if let Some(delay) = delay {
+            let ok = ["ms", "us", "s"].iter().any(|u| {
+                delay
+                    .value
+                    .strip_suffix(u)
+                    .is_some_and(|n| n.parse::<f64>().is_ok_and(|v| v >= 0.0))
+            });
+            if ok {
+                out.delay = Some(delay.value.clone());
+            } else {
+                self.error_at(
+                    delay.referenced,
+                    format!("delay {:?} is not valid: expected 20ms, 500us or 1s", delay.value),
+                );
+            }
+        }
+        if let Some(loss) = loss {
+            let ok = loss
+                .value
+                .strip_suffix('%')
+                .is_some_and(|n| n.parse::<f64>().is_ok_and(|v| (0.0..=100.0).contains(&v)));
+            if ok {
+                out.loss = Some(loss.value.clone());
+            } else {
+                self.error_at(
+                    loss.referenced,
+                    format!("loss {:?} is not valid: expected a percentage (1%)", loss.value),
+                );
+            }
+        }
+        out
     }
 
     /// Gives every unnamed interface the first free `ethN` of its node, and
@@ -1050,6 +1101,9 @@ links:
                 BASE.replace("  a: {}", "  a: {container: {command: sleep 1, hostname: \"no space\"}}"),
                 "3:47: hostname \"no space\"",
             ),
+            (BASE.to_string() + "    rate: fast\n", "8:11: rate \"fast\" is not valid"),
+            (BASE.to_string() + "    delay: soon\n", "8:12: delay \"soon\" is not valid"),
+            (BASE.to_string() + "    loss: 200%\n", "8:11: loss \"200%\" is not valid"),
             (
                 BASE.to_string() + "expect:\n  a -> b:tcp/80: reachable\n",
                 "9:3: a TCP port is open, closed or unreachable",

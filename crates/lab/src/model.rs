@@ -38,6 +38,17 @@ pub struct Node {
 pub struct Link {
     pub ends: [End; 2],
     pub mtu: Option<u32>,
+    pub impairments: Impairments,
+}
+
+/// What a link or bridge does to traffic.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Impairments {
+    /// Bits per second each end may send.
+    pub rate: Option<u64>,
+    /// As written (`20ms`, `1%`): netem's, refused where netem is missing.
+    pub delay: Option<String>,
+    pub loss: Option<String>,
 }
 
 /// A shared segment: a bridge that many node interfaces plug into.
@@ -46,6 +57,7 @@ pub struct Bridge {
     pub name: String,
     pub ports: Vec<End>,
     pub mtu: Option<u32>,
+    pub impairments: Impairments,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

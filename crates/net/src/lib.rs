@@ -14,6 +14,7 @@ pub mod link;
 pub mod neigh;
 pub mod nsid;
 pub mod ping;
+pub mod qdisc;
 pub mod route;
 pub mod snapshot;
 pub mod socket;
