@@ -81,6 +81,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Lab, Diagnostics), Diagnostics>
         lo_at: Vec::new(),
         partitioned: Default::default(),
         interfaces: Vec::new(),
+        netem: None,
     };
     let file: LabFile = match serde_saphyr::from_str(text) {
         Ok(file) => file,
@@ -121,6 +122,8 @@ struct Checker {
     lo_at: Vec<Vec<Location>>,
     /// The pairs of nodes cut apart at the step being read.
     partitioned: std::collections::BTreeSet<(usize, usize)>,
+    /// What probing the kernel for netem found (asked at most once).
+    netem: Option<Option<String>>,
     /// Each node's interfaces with their addresses, once they are all
     /// named (a lab of 100 routers checks ten thousand routes against them).
     interfaces: Vec<std::rc::Rc<NodeInterfaces>>,
@@ -440,6 +443,11 @@ impl Checker {
                 Err(e) => self.error_at(rate.referenced, e),
             }
         }
+        for given in [delay, loss].into_iter().flatten() {
+            if let Some(why) = self.netem_missing() {
+                self.error_at(given.referenced, why);
+            }
+        }
         if let Some(delay) = delay {
             let ok = ["ms", "us", "s"].iter().any(|u| {
                 delay
@@ -471,6 +479,19 @@ impl Checker {
             }
         }
         out
+    }
+
+    /// Why delay and loss cannot be had here, if they cannot: the kernel is
+    /// asked once (netem is probed by adding one in a throwaway namespace).
+    fn netem_missing(&mut self) -> Option<String> {
+        self.netem
+            .get_or_insert_with(|| match nsbox_net::qdisc::probe_netem() {
+                Err(kernel) => Some(format!(
+                    "delay and loss need the netem qdisc, which this kernel does not have ({kernel})"
+                )),
+                Ok(()) => Some("delay and loss (netem) are not applied by nsbox yet".into()),
+            })
+            .clone()
     }
 
     /// Gives every unnamed interface the first free `ethN` of its node, and
@@ -1102,8 +1123,7 @@ links:
                 "3:47: hostname \"no space\"",
             ),
             (BASE.to_string() + "    rate: fast\n", "8:11: rate \"fast\" is not valid"),
-            (BASE.to_string() + "    delay: soon\n", "8:12: delay \"soon\" is not valid"),
-            (BASE.to_string() + "    loss: 200%\n", "8:11: loss \"200%\" is not valid"),
+            (BASE.to_string() + "    delay: 20ms\n", "8:12: delay and loss"),
             (
                 BASE.to_string() + "expect:\n  a -> b:tcp/80: reachable\n",
                 "9:3: a TCP port is open, closed or unreachable",
