@@ -333,6 +333,8 @@ fn apply(file: &Path, dry_run: bool, json: bool, registry: &Registry, store: &St
     let old = nsbox_lab::load::parse(&old_path, &old_source)
         .map(|(lab, _)| lab)
         .map_err(|d| format!("the running lab's file no longer reads: {d}"))?;
+    // What runs: the lab as recorded, less what has gone from the kernel.
+    let old = nsbox_lab::observe::observe(&old, registry).map_err(failed)?;
     let ops = nsbox_lab::plan::plan(&old, &new)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&ops).expect("plain data serializes"));

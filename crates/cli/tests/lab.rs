@@ -550,3 +550,39 @@ leftovers
     assert_eq!(field(&out, "GONE"), "yes");
     nothing_left(&out);
 }
+
+#[test]
+fn apply_puts_back_what_went_missing_from_the_kernel() {
+    require_root!();
+    if skip_without_tools() {
+        return;
+    }
+    let dir = format!("{}/../../examples/labs", env!("CARGO_MANIFEST_DIR"));
+    let out = run(&format!(
+        r#"
+sed 's/^  r3:$/  r3:\n    filter: [forward drop -s 10.9.9.9]/' {dir}/chain.yaml > /run/c.yaml
+$NSBOX lab up /run/c.yaml >/dev/null
+echo "CLEAN $($NSBOX lab apply /run/c.yaml --dry-run)"
+ip -n chain-r2 route del 10.0.3.0/24
+ip -n chain-left addr del 10.0.0.2/24 dev eth0
+ip netns exec chain-r3 nft delete table inet nsbox
+ip netns del chain-right
+echo "PLAN $($NSBOX lab apply /run/c.yaml --dry-run | tr '\n' ';')"
+$NSBOX lab apply /run/c.yaml >/dev/null
+echo "AGAIN $($NSBOX lab apply /run/c.yaml)"
+echo "PING $(ip netns exec chain-left ping -c1 -W1 10.0.3.2 >/dev/null && echo 0 || echo 1)"
+$NSBOX lab down chain >/dev/null
+leftovers
+"#,
+    ));
+    assert_eq!(field(&out, "CLEAN"), "lab chain: nothing to change");
+    assert_eq!(
+        field(&out, "PLAN"),
+        "+ node right;+ link r3:eth1 -- right:eth0;+ address left:eth0 10.0.0.2/24;+ address r3:eth1 10.0.3.1/24;\
+         + address right:eth0 10.0.3.2/24;+ route left: default via 10.0.0.1;+ route r2: 10.0.3.0/24 via 10.0.2.2;\
+         + rule r3: forward: -s 10.9.9.9 -> drop;+ route right: default via 10.0.3.1;"
+    );
+    assert_eq!(field(&out, "AGAIN"), "lab chain: nothing to change");
+    assert_eq!(field(&out, "PING"), "0");
+    nothing_left(&out);
+}

@@ -10,6 +10,7 @@ pub mod file;
 pub mod graph;
 pub mod load;
 pub mod model;
+pub mod observe;
 pub mod paths;
 pub mod plan;
 pub mod probe;

@@ -205,6 +205,13 @@ impl Netlink {
             .collect())
     }
 
+    /// The IPv4 and IPv6 routes of the main table.
+    pub fn main_routes(&mut self) -> Result<Vec<Route>, NetError> {
+        let mut routes = self.routes(AddressFamily::Inet)?;
+        routes.extend(self.routes(AddressFamily::Inet6)?);
+        Ok(routes)
+    }
+
     /// The routes of `family` in every table (the local table included).
     pub fn all_routes(&mut self, family: AddressFamily) -> Result<Vec<Route>, NetError> {
         let mut msg = RouteMessage::default();

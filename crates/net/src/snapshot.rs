@@ -6,7 +6,6 @@ use crate::link::Link;
 use crate::neigh::Neighbour;
 use crate::route::Route;
 use crate::socket::Netlink;
-use netlink_packet_route::AddressFamily;
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 
@@ -52,8 +51,7 @@ impl Snapshot {
         };
         let links = nl.links()?;
         let addresses = nl.addresses()?;
-        let mut routes = nl.routes(AddressFamily::Inet)?;
-        routes.extend(nl.routes(AddressFamily::Inet6)?);
+        let routes = nl.main_routes()?;
         let neighbours = nl.neighbours()?;
         Ok(Snapshot {
             links,

@@ -1,0 +1,125 @@
+//! What of a running lab is really there: the lab as it was brought up,
+//! less whatever has gone from the kernel since (a namespace deleted, a
+//! route or rule removed by hand). Planning from this makes `apply` put
+//! back what went missing, not only what the file changed.
+
+use crate::deploy::{self, LabError, NodeHandle};
+use crate::model::Lab;
+use nsbox_ns::netns::Registry;
+use std::os::fd::AsFd;
+
+/// `recorded` as the kernel holds it now.
+pub fn observe(recorded: &Lab, registry: &Registry) -> Result<Lab, LabError> {
+    let mut lab = recorded.clone();
+    let mut present = Vec::new();
+    for (i, node) in recorded.nodes.iter().enumerate() {
+        let netns = recorded.netns(i);
+        let Ok(fd) = registry.open(&netns) else {
+            continue;
+        };
+        let nl = nsbox_net::Netlink::open_in(fd.as_fd()).map_err(|source| LabError::Net {
+            node: node.name.clone(),
+            op: "opening its netlink socket",
+            source,
+        })?;
+        present.push((
+            i,
+            NodeHandle {
+                name: node.name.clone(),
+                fd,
+                nl,
+            },
+        ));
+    }
+    let alive: Vec<usize> = present.iter().map(|(i, _)| *i).collect();
+    for (i, mut handle) in present {
+        let err = |op: &'static str| {
+            let node = recorded.nodes[i].name.clone();
+            move |source| LabError::Net { node, op, source }
+        };
+        let links = handle.nl.links().map_err(err("listing links"))?;
+        let addresses = handle.nl.addresses().map_err(err("listing addresses"))?;
+        let routes = handle.nl.main_routes().map_err(err("listing routes"))?;
+        let has_address = |iface: &str, address: &ipnet::IpNet| {
+            links
+                .iter()
+                .find(|l| l.name == iface)
+                .is_some_and(|l| addresses.iter().any(|a| a.index == l.index && a.address == *address))
+        };
+        let node = &mut lab.nodes[i];
+        node.lo.retain(|a| has_address("lo", a));
+        node.routes.retain(|r| {
+            routes.iter().any(|k| {
+                k.destination == r.destination && k.gateway == r.via && (r.metric.is_none() || k.metric == r.metric)
+            })
+        });
+        let rules = deploy::firewall(&handle)?
+            .list(None)
+            .map_err(|source| LabError::Firewall {
+                node: handle.name.clone(),
+                source,
+            })?;
+        node.rules.retain(|r| rules.iter().any(|l| l.rule.as_ref() == Some(r)));
+        let has_link = |iface: &str| links.iter().any(|l| l.name == iface);
+        for end in lab.links.iter_mut().flat_map(|l| l.ends.iter_mut()) {
+            if end.node == i && has_link(&end.iface) {
+                let iface = end.iface.clone();
+                end.addresses.retain(|a| has_address(&iface, a));
+            }
+        }
+        for end in lab.bridges.iter_mut().flat_map(|b| b.ports.iter_mut()) {
+            if end.node == i && has_link(&end.iface) {
+                let iface = end.iface.clone();
+                end.addresses.retain(|a| has_address(&iface, a));
+            }
+        }
+        // An interface that is gone takes its link (or port) with it.
+        let gone: Vec<String> = lab
+            .ends()
+            .filter(|e| e.node == i && !has_link(&e.iface))
+            .map(|e| e.iface.clone())
+            .collect();
+        lab.links
+            .retain(|l| !l.ends.iter().any(|e| e.node == i && gone.contains(&e.iface)));
+        for bridge in &mut lab.bridges {
+            bridge.ports.retain(|p| !(p.node == i && gone.contains(&p.iface)));
+        }
+    }
+    // Bridges live in the switch namespace: without it, none is there.
+    if let Some(switch) = recorded.switch_netns() {
+        if registry.open(&switch).is_err() {
+            lab.bridges.clear();
+        }
+    }
+    // A node whose namespace is gone is not running: it, and what touched
+    // it, will be made again.
+    let dead: Vec<String> = (0..recorded.nodes.len())
+        .filter(|i| !alive.contains(i))
+        .map(|i| recorded.nodes[i].name.clone())
+        .collect();
+    if !dead.is_empty() {
+        let keep = |n: usize, lab: &Lab| !dead.contains(&lab.nodes[n].name);
+        let snapshot = lab.clone();
+        lab.links.retain(|l| l.ends.iter().all(|e| keep(e.node, &snapshot)));
+        for bridge in &mut lab.bridges {
+            bridge.ports.retain(|p| keep(p.node, &snapshot));
+        }
+        // Node indexes shift when nodes go: rebuild the ends' indexes.
+        let names: Vec<String> = snapshot.nodes.iter().map(|n| n.name.clone()).collect();
+        lab.nodes.retain(|n| !dead.contains(&n.name));
+        let new_index = |old: usize| lab_index(&names[old], &lab_names(&lab));
+        let remap: Vec<Option<usize>> = (0..names.len()).map(new_index).collect();
+        for end in lab.ends_mut() {
+            end.node = remap[end.node].expect("ends of dead nodes were removed");
+        }
+    }
+    Ok(lab)
+}
+
+fn lab_names(lab: &Lab) -> Vec<String> {
+    lab.nodes.iter().map(|n| n.name.clone()).collect()
+}
+
+fn lab_index(name: &str, names: &[String]) -> Option<usize> {
+    names.iter().position(|n| n == name)
+}
