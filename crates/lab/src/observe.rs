@@ -53,13 +53,16 @@ pub fn observe(recorded: &Lab, registry: &Registry) -> Result<Lab, LabError> {
                 k.destination == r.destination && k.gateway == r.via && (r.metric.is_none() || k.metric == r.metric)
             })
         });
-        let rules = deploy::firewall(&handle)?
-            .list(None)
-            .map_err(|source| LabError::Firewall {
-                node: handle.name.clone(),
-                source,
-            })?;
-        node.rules.retain(|r| rules.iter().any(|l| l.rule.as_ref() == Some(r)));
+        if !node.rules.is_empty() {
+            let present = deploy::firewall(&handle)?
+                .present(&node.rules)
+                .map_err(|source| LabError::Firewall {
+                    node: handle.name.clone(),
+                    source,
+                })?;
+            let mut present = present.into_iter();
+            node.rules.retain(|_| present.next().unwrap_or(false));
+        }
         let has_link = |iface: &str| links.iter().any(|l| l.name == iface);
         for end in lab.links.iter_mut().flat_map(|l| l.ends.iter_mut()) {
             if end.node == i && has_link(&end.iface) {

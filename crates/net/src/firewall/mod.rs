@@ -126,6 +126,19 @@ impl Firewall {
         index::read(&self.ns, TABLE)
     }
 
+    /// Which of `rules` are in the kernel, read over netlink (no `nft`
+    /// run): each rule is known by the key in its comment.
+    pub fn present(&self, rules: &[Rule]) -> Result<Vec<bool>, FirewallError> {
+        let index = self.index()?;
+        Ok(rules
+            .iter()
+            .map(|rule| {
+                let rule = rule.clone().checked();
+                rule.is_ok_and(|r| index.rules.iter().any(|e| is_entry_of(e, &r)))
+            })
+            .collect())
+    }
+
     /// Adds the rules that are not already there, in order, in one batch.
     /// Each is checked first: one bad rule and nothing is added.
     pub fn add(&self, rules: &[Rule]) -> Result<Vec<Added>, FirewallError> {
