@@ -32,6 +32,28 @@ pub fn observe(recorded: &Lab, registry: &Registry) -> Result<Lab, LabError> {
         ));
     }
     let alive: Vec<usize> = present.iter().map(|(i, _)| *i).collect();
+    // A namespace deleted by hand (`ip netns del`) is torn down by the
+    // kernel after the command returns: the ends of its links in live
+    // nodes linger a moment. Wait for them, so they are not taken for
+    // links that still run.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    for (i, handle) in present.iter_mut() {
+        let orphans: Vec<&str> = recorded
+            .links
+            .iter()
+            .filter(|l| l.ends.iter().any(|e| !alive.contains(&e.node)))
+            .flat_map(|l| l.ends.iter())
+            .filter(|e| e.node == *i)
+            .map(|e| e.iface.as_str())
+            .collect();
+        while !orphans.is_empty() && std::time::Instant::now() < deadline {
+            let links = handle.nl.links().unwrap_or_default();
+            if !links.iter().any(|l| orphans.contains(&l.name.as_str())) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
     for (i, mut handle) in present {
         let err = |op: &'static str| {
             let node = recorded.nodes[i].name.clone();
