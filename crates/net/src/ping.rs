@@ -108,13 +108,16 @@ struct Sockets {
 fn open_sockets(destination: IpAddr, options: &PingOptions) -> Result<Sockets, PingError> {
     let v6 = destination.is_ipv6();
     let family = if v6 { AddressFamily::INET6 } else { AddressFamily::INET };
-    let probe = rustix::net::socket(family, SocketType::DGRAM, None).map_err(local("socket"))?;
+    // Close-on-exec: a process started meanwhile (nft, a lab's commands)
+    // must not hold these sockets, nor the namespace they belong to.
+    let cloexec = rustix::net::SocketFlags::CLOEXEC;
+    let probe = rustix::net::socket_with(family, SocketType::DGRAM, cloexec, None).map_err(local("socket"))?;
     if let Some(source) = options.source {
         rustix::net::bind(&probe, &SocketAddr::new(source, 0)).map_err(local("bind"))?;
     }
     rustix::net::connect(&probe, &SocketAddr::new(destination, 1025)).map_err(local("connect"))?;
     let protocol = if v6 { ipproto::ICMPV6 } else { ipproto::ICMP };
-    let raw = rustix::net::socket(family, SocketType::RAW, Some(protocol)).map_err(local("socket"))?;
+    let raw = rustix::net::socket_with(family, SocketType::RAW, cloexec, Some(protocol)).map_err(local("socket"))?;
     if let Some(source) = options.source {
         rustix::net::bind(&raw, &SocketAddr::new(source, 0)).map_err(local("bind"))?;
     }
