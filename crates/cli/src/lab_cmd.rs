@@ -32,7 +32,8 @@ enum LabCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Run a command in a node's network namespace (also `ip netns exec LAB-NODE`).
+    /// Run a command in a node's network namespace (also `ip netns exec
+    /// LAB-NODE`); in a container node, in all of its container's namespaces.
     #[command(trailing_var_arg = true)]
     Exec {
         /// The lab, when more than one is up.
@@ -313,6 +314,22 @@ fn exec(lab: Option<&str>, node: &str, command: &[String], store: &Store, regist
         [] => return Err(format!("no lab that is up has a node {node:?}")),
         _ => return Err(format!("several labs have a node {node:?}: name one with --lab")),
     };
+    // A container node: into all of its container's namespaces, through
+    // its init (the container's PID 1, in the node's network namespace).
+    let init = registry
+        .pids(&netns)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "nsbox-init"));
+    if let Some(pid) = init {
+        let all = nsbox_ns::NsSet::all();
+        return Ok(crate::unshare_cmd::exit_with(nsbox_runtime::enter::enter(
+            pid,
+            all,
+            command,
+            &[],
+        )));
+    }
     let command = Command::new(command, &[]).map_err(|e| e.to_string())?;
     let failure = nsbox_runtime::netns_exec::netns_exec(registry, &netns, &command);
     crate::report(&failure.message);

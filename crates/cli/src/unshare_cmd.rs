@@ -83,7 +83,7 @@ pub struct EnterArgs {
     command: Vec<String>,
 }
 
-fn exit_with(result: Result<i32, RunError>) -> i32 {
+pub(crate) fn exit_with(result: Result<i32, RunError>) -> i32 {
     match result {
         Ok(code) => code,
         Err(err) => {

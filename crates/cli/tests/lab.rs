@@ -529,6 +529,7 @@ echo "OWN_MNT_NS $([ "$(readlink /proc/$p/ns/mnt)" != "$(readlink /proc/self/ns/
 echo "NODE_NET_NS $([ "$(readlink /proc/$p/ns/net)" = "net:[$(stat -L -c %i /run/netns/boxes-client)]" ] && echo yes || echo no)"
 echo "PID_INSIDE $(grep NSpid /proc/$p/status | awk '{{print $NF}}')"
 echo "GRAPH $($NSBOX lab graph {dir}/containers.yaml | grep -c container)"
+echo "EXEC $($NSBOX lab exec client -- hostname) $($NSBOX lab exec client -- sh -c 'echo $$')"
 $NSBOX lab down boxes >/dev/null
 echo "GONE $(kill -0 $p 2>/dev/null && echo no || echo yes)"
 leftovers
@@ -547,6 +548,10 @@ leftovers
     let inside: u32 = field(&out, "PID_INSIDE").parse().unwrap();
     assert!(inside <= 3, "a small PID inside, after nsbox's init: {inside}");
     assert_eq!(field(&out, "GRAPH"), "2");
+    let exec = field(&out, "EXEC");
+    let (hostname, pid) = exec.split_once(' ').unwrap();
+    assert_eq!(hostname, "client-box", "lab exec enters the container's uts namespace");
+    assert!(pid.parse::<u32>().unwrap() < 20, "and its pid namespace: {pid}");
     assert_eq!(field(&out, "GONE"), "yes");
     nothing_left(&out);
 }
