@@ -476,6 +476,14 @@ echo "DROPPED $($NSBOX lab explain server 2.2.2.2 | tail -2 | tr '\n' ';')"
 $NSBOX filter -n seed-router flush >/dev/null
 ip netns exec seed-router sysctl -qw net.ipv4.ip_forward=0
 echo "NO_FORWARDING $($NSBOX lab explain server 2.2.2.2 | tail -2 | tr '\n' ';')"
+ip netns exec seed-router sysctl -qw net.ipv4.ip_forward=1
+# seed-lab.md T6c: an on-link route and a client that no longer answers
+# ARP for its loopback address: the router's neighbour entry fails.
+ip -n seed-router route replace default dev veth-cli
+ip netns exec seed-client sysctl -qw net.ipv4.conf.all.arp_ignore=1
+ip -n seed-router neigh flush all
+ip netns exec seed-server ping -c 1 -W 4 2.2.2.2 >/dev/null 2>&1
+echo "NO_ARP $($NSBOX lab explain server 2.2.2.2 | tail -2 | tr '\n' ';')"
 set -e
 $NSBOX lab down seed >/dev/null
 leftovers
@@ -503,6 +511,12 @@ leftovers
     assert!(
         field(&out, "DROPPED").starts_with("router: dropped by filter rule"),
         "{out}"
+    );
+    let no_arp = field(&out, "NO_ARP");
+    assert!(
+        no_arp.starts_with("router: the neighbour 2.2.2.2 does not answer (")
+            && no_arp.contains("the request does not arrive"),
+        "{no_arp}"
     );
     assert_eq!(
         field(&out, "NO_FORWARDING"),

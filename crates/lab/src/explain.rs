@@ -294,6 +294,21 @@ impl Walk<'_> {
                     p.source = new_source;
                 }
             }
+            // The kernel's own word on the next hop: an entry that failed to
+            // resolve means nobody answers ARP (or neighbour discovery) for
+            // it, whoever has the address (a host with arp_ignore, say).
+            let neighbours = self.nodes[p.at].nl.neighbours().unwrap_or_default();
+            let entry = neighbours
+                .iter()
+                .find(|n| n.address == hop && route.oif.is_none_or(|i| i == n.index));
+            if let Some(entry) = entry.filter(|n| n.state == "FAILED" || n.state == "INCOMPLETE") {
+                self.say(format!(
+                    "{}: the neighbour {hop} does not answer ({}): the packet goes nowhere",
+                    self.name(p.at),
+                    entry.state
+                ));
+                return Ok(None);
+            }
             let Some((next, iface)) = owner(self.lab, hop) else {
                 self.say(format!(
                     "{}: no node of the lab has {hop}: its neighbour entry never resolves, the packet goes nowhere",
