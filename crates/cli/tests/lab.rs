@@ -185,6 +185,12 @@ echo "STATUS $($NSBOX lab status --json | tr -d ' \n')"
 echo "EXEC $($NSBOX lab exec b -- cat /proc/sys/net/ipv4/ip_forward) $($NSBOX lab exec r -- cat /proc/sys/net/ipv4/ip_forward)"
 $NSBOX lab check /run/lab.yaml; echo "CHECK $?"
 $NSBOX lab up /run/lab.yaml 2>/run/err || true; echo "AGAIN $(cat /run/err)"
+sed 's/    rate: 10mbit/    rate: 20mbit/' /run/lab.yaml > /run/lab2.yaml
+echo "RATE_PLAN $($NSBOX lab apply /run/lab2.yaml | head -2 | tr '\n' ';')"
+echo "RATE_NOW $(ip netns exec t-r tc qdisc show dev eth0 | grep -o 'rate 20Mbit')"
+grep -v 'rate: ' /run/lab.yaml > /run/lab3.yaml
+$NSBOX lab apply /run/lab3.yaml >/dev/null
+echo "RATE_GONE $(ip netns exec t-a tc qdisc show dev eth0 | grep -c tbf)"
 $NSBOX lab down t
 leftovers
 "#);
@@ -222,6 +228,12 @@ leftovers
     assert_eq!(field(&out, "EXEC"), "0 1");
     assert_eq!(field(&out, "CHECK"), "0");
     assert!(field(&out, "AGAIN").contains("lab \"t\" is up already"), "{out}");
+    assert_eq!(
+        field(&out, "RATE_PLAN"),
+        "~ rate a:eth0 20000000 bit/s;~ rate r:eth0 20000000 bit/s;"
+    );
+    assert_eq!(field(&out, "RATE_NOW"), "rate 20Mbit", "changed in place");
+    assert_eq!(field(&out, "RATE_GONE"), "0", "and lifted");
     nothing_left(&out);
 }
 

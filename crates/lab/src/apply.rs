@@ -209,6 +209,14 @@ impl Running<'_> {
                 }
             }
             Op::SetMtu { node, iface, mtu } => self.set_mtu(node, iface, *mtu)?,
+            Op::SetRate { node, iface, rate } => {
+                let handle = self.node(node)?;
+                match rate {
+                    Some(bits) => handle.nl.replace_rate_limit(iface, *bits),
+                    None => handle.nl.clear_rate_limit(iface),
+                }
+                .map_err(net(node, "setting a rate limit"))?;
+            }
             Op::AddAddress { node, iface, address } => {
                 let handle = self.node(node)?;
                 if iface == "lo" {

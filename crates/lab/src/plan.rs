@@ -62,6 +62,12 @@ pub enum Op {
         iface: String,
         mtu: u32,
     },
+    /// A link end's rate limit set, changed or (`None`) removed.
+    SetRate {
+        node: String,
+        iface: String,
+        rate: Option<u64>,
+    },
     AddAddress {
         node: String,
         iface: String,
@@ -129,6 +135,10 @@ impl fmt::Display for Op {
             Op::AddLink { a, b, .. } => write!(f, "+ link {} -- {}", port(a), port(b)),
             Op::AddPort { bridge, port: p, .. } => write!(f, "+ port {} on bridge {bridge}", port(p)),
             Op::SetMtu { node, iface, mtu } => write!(f, "~ mtu {node}:{iface} {mtu}"),
+            Op::SetRate { node, iface, rate } => match rate {
+                Some(bits) => write!(f, "~ rate {node}:{iface} {bits} bit/s"),
+                None => write!(f, "~ rate {node}:{iface} unlimited"),
+            },
             Op::AddAddress { node, iface, address } => write!(f, "+ address {node}:{iface} {address}"),
             Op::SetSysctl {
                 node, key, value, old, ..
@@ -179,6 +189,23 @@ fn links(lab: &Lab) -> Vec<(Port, Port, Option<u32>)> {
             let [a, b] = &l.ends;
             ((name(a.node), a.iface.clone()), (name(b.node), b.iface.clone()), l.mtu)
         })
+        .collect()
+}
+
+/// Each link end's (and bridge port's, on the node's side) rate limit.
+fn rates(lab: &Lab) -> Vec<(Port, Option<u64>)> {
+    let name = |n: usize| lab.nodes[n].name.clone();
+    let links = lab
+        .links
+        .iter()
+        .flat_map(|l| l.ends.iter().map(move |e| (e, l.impairments.rate)));
+    let ports = lab
+        .bridges
+        .iter()
+        .flat_map(|b| b.ports.iter().map(move |e| (e, b.impairments.rate)));
+    links
+        .chain(ports)
+        .map(|(e, rate)| ((name(e.node), e.iface.clone()), rate))
         .collect()
 }
 
@@ -311,6 +338,17 @@ pub fn plan(old: &Lab, new: &Lab) -> Result<Vec<Op>, String> {
             port: port.clone(),
             mtu,
         });
+    }
+    let old_rates = rates(old);
+    for (port, rate) in rates(new) {
+        let before = old_rates.iter().find(|(p, _)| *p == port).and_then(|(_, r)| *r);
+        if rate != before {
+            ops.push(Op::SetRate {
+                node: port.0.clone(),
+                iface: port.1.clone(),
+                rate,
+            });
+        }
     }
     for (port, addresses, _) in &new_ifaces {
         let before: &[IpNet] = old_ifaces
@@ -478,6 +516,19 @@ links:
                 "- port b:eth1 on bridge lan",
                 "- bridge lan"
             ]
+        );
+    }
+
+    #[test]
+    fn rates_are_set_changed_and_lifted_on_both_ends() {
+        let limited = A.to_string() + "    rate: 10mbit\n";
+        assert_eq!(
+            texts(&plan(&lab(A), &lab(&limited)).unwrap()),
+            ["~ rate a:eth0 10000000 bit/s", "~ rate b:eth0 10000000 bit/s"]
+        );
+        assert_eq!(
+            texts(&plan(&lab(&limited), &lab(A)).unwrap()),
+            ["~ rate a:eth0 unlimited", "~ rate b:eth0 unlimited"]
         );
     }
 

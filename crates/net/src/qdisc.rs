@@ -4,7 +4,7 @@
 
 use crate::error::NetError;
 use crate::socket::Netlink;
-use netlink_packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage, TcOption};
 use netlink_packet_route::RouteNetlinkMessage;
 
@@ -82,13 +82,34 @@ impl Netlink {
     /// Limits what interface `dev` sends to `bits_per_second` (a tbf root
     /// qdisc, as `tc qdisc add dev DEV root tbf rate ...`).
     pub fn set_rate_limit(&mut self, dev: &str, bits_per_second: u64) -> Result<(), NetError> {
+        self.rate_limit(dev, bits_per_second, NLM_F_CREATE | NLM_F_EXCL)
+    }
+
+    /// Sets or changes the rate limit of `dev` (`tc qdisc replace`).
+    pub fn replace_rate_limit(&mut self, dev: &str, bits_per_second: u64) -> Result<(), NetError> {
+        self.rate_limit(dev, bits_per_second, NLM_F_CREATE | NLM_F_REPLACE)
+    }
+
+    fn rate_limit(&mut self, dev: &str, bits_per_second: u64, flags: u16) -> Result<(), NetError> {
         let index = self.link_index(dev)?;
         let msg = tbf_message(index, bits_per_second);
-        self.request(
-            RouteNetlinkMessage::NewQueueDiscipline(msg),
-            NLM_F_CREATE | NLM_F_EXCL,
-            || format!("limiting {dev:?} to {bits_per_second} bit/s"),
-        )
+        self.request(RouteNetlinkMessage::NewQueueDiscipline(msg), flags, || {
+            format!("limiting {dev:?} to {bits_per_second} bit/s")
+        })
+    }
+
+    /// Removes the rate limit (the root qdisc) of `dev`; none is fine.
+    pub fn clear_rate_limit(&mut self, dev: &str) -> Result<(), NetError> {
+        let index = self.link_index(dev)?;
+        let mut msg = TcMessage::default();
+        msg.header.index = index as i32;
+        msg.header.parent = TcHandle::ROOT;
+        match self.request(RouteNetlinkMessage::DelQueueDiscipline(msg), 0, || {
+            format!("removing the rate limit of {dev:?}")
+        }) {
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(()),
+            other => other,
+        }
     }
 }
 
