@@ -210,12 +210,31 @@ impl Running<'_> {
             }
             Op::SetMtu { node, iface, mtu } => self.set_mtu(node, iface, *mtu)?,
             Op::SetRate { node, iface, rate } => {
-                let handle = self.node(node)?;
-                match rate {
-                    Some(bits) => handle.nl.replace_rate_limit(iface, *bits),
-                    None => handle.nl.clear_rate_limit(iface),
+                let set = |handle: &mut NodeHandle, iface: &str| {
+                    let name = handle.name.clone();
+                    match rate {
+                        Some(bits) => handle.nl.replace_rate_limit(iface, *bits),
+                        None => handle.nl.clear_rate_limit(iface),
+                    }
+                    .map_err(net(&name, "setting a rate limit"))
+                };
+                set(self.node(node)?, iface)?;
+                // A bridge port is shaped on the switch's side too: that
+                // end is the node end's veth peer.
+                let on_bridge = self.new.bridges.iter().any(|b| {
+                    b.ports
+                        .iter()
+                        .any(|p| self.new.nodes[p.node].name == *node && p.iface == *iface)
+                });
+                if on_bridge {
+                    let links = self.node(node)?.nl.links().map_err(net(node, "listing links"))?;
+                    let peer = links.iter().find(|l| l.name == *iface).and_then(|l| l.peer_index);
+                    let switch = self.node(SWITCH)?;
+                    let switch_links = switch.nl.links().map_err(net(SWITCH, "listing links"))?;
+                    if let Some(port) = switch_links.iter().find(|l| Some(l.index) == peer) {
+                        set(switch, &port.name)?;
+                    }
                 }
-                .map_err(net(node, "setting a rate limit"))?;
             }
             Op::AddAddress { node, iface, address } => {
                 let handle = self.node(node)?;
