@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::field;
+
 use serde_json::json;
 
 /// The seed lab (seed-lab.md §1-§5): server 10.0.1.2 (1.1.1.1 on lo),
@@ -51,21 +53,6 @@ SERVERS=""
 trap 'kill $SERVERS 2>/dev/null || true' EXIT
 "#;
 
-fn skip_without_tools() -> bool {
-    for tool in ["nft", "ping", "python3", "ip"] {
-        if std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {tool} || test -x /usr/sbin/{tool}")])
-            .output()
-            .map(|o| !o.status.success())
-            .unwrap_or(true)
-        {
-            eprintln!("SKIPPED: {tool} is not installed (scripts/install-deps.sh installs it)");
-            return true;
-        }
-    }
-    false
-}
-
 fn run(script: &str) -> String {
     let (code, out, err) = common::in_private_run(&format!("{SEED}\n{script}\necho END"));
     assert!(
@@ -73,13 +60,6 @@ fn run(script: &str) -> String {
         "script failed ({code}):\n{out}\n{err}"
     );
     out
-}
-
-/// The value after `KEY ` on its line of the script's output.
-fn field<'a>(out: &'a str, key: &str) -> &'a str {
-    out.lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no {key} in:\n{out}"))
 }
 
 fn json(out: &str, key: &str) -> serde_json::Value {
@@ -124,7 +104,7 @@ fn tables(ruleset: &serde_json::Value) -> Vec<String> {
 #[test]
 fn the_seeds_snat_makes_the_client_see_the_router_and_counts_the_first_packet() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["nft", "ping", "python3", "ip"]) {
         return;
     }
     // T10: the router's default route points at the client, and the client
@@ -206,7 +186,7 @@ echo "LEFT $(ip netns exec router nft -j list ruleset)"
 #[test]
 fn a_port_forward_reaches_a_tcp_server_behind_the_router() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["nft", "ping", "python3", "ip"]) {
         return;
     }
     let out = run(r#"
@@ -261,7 +241,7 @@ echo "LEFT $(ip netns exec router nft -j list ruleset)"
 #[test]
 fn a_filter_rule_partitions_two_nodes_and_deleting_it_heals_them() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["nft", "ping", "python3", "ip"]) {
         return;
     }
     let out = run(r#"
@@ -305,7 +285,7 @@ echo "LEFT $(ip netns exec router nft -j list ruleset)"
 #[test]
 fn every_kind_of_rule_reaches_the_kernel_as_listed_and_only_once() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["nft", "ping", "python3", "ip"]) {
         return;
     }
     // Someone else's table (as iptables-nft or podman would keep) stays
@@ -427,7 +407,7 @@ echo "RACE $(ip netns exec server nft list ruleset | grep -c 'dport 4242')"
 #[test]
 fn bad_input_is_one_clear_line_and_changes_no_rule() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["nft", "ping", "python3", "ip"]) {
         return;
     }
     let cases: &[(&str, &str)] = &[
@@ -526,7 +506,7 @@ before=$(ip netns exec router nft -j list ruleset)
 #[test]
 fn ipv6_masquerade_and_a_partition_work_like_their_ipv4_twins() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["nft", "ping", "python3", "ip"]) {
         return;
     }
     // The seed's shape in IPv6: the client (fd00:99::99 on lo) has no route

@@ -5,22 +5,10 @@
 
 mod common;
 
+use common::field;
+
 fn seed_file() -> String {
     format!("{}/../../examples/labs/seed.yaml", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn skip_without_tools() -> bool {
-    for tool in ["ip", "nft"] {
-        let found = std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {tool} || test -x /usr/sbin/{tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            eprintln!("SKIPPED: {tool} is not installed (scripts/install-deps.sh installs it)");
-            return true;
-        }
-    }
-    false
 }
 
 /// Runs `script` with `$SEED` set and `leftovers` defined (it prints what
@@ -38,13 +26,6 @@ fn run(script: &str) -> String {
     out
 }
 
-fn field<'a>(out: &'a str, key: &str) -> &'a str {
-    out.lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(' ')))
-        .map(str::trim_end)
-        .unwrap_or_else(|| panic!("no {key} in:\n{out}"))
-}
-
 fn nothing_left(out: &str) {
     for line in out.lines().filter(|l| l.starts_with("LEFT ")) {
         assert_eq!(line, "LEFT netns=[] state=[]", "{out}");
@@ -54,7 +35,7 @@ fn nothing_left(out: &str) {
 #[test]
 fn the_seed_lab_holds_at_every_step_and_leaves_nothing() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
         return;
     }
     let out = run(r#"
@@ -79,7 +60,7 @@ leftovers
 #[test]
 fn every_example_lab_holds_and_leaves_nothing() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
         return;
     }
     let dir = format!("{}/../../examples/labs", env!("CARGO_MANIFEST_DIR"));
@@ -109,7 +90,7 @@ fn every_example_lab_holds_and_leaves_nothing() {
 #[test]
 fn partition_and_heal_cut_and_join_a_running_lab() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
         return;
     }
     let dir = format!("{}/../../examples/labs", env!("CARGO_MANIFEST_DIR"));
@@ -140,7 +121,7 @@ leftovers
 #[test]
 fn a_lab_that_is_up_is_what_iproute2_and_nft_see() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
         return;
     }
     let out = run(r#"
@@ -240,7 +221,7 @@ leftovers
 #[test]
 fn a_lab_file_with_mistakes_creates_nothing() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
         return;
     }
     let out = run(r#"
@@ -275,7 +256,7 @@ leftovers
 #[test]
 fn a_failure_half_way_through_up_removes_everything() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
         return;
     }
     // Namespaces, links and addresses are made before the rules; an nft
@@ -301,7 +282,7 @@ leftovers
 #[test]
 fn down_removes_a_lab_whose_up_was_killed_at_any_point() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
         return;
     }
     // A chain of 30 routers takes long enough to bring up that a SIGKILL
@@ -343,7 +324,7 @@ done
 #[test]
 fn a_failing_expectation_fails_the_test_and_still_tears_down() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
         return;
     }
     let out = run(r#"
@@ -373,7 +354,7 @@ leftovers
 #[test]
 fn apply_changes_only_what_the_file_changes() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
         return;
     }
     let out = run(r#"
@@ -459,7 +440,7 @@ leftovers
 #[test]
 fn explain_follows_the_kernels_routes_rules_and_nat_both_ways() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
         return;
     }
     let out = run(r#"
@@ -540,7 +521,7 @@ leftovers
 #[test]
 fn container_nodes_have_namespaces_of_their_own_and_go_with_down() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
         return;
     }
     let out = run(&format!(
@@ -585,7 +566,7 @@ leftovers
 #[test]
 fn apply_puts_back_what_went_missing_from_the_kernel() {
     require_root!();
-    if skip_without_tools() {
+    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
         return;
     }
     let dir = format!("{}/../../examples/labs", env!("CARGO_MANIFEST_DIR"));

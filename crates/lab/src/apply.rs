@@ -374,6 +374,9 @@ pub fn apply(
     };
     for (i, op) in ops.iter().enumerate() {
         if let Err(source) = running.execute(op) {
+            // The failed operation may have done part of its work (a
+            // namespace made, its socket not opened): take that back too.
+            let _ = running.undo(op);
             let undone = ops[..i].iter().rev().filter(|done| running.undo(done).is_ok()).count();
             return Err(ApplyError {
                 op: op.to_string(),

@@ -97,40 +97,10 @@ pub(crate) fn destroy(registry: &Registry, namespaces: &[String]) -> Result<Vec<
 }
 
 /// Kills every process in `namespaces` (and reaps those that are this
-/// process's children).
-pub(crate) fn kill_processes(registry: &Registry, present: &[String]) {
-    // Again until none is left: a process may fork between a look at
-    // /proc and the kill (a server handing a connection to a child).
-    let mut killed: Vec<rustix::process::Pid> = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let found: Vec<rustix::process::Pid> = processes_in(registry, present)
-            .into_iter()
-            .filter_map(rustix::process::Pid::from_raw)
-            .collect();
-        if found.is_empty() || std::time::Instant::now() > deadline {
-            break;
-        }
-        for pid in found {
-            if rustix::process::kill_process(pid, rustix::process::Signal::KILL).is_ok() && !killed.contains(&pid) {
-                killed.push(pid);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    // Those this process started (the commands of a `lab test`) are its
-    // children: reap them rather than leave zombies.
-    let me = std::process::id().to_string();
-    for pid in killed {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).unwrap_or_default();
-        // The parent's PID is the second field after the command's ")".
-        let parent = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1));
-        if parent == Some(me.as_str()) {
-            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
-        }
-    }
+/// process's children): they would keep their namespaces alive.
+pub(crate) fn kill_processes(registry: &Registry, namespaces: &[String]) {
+    // Best effort: a process that survives shows in the teardown's error.
+    let _ = registry.kill_all_in(namespaces);
 }
 
 /// Makes the lab's namespaces (nodes', then the switch's) on two threads
@@ -187,28 +157,6 @@ fn make_namespaces(
         nodes.extend(part?);
     }
     Ok(nodes)
-}
-
-/// The processes whose network namespace is one of `namespaces`, found in
-/// one pass over /proc.
-fn processes_in(registry: &Registry, namespaces: &[String]) -> Vec<i32> {
-    use std::os::unix::fs::MetadataExt;
-    let inodes: Vec<u64> = namespaces
-        .iter()
-        .filter_map(|n| std::fs::metadata(registry.path(n).ok()?).ok())
-        .map(|m| m.ino())
-        .collect();
-    if inodes.is_empty() {
-        return Vec::new();
-    }
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| std::fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|m| inodes.contains(&m.ino())))
-        .collect()
 }
 
 /// Delay and loss need netem: where the kernel has none, say so before

@@ -382,15 +382,10 @@ impl Checker {
         }
         let a = self.endpoint(lab, &l.endpoints[0]);
         let b = self.endpoint(lab, &l.endpoints[1]);
-        if let Some(mtu) = &l.mtu {
-            if !(68..=65535).contains(&mtu.value) {
-                self.error_at(mtu.referenced, format!("MTU {} is outside 68 to 65535", mtu.value));
-            }
-        }
         let impairments = self.impairments(&l.rate, &l.delay, &l.loss);
         Some(Link {
             ends: [a?, b?],
-            mtu: l.mtu.as_ref().map(|m| m.value),
+            mtu: self.mtu(&l.mtu),
             impairments,
         })
     }
@@ -415,18 +410,22 @@ impl Checker {
             self.error_at(bridge.referenced, "a bridge joins two endpoints or more");
         }
         let ports: Vec<_> = b.endpoints.iter().map(|e| self.endpoint(lab, e)).collect();
-        if let Some(mtu) = &b.mtu {
-            if !(68..=65535).contains(&mtu.value) {
-                self.error_at(mtu.referenced, format!("MTU {} is outside 68 to 65535", mtu.value));
-            }
-        }
         let impairments = self.impairments(&b.rate, &b.delay, &b.loss);
         Some(crate::model::Bridge {
             name: name.value.clone(),
             ports: ports.into_iter().collect::<Option<Vec<_>>>()?,
-            mtu: b.mtu.as_ref().map(|m| m.value),
+            mtu: self.mtu(&b.mtu),
             impairments,
         })
+    }
+
+    /// A link's or bridge's MTU, checked against what an interface takes.
+    fn mtu(&mut self, mtu: &Option<Spanned<u32>>) -> Option<u32> {
+        let mtu = mtu.as_ref()?;
+        if !(68..=65535).contains(&mtu.value) {
+            self.error_at(mtu.referenced, format!("MTU {} is outside 68 to 65535", mtu.value));
+        }
+        Some(mtu.value)
     }
 
     /// `rate: 10mbit`, `delay: 20ms`, `loss: 1%`, checked as written.

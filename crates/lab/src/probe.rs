@@ -4,12 +4,9 @@
 use crate::deploy::NodeHandle;
 use crate::model::{Expect, Outcome};
 use nsbox_net::ping::{ping, Event, PingError, PingOptions, Summary};
-use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use rustix::io::Errno;
-use rustix::net::{bind, connect, socket_with, AddressFamily, SocketFlags, SocketType};
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a probe found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -78,46 +75,17 @@ const REFUSED: &str = "connection refused";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const OPEN_PATIENCE: Duration = Duration::from_secs(2);
 
-/// One TCP connection attempt from the calling thread's namespace.
-fn connect_once(to: SocketAddr, source: Option<IpAddr>) -> Result<(), Errno> {
-    let family = if to.is_ipv4() {
-        AddressFamily::INET
-    } else {
-        AddressFamily::INET6
-    };
-    let socket = socket_with(
-        family,
-        SocketType::STREAM,
-        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-        None,
-    )?;
-    if let Some(source) = source {
-        bind(&socket, &SocketAddr::new(source, 0))?;
-    }
-    match connect(&socket, &to) {
-        Ok(()) => return Ok(()),
-        Err(Errno::INPROGRESS) => {}
-        Err(e) => return Err(e),
-    }
-    let timeout = Timespec {
-        tv_sec: CONNECT_TIMEOUT.as_secs() as i64,
-        tv_nsec: 0,
-    };
-    let mut fds = [PollFd::new(&socket, PollFlags::OUT)];
-    if poll(&mut fds, Some(&timeout))? == 0 {
-        return Err(Errno::TIMEDOUT);
-    }
-    rustix::net::sockopt::socket_error(&socket)?
-}
-
-fn tcp_observed(result: Result<(), Errno>) -> Observed {
+fn tcp_observed(result: std::io::Result<()>) -> Observed {
+    use std::io::ErrorKind;
     let (reachable, detail) = match result {
         Ok(()) => (true, "connected".to_string()),
-        Err(Errno::CONNREFUSED) => (false, REFUSED.to_string()),
-        Err(Errno::TIMEDOUT) => (false, "no reply".to_string()),
-        Err(Errno::NETUNREACH) => (false, "network unreachable".to_string()),
-        Err(Errno::HOSTUNREACH) => (false, "host unreachable".to_string()),
-        Err(e) => (false, format!("local error: {e}")),
+        Err(e) => match e.kind() {
+            ErrorKind::ConnectionRefused => (false, REFUSED.to_string()),
+            ErrorKind::TimedOut => (false, "no reply".to_string()),
+            ErrorKind::NetworkUnreachable => (false, "network unreachable".to_string()),
+            ErrorKind::HostUnreachable => (false, "host unreachable".to_string()),
+            _ => (false, format!("local error: {e}")),
+        },
     };
     Observed { reachable, detail }
 }
@@ -125,19 +93,12 @@ fn tcp_observed(result: Result<(), Errno>) -> Observed {
 /// A TCP connection from the node to the expectation's port.
 fn tcp_probe(node: &NodeHandle, expect: &Expect, port: u16) -> Observed {
     let to = SocketAddr::new(expect.to, port);
-    let source = expect.source;
-    let patient = expect.outcome == Outcome::Open;
-    let attempts = nsbox_ns::netns::run_in_fd(&node.fd, move || {
-        let deadline = Instant::now() + OPEN_PATIENCE;
-        loop {
-            let result = connect_once(to, source);
-            if !(patient && result == Err(Errno::CONNREFUSED) && Instant::now() < deadline) {
-                return result;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    });
-    match attempts {
+    let patience = if expect.outcome == Outcome::Open {
+        OPEN_PATIENCE
+    } else {
+        Duration::ZERO
+    };
+    match nsbox_net::tcp::connect_in(&node.fd, to, expect.source, CONNECT_TIMEOUT, patience) {
         Ok(result) => tcp_observed(result),
         Err(e) => Observed {
             reachable: false,
@@ -250,7 +211,7 @@ pub fn matrix(lab: &crate::model::Lab, nodes: &[NodeHandle]) -> Vec<Cell> {
 /// A ping that could not be sent, as people say it.
 fn local_failure(e: &PingError) -> String {
     match e {
-        PingError::Local { source, .. } if source.raw_os_error() == Some(Errno::NETUNREACH.raw_os_error()) => {
+        PingError::Local { source, .. } if source.kind() == std::io::ErrorKind::NetworkUnreachable => {
             "network unreachable".into()
         }
         e => format!("local error: {e}"),
@@ -348,11 +309,11 @@ mod tests {
             &observed
         ));
         assert!(!holds(&Outcome::Reachable, &observed));
-        let refused = tcp_observed(Err(Errno::CONNREFUSED));
+        let refused = tcp_observed(Err(std::io::ErrorKind::ConnectionRefused.into()));
         assert!(holds(&Outcome::Closed, &refused));
         assert!(!holds(&Outcome::Unreachable(None), &refused), "a refusal is an answer");
         assert!(!holds(&Outcome::Open, &refused));
-        let silent = tcp_observed(Err(Errno::TIMEDOUT));
+        let silent = tcp_observed(Err(std::io::ErrorKind::TimedOut.into()));
         assert!(holds(&Outcome::Unreachable(Some("no reply".into())), &silent));
         assert!(!holds(&Outcome::Closed, &silent));
         assert!(holds(&Outcome::Open, &tcp_observed(Ok(()))));

@@ -75,11 +75,7 @@ impl Store {
         io("creating", &self.dir, std::fs::create_dir_all(&self.dir))?;
         let path = self.dir.join(format!("{name}.lock"));
         let file = io("opening", &path, File::options().create(true).append(true).open(&path))?;
-        io(
-            "locking",
-            &path,
-            rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).map_err(Into::into),
-        )?;
+        io("locking", &path, file.lock())?;
         Ok(LabLock { _file: file })
     }
 

@@ -19,6 +19,7 @@ pub mod route;
 pub mod snapshot;
 pub mod socket;
 pub mod sysctl;
+pub mod tcp;
 pub mod teardown;
 
 #[cfg(test)]

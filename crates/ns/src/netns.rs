@@ -271,18 +271,49 @@ impl Registry {
     pub fn pids(&self, name: &str) -> Result<Vec<i32>, NetnsError> {
         let path = self.path(name)?;
         let inode = pinned_inode(&path).ok_or_else(|| NetnsError::NotFound(name.into()))?;
-        let mut pids: Vec<i32> = std::fs::read_dir("/proc")
-            .map_err(|source| NetnsError::Io {
-                step: "reading",
-                path: "/proc".into(),
-                source,
-            })?
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|pid| std::fs::metadata(format!("/proc/{pid}/ns/net")).map(|m| m.ino()).ok() == Some(inode))
-            .collect();
-        pids.sort_unstable();
-        Ok(pids)
+        processes_in(&[inode])
+    }
+
+    /// Kills every process in the namespaces `names` (those pinned; others
+    /// are skipped), again until none is left, since a process may fork
+    /// between a look at /proc and the kill (a server handing a connection
+    /// to a child). Those that are the caller's children are reaped, not
+    /// left as zombies. Gives up after five seconds.
+    pub fn kill_all_in(&self, names: &[String]) -> Result<(), NetnsError> {
+        let inodes: Vec<u64> = names.iter().filter_map(|n| pinned_inode(&self.path(n).ok()?)).collect();
+        if inodes.is_empty() {
+            return Ok(());
+        }
+        let mut killed: Vec<rustix::process::Pid> = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let found: Vec<rustix::process::Pid> = processes_in(&inodes)?
+                .into_iter()
+                .filter_map(rustix::process::Pid::from_raw)
+                .collect();
+            if found.is_empty() || std::time::Instant::now() > deadline {
+                break;
+            }
+            for pid in found {
+                let signalled = rustix::process::kill_process(pid, rustix::process::Signal::KILL).is_ok();
+                if signalled && !killed.contains(&pid) {
+                    killed.push(pid);
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let me = std::process::id().to_string();
+        for pid in killed {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).unwrap_or_default();
+            // The parent's PID is the second field after the command's ")".
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+            if parent == Some(me.as_str()) {
+                let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+            }
+        }
+        Ok(())
     }
 
     /// Opens namespace `name` for joining.
@@ -298,6 +329,23 @@ impl Registry {
         );
         io("opening", &path, rx(fd))
     }
+}
+
+/// The processes whose network namespace is one of `inodes`, sorted, in
+/// one pass over /proc.
+fn processes_in(inodes: &[u64]) -> Result<Vec<i32>, NetnsError> {
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .map_err(|source| NetnsError::Io {
+            step: "reading",
+            path: "/proc".into(),
+            source,
+        })?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| std::fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|m| inodes.contains(&m.ino())))
+        .collect();
+    pids.sort_unstable();
+    Ok(pids)
 }
 
 /// The nsfs inode that `path` pins, or `None` if it is not a pin (a plain

@@ -288,3 +288,27 @@ pub fn in_private_run(script: &str) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Whether one of `tools` is missing (then says "SKIPPED" and why): a test
+/// that needs it cannot run here, and must not pass silently.
+pub fn missing_tool(tools: &[&str]) -> bool {
+    for tool in tools {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool} || test -x /usr/sbin/{tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            eprintln!("SKIPPED: {tool} is not installed (scripts/install-deps.sh installs it)");
+            return true;
+        }
+    }
+    false
+}
+
+/// The value after `KEY ` on its line of a script's output.
+pub fn field<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(' ')))
+        .map(str::trim_end)
+        .unwrap_or_else(|| panic!("no {key} in:\n{out}"))
+}

@@ -430,23 +430,9 @@ fn read_match(m: &mut Match, left: &Expression, right: &Expression) -> Option<()
 
 #[cfg(test)]
 mod tests {
-    use super::super::rule::parse_prefix;
+    use super::super::rule::tests::seed_snat;
     use super::*;
     use serde_json::{json, Value};
-
-    fn seed_snat() -> Rule {
-        Rule::nat(
-            Match {
-                source: Some(parse_prefix("10.0.1.0/24").unwrap()),
-                out_iface: Some("veth-cli".into()),
-                ..Match::default()
-            },
-            Action::Snat {
-                to: "10.0.2.1".parse().unwrap(),
-            },
-        )
-        .unwrap()
-    }
 
     fn to_value(n: &Nftables) -> Value {
         serde_json::to_value(n).unwrap()

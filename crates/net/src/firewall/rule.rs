@@ -606,10 +606,11 @@ impl fmt::Display for Rule {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn seed_snat() -> Rule {
+    /// The seed's SNAT rule (also for the JSON tests).
+    pub(crate) fn seed_snat() -> Rule {
         Rule::nat(
             Match {
                 source: Some(parse_prefix("10.0.1.0/24").unwrap()),
