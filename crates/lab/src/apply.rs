@@ -378,6 +378,18 @@ pub fn apply(
             // namespace made, its socket not opened): take that back too.
             let _ = running.undo(op);
             let undone = ops[..i].iter().rev().filter(|done| running.undo(done).is_ok()).count();
+            // A switch namespace this apply made for a new bridge is not in
+            // the recorded lab: `down` would not find it, so it goes now.
+            let recorded = store
+                .read(&new.name)
+                .ok()
+                .flatten()
+                .map(|s| s.namespaces)
+                .unwrap_or_default();
+            let switch = format!("{}--bridges", new.name);
+            if !recorded.contains(&switch) && registry.path(&switch).is_ok_and(|p| p.exists()) {
+                let _ = deploy::destroy(registry, &[switch]);
+            }
             return Err(ApplyError {
                 op: op.to_string(),
                 source: Box::new(source),
