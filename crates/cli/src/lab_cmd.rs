@@ -115,6 +115,13 @@ enum Format {
 }
 
 pub fn lab(args: LabArgs) -> i32 {
+    // Lab nodes that are containers run through this very binary's
+    // `unshare`; say where it is (still one thread: setting is safe).
+    if std::env::var_os("NSBOX_BIN").is_none() {
+        if let Ok(me) = std::env::current_exe() {
+            std::env::set_var("NSBOX_BIN", me);
+        }
+    }
     let registry = Registry::default();
     let store = Store::default();
     let result = match args.command {

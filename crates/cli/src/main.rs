@@ -23,7 +23,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run a command in new namespaces: a container from flags.
+    #[command(about = UNSHARE_ABOUT)]
     Unshare(Box<unshare_cmd::UnshareArgs>),
     /// Run a command in the namespaces of a running process.
     Enter(unshare_cmd::EnterArgs),
@@ -47,18 +47,18 @@ fn main() {
     // Rust ignores SIGPIPE, which turns `nsbox show | head` into a panic on
     // the next write; like other command-line tools, die of it quietly.
     nsbox_sys::signal::restore_sigpipe();
-    // Lab nodes that are containers run through this very binary's
-    // `unshare`; say where it is (still one thread: setting is safe).
-    if std::env::var_os("NSBOX_BIN").is_none() {
-        if let Ok(me) = std::env::current_exe() {
-            std::env::set_var("NSBOX_BIN", me);
-        }
+    // A container start is nsbox's most frequent and most timed job, and
+    // building clap's tree of every subcommand cost about 0.1 ms of it:
+    // `unshare` is parsed with its own arguments alone.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "unshare") {
+        std::process::exit(unshare_cmd::unshare(parse_unshare()));
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => exit_on_usage_error(err),
     };
     let code = match cli.command {
+        // Parsed apart above; here only for `nsbox help unshare` and the like.
         Cmd::Unshare(args) => unshare_cmd::unshare(*args),
         Cmd::Enter(args) => unshare_cmd::enter(args),
         Cmd::Ns(args) => ns_cmd::ns(args),
@@ -71,6 +71,21 @@ fn main() {
     };
     std::process::exit(code);
 }
+
+/// `nsbox unshare ...` parsed as the full command line would parse it (same
+/// help, usage and errors), from the unshare subcommand's tree only.
+fn parse_unshare() -> unshare_cmd::UnshareArgs {
+    use clap::{Args, FromArgMatches};
+    let unshare = <unshare_cmd::UnshareArgs as Args>::augment_args(clap::Command::new("unshare"))
+        .about(UNSHARE_ABOUT)
+        .bin_name("nsbox unshare");
+    let parsed = unshare
+        .try_get_matches_from(std::env::args_os().skip(1))
+        .and_then(|mut m| unshare_cmd::UnshareArgs::from_arg_matches_mut(&mut m));
+    parsed.unwrap_or_else(|err| exit_on_usage_error(err))
+}
+
+const UNSHARE_ABOUT: &str = "Run a command in new namespaces: a container from flags";
 
 /// Prints `nsbox: message` on stderr, the one line every error gets.
 /// Help and version go to stdout as clap prints them; a usage error is one

@@ -89,3 +89,22 @@ fn command_in_its_own_process_group_is_reaped() {
     assert_eq!(code, 3, "{err}");
     assert!(err.is_empty(), "{err}");
 }
+
+/// `nsbox unshare` is parsed apart from the other subcommands (for speed):
+/// its help is the same as through `nsbox help unshare`, and nothing of
+/// nsbox's own leaks into the command's environment.
+#[test]
+fn unshare_parses_as_the_full_command_line_does() {
+    let help = |args: &[&str]| {
+        let out = nsbox().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let direct = help(&["unshare", "--help"]);
+    assert!(direct.contains("Usage: nsbox unshare [OPTIONS] <CMD>..."), "{direct}");
+    assert_eq!(direct, help(&["help", "unshare"]));
+    require_root!();
+    let (code, out, err) = run(&["unshare", "--ns", "uts", "--", "env"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("NSBOX_BIN="), "{out}");
+}

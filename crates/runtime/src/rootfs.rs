@@ -55,9 +55,19 @@ fn io_step<T>(step: &'static str, path: &Path, result: io::Result<T>) -> Result<
 /// The host directories a host view shows, read-only.
 const HOST_DIRS: [&str; 8] = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc"];
 
-/// The device nodes of a minimal /dev, bound from the host's (a bind works in
-/// a user namespace, where mknod does not).
-const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+/// The device nodes of a minimal /dev with their (major, minor) numbers,
+/// which the kernel fixes for every machine (Documentation/admin-guide/
+/// devices.txt), so none is looked up on the host. As root they are made
+/// with mknod, mode 0666 as on every Linux system; in a user namespace,
+/// where mknod is refused, the host's nodes are bound instead.
+const DEV_NODES: [(&str, u32, u32); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
 
 /// Where a host view's new root is assembled. It is mounted over inside the
 /// private mount namespace only; every source is captured as a detached tree
@@ -68,26 +78,22 @@ const STAGING: &str = "/tmp";
 enum DevNode {
     /// The host's node, bound (in a user namespace, where mknod is refused).
     Bound(&'static str, OwnedFd),
-    /// A new node with the host's mode and device number (as root: one
-    /// mknod is cheaper than a bind's clone and attach).
-    Made(&'static str, rustix::fs::Mode, rustix::fs::Dev),
+    /// A new node (as root: one mknod is cheaper than a bind's clone and attach).
+    Made(&'static str, rustix::fs::Dev),
 }
 
 fn capture_dev_nodes(in_user_ns: bool) -> Result<Vec<DevNode>, RootfsError> {
-    let mut out = Vec::new();
-    for name in DEV_NODES {
-        let path = Path::new("/dev").join(name);
-        // A host without /dev/tty (no controlling terminal support) just lacks it inside.
-        let Ok(stat) = rustix::fs::stat(&path) else { continue };
-        out.push(if in_user_ns {
-            DevNode::Bound(name, capture_tree(&path, false)?)
+    let mut out = Vec::with_capacity(DEV_NODES.len());
+    for (name, major, minor) in DEV_NODES {
+        if in_user_ns {
+            let path = Path::new("/dev").join(name);
+            // A host without /dev/tty (no controlling terminal support) just lacks it inside.
+            if rustix::fs::access(&path, rustix::fs::Access::EXISTS).is_ok() {
+                out.push(DevNode::Bound(name, capture_tree(&path, false)?));
+            }
         } else {
-            DevNode::Made(
-                name,
-                rustix::fs::Mode::from_raw_mode(stat.st_mode) & rustix::fs::Mode::from_bits_truncate(0o7777),
-                stat.st_rdev,
-            )
-        });
+            out.push(DevNode::Made(name, rustix::fs::makedev(major, minor)));
+        }
     }
     Ok(out)
 }
@@ -255,7 +261,9 @@ fn mount_proc(target: &Path) -> Result<(), RootfsError> {
     }
 }
 
-/// /dev: a tmpfs with the basic device nodes, a private devpts, and /dev/shm.
+/// /dev: a tmpfs with the basic device nodes, a private devpts, and /dev/shm
+/// (a sticky world-writable directory of that tmpfs, as bwrap makes it: a
+/// tmpfs of its own would cost a superblock made and torn down per start).
 fn build_dev(new_root: &Path, nodes: Vec<DevNode>) -> Result<(), RootfsError> {
     let dev = ensure_dir(&new_root.join("dev"))?;
     let data = c"mode=0755";
@@ -264,25 +272,12 @@ fn build_dev(new_root: &Path, nodes: Vec<DevNode>) -> Result<(), RootfsError> {
         &dev,
         mount("tmpfs", &dev, "tmpfs", MountFlags::NOSUID | MountFlags::NOEXEC, data),
     )?;
-    // The modes must be the host's, not what the umask leaves of them.
+    // The modes must be exactly these, not what the umask leaves of them.
     let umask = rustix::process::umask(rustix::fs::Mode::empty());
-    let made = nodes.into_iter().try_for_each(|node| match node {
-        DevNode::Bound(name, fd) => attach(&fd, &dev.join(name), false),
-        DevNode::Made(name, mode, rdev) => {
-            let path = dev.join(name);
-            match rustix::fs::mknodat(CWD, &path, rustix::fs::FileType::CharacterDevice, mode, rdev) {
-                // Root of a user namespace that nsbox did not make (nsbox
-                // inside a rootless container): bind the host's node instead.
-                Err(rustix::io::Errno::PERM) => {
-                    attach(&capture_tree(&Path::new("/dev").join(name), false)?, &path, false)
-                }
-                made => step("creating device node", &path, made),
-            }
-        }
-    });
+    let made = populate_dev(&dev, nodes);
     rustix::process::umask(umask);
     made?;
-    let pts = ensure_dir(&dev.join("pts"))?;
+    let pts = dev.join("pts");
     let pts_opts = c"newinstance,ptmxmode=0666,mode=0620";
     step(
         "mounting devpts at",
@@ -295,7 +290,6 @@ fn build_dev(new_root: &Path, nodes: Vec<DevNode>) -> Result<(), RootfsError> {
             pts_opts,
         ),
     )?;
-    mount_tmpfs(&ensure_dir(&dev.join("shm"))?, "mode=1777")?;
     for (link, target) in [
         ("ptmx", "pts/ptmx"),
         ("fd", "/proc/self/fd"),
@@ -305,6 +299,37 @@ fn build_dev(new_root: &Path, nodes: Vec<DevNode>) -> Result<(), RootfsError> {
     ] {
         let path = dev.join(link);
         io_step("creating symlink", &path, std::os::unix::fs::symlink(target, &path))?;
+    }
+    Ok(())
+}
+
+/// The device nodes, the shm directory and the devpts mount point in the
+/// fresh tmpfs at `dev` (the caller has cleared the umask).
+fn populate_dev(dev: &Path, nodes: Vec<DevNode>) -> Result<(), RootfsError> {
+    for node in nodes {
+        match node {
+            DevNode::Bound(name, fd) => attach(&fd, &dev.join(name), false)?,
+            DevNode::Made(name, rdev) => {
+                let path = dev.join(name);
+                let mode = rustix::fs::Mode::from_bits_truncate(0o666);
+                match rustix::fs::mknodat(CWD, &path, rustix::fs::FileType::CharacterDevice, mode, rdev) {
+                    // Root of a user namespace that nsbox did not make (nsbox
+                    // inside a rootless container): bind the host's node instead.
+                    Err(rustix::io::Errno::PERM) => {
+                        attach(&capture_tree(&Path::new("/dev").join(name), false)?, &path, false)?
+                    }
+                    made => step("creating device node", &path, made)?,
+                }
+            }
+        }
+    }
+    for (name, mode) in [("shm", 0o1777), ("pts", 0o755)] {
+        let path = dev.join(name);
+        step(
+            "creating directory",
+            &path,
+            rustix::fs::mkdir(&path, rustix::fs::Mode::from_bits_truncate(mode)),
+        )?;
     }
     Ok(())
 }
