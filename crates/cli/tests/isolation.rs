@@ -412,7 +412,7 @@ fn host_view_is_read_only_with_fresh_proc_dev_tmp() {
     let script = "touch /usr/nsbox-x 2>/dev/null || echo usr-ro; touch /etc/nsbox-x 2>/dev/null || echo etc-ro; \
                   touch /tmp/x && echo tmp-rw; ls /dev | tr '\\n' ' '; echo; \
                   head -c 4 /dev/urandom | wc -c; echo > /dev/null && echo null-ok; ls /proc | grep -c '^[0-9]'; \
-                  stat -c %a /dev/shm; echo x > /dev/shm/f && cat /dev/shm/f";
+                  stat -c %a /dev/shm; echo x > /dev/shm/f && cat /dev/shm/f; stat -c %a /tmp";
     let (code, out, err) = run(&["unshare", "--", "sh", "-c", script]);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
@@ -431,8 +431,8 @@ fn host_view_is_read_only_with_fresh_proc_dev_tmp() {
         procs <= 6,
         "fresh /proc shows only the container's processes, not {procs}"
     );
-    // /dev/shm (POSIX shared memory) is writable by all, sticky like /tmp.
-    assert_eq!(&lines[7..], ["1777", "x"]);
+    // /dev/shm (POSIX shared memory) and /tmp are writable by all, and sticky.
+    assert_eq!(&lines[7..], ["1777", "x", "1777"]);
 }
 
 /// Not as root: the default is a user namespace where the caller is root,

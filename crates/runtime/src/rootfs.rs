@@ -141,7 +141,13 @@ pub fn enter_new_root(spec: &Spec) -> Result<(), RootfsError> {
                     }
                 }
             }
-            mount_tmpfs(&ensure_dir(&root.join("tmp"))?, "mode=1777")?;
+            // /tmp is a sticky world-writable directory of the root's own
+            // tmpfs: a tmpfs of its own would cost a superblock per start.
+            let tmp = root.join("tmp");
+            let sticky = rustix::fs::Mode::from_bits_truncate(0o1777);
+            step("creating directory", &tmp, rustix::fs::mkdir(&tmp, sticky))?;
+            // The umask took some bits off; /tmp needs them all.
+            step("setting the mode of", &tmp, rustix::fs::chmod(&tmp, sticky))?;
             root
         }
         RootChoice::Dir(dir) => {
