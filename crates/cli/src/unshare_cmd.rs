@@ -7,64 +7,80 @@ use nsbox_runtime::unshare::RunError;
 use nsbox_runtime::{Bind, RootChoice, Spec};
 use std::path::PathBuf;
 
-#[derive(Args)]
+/// `nsbox unshare`'s arguments: the definition of its command line (the
+/// fast path in `unshare_fast` reads the usual forms of the same).
+#[derive(Args, Debug, Default, PartialEq)]
 #[command(trailing_var_arg = true)]
 pub struct UnshareArgs {
     /// Namespaces to create, comma-separated: pid,ipc,mnt,net,uts,user,cgroup,time
     /// [default as root: all but user and time; otherwise all but time]
     #[arg(long, value_name = "LIST", value_parser = NsSet::parse_list)]
-    ns: Option<NsSet>,
+    pub(crate) ns: Option<NsSet>,
     /// Hostname in the new uts namespace.
     #[arg(long)]
-    hostname: Option<String>,
+    pub(crate) hostname: Option<String>,
     /// NIS domain name in the new uts namespace.
     #[arg(long)]
-    domainname: Option<String>,
+    pub(crate) domainname: Option<String>,
     /// pivot_root into DIR instead of a read-only view of the host's system directories.
     #[arg(long, value_name = "DIR")]
-    rootfs: Option<PathBuf>,
+    pub(crate) rootfs: Option<PathBuf>,
     /// Bind SRC from the host at DST inside; add :ro for read-only.
     #[arg(long, value_name = "SRC:DST[:ro]", value_parser = str::parse::<Bind>)]
-    bind: Vec<Bind>,
+    pub(crate) bind: Vec<Bind>,
     /// Mount a fresh tmpfs at DST.
     #[arg(long, value_name = "DST")]
-    tmpfs: Vec<PathBuf>,
+    pub(crate) tmpfs: Vec<PathBuf>,
     /// Set an environment variable for the command.
     #[arg(long, short = 'e', value_name = "K=V", value_parser = parse_env)]
-    env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     /// Working directory of the command.
     #[arg(long, short = 'w', value_name = "DIR")]
-    workdir: Option<PathBuf>,
+    pub(crate) workdir: Option<PathBuf>,
     /// Run the command as UID (and GID) inside.
     #[arg(long, short = 'u', value_name = "UID[:GID]", value_parser = parse_user)]
-    user: Option<(u32, Option<u32>)>,
+    pub(crate) user: Option<(u32, Option<u32>)>,
     /// Map root in the new user namespace to the caller (adds user to --ns).
     #[arg(long, short = 'r')]
-    map_root_user: bool,
+    pub(crate) map_root_user: bool,
     /// A uid map line for the new user namespace.
     #[arg(long, value_name = "INSIDE:OUTSIDE:COUNT", value_parser = str::parse::<IdMap>)]
-    uid_map: Vec<IdMap>,
+    pub(crate) uid_map: Vec<IdMap>,
     /// A gid map line for the new user namespace.
     #[arg(long, value_name = "INSIDE:OUTSIDE:COUNT", value_parser = str::parse::<IdMap>)]
-    gid_map: Vec<IdMap>,
+    pub(crate) gid_map: Vec<IdMap>,
     /// Memory limit (bytes, or with k, m, g).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    memory: Option<u64>,
+    pub(crate) memory: Option<u64>,
     /// Maximum number of processes and threads.
     #[arg(long, value_name = "N")]
-    pids: Option<u64>,
+    pub(crate) pids: Option<u64>,
     /// CPU bandwidth in CPUs, such as 0.5.
     #[arg(long, value_name = "CPUS", value_parser = parse_cpus, allow_negative_numbers = true)]
-    cpus: Option<f64>,
+    pub(crate) cpus: Option<f64>,
     /// Clock offsets of the new time namespace (adds time to --ns).
     #[arg(long, value_name = "monotonic=SECS,boottime=SECS", value_parser = parse_time_offsets)]
-    time_offset: Option<nsbox_runtime::TimeOffsets>,
+    pub(crate) time_offset: Option<nsbox_runtime::TimeOffsets>,
     /// Bring the loopback interface of the new network namespace up.
     #[arg(long)]
-    lo_up: bool,
+    pub(crate) lo_up: bool,
     /// The command and its arguments.
     #[arg(required = true, value_name = "CMD")]
-    command: Vec<String>,
+    pub(crate) command: Vec<String>,
+}
+
+/// What `nsbox help` says of `nsbox unshare`.
+pub const ABOUT: &str = "Run a command in new namespaces: a container from flags";
+
+/// Parses `unshare ARGS...` with clap, from the unshare subcommand's tree
+/// only: the same help, usage and errors as through the whole command line.
+pub fn parse_with_clap(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<UnshareArgs, clap::Error> {
+    use clap::FromArgMatches;
+    UnshareArgs::augment_args(clap::Command::new("unshare"))
+        .about(ABOUT)
+        .bin_name("nsbox unshare")
+        .try_get_matches_from(args)
+        .and_then(|mut matches| UnshareArgs::from_arg_matches_mut(&mut matches))
 }
 
 #[derive(Args)]
