@@ -96,13 +96,19 @@ fn set(out: &mut UnshareArgs, name: &str, value: &str) -> Option<()> {
         "pids" if value.bytes().all(|b| b.is_ascii_digit()) => once(&mut out.pids, value.parse().ok()?),
         "cpus" => once(&mut out.cpus, parse_cpus(value).ok()?),
         "time-offset" => once(&mut out.time_offset, parse_time_offsets(value).ok()?),
-        "bind" => Some(out.bind.push(value.parse().ok()?)),
-        "tmpfs" => Some(out.tmpfs.push(PathBuf::from(value))),
-        "env" => Some(out.env.push(parse_env(value).ok()?)),
-        "uid-map" => Some(out.uid_map.push(value.parse().ok()?)),
-        "gid-map" => Some(out.gid_map.push(value.parse().ok()?)),
+        "bind" => push(&mut out.bind, value.parse().ok()?),
+        "tmpfs" => push(&mut out.tmpfs, PathBuf::from(value)),
+        "env" => push(&mut out.env, parse_env(value).ok()?),
+        "uid-map" => push(&mut out.uid_map, value.parse().ok()?),
+        "gid-map" => push(&mut out.gid_map, value.parse().ok()?),
         _ => None,
     }
+}
+
+/// Adds a value of an option that may be given many times.
+fn push<T>(list: &mut Vec<T>, value: T) -> Option<()> {
+    list.push(value);
+    Some(())
 }
 
 /// Sets an option that may be given once (clap refuses a second).
