@@ -26,21 +26,49 @@ rm -f bench-results/*.json
 # as a block, and on a noisy machine a long block drifts.
 rounds=${ROUNDS:-30}
 runs=${RUNS:-20}
+names=(
+  "floor: clone3(5 ns) + exec"
+  "floor: + fresh /proc"
+  "floor: + pivot_root busybox + fresh /proc"
+  "floor: + busybox rootfs, fresh /proc, /dev, init"
+  "unshare (util-linux) 5 ns + --mount-proc"
+  "bwrap --unshare-all, host view"
+  "nsbox: 3 ns (uts,ipc,net), no init, no mounts"
+  "nsbox: + pid ns and init"
+  "nsbox: 5 ns, busybox rootfs, fresh /proc + /dev"
+  "nsbox: 5 ns, host view"
+  "nsbox: default (6 ns, host view)"
+  "nsbox: default + --pids 64 (cgroup), back to back"
+)
+commands=(
+  "$floor"
+  "$floor --proc"
+  "$floor --rootfs $rootfs"
+  "$floor --rootfs $rootfs --dev --init"
+  "unshare --pid --fork --mount --uts --ipc --net --mount-proc /bin/true"
+  "bwrap --unshare-all --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp /bin/true"
+  "$nsbox unshare --ns uts,ipc,net -- /bin/true"
+  "$nsbox unshare --ns pid,uts,ipc,net -- /bin/true"
+  "$nsbox unshare --ns pid,mnt,uts,ipc,net --rootfs $rootfs -- /bin/true"
+  "$nsbox unshare --ns pid,mnt,uts,ipc,net -- /bin/true"
+  "$nsbox unshare -- /bin/true"
+  "$nsbox unshare --pids 64 -- /bin/true"
+)
+count=${#names[@]}
 for round in $(seq "$rounds"); do
-  hyperfine -N --warmup 5 --runs "$runs" --export-json "bench-results/unshare-$round.json" \
-    -n "floor: clone3(5 ns) + exec" "$floor" \
-    -n "floor: + fresh /proc" "$floor --proc" \
-    -n "floor: + pivot_root busybox + fresh /proc" "$floor --rootfs $rootfs" \
-    -n "unshare (util-linux) 5 ns + --mount-proc" "unshare --pid --fork --mount --uts --ipc --net --mount-proc /bin/true" \
-    -n "bwrap --unshare-all, host view" "bwrap --unshare-all --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp /bin/true" \
-    -n "nsbox: 3 ns (uts,ipc,net), no init, no mounts" "$nsbox unshare --ns uts,ipc,net -- /bin/true" \
-    -n "nsbox: + pid ns and init" "$nsbox unshare --ns pid,uts,ipc,net -- /bin/true" \
-    -n "nsbox: 5 ns, busybox rootfs, fresh /proc + /dev" "$nsbox unshare --ns pid,mnt,uts,ipc,net --rootfs $rootfs -- /bin/true" \
-    -n "nsbox: 5 ns, host view" "$nsbox unshare --ns pid,mnt,uts,ipc,net -- /bin/true" \
-    -n "nsbox: default (6 ns, host view)" "$nsbox unshare -- /bin/true" \
-    -n "nsbox: default + --pids 64 (cgroup), back to back" "$nsbox unshare --pids 64 -- /bin/true" >/dev/null
+  # Each round starts at another command, so that no command always runs
+  # right after the same one (each leaves deferred kernel work behind,
+  # such as freeing its network namespace, that the next one pays for).
+  args=()
+  for i in $(seq 0 $((count - 1))); do
+    j=$(( (i + round - 1) % count ))
+    args+=(-n "${names[$j]}" "${commands[$j]}")
+  done
+  hyperfine -N --warmup 5 --runs "$runs" --export-json "bench-results/unshare-$round.json" "${args[@]}" >/dev/null
 done
-scripts/bench-table.py "floor: + fresh /proc" bench-results/unshare-*.json | tee bench-results/unshare.md
+# Round 1 lists the commands in their natural order, which the table keeps.
+scripts/bench-table.py "floor: + fresh /proc" $(seq -f 'bench-results/unshare-%g.json' "$rounds") |
+  tee bench-results/unshare.md
 
 # The first cgroup.procs write after the machine idles is slow: measured apart.
 hyperfine -N --warmup 3 --runs 30 --prepare 'sleep 1' --export-json bench-results/idle.json \

@@ -60,28 +60,43 @@ pub fn describe(err: &io::Error) -> String {
 impl Command {
     /// `argv` with the caller's environment plus `overrides`.
     pub fn new(argv: &[String], overrides: &[(String, String)]) -> Result<Self, CommandError> {
-        let cstr = |s: &[u8]| CString::new(s).map_err(|_| CommandError::Nul(String::from_utf8_lossy(s).into()));
-        let mut vars: Vec<(Vec<u8>, Vec<u8>)> = std::env::vars_os()
-            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
-            .filter(|(k, _)| !overrides.iter().any(|(o, _)| o.as_bytes() == k.as_slice()))
-            .collect();
-        vars.extend(
-            overrides
-                .iter()
-                .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())),
-        );
-        let search_path = vars
-            .iter()
-            .find(|(k, _)| k == b"PATH")
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-            .unwrap_or_else(|| DEFAULT_PATH.to_string());
+        let cstr =
+            |s: Vec<u8>| CString::new(s).map_err(|e| CommandError::Nul(String::from_utf8_lossy(&e.into_vec()).into()));
+        // Each variable becomes its "K=V" string in one allocation: a
+        // container start copies the whole environment, so this is on the
+        // hot path.
+        let entry = |k: &[u8], v: &[u8]| {
+            let mut bytes = Vec::with_capacity(k.len() + v.len() + 2);
+            bytes.extend_from_slice(k);
+            bytes.push(b'=');
+            bytes.extend_from_slice(v);
+            bytes
+        };
+        let mut env = Vec::new();
+        let mut search_path = None;
+        for (k, v) in std::env::vars_os() {
+            let (k, v) = (k.as_bytes(), v.as_bytes());
+            if overrides.iter().any(|(o, _)| o.as_bytes() == k) {
+                continue;
+            }
+            if k == b"PATH" {
+                search_path = Some(String::from_utf8_lossy(v).into_owned());
+            }
+            env.push(cstr(entry(k, v))?);
+        }
+        for (k, v) in overrides {
+            if k == "PATH" {
+                search_path = Some(v.clone());
+            }
+            env.push(cstr(entry(k.as_bytes(), v.as_bytes()))?);
+        }
         Ok(Command {
-            argv: argv.iter().map(|a| cstr(a.as_bytes())).collect::<Result<_, _>>()?,
-            env: vars
+            argv: argv
                 .iter()
-                .map(|(k, v)| cstr(&[k.as_slice(), b"=", v.as_slice()].concat()))
+                .map(|a| cstr(a.clone().into_bytes()))
                 .collect::<Result<_, _>>()?,
-            search_path,
+            env,
+            search_path: search_path.unwrap_or_else(|| DEFAULT_PATH.to_string()),
             workdir: None,
             user: None,
         })

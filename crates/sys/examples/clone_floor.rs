@@ -3,7 +3,12 @@
 //! pivot_root into a rootfs with a fresh /proc, exec /bin/true, wait.
 //! Nothing else; `nsbox unshare` is measured against this in BENCHMARKS.md.
 //!
-//! Usage: clone_floor [--proc | --rootfs DIR]
+//! With `--dev` (and a rootfs) the floor also builds the /dev that nsbox
+//! builds, and with `--init` the first process stays as PID 1 and starts
+//! /bin/true with posix_spawn, as nsbox's init does: the same kernel work
+//! as `nsbox unshare --rootfs`, with none of nsbox's own.
+//!
+//! Usage: clone_floor [--proc | --rootfs DIR [--dev]] [--init]
 
 use nsbox_sys::CloneResult;
 use rustix::mount::{
@@ -14,6 +19,8 @@ use std::ffi::CString;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let fresh_proc = args.iter().any(|a| a == "--proc");
+    let dev = args.iter().any(|a| a == "--dev");
+    let init = args.iter().any(|a| a == "--init");
     let rootfs = args
         .iter()
         .position(|a| a == "--rootfs")
@@ -39,24 +46,87 @@ fn main() {
                     None,
                 )
                 .expect("proc");
+                if dev {
+                    build_dev(&format!("{root}/dev"));
+                }
                 rustix::process::chdir(root.as_str()).expect("chdir");
                 rustix::process::pivot_root(".", ".").expect("pivot_root");
                 unmount(".", UnmountFlags::DETACH).expect("detach old root");
             } else if fresh_proc {
                 mount("proc", "/proc", "proc", MountFlags::empty(), None).expect("proc");
             }
+            if init {
+                let none = nsbox_sys::SignalSet::empty();
+                let pid = nsbox_sys::spawn::spawn(&prog, &argv, &[], &none, &none).expect("spawn");
+                nsbox_sys::exit_now(wait_for(pid));
+            }
             let err = nsbox_sys::execve(&prog, &argv, &[]);
             eprintln!("exec: {err}");
             nsbox_sys::exit_now(127);
         }
-        CloneResult::Parent(pid) => {
-            let (_, status) = rustix::process::waitpid(
-                rustix::process::Pid::from_raw(pid),
-                rustix::process::WaitOptions::empty(),
-            )
-            .expect("waitpid")
-            .expect("a status");
-            std::process::exit(status.exit_status().unwrap_or(1));
-        }
+        CloneResult::Parent(pid) => std::process::exit(wait_for(pid)),
+    }
+}
+
+fn wait_for(pid: i32) -> i32 {
+    let (_, status) = rustix::process::waitpid(
+        rustix::process::Pid::from_raw(pid),
+        rustix::process::WaitOptions::empty(),
+    )
+    .expect("waitpid")
+    .expect("a status");
+    status.exit_status().unwrap_or(1)
+}
+
+/// nsbox's minimal /dev: a tmpfs with six nodes, shm and pts directories, a
+/// devpts instance and five symlinks.
+fn build_dev(dev: &str) {
+    use rustix::fs::{makedev, mkdir, mknodat, symlink, FileType, Mode, CWD};
+    mount(
+        "tmpfs",
+        dev,
+        "tmpfs",
+        MountFlags::NOSUID | MountFlags::NOEXEC,
+        c"mode=0755",
+    )
+    .expect("dev");
+    rustix::process::umask(Mode::empty());
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
+        let mode = Mode::from_bits_truncate(0o666);
+        mknodat(
+            CWD,
+            format!("{dev}/{name}").as_str(),
+            FileType::CharacterDevice,
+            mode,
+            makedev(major, minor),
+        )
+        .expect("mknod");
+    }
+    mkdir(format!("{dev}/shm").as_str(), Mode::from_bits_truncate(0o1777)).expect("shm");
+    mkdir(format!("{dev}/pts").as_str(), Mode::from_bits_truncate(0o755)).expect("pts");
+    let pts_opts = c"newinstance,ptmxmode=0666,mode=0620";
+    mount(
+        "devpts",
+        format!("{dev}/pts").as_str(),
+        "devpts",
+        MountFlags::NOSUID | MountFlags::NOEXEC,
+        pts_opts,
+    )
+    .expect("devpts");
+    for (link, target) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        symlink(target, format!("{dev}/{link}").as_str()).expect("symlink");
     }
 }
