@@ -12,6 +12,9 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 # The floor is built exactly as nsbox is (same flags, same target dir).
 scripts/build.sh -p nsbox-sys --example clone_floor >/dev/null
 floor=target/$host/release/examples/clone_floor
+# The same floor as a minimal C program with gcc's defaults (dynamic).
+floor_c=target/clone_floor_c
+gcc -O2 -o "$floor_c" bench/clone_floor.c
 
 # A busybox rootfs, removed on exit.
 rootfs=$(mktemp -d /tmp/nsbox-bench-rootfs.XXXXXX)
@@ -31,6 +34,7 @@ names=(
   "floor: + fresh /proc"
   "floor: + pivot_root busybox + fresh /proc"
   "floor: + busybox rootfs, fresh /proc, /dev, init"
+  "floor in C (dynamic): clone(5 ns) + fresh /proc"
   "unshare (util-linux) 5 ns + --mount-proc"
   "bwrap --unshare-all, host view"
   "nsbox: 3 ns (uts,ipc,net), no init, no mounts"
@@ -45,6 +49,7 @@ commands=(
   "$floor --proc"
   "$floor --rootfs $rootfs"
   "$floor --rootfs $rootfs --dev --init"
+  "$floor_c --proc"
   "unshare --pid --fork --mount --uts --ipc --net --mount-proc /bin/true"
   "bwrap --unshare-all --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp /bin/true"
   "$nsbox unshare --ns uts,ipc,net -- /bin/true"
