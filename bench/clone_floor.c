@@ -2,7 +2,7 @@
  * built with gcc's defaults (dynamically linked), that clones with the five
  * classic namespaces (pid, mnt, uts, ipc, net), optionally mounts a fresh
  * /proc, execs /bin/true and waits. scripts/bench.sh runs it beside the
- * static Rust floor (crates/sys/examples/clone_floor.rs), which is the
+ * static Rust floor (crates/runtime/examples/clone_floor.rs), which is the
  * stricter of the two: it pays no dynamic loading.
  *
  * Usage: clone_floor_c [--proc] */

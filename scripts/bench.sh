@@ -10,7 +10,7 @@ command -v hyperfine >/dev/null && command -v bwrap >/dev/null || {
 nsbox=$(scripts/build.sh)
 host=$(rustc -vV | sed -n 's/^host: //p')
 # The floor is built exactly as nsbox is (same flags, same target dir).
-scripts/build.sh -p nsbox-sys --example clone_floor >/dev/null
+scripts/build.sh -p nsbox-runtime --example clone_floor >/dev/null
 floor=target/$host/release/examples/clone_floor
 # The same floor as a minimal C program with gcc's defaults (dynamic).
 floor_c=target/clone_floor_c

@@ -60,7 +60,7 @@ const HOST_DIRS: [&str; 8] = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "li
 /// devices.txt), so none is looked up on the host. As root they are made
 /// with mknod, mode 0666 as on every Linux system; in a user namespace,
 /// where mknod is refused, the host's nodes are bound instead.
-const DEV_NODES: [(&str, u32, u32); 6] = [
+pub const DEV_NODES: [(&str, u32, u32); 6] = [
     ("null", 1, 3),
     ("zero", 1, 5),
     ("full", 1, 7),
@@ -68,6 +68,18 @@ const DEV_NODES: [(&str, u32, u32); 6] = [
     ("urandom", 1, 9),
     ("tty", 5, 0),
 ];
+
+/// The symlinks of a minimal /dev, with their targets.
+pub const DEV_LINKS: [(&str, &str); 5] = [
+    ("ptmx", "pts/ptmx"),
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
+/// The devpts options of a minimal /dev: a private instance whose ptmx anyone may open.
+pub const DEVPTS_OPTIONS: &std::ffi::CStr = c"newinstance,ptmxmode=0666,mode=0620";
 
 /// Where a host view's new root is assembled. It is mounted over inside the
 /// private mount namespace only; every source is captured as a detached tree
@@ -284,7 +296,6 @@ fn build_dev(new_root: &Path, nodes: Vec<DevNode>) -> Result<(), RootfsError> {
     rustix::process::umask(umask);
     made?;
     let pts = dev.join("pts");
-    let pts_opts = c"newinstance,ptmxmode=0666,mode=0620";
     step(
         "mounting devpts at",
         &pts,
@@ -293,16 +304,10 @@ fn build_dev(new_root: &Path, nodes: Vec<DevNode>) -> Result<(), RootfsError> {
             &pts,
             "devpts",
             MountFlags::NOSUID | MountFlags::NOEXEC,
-            pts_opts,
+            DEVPTS_OPTIONS,
         ),
     )?;
-    for (link, target) in [
-        ("ptmx", "pts/ptmx"),
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ] {
+    for (link, target) in DEV_LINKS {
         let path = dev.join(link);
         io_step("creating symlink", &path, std::os::unix::fs::symlink(target, &path))?;
     }

@@ -78,9 +78,10 @@ fn wait_for(pid: i32) -> i32 {
     status.exit_status().unwrap_or(1)
 }
 
-/// nsbox's minimal /dev: a tmpfs with six nodes, shm and pts directories, a
-/// devpts instance and five symlinks.
+/// nsbox's minimal /dev (the same tables): a tmpfs with its device nodes,
+/// shm and pts directories, a devpts instance and its symlinks.
 fn build_dev(dev: &str) {
+    use nsbox_runtime::rootfs::{DEVPTS_OPTIONS, DEV_LINKS, DEV_NODES};
     use rustix::fs::{makedev, mkdir, mknodat, symlink, FileType, Mode, CWD};
     mount(
         "tmpfs",
@@ -91,18 +92,12 @@ fn build_dev(dev: &str) {
     )
     .expect("dev");
     rustix::process::umask(Mode::empty());
-    for (name, major, minor) in [
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-    ] {
+    for (name, major, minor) in DEV_NODES {
+        let path = format!("{dev}/{name}");
         let mode = Mode::from_bits_truncate(0o666);
         mknodat(
             CWD,
-            format!("{dev}/{name}").as_str(),
+            path.as_str(),
             FileType::CharacterDevice,
             mode,
             makedev(major, minor),
@@ -111,22 +106,9 @@ fn build_dev(dev: &str) {
     }
     mkdir(format!("{dev}/shm").as_str(), Mode::from_bits_truncate(0o1777)).expect("shm");
     mkdir(format!("{dev}/pts").as_str(), Mode::from_bits_truncate(0o755)).expect("pts");
-    let pts_opts = c"newinstance,ptmxmode=0666,mode=0620";
-    mount(
-        "devpts",
-        format!("{dev}/pts").as_str(),
-        "devpts",
-        MountFlags::NOSUID | MountFlags::NOEXEC,
-        pts_opts,
-    )
-    .expect("devpts");
-    for (link, target) in [
-        ("ptmx", "pts/ptmx"),
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ] {
+    let flags = MountFlags::NOSUID | MountFlags::NOEXEC;
+    mount("devpts", format!("{dev}/pts").as_str(), "devpts", flags, DEVPTS_OPTIONS).expect("devpts");
+    for (link, target) in DEV_LINKS {
         symlink(target, format!("{dev}/{link}").as_str()).expect("symlink");
     }
 }
