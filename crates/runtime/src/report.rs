@@ -81,3 +81,33 @@ impl ReportReader {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a child would write before exiting: the code, then the message.
+    fn reader_of(bytes: &[u8]) -> ReportReader {
+        let (reader, Reporter(mut writer)) = report_pipe().unwrap();
+        let bytes = bytes.to_vec();
+        // A thread, so that a report larger than the pipe's buffer cannot block.
+        std::thread::spawn(move || writer.write_all(&bytes).unwrap());
+        reader
+    }
+
+    #[test]
+    fn nothing_written_means_the_command_started() {
+        assert_eq!(reader_of(&[]).read().unwrap(), None);
+    }
+
+    #[test]
+    fn a_failure_is_read_whole_however_long() {
+        for len in [0, 10, 4092, 4093, 100_000] {
+            let message = "x".repeat(len);
+            let mut bytes = 127i32.to_le_bytes().to_vec();
+            bytes.extend_from_slice(message.as_bytes());
+            let failure = reader_of(&bytes).read().unwrap().expect("a failure");
+            assert_eq!((failure.code, failure.message.len()), (127, len));
+        }
+    }
+}
