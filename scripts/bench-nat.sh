@@ -8,21 +8,14 @@
 # Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "${NSBOX_BENCH_INNER:-}" != 1 ]; then
-  scripts/install-deps.sh
-  for pkg in hyperfine iptables; do
-    command -v "$pkg" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$pkg" >/dev/null; }
-  done
-  export NSBOX; NSBOX=$(scripts/build.sh -p nsbox | tail -1)
-  host=$(rustc -vV | sed -n 's/^host: //p')
-  RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-    cargo build --release --quiet --target "$host" -p nsbox-net --example rules
-  export RULES=$PWD/target/$host/release/examples/rules
-  mkdir -p bench-results
-  exec env NSBOX_BENCH_INNER=1 unshare --mount --propagation private -- "$0" "$@"
+. scripts/bench-common.sh
+if bench_outer; then
+  bench_tools hyperfine iptables
+  export NSBOX RULES
+  NSBOX=$(scripts/build.sh -p nsbox | tail -1)
+  RULES=$(bench_example nsbox-net rules)
 fi
-mount -t tmpfs nsbox-bench-run /run
-mkdir -p /run/netns
+bench_private_run "$0" "$@"
 work=$(mktemp -d /run/nsbox-bench.XXXXXX)
 runs=${RUNS:-30}
 many_runs=${MANY_RUNS:-10}

@@ -7,18 +7,13 @@
 # Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "${NSBOX_BENCH_INNER:-}" != 1 ]; then
-  scripts/install-deps.sh
-  command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
-  host=$(rustc -vV | sed -n 's/^host: //p')
-  export RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static"
-  cargo build --release --quiet --target "$host" -p nsbox-net --example topo
-  export TOPO=$PWD/target/$host/release/examples/topo
-  mkdir -p bench-results
-  exec env NSBOX_BENCH_INNER=1 unshare --mount --propagation private -- "$0" "$@"
+. scripts/bench-common.sh
+if bench_outer; then
+  bench_tools hyperfine
+  export TOPO
+  TOPO=$(bench_example nsbox-net topo)
 fi
-mount -t tmpfs nsbox-bench-run /run
-mkdir -p /run/netns
+bench_private_run "$0" "$@"
 work=$(mktemp -d /run/nsbox-bench.XXXXXX)
 
 # Clean slate between runs: delete every namespace, then give the kernel

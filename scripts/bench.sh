@@ -4,14 +4,11 @@
 # Writes bench-results/unshare.md and .json. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-command -v hyperfine >/dev/null && command -v bwrap >/dev/null || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine bubblewrap >/dev/null; }
+. scripts/bench-common.sh
+bench_tools hyperfine bwrap:bubblewrap
 nsbox=$(scripts/build.sh)
-host=$(rustc -vV | sed -n 's/^host: //p')
 # The floor is built exactly as nsbox is (same flags, same target dir).
-scripts/build.sh -p nsbox-runtime --example clone_floor >/dev/null
-floor=target/$host/release/examples/clone_floor
+floor=$(bench_example nsbox-runtime clone_floor)
 # The same floor as a minimal C program with gcc's defaults (dynamic).
 floor_c=target/clone_floor_c
 gcc -O2 -o "$floor_c" bench/clone_floor.c
