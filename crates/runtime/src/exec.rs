@@ -85,7 +85,9 @@ impl Command {
             env.push(cstr(entry(k, v))?);
         }
         for (k, v) in overrides {
-            if k == "PATH" {
+            // An inherited PATH was skipped above; of several given, the
+            // first is the one the program's getenv finds, so it searches.
+            if k == "PATH" && search_path.is_none() {
                 search_path = Some(v.clone());
             }
             env.push(cstr(entry(k.as_bytes(), v.as_bytes()))?);
@@ -240,6 +242,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cmd.search_path, "/x");
+        let twice = Command::new(
+            &["true".into()],
+            &[("PATH".into(), "/a".into()), ("PATH".into(), "/b".into())],
+        );
+        assert_eq!(twice.unwrap().search_path, "/a");
         assert_eq!(cmd.env.iter().filter(|e| e.as_bytes().starts_with(b"PATH=")).count(), 1);
         assert!(cmd.env.iter().any(|e| e.as_bytes() == b"NSBOX_T=1"));
     }
