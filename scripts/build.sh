@@ -15,8 +15,11 @@ flags="-C target-feature=+crt-static -C relocation-model=static"
 # faults per start. Names the linker does not find are skipped silently.
 # The flag names a copy named by the file's hash, so that a new file
 # changes RUSTFLAGS, and cargo links anew.
+# Only lld knows the flag: rustc links with it by default on x86_64 Linux
+# since 1.90; an older rustc (GNU ld) builds without the ordering.
 order=crates/cli/link-order.txt
-if [ -f "$order" ]; then
+minor=$(rustc -vV | sed -n 's/^release: 1\.\([0-9]*\).*/\1/p')
+if [ -f "$order" ] && [ "$host" = x86_64-unknown-linux-gnu ] && [ "${minor:-0}" -ge 90 ]; then
   copy=$PWD/target/link-order-$(sha256sum "$order" | cut -c1-16).txt
   mkdir -p target
   [ -f "$copy" ] || cp "$order" "$copy"
