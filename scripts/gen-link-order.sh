@@ -10,10 +10,11 @@
 # 0.17 ms less (BENCHMARKS.md).
 #
 # The file names mangled symbols, which change with the compiler and with
-# dependency versions. A stale file breaks nothing (lld ignores names it does
-# not find); the start just gets slower again. Rerun this script after a
-# toolchain or dependency update, or a change to the start's code, and commit
-# the result. Run as root (it starts containers).
+# dependency versions; a few also carry a ThinLTO suffix (.llvm.N) that
+# changes with any change to their module. A stale file breaks nothing (lld
+# ignores names it does not find); the start just gets slower again. Rerun
+# this script after a toolchain or dependency update, or a change to the
+# start's code, and commit the result. Run as root (it starts containers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
