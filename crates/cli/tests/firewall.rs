@@ -47,6 +47,22 @@ while True:
   SERVERS="$SERVERS $!"
   while [ ! -e "/run/ready-$1" ]; do sleep 0.02; done
 }
+udp_source() { # TO FROM ADDR: the source address TO sees on a datagram FROM sends to ADDR
+  rm -f /run/ready-udp
+  ip netns exec "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 9999)); s.settimeout(5)
+open("/run/ready-udp", "w").close()
+print(s.recvfrom(100)[1][0])' "$3" > /run/seen &
+  while [ ! -e /run/ready-udp ]; do sleep 0.02; done
+  ip netns exec "$2" python3 -c '
+import socket, sys
+family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+socket.socket(family, socket.SOCK_DGRAM).sendto(b"x", (sys.argv[1], 9999))' "$3"
+  wait
+  cat /run/seen
+}
 # Servers go with the script, however it ends (they would keep their
 # namespaces alive).
 SERVERS=""
@@ -117,16 +133,7 @@ echo "ADDED $($NSBOX nat -n router add snat --source 10.0.1.0/24 --out veth-cli 
 echo "WITH $(pings server 2.2.2.2)"
 echo "AFTER_PING $($NSBOX nat -n router list --json | tr -d ' \n')"
 # What arrives at the client: a UDP datagram's source address.
-ip netns exec client python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("2.2.2.2", 9999)); s.settimeout(5)
-open("/run/ready-udp", "w").close()
-print("SEEN", s.recvfrom(100)[1][0])' > /run/seen &
-while [ ! -e /run/ready-udp ]; do sleep 0.02; done
-ip netns exec server python3 -c '
-import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("2.2.2.2", 9999))'
-wait
-cat /run/seen
+echo "SEEN $(udp_source client server 2.2.2.2)"
 echo "ORACLE $(ip netns exec router nft -j list ruleset)"
 $NSBOX nat -n router list
 $NSBOX nat -n router delete snat --source 10.0.1.0/24 --out veth-cli --to-source 10.0.2.1
@@ -523,16 +530,7 @@ ip -n router route add fd00:99::/64 via fd00:2::2
 echo "BEFORE $(pings server fd00:99::99)"
 $NSBOX nat -n router add masquerade -s fd00:1::/64 -o veth-cli >/dev/null
 echo "WITH $(pings server fd00:99::99)"
-ip netns exec client python3 -c '
-import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("fd00:99::99", 9999)); s.settimeout(5)
-open("/run/ready-udp", "w").close()
-print("SEEN", s.recvfrom(100)[1][0])' > /run/seen &
-while [ ! -e /run/ready-udp ]; do sleep 0.02; done
-ip netns exec server python3 -c '
-import socket; socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).sendto(b"x", ("fd00:99::99", 9999))'
-wait
-cat /run/seen
+echo "SEEN $(udp_source client server fd00:99::99)"
 $NSBOX filter -n router add forward drop -s fd00:1::2 -p icmpv6 >/dev/null
 echo "CUT $(pings server fd00:99::99)"
 echo "LISTED $($NSBOX filter -n router list --json | tr -d ' \n')"

@@ -70,10 +70,10 @@ pub struct LabFile {
     #[serde(default)]
     pub nodes: Ordered<Spanned<NodeFile>>,
     #[serde(default)]
-    pub links: Vec<Spanned<LinkFile>>,
+    pub links: Vec<Spanned<SegmentFile>>,
     /// Shared segments by name: `lan: {endpoints: [a 10.0.0.1/24, ...]}`.
     #[serde(default)]
-    pub bridges: Ordered<Spanned<BridgeFile>>,
+    pub bridges: Ordered<Spanned<SegmentFile>>,
     /// `SRC -> DEST: OUTCOME` entries.
     #[serde(default)]
     pub expect: Ordered<Text>,
@@ -143,27 +143,12 @@ impl Scalar {
     }
 }
 
+/// A link (`links:`, exactly two ends) or a bridge (`bridges:`, two ends
+/// or more): the same fields, and the same for every end.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LinkFile {
-    /// Two ends: `NODE[:IFACE] [ADDR/LEN ...]`.
-    pub endpoints: Vec<Text>,
-    #[serde(default)]
-    pub mtu: Option<Spanned<u32>>,
-    /// `10mbit`: each end sends at most this much (a tbf qdisc).
-    #[serde(default)]
-    pub rate: Option<Text>,
-    /// Delay and loss need netem, which not every kernel has.
-    #[serde(default)]
-    pub delay: Option<Text>,
-    #[serde(default)]
-    pub loss: Option<Text>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BridgeFile {
-    /// Any number of ends: `NODE[:IFACE] [ADDR/LEN ...]`.
+pub struct SegmentFile {
+    /// The ends: `NODE[:IFACE] [ADDR/LEN ...]`.
     pub endpoints: Vec<Text>,
     #[serde(default)]
     pub mtu: Option<Spanned<u32>>,

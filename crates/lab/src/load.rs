@@ -2,7 +2,7 @@
 //! file, line and column before anything is created. Warnings (legal but
 //! almost certainly not meant) are returned beside the lab.
 
-use crate::file::{ChangeFile, LabFile, NodeFile, Ordered, Scalar, Text};
+use crate::file::{ChangeFile, LabFile, NodeFile, Ordered, Scalar, SegmentFile, Text};
 use crate::model::{Change, End, Expect, Lab, Link, Node, Outcome, Route, Step};
 use ipnet::IpNet;
 use nsbox_net::firewall::{words, Rule};
@@ -371,7 +371,7 @@ impl Checker {
         })
     }
 
-    fn link(&mut self, lab: &Lab, link: &Spanned<crate::file::LinkFile>) -> Option<Link> {
+    fn link(&mut self, lab: &Lab, link: &Spanned<SegmentFile>) -> Option<Link> {
         let l = &link.value;
         if l.endpoints.len() != 2 {
             self.error_at(
@@ -382,7 +382,7 @@ impl Checker {
         }
         let a = self.endpoint(lab, &l.endpoints[0]);
         let b = self.endpoint(lab, &l.endpoints[1]);
-        let impairments = self.impairments(&l.rate, &l.delay, &l.loss);
+        let impairments = self.impairments(l);
         Some(Link {
             ends: [a?, b?],
             mtu: self.mtu(&l.mtu),
@@ -390,12 +390,7 @@ impl Checker {
         })
     }
 
-    fn bridge(
-        &mut self,
-        lab: &Lab,
-        name: &Text,
-        bridge: &Spanned<crate::file::BridgeFile>,
-    ) -> Option<crate::model::Bridge> {
+    fn bridge(&mut self, lab: &Lab, name: &Text, bridge: &Spanned<SegmentFile>) -> Option<crate::model::Bridge> {
         if nsbox_net::link::check_name(&name.value).is_err() || !is_plain_name(&name.value) {
             self.error_at(
                 name.referenced,
@@ -410,7 +405,7 @@ impl Checker {
             self.error_at(bridge.referenced, "a bridge joins two endpoints or more");
         }
         let ports: Vec<_> = b.endpoints.iter().map(|e| self.endpoint(lab, e)).collect();
-        let impairments = self.impairments(&b.rate, &b.delay, &b.loss);
+        let impairments = self.impairments(b);
         Some(crate::model::Bridge {
             name: name.value.clone(),
             ports: ports.into_iter().collect::<Option<Vec<_>>>()?,
@@ -429,12 +424,8 @@ impl Checker {
     }
 
     /// `rate: 10mbit`, `delay: 20ms`, `loss: 1%`, checked as written.
-    fn impairments(
-        &mut self,
-        rate: &Option<Text>,
-        delay: &Option<Text>,
-        loss: &Option<Text>,
-    ) -> crate::model::Impairments {
+    fn impairments(&mut self, segment: &SegmentFile) -> crate::model::Impairments {
+        let SegmentFile { rate, delay, loss, .. } = segment;
         let mut out = crate::model::Impairments::default();
         if let Some(rate) = rate {
             match nsbox_net::qdisc::parse_rate(&rate.value) {
