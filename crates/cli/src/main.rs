@@ -1,4 +1,14 @@
 //! The `nsbox` command line: argument parsing, output and exit codes only.
+//!
+//! nsbox starts at a C `main` of its own rather than through Rust's runtime
+//! start (`lang_start`): that start sets up a stack-overflow handler whose
+//! glibc call reads and parses /proc/self/maps with stdio and scanf, then maps
+//! an alternate signal stack, about 0.1 ms of a 2 ms container start. Without
+//! it a stack overflow is a plain SIGSEGV rather than a message, and the main
+//! thread has no name in panic messages. What else it did that matters,
+//! nsbox does itself (see `main`).
+// (Unit tests keep the test harness's own main.)
+#![cfg_attr(not(test), no_main)]
 
 mod firewall_cmd;
 mod lab_cmd;
@@ -44,10 +54,26 @@ enum Cmd {
     Lab(lab_cmd::LabArgs),
 }
 
-fn main() {
-    // Rust ignores SIGPIPE, which turns `nsbox show | head` into a panic on
-    // the next write; like other command-line tools, die of it quietly.
+// SAFETY: no other symbol of the program is named `main`: the crate is
+// `#![no_main]`, so Rust emits no `main` of its own, and glibc's start code
+// calls this one as C's main.
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: std::ffi::c_int, _argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
+    // std reads the arguments itself (glibc hands them to its init_array
+    // hook); Rust's start would also have done these two things.
+    // A closed stdin, stdout or stderr is opened on /dev/null, so that no
+    // file nsbox opens (a pipe to its child, say) takes its number.
+    nsbox_sys::open_closed_std_fds();
+    // Like other command-line tools, die quietly of a broken pipe (`nsbox
+    // ns --all | head`) rather than fail the next write.
     nsbox_sys::signal::restore_sigpipe();
+    run()
+}
+
+// Unit tests have only the harness's main, which does not call this.
+#[cfg_attr(test, allow(dead_code))]
+fn run() -> ! {
     // A container start is nsbox's most frequent and most timed job:
     // `unshare` is parsed apart, without building clap's tree of every
     // subcommand (about 0.4 ms), and by a fast path (see unshare_fast).

@@ -108,3 +108,22 @@ fn unshare_parses_as_the_full_command_line_does() {
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains("NSBOX_BIN="), "{out}");
 }
+
+/// nsbox started with stdout closed opens /dev/null there before anything
+/// else, so that none of its own files (the pipe to its child) takes fd 1,
+/// and the command finds an open stdout, as it would under Rust's own start.
+#[test]
+fn closed_stdout_is_dev_null_for_the_command() {
+    require_root!();
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            r#"exec "$0" unshare --ns uts -- sh -c 'echo $(readlink /proc/$$/fd/1) >&2' >&-"#,
+        ])
+        .arg(env!("CARGO_BIN_EXE_nsbox"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err, "/dev/null\n");
+}

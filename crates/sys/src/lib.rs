@@ -23,6 +23,40 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Opens /dev/null on whichever of file descriptors 0, 1 and 2 is closed, as
+/// Rust's runtime start does for programs that begin at its `main`.
+///
+/// A program started with, say, stdout closed would otherwise hand fd 1 to
+/// the next file it opens, and later writes meant for stdout would land there.
+pub fn open_closed_std_fds() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: `fds` is a live array of three pollfd structures, and its
+    // length is passed with it; a zero timeout never blocks.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    if rc < 0 {
+        return;
+    }
+    for pfd in fds.iter().filter(|p| p.revents & libc::POLLNVAL != 0) {
+        // The lowest free number is taken by open: the closed one, since
+        // the lower ones are open or being filled in this same order.
+        // SAFETY: the path is a NUL-terminated literal; the flags are plain bits.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        if fd != pfd.fd {
+            // /dev/null missing or a number mismatch: nothing better to do
+            // than leave things as they were.
+            if fd >= 0 {
+                // SAFETY: `fd` was just opened here and is owned by no one else.
+                unsafe { libc::close(fd) };
+            }
+            return;
+        }
+    }
+}
+
 /// Sends signal `sig` (a raw number, so that real-time signals work too) to `pid`.
 pub fn kill(pid: i32, sig: i32) -> std::io::Result<()> {
     // SAFETY: kill takes plain integers and touches no memory of ours.
