@@ -127,3 +127,23 @@ fn closed_stdout_is_dev_null_for_the_command() {
     assert!(out.status.success(), "{err}");
     assert_eq!(err, "/dev/null\n");
 }
+
+/// Like other command-line tools, nsbox dies quietly of a broken pipe (as
+/// in `nsbox ns --all | head -1`), even when its caller ignores SIGPIPE:
+/// no panic about failed printing, no message.
+#[test]
+fn broken_pipe_ends_nsbox_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().unwrap();
+    // Nobody will ever read: every write nsbox makes finds the pipe broken.
+    drop(reader);
+    let out = std::process::Command::new("sh")
+        .args(["-c", r#"trap '' PIPE; exec "$0" --version"#])
+        .arg(env!("CARGO_BIN_EXE_nsbox"))
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
