@@ -87,6 +87,23 @@ hyperfine -N --warmup 3 --runs 30 --prepare 'sleep 1' --export-json bench-result
   -n "nsbox: default + --pids 64, after 1 s idle" "$nsbox unshare --pids 64 -- /bin/true" >/dev/null
 scripts/bench-table.py "nsbox: default, after 1 s idle" bench-results/idle.json | tee bench-results/idle.md
 
+# On cgroup v2 nsbox starts the container in its cgroup (CLONE_INTO_CGROUP)
+# instead of writing cgroup.procs; the two ways side by side, after idle,
+# on whatever v2 hierarchy is mounted (this host's holds no controllers).
+# (The filesystem type is the field after the "-" that ends the optional fields.)
+cgroup2=$(awk '{for (i = 7; i < NF; i++) if ($i == "-") {if ($(i + 1) == "cgroup2") {print $5; exit} break}}' /proc/self/mountinfo)
+if [ -n "$cgroup2" ]; then
+  entry=target/cgroup_entry
+  gcc -O2 -o "$entry" bench/cgroup_entry.c
+  hyperfine -N --warmup 3 --runs 30 --prepare 'sleep 1' --export-json bench-results/cgroup-entry.json \
+    -n "write cgroup.procs, after 1 s idle" "$entry write $cgroup2" \
+    -n "clone3(CLONE_INTO_CGROUP), after 1 s idle" "$entry into $cgroup2" >/dev/null
+  scripts/bench-table.py "write cgroup.procs, after 1 s idle" bench-results/cgroup-entry.json |
+    tee bench-results/cgroup-entry.md
+else
+  echo "SKIPPED: cgroup entry after idle (no cgroup v2 hierarchy mounted)"
+fi
+
 # Peak memory (VmHWM) of the nsbox process itself, while its container runs.
 "$nsbox" unshare -- sleep 0.5 &
 pid=$!

@@ -20,7 +20,7 @@ use nsbox_ns::idmap::{write_map, IdKind, IdMapError};
 use nsbox_ns::{JoinError, NsKind};
 use nsbox_sys::CloneResult;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 /// Why a container did not run (its command's own exit status is not an error).
 #[derive(Debug, thiserror::Error)]
@@ -111,8 +111,11 @@ impl Drop for ChildGuard {
 }
 
 fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -> Result<i32, RunError> {
+    // On cgroup v2 the child is born in its cgroup; on v1 the parent moves it in.
+    let cgroup_target = cgroups.and_then(CgroupSet::clone_target);
+    let moved_in_later = cgroups.filter(|_| cgroup_target.is_none());
     // The child waits only when the parent has work to do for it first.
-    let needs_gate = spec.has(NsKind::User) || cgroups.is_some();
+    let needs_gate = spec.has(NsKind::User) || moved_in_later.is_some();
     let (gate_wait, gate_open) = if needs_gate {
         let (wait, open) = gate().map_err(io_err("creating a pipe"))?;
         (Some(wait), Some(open))
@@ -131,17 +134,23 @@ fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -
     let flags = spec.namespaces.clone_flags() & !late;
     // The child is a copy of this thread only, so nsbox must have no other
     // thread here (checked by clone3_checked).
-    let pid = match nsbox_sys::clone3_checked(flags).map_err(io_err("creating namespaces (clone3)"))? {
+    let target = cgroup_target.as_ref().map(|f| f.as_fd());
+    let step = match target {
+        // CLONE_INTO_CGROUP needs Linux 5.7.
+        Some(_) => "creating namespaces in the container's cgroup (clone3)",
+        None => "creating namespaces (clone3)",
+    };
+    let pid = match nsbox_sys::clone3_checked(flags, target).map_err(io_err(step))? {
         CloneResult::Child => child_main(spec, command, &me, gate_wait, reporter),
         CloneResult::Parent(pid) => pid,
     };
-    drop((gate_wait, reporter, me));
+    drop((gate_wait, reporter, me, cgroup_target));
     let child = ChildGuard(Some(pid));
     if spec.has(NsKind::User) {
         write_map(pid, IdKind::Uid, &spec.uid_maps)?;
         write_map(pid, IdKind::Gid, &spec.gid_maps)?;
     }
-    if let Some(cgroups) = cgroups {
+    if let Some(cgroups) = moved_in_later {
         cgroups.add(pid)?;
     }
     if let Some(gate) = gate_open {

@@ -10,7 +10,7 @@ pub mod net;
 pub mod signal;
 pub mod spawn;
 
-pub use clone::{clone3, clone3_checked, CloneResult};
+pub use clone::{clone3, clone3_checked, clone3_into_cgroup, CloneResult};
 pub use exec::execve;
 pub use signal::SignalSet;
 

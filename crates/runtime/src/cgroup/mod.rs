@@ -5,7 +5,9 @@
 //! first write to `cgroup.procs` after the machine has been idle costs
 //! milliseconds), named `nsbox-<id>` at the root of each hierarchy, and
 //! removes it when the container is gone. [`CgroupSet`] removes whatever it
-//! made on drop, so a failure half-way leaves nothing behind.
+//! made on drop, so a failure half-way leaves nothing behind. On v2 the
+//! container is born in its cgroup (`clone3(CLONE_INTO_CGROUP)`), so nothing
+//! is written to `cgroup.procs` at all; v1 has no such way in.
 
 mod layout;
 mod v1;
@@ -49,13 +51,18 @@ pub(crate) fn write_file(dir: &Path, file: &str, value: &str) -> Result<(), Cgro
 #[derive(Debug)]
 pub struct CgroupSet {
     dirs: Vec<PathBuf>,
+    /// Made in the one unified (v2) hierarchy.
+    v2: bool,
 }
 
 impl CgroupSet {
     /// Makes the cgroups for `limits` and writes the limits. On failure,
     /// what was made is removed again.
     pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Self, CgroupError> {
-        let mut set = CgroupSet { dirs: Vec::new() };
+        let mut set = CgroupSet {
+            dirs: Vec::new(),
+            v2: layout.is_v2(),
+        };
         let wanted = Controller::for_limits(limits);
         for (root, controllers) in layout.hierarchies_for(&wanted)? {
             if layout.is_v2() {
@@ -78,6 +85,17 @@ impl CgroupSet {
     /// The directories made, one per hierarchy.
     pub fn dirs(&self) -> &[PathBuf] {
         &self.dirs
+    }
+
+    /// The container's cgroup, opened for `clone3(CLONE_INTO_CGROUP)`: a
+    /// child born in it needs no write to `cgroup.procs` (the first one after
+    /// an idle moment waits for an RCU grace period, milliseconds) and never
+    /// runs outside it. Only a v2 cgroup can be entered so; None on v1.
+    pub fn clone_target(&self) -> Option<std::fs::File> {
+        match self.dirs.as_slice() {
+            [dir] if self.v2 => std::fs::File::open(dir).ok(),
+            _ => None,
+        }
     }
 
     /// Moves process `pid` (and, for a new process, everything it will fork) in.

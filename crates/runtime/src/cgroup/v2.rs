@@ -59,6 +59,10 @@ mod tests {
         assert_eq!(read("cpu.max"), "50000 100000");
         let enabled = std::fs::read_to_string(root.path().join("cgroup.subtree_control")).unwrap();
         assert_eq!(enabled, "+memory +pids +cpu");
+        // A v2 cgroup is entered at clone: the container's one directory.
+        use std::os::unix::fs::MetadataExt;
+        let target = set.clone_target().expect("a v2 cgroup to clone into");
+        assert_eq!(target.metadata().unwrap().ino(), dir.metadata().unwrap().ino());
         set.add(4242).unwrap();
         assert_eq!(read("cgroup.procs"), "4242");
         set.remove().unwrap();
@@ -85,6 +89,21 @@ mod tests {
             std::fs::read_to_string(root.path().join("nsbox-7/pids.max")).unwrap(),
             "5"
         );
+        set.remove().unwrap();
+    }
+
+    /// v1 cgroups cannot be entered at clone (the kernel takes only a v2
+    /// one): the parent moves the child in instead.
+    #[test]
+    fn v1_cgroups_are_not_entered_at_clone() {
+        let root = tempfile::tempdir().unwrap();
+        let layout = Layout::V1(vec![(root.path().to_path_buf(), vec!["pids".into()])]);
+        let limits = Limits {
+            pids: Some(8),
+            ..Default::default()
+        };
+        let set = CgroupSet::create(&layout, "nsbox-v1", &limits).unwrap();
+        assert!(set.clone_target().is_none());
         set.remove().unwrap();
     }
 
