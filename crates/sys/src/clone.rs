@@ -123,14 +123,13 @@ mod tests {
         helper.join().unwrap().unwrap();
     }
 
-    /// Where a cgroup v2 hierarchy is mounted, if one is.
-    fn cgroup2_mount() -> Option<std::path::PathBuf> {
+    /// Where a filesystem of type `fstype` (cgroup2, or cgroup for v1) is
+    /// mounted, if one is.
+    fn mount_of(fstype: &str) -> Option<std::path::PathBuf> {
         let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
         text.lines().find_map(|line| {
             let (left, right) = line.split_once(" - ")?;
-            right
-                .starts_with("cgroup2 ")
-                .then(|| left.split(' ').nth(4).map(std::path::PathBuf::from))?
+            (right.split(' ').next() == Some(fstype)).then(|| left.split(' ').nth(4).map(std::path::PathBuf::from))?
         })
     }
 
@@ -144,7 +143,7 @@ mod tests {
             eprintln!("SKIPPED: needs root (makes a cgroup)");
             return;
         }
-        let Some(mount) = cgroup2_mount() else {
+        let Some(mount) = mount_of("cgroup2") else {
             eprintln!("SKIPPED: no cgroup v2 hierarchy is mounted");
             return;
         };
@@ -186,9 +185,12 @@ mod tests {
             }
         }
         // Not a cgroup v2 directory: the kernel refuses, and no child is made.
-        let tmp = std::fs::File::open(std::env::temp_dir()).unwrap();
-        // SAFETY: as above; the call fails before any child exists.
-        let err = unsafe { clone3_into_cgroup(0, tmp.as_fd()) }.unwrap_err();
-        assert_eq!(err.raw_os_error(), Some(libc::EBADF), "{err}");
+        let v1 = mount_of("cgroup");
+        for other in [Some(std::env::temp_dir()), v1].into_iter().flatten() {
+            let dir = std::fs::File::open(&other).unwrap();
+            // SAFETY: as above; the call fails before any child exists.
+            let err = unsafe { clone3_into_cgroup(0, dir.as_fd()) }.unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::EBADF), "{}: {err}", other.display());
+        }
     }
 }
