@@ -364,16 +364,12 @@ fn apply(file: &Path, dry_run: bool, json: bool, registry: &Registry, store: &St
         println!("{}", serde_json::to_string_pretty(&ops).expect("plain data serializes"));
     } else if ops.is_empty() {
         println!("lab {}: nothing to change", new.name);
-        return Ok(0);
     } else {
         for op in &ops {
             println!("{op}");
         }
     }
-    if ops.is_empty() {
-        return Ok(0);
-    }
-    if dry_run {
+    if ops.is_empty() || dry_run {
         return Ok(0);
     }
     let started = std::time::Instant::now();

@@ -7,8 +7,24 @@ mod common;
 
 use common::field;
 
+/// Returns from the test with a visible skip notice unless it runs as root
+/// with every tool the lab tests use.
+macro_rules! require_lab_tools {
+    () => {
+        require_root!();
+        if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
+            return;
+        }
+    };
+}
+
+/// The example labs of the repository.
+fn examples_dir() -> String {
+    format!("{}/../../examples/labs", env!("CARGO_MANIFEST_DIR"))
+}
+
 fn seed_file() -> String {
-    format!("{}/../../examples/labs/seed.yaml", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/seed.yaml", examples_dir())
 }
 
 /// Runs `script` with `$SEED` set and `leftovers` defined (it prints what
@@ -34,10 +50,7 @@ fn nothing_left(out: &str) {
 
 #[test]
 fn the_seed_lab_holds_at_every_step_and_leaves_nothing() {
-    require_root!();
-    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
-        return;
-    }
+    require_lab_tools!();
     let out = run(r#"
 echo "REPORT $($NSBOX lab test "$SEED" --json 2>/dev/null | tr -d '\n')"
 echo "STATUS $?"
@@ -59,11 +72,8 @@ leftovers
 
 #[test]
 fn every_example_lab_holds_and_leaves_nothing() {
-    require_root!();
-    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
-        return;
-    }
-    let dir = format!("{}/../../examples/labs", env!("CARGO_MANIFEST_DIR"));
+    require_lab_tools!();
+    let dir = examples_dir();
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
@@ -89,11 +99,8 @@ fn every_example_lab_holds_and_leaves_nothing() {
 
 #[test]
 fn partition_and_heal_cut_and_join_a_running_lab() {
-    require_root!();
-    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
-        return;
-    }
-    let dir = format!("{}/../../examples/labs", env!("CARGO_MANIFEST_DIR"));
+    require_lab_tools!();
+    let dir = examples_dir();
     let out = run(&format!(
         r#"
 $NSBOX lab up {dir}/partition.yaml >/dev/null
@@ -120,10 +127,7 @@ leftovers
 
 #[test]
 fn a_lab_that_is_up_is_what_iproute2_and_nft_see() {
-    require_root!();
-    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
-        return;
-    }
+    require_lab_tools!();
     let out = run(r#"
 cat > /run/lab.yaml <<'EOF'
 name: t
@@ -220,10 +224,7 @@ leftovers
 
 #[test]
 fn a_lab_file_with_mistakes_creates_nothing() {
-    require_root!();
-    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
-        return;
-    }
+    require_lab_tools!();
     let out = run(r#"
 cat > /run/bad.yaml <<'EOF'
 name: bad
@@ -255,10 +256,7 @@ leftovers
 
 #[test]
 fn a_failure_half_way_through_up_removes_everything() {
-    require_root!();
-    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
-        return;
-    }
+    require_lab_tools!();
     // Namespaces, links and addresses are made before the rules; an nft
     // that always fails stops `up` at the router's rules.
     let out = run(r#"
@@ -281,10 +279,7 @@ leftovers
 
 #[test]
 fn down_removes_a_lab_whose_up_was_killed_at_any_point() {
-    require_root!();
-    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
-        return;
-    }
+    require_lab_tools!();
     // A chain of 30 routers takes long enough to bring up that a SIGKILL
     // lands in every phase: namespaces, links, configuration, state.
     let mut lab = String::from("name: k\nnodes:\n");
@@ -323,10 +318,7 @@ done
 
 #[test]
 fn a_failing_expectation_fails_the_test_and_still_tears_down() {
-    require_root!();
-    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
-        return;
-    }
+    require_lab_tools!();
     let out = run(r#"
 cat > /run/f.yaml <<'EOF'
 name: f
@@ -353,10 +345,7 @@ leftovers
 
 #[test]
 fn apply_changes_only_what_the_file_changes() {
-    require_root!();
-    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
-        return;
-    }
+    require_lab_tools!();
     let out = run(r#"
 cat > /run/a.yaml <<'EOF'
 name: ap
@@ -439,10 +428,7 @@ leftovers
 
 #[test]
 fn explain_follows_the_kernels_routes_rules_and_nat_both_ways() {
-    require_root!();
-    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
-        return;
-    }
+    require_lab_tools!();
     let out = run(r#"
 cat > /run/t10.yaml <<'EOF'
 name: seed
@@ -520,10 +506,7 @@ leftovers
 
 #[test]
 fn container_nodes_have_namespaces_of_their_own_and_go_with_down() {
-    require_root!();
-    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
-        return;
-    }
+    require_lab_tools!();
     let out = run(&format!(
         r#"
 $NSBOX lab up {dir}/containers.yaml >/dev/null
@@ -565,11 +548,8 @@ leftovers
 
 #[test]
 fn apply_puts_back_what_went_missing_from_the_kernel() {
-    require_root!();
-    if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
-        return;
-    }
-    let dir = format!("{}/../../examples/labs", env!("CARGO_MANIFEST_DIR"));
+    require_lab_tools!();
+    let dir = examples_dir();
     let out = run(&format!(
         r#"
 sed 's/^  r3:$/  r3:\n    filter: [forward drop -s 10.9.9.9]/' {dir}/chain.yaml > /run/c.yaml

@@ -167,23 +167,31 @@ fn refuse_what_cannot_be_made(lab: &Lab) -> Result<(), LabError> {
     let wanting = lab
         .links
         .iter()
-        .filter(|l| l.impairments.delay.is_some() || l.impairments.loss.is_some())
+        .filter(|l| l.impairments.need_netem())
         .map(|l| format!("link {} -- {}", name(&l.ends[0]), name(&l.ends[1])))
         .chain(
             lab.bridges
                 .iter()
-                .filter(|b| b.impairments.delay.is_some() || b.impairments.loss.is_some())
+                .filter(|b| b.impairments.need_netem())
                 .map(|b| format!("bridge {}", b.name)),
         )
         .next();
     let Some(what) = wanting else {
         return Ok(());
     };
-    let why = match nsbox_net::qdisc::probe_netem() {
+    Err(LabError::Unsupported {
+        what,
+        why: why_no_netem(),
+    })
+}
+
+/// Why delay and loss cannot be had: the kernel lacks netem (asked by
+/// adding one in a throwaway namespace), or nsbox does not set it yet.
+pub(crate) fn why_no_netem() -> String {
+    match nsbox_net::qdisc::probe_netem() {
         Err(kernel) => format!("delay and loss need the netem qdisc, which this kernel does not have ({kernel})"),
         Ok(()) => "delay and loss (netem) are not applied by nsbox yet".to_string(),
-    };
-    Err(LabError::Unsupported { what, why })
+    }
 }
 
 /// Rate limits: each end of a link, and both ends of each bridge port,

@@ -81,7 +81,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Lab, Diagnostics), Diagnostics>
         lo_at: Vec::new(),
         partitioned: Default::default(),
         interfaces: Vec::new(),
-        netem: None,
+        no_netem: None,
     };
     let file: LabFile = match serde_saphyr::from_str(text) {
         Ok(file) => file,
@@ -122,8 +122,8 @@ struct Checker {
     lo_at: Vec<Vec<Location>>,
     /// The pairs of nodes cut apart at the step being read.
     partitioned: std::collections::BTreeSet<(usize, usize)>,
-    /// What probing the kernel for netem found (asked at most once).
-    netem: Option<Option<String>>,
+    /// Why delay and loss cannot be had here (the kernel asked at most once).
+    no_netem: Option<String>,
     /// Each node's interfaces with their addresses, once they are all
     /// named (a lab of 100 routers checks ten thousand routes against them).
     interfaces: Vec<std::rc::Rc<NodeInterfaces>>,
@@ -434,9 +434,8 @@ impl Checker {
             }
         }
         for given in [delay, loss].into_iter().flatten() {
-            if let Some(why) = self.netem_missing() {
-                self.error_at(given.referenced, why);
-            }
+            let why = self.no_netem.get_or_insert_with(crate::deploy::why_no_netem).clone();
+            self.error_at(given.referenced, why);
         }
         if let Some(delay) = delay {
             let ok = ["ms", "us", "s"].iter().any(|u| {
@@ -445,43 +444,28 @@ impl Checker {
                     .strip_suffix(u)
                     .is_some_and(|n| n.parse::<f64>().is_ok_and(|v| v >= 0.0))
             });
-            if ok {
-                out.delay = Some(delay.value.clone());
-            } else {
-                self.error_at(
-                    delay.referenced,
-                    format!("delay {:?} is not valid: expected 20ms, 500us or 1s", delay.value),
-                );
-            }
+            out.delay = self.valid_or_error(delay, ok, "delay", "20ms, 500us or 1s");
         }
         if let Some(loss) = loss {
             let ok = loss
                 .value
                 .strip_suffix('%')
                 .is_some_and(|n| n.parse::<f64>().is_ok_and(|v| (0.0..=100.0).contains(&v)));
-            if ok {
-                out.loss = Some(loss.value.clone());
-            } else {
-                self.error_at(
-                    loss.referenced,
-                    format!("loss {:?} is not valid: expected a percentage (1%)", loss.value),
-                );
-            }
+            out.loss = self.valid_or_error(loss, ok, "loss", "a percentage (1%)");
         }
         out
     }
 
-    /// Why delay and loss cannot be had here, if they cannot: the kernel is
-    /// asked once (netem is probed by adding one in a throwaway namespace).
-    fn netem_missing(&mut self) -> Option<String> {
-        self.netem
-            .get_or_insert_with(|| match nsbox_net::qdisc::probe_netem() {
-                Err(kernel) => Some(format!(
-                    "delay and loss need the netem qdisc, which this kernel does not have ({kernel})"
-                )),
-                Ok(()) => Some("delay and loss (netem) are not applied by nsbox yet".into()),
-            })
-            .clone()
+    /// `given` as written if it is `valid`; otherwise an error at its place
+    /// naming `what` and the `expected` form.
+    fn valid_or_error(&mut self, given: &Text, valid: bool, what: &str, expected: &str) -> Option<String> {
+        if !valid {
+            self.error_at(
+                given.referenced,
+                format!("{what} {:?} is not valid: expected {expected}", given.value),
+            );
+        }
+        valid.then(|| given.value.clone())
     }
 
     /// Gives every unnamed interface the first free `ethN` of its node, and

@@ -51,6 +51,13 @@ pub struct Impairments {
     pub loss: Option<String>,
 }
 
+impl Impairments {
+    /// Whether these take netem (delay or loss), not only tbf (rate).
+    pub fn need_netem(&self) -> bool {
+        self.delay.is_some() || self.loss.is_some()
+    }
+}
+
 /// A shared segment: a bridge that many node interfaces plug into.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bridge {

@@ -3,7 +3,7 @@
 //! route or rule removed by hand). Planning from this makes `apply` put
 //! back what went missing, not only what the file changed.
 
-use crate::deploy::{self, LabError, NodeHandle};
+use crate::deploy::{self, net_err, LabError, NodeHandle};
 use crate::model::Lab;
 use nsbox_ns::netns::Registry;
 use std::os::fd::AsFd;
@@ -17,11 +17,7 @@ pub fn observe(recorded: &Lab, registry: &Registry) -> Result<Lab, LabError> {
         let Ok(fd) = registry.open(&netns) else {
             continue;
         };
-        let nl = nsbox_net::Netlink::open_in(fd.as_fd()).map_err(|source| LabError::Net {
-            node: node.name.clone(),
-            op: "opening its netlink socket",
-            source,
-        })?;
+        let nl = nsbox_net::Netlink::open_in(fd.as_fd()).map_err(net_err(&node.name, "opening its netlink socket"))?;
         present.push((
             i,
             NodeHandle {
@@ -55,13 +51,10 @@ pub fn observe(recorded: &Lab, registry: &Registry) -> Result<Lab, LabError> {
         }
     }
     for (i, mut handle) in present {
-        let err = |op: &'static str| {
-            let node = recorded.nodes[i].name.clone();
-            move |source| LabError::Net { node, op, source }
-        };
-        let links = handle.nl.links().map_err(err("listing links"))?;
-        let addresses = handle.nl.addresses().map_err(err("listing addresses"))?;
-        let routes = handle.nl.main_routes().map_err(err("listing routes"))?;
+        let name = &recorded.nodes[i].name;
+        let links = handle.nl.links().map_err(net_err(name, "listing links"))?;
+        let addresses = handle.nl.addresses().map_err(net_err(name, "listing addresses"))?;
+        let routes = handle.nl.main_routes().map_err(net_err(name, "listing routes"))?;
         let has_address = |iface: &str, address: &ipnet::IpNet| {
             links
                 .iter()
@@ -86,13 +79,7 @@ pub fn observe(recorded: &Lab, registry: &Registry) -> Result<Lab, LabError> {
             node.rules.retain(|_| present.next().unwrap_or(false));
         }
         let has_link = |iface: &str| links.iter().any(|l| l.name == iface);
-        for end in lab.links.iter_mut().flat_map(|l| l.ends.iter_mut()) {
-            if end.node == i && has_link(&end.iface) {
-                let iface = end.iface.clone();
-                end.addresses.retain(|a| has_address(&iface, a));
-            }
-        }
-        for end in lab.bridges.iter_mut().flat_map(|b| b.ports.iter_mut()) {
+        for end in lab.ends_mut() {
             if end.node == i && has_link(&end.iface) {
                 let iface = end.iface.clone();
                 end.addresses.retain(|a| has_address(&iface, a));
@@ -129,22 +116,17 @@ pub fn observe(recorded: &Lab, registry: &Registry) -> Result<Lab, LabError> {
         for bridge in &mut lab.bridges {
             bridge.ports.retain(|p| keep(p.node, &snapshot));
         }
-        // Node indexes shift when nodes go: rebuild the ends' indexes.
-        let names: Vec<String> = snapshot.nodes.iter().map(|n| n.name.clone()).collect();
+        // Node indexes shift when nodes go: each end's old index becomes
+        // its node's place among the nodes that are left.
         lab.nodes.retain(|n| !dead.contains(&n.name));
-        let new_index = |old: usize| lab_index(&names[old], &lab_names(&lab));
-        let remap: Vec<Option<usize>> = (0..names.len()).map(new_index).collect();
+        let remap: Vec<Option<usize>> = snapshot
+            .nodes
+            .iter()
+            .map(|old| lab.nodes.iter().position(|n| n.name == old.name))
+            .collect();
         for end in lab.ends_mut() {
             end.node = remap[end.node].expect("ends of dead nodes were removed");
         }
     }
     Ok(lab)
-}
-
-fn lab_names(lab: &Lab) -> Vec<String> {
-    lab.nodes.iter().map(|n| n.name.clone()).collect()
-}
-
-fn lab_index(name: &str, names: &[String]) -> Option<usize> {
-    names.iter().position(|n| n == name)
 }
