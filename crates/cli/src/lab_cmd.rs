@@ -8,7 +8,11 @@ use nsbox_lab::scenario::{self, Section};
 use nsbox_lab::state::Store;
 use nsbox_lab::Diagnostics;
 use nsbox_ns::netns::Registry;
-use nsbox_runtime::exec::{Command, EXIT_SETUP_FAILED};
+use nsbox_runtime::exec::Command;
+
+/// What every lab verb exits with when it fails (or, for `check` and
+/// `test`, when an expectation does not hold).
+pub const EXIT_FAILED: i32 = 1;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -22,10 +26,16 @@ pub struct LabArgs {
 enum LabCmd {
     /// Bring a lab up, all or nothing.
     Up { file: PathBuf },
-    /// Tear a lab down (also after a crash or a killed `up`).
+    /// Tear a lab down (also after a crash or a killed `up`). Only the
+    /// namespaces that carry the lab's mark are deleted; others by the same
+    /// names are left alone, with a warning.
     Down {
         /// The lab's name, or its file.
+        #[arg(value_name = "NAME|FILE")]
         lab: String,
+        /// A lab that is not up is not an error (for scripts).
+        #[arg(long)]
+        ignore_missing: bool,
     },
     /// The labs that are up.
     Status {
@@ -147,7 +157,7 @@ pub fn lab(args: LabArgs) -> i32 {
             );
             Ok(0)
         }),
-        LabCmd::Down { lab } => down(&lab, &registry, &store),
+        LabCmd::Down { lab, ignore_missing } => down(&lab, ignore_missing, &registry, &store),
         LabCmd::Status { json } => status(&store, &registry, json),
         LabCmd::Exec { lab, node, command } => exec(lab.as_deref(), &node, &command, &store, &registry),
         LabCmd::Check { file, matrix, json } => load(&file).and_then(|lab| {
@@ -212,7 +222,7 @@ pub fn lab(args: LabArgs) -> i32 {
         if !message.is_empty() {
             crate::report(message);
         }
-        EXIT_SETUP_FAILED
+        EXIT_FAILED
     })
 }
 
@@ -257,26 +267,62 @@ fn print_diagnostics(d: &Diagnostics) {
     );
 }
 
-fn down(lab: &str, registry: &Registry, store: &Store) -> Result<i32, String> {
+fn down(lab: &str, ignore_missing: bool, registry: &Registry, store: &Store) -> Result<i32, String> {
     let path = Path::new(lab);
     let (name, also) = if path.is_file() {
         let lab = load(path)?;
         let names = lab.namespaces();
         (lab.name, names)
+    } else if let Err(why) = nsbox_lab::model::check_lab_name(lab) {
+        // Never read a path as a name: it would reach outside the state
+        // directory.
+        return Err(format!("{lab:?} is not a lab file, and {why}"));
     } else {
         (lab.to_string(), Vec::new())
     };
-    let deleted = deploy::down(&name, &also, registry, store).map_err(failed)?;
-    println!("lab {name} is down ({} namespaces deleted)", deleted.len());
+    let down = deploy::down(&name, &also, registry, store).map_err(failed)?;
+    if let Some(e) = &down.unreadable_state {
+        crate::report(format!(
+            "warning: lab {name}'s state could not be read ({e}); its namespaces were found by name and mark"
+        ));
+    }
+    for (netns, why) in &down.teardown.left_alone {
+        crate::report(format!(
+            "warning: network namespace {netns:?} was left alone: it is not lab {name}'s ({why})"
+        ));
+    }
+    if !down.found {
+        if ignore_missing {
+            println!("lab {name} is not up");
+            return Ok(0);
+        }
+        return Err(format!("lab {name} is not up"));
+    }
+    println!(
+        "lab {name} is down ({} namespaces deleted)",
+        down.teardown.deleted.len()
+    );
     Ok(0)
 }
 
+/// Every lab that is up; a state file that cannot be read is reported and
+/// skipped, so that it hides no other lab.
+fn labs_up(store: &Store) -> Result<Vec<nsbox_lab::state::State>, String> {
+    let (labs, unreadable) = store.list().map_err(|e| e.to_string())?;
+    for e in unreadable {
+        crate::report(format!("warning: skipping a lab whose state cannot be read: {e}"));
+    }
+    Ok(labs)
+}
+
 fn status(store: &Store, registry: &Registry, json: bool) -> Result<i32, String> {
-    let labs = store.list().map_err(|e| e.to_string())?;
+    let labs = labs_up(store)?;
     let rows: Vec<serde_json::Value> = labs
         .iter()
         .map(|s| {
-            let alive = s.namespaces.iter().filter(|n| registry.open(n).is_ok()).count();
+            let alive = (0..s.nodes.len())
+                .filter(|&i| s.namespaces.get(i).is_some_and(|n| registry.open(n).is_ok()))
+                .count();
             serde_json::json!({
                 "name": s.name,
                 "file": s.file,
@@ -310,7 +356,7 @@ fn status(store: &Store, registry: &Registry, json: bool) -> Result<i32, String>
 }
 
 fn exec(lab: Option<&str>, node: &str, command: &[String], store: &Store, registry: &Registry) -> Result<i32, String> {
-    let labs = store.list().map_err(|e| e.to_string())?;
+    let labs = labs_up(store)?;
     let holding: Vec<_> = labs
         .iter()
         .filter(|s| lab.is_none_or(|l| l == s.name))
@@ -393,7 +439,7 @@ fn apply(file: &Path, dry_run: bool, json: bool, registry: &Registry, store: &St
 /// The running lab (by `--lab`, or the only one) that has every node of
 /// `nodes`, read back from its file.
 fn running_lab(lab: Option<&str>, nodes: &[&str], store: &Store) -> Result<Lab, String> {
-    let labs = store.list().map_err(|e| e.to_string())?;
+    let labs = labs_up(store)?;
     let candidates: Vec<_> = labs
         .iter()
         .filter(|s| lab.is_none_or(|l| l == s.name))
@@ -556,9 +602,9 @@ fn test(lab: &Lab, file: &Path, json: bool, registry: &Registry, store: &Store) 
             report.passed + report.failed
         );
     }
-    if report.error.is_some() && report.sections.is_empty() {
-        EXIT_SETUP_FAILED
+    if report.ok() {
+        0
     } else {
-        i32::from(!report.ok())
+        EXIT_FAILED
     }
 }

@@ -9,7 +9,7 @@ use crate::plan::Op;
 use crate::state::{State, Store};
 use nsbox_net::link::{bridge_request, set_up_request, LinkChange, VethEnd, VethPeer};
 use nsbox_net::{NetError, Netlink};
-use nsbox_ns::netns::Registry;
+use nsbox_ns::netns::{NetnsError, Registry};
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
 use std::path::Path;
@@ -50,18 +50,28 @@ impl Running<'_> {
         Ok(self.handles.get_mut(node).expect("inserted above"))
     }
 
-    /// Makes a namespace (a node's or the switch's), `lo` up.
+    /// Makes a namespace (a node's or the switch's), marked as the lab's,
+    /// `lo` up; on a throwaway thread, which the new namespace is made for.
     fn create(&mut self, node: &str) -> Result<(), LabError> {
         let netns = self.netns(node);
-        self.registry.add(&netns)?;
-        let handle = self.node(node)?;
-        handle.nl.set_up("lo", true).map_err(net(node, "bringing lo up"))
+        let (registry, lab, name) = (self.registry.clone(), self.new.name.clone(), node.to_string());
+        let made = std::thread::spawn(move || crate::owner::make_here(&registry, &lab, &name, &netns))
+            .join()
+            .unwrap_or_else(|_| Err(LabError::Netns(NetnsError::ThreadPanicked(node.to_string()))));
+        let (fd, nl) = made?;
+        let handle = NodeHandle {
+            name: node.to_string(),
+            fd,
+            nl,
+        };
+        self.handles.insert(node.to_string(), handle);
+        Ok(())
     }
 
     fn remove_namespace(&mut self, node: &str) -> Result<(), LabError> {
         self.handles.remove(node);
         let netns = self.netns(node);
-        deploy::destroy(self.registry, &[netns])?;
+        deploy::destroy(self.registry, &self.new.name, &[netns], &[])?;
         Ok(())
     }
 
@@ -388,7 +398,7 @@ pub fn apply(
                 .unwrap_or_default();
             let switch = format!("{}--bridges", new.name);
             if !recorded.contains(&switch) && registry.path(&switch).is_ok_and(|p| p.exists()) {
-                let _ = deploy::destroy(registry, &[switch]);
+                let _ = deploy::destroy(registry, &new.name, &[switch], &[]);
             }
             return Err(ApplyError {
                 op: op.to_string(),
@@ -400,16 +410,10 @@ pub fn apply(
     // A lab whose last bridge went keeps no switch namespace.
     let switch = format!("{}--bridges", new.name);
     if new.bridges.is_empty() && registry.path(&switch).is_ok_and(|p| p.exists()) {
-        let _ = deploy::destroy(registry, &[switch]);
+        let _ = deploy::destroy(registry, &new.name, &[switch], &[]);
     }
     drop(lock);
-    let state = State {
-        name: new.name.clone(),
-        file: Some(std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf())),
-        namespaces: new.namespaces(),
-        nodes: new.nodes.iter().map(|n| n.name.clone()).collect(),
-        source: Some(source.to_string()),
-    };
+    let state = State::of(new, Some(file), Some(source.to_string()));
     store.write(&state).map_err(|e| ApplyError {
         op: "recording the lab".into(),
         source: Box::new(e.into()),

@@ -3,6 +3,7 @@
 //! netns` sees the nodes too.
 
 use crate::model::{End, Lab, Node, Route};
+use crate::owner::Owner;
 use crate::state::{State, StateError, Store};
 use nsbox_net::addr::add_address_request;
 use nsbox_net::firewall::{Firewall, FirewallError};
@@ -74,26 +75,54 @@ impl Drop for Rollback<'_> {
         if self.armed {
             // Best effort: the error that stopped `up` is what gets reported;
             // `down` can finish the job from the state file if this fails.
-            if destroy(self.registry, &self.state.namespaces).is_ok() {
+            let names = &self.state.namespaces;
+            if destroy(self.registry, &self.state.name, names, names).is_ok() {
                 let _ = self.store.remove(&self.state.name);
             }
         }
     }
 }
 
-/// Deletes whichever of `namespaces` exist and waits until the kernel has
-/// torn them down; returns those it deleted. Processes still inside (the
-/// nodes' `run` commands, or anything started with `lab exec`) are killed
-/// first: they would keep their namespace alive.
-pub(crate) fn destroy(registry: &Registry, namespaces: &[String]) -> Result<Vec<String>, LabError> {
-    let present: Vec<String> = namespaces
-        .iter()
-        .filter(|n| registry.path(n).is_ok_and(|p| p.exists()))
-        .cloned()
-        .collect();
-    kill_processes(registry, &present);
-    nsbox_net::teardown::delete_and_wait(registry, &present, TEARDOWN_TIMEOUT).map_err(LabError::Teardown)?;
-    Ok(present)
+/// What a teardown did.
+#[derive(Debug, Default)]
+pub struct Teardown {
+    /// The namespaces deleted (they carried the lab's mark).
+    pub deleted: Vec<String>,
+    /// Namespaces by a name of the lab's that were left alone, and why:
+    /// someone else's (no mark of this lab's on them).
+    pub left_alone: Vec<(String, String)>,
+}
+
+/// Deletes those of `namespaces` that are the lab's (they carry its mark,
+/// see [`crate::owner`]) and waits until the kernel has torn them down.
+/// Processes still inside (the nodes' `run` commands, or anything started
+/// with `lab exec`) are killed first: they would keep their namespace alive.
+/// An empty pin file left by a crash is removed only where `recorded` (the
+/// names the lab's own state holds) names it. Nothing else is touched.
+pub(crate) fn destroy(
+    registry: &Registry,
+    lab: &str,
+    namespaces: &[String],
+    recorded: &[String],
+) -> Result<Teardown, LabError> {
+    let owners = crate::owner::owners(registry, lab, namespaces)?;
+    let mut teardown = Teardown::default();
+    let mut ours = Vec::new();
+    for (name, owner) in namespaces.iter().zip(owners) {
+        match owner {
+            Owner::Ours => ours.push(name.clone()),
+            Owner::Absent => {}
+            Owner::Unpinned if recorded.contains(name) => ours.push(name.clone()),
+            Owner::Unpinned => teardown
+                .left_alone
+                .push((name.clone(), "an empty pin file this lab has no record of".into())),
+            Owner::Foreign(why) => teardown.left_alone.push((name.clone(), why)),
+        }
+    }
+    kill_processes(registry, &ours);
+    nsbox_net::teardown::delete_and_wait(registry, &ours, TEARDOWN_TIMEOUT).map_err(LabError::Teardown)?;
+    teardown.deleted = ours;
+    Ok(teardown)
 }
 
 /// Kills every process in `namespaces` (and reaps those that are this
@@ -123,14 +152,13 @@ fn make_namespaces(
         });
         let node = lab.nodes.get(i);
         let name = node.map_or("(bridges)", |n| n.name.as_str());
-        let fd = registry.add_here(&namespaces[i])?;
+        let (fd, nl) = crate::owner::make_here(registry, &lab.name, name, &namespaces[i])?;
         if let Some(node) = node {
             node.sysctls
                 .iter()
                 .try_for_each(|(key, value)| nsbox_net::sysctl::write(key, value))
                 .map_err(net_err(name, "setting sysctls"))?;
         }
-        let nl = Netlink::open().map_err(net_err(name, "opening its netlink socket"))?;
         Ok(NodeHandle {
             name: name.to_string(),
             fd,
@@ -235,7 +263,7 @@ fn start_commands(lab: &Lab, nodes: &[NodeHandle], store: &Store) -> Result<(), 
 /// Starts a node's `run` commands in its namespace, in the background (a
 /// process group of their own, output to the lab's log of the node).
 pub(crate) fn start_node_commands(node: &Node, handle: &NodeHandle, store: &Store, lab: &str) -> Result<(), LabError> {
-    let logs = store.logs(lab);
+    let logs = store.logs(lab)?;
     let log_path = logs.join(format!("{}.log", node.name));
     let commands = node.run.clone();
     let started = std::fs::create_dir_all(&logs).and_then(|()| {
@@ -305,13 +333,7 @@ pub fn up_with_progress(
             return Err(LabError::NameTaken(name.clone()));
         }
     }
-    let state = State {
-        name: lab.name.clone(),
-        file: file.map(|f| std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf())),
-        namespaces: namespaces.clone(),
-        nodes: lab.nodes.iter().map(|n| n.name.clone()).collect(),
-        source: file.and_then(|f| std::fs::read_to_string(f).ok()),
-    };
+    let state = State::of(lab, file, file.and_then(|f| std::fs::read_to_string(f).ok()));
     // The state names everything before anything exists: `down` finds it
     // all even if this process dies half-way.
     store.write(&state)?;
@@ -430,7 +452,8 @@ fn configure(
         });
         let handle = &mut nodes[i];
         let mine: Vec<&Iface> = ifaces.iter().filter(|f| f.end.node == i).collect();
-        let mut batch = vec![set_up_request("lo", true).map_err(net_err(&node.name, "bringing lo up"))?];
+        // `lo` is up already: it was marked (and brought up) when made.
+        let mut batch = Vec::new();
         for address in &node.lo {
             batch.push(add_address_request(1, "lo", *address));
         }
@@ -572,19 +595,50 @@ pub fn open(lab: &Lab, registry: &Registry) -> Result<Vec<NodeHandle>, LabError>
         .collect()
 }
 
-/// Tears the lab `name` down: every namespace its state names (and
-/// `also`, the names a lab file gives), then its state. Works on what is
-/// left after a crash; returns the namespaces that were deleted.
-pub fn down(name: &str, also: &[String], registry: &Registry, store: &Store) -> Result<Vec<String>, LabError> {
+/// What `down` did.
+#[derive(Debug, Default)]
+pub struct Down {
+    pub teardown: Teardown,
+    /// Whether anything of the lab was found (state, or a namespace of its).
+    pub found: bool,
+    /// The lab's state file, when it could not be read (it is removed all
+    /// the same: the lab's namespaces are found by their names and marks).
+    pub unreadable_state: Option<StateError>,
+}
+
+/// Tears the lab `name` down: every namespace of the lab that carries its
+/// mark, found by the names its state records, the names `also` (a lab
+/// file's), and the names under /run/netns that start with `LAB-` (so that
+/// a lost or corrupt state hides nothing); then its state. Works on what is
+/// left after a crash. Namespaces by those names without the lab's mark are
+/// someone else's and are left alone (listed in the result).
+pub fn down(name: &str, also: &[String], registry: &Registry, store: &Store) -> Result<Down, LabError> {
+    crate::model::check_lab_name(name).map_err(StateError::InvalidName)?;
     let _lock = store.lock(name)?;
-    let state = store.read(name)?;
-    let mut namespaces: Vec<String> = state.map(|s| s.namespaces).unwrap_or_default();
-    for n in also {
-        if !namespaces.contains(n) {
-            namespaces.push(n.clone());
+    let (state, unreadable_state) = match store.read(name) {
+        Ok(state) => (state, None),
+        Err(e @ StateError::Io { .. }) => (None, Some(e)),
+        Err(e) => return Err(e.into()),
+    };
+    let recorded: Vec<String> = state.as_ref().map(|s| s.namespaces.clone()).unwrap_or_default();
+    let prefix = crate::model::netns_prefix(name);
+    let pinned = registry
+        .list()?
+        .into_iter()
+        .map(|n| n.name)
+        .filter(|n| n.starts_with(&prefix));
+    let mut namespaces = recorded.clone();
+    for n in also.iter().cloned().chain(pinned) {
+        if !namespaces.contains(&n) {
+            namespaces.push(n);
         }
     }
-    let deleted = destroy(registry, &namespaces)?;
+    let teardown = destroy(registry, name, &namespaces, &recorded)?;
+    let found = state.is_some() || unreadable_state.is_some() || !teardown.deleted.is_empty();
     store.remove(name)?;
-    Ok(deleted)
+    Ok(Down {
+        teardown,
+        found,
+        unreadable_state,
+    })
 }

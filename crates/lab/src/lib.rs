@@ -11,6 +11,7 @@ pub mod graph;
 pub mod load;
 pub mod model;
 pub mod observe;
+pub mod owner;
 pub mod paths;
 pub mod plan;
 pub mod probe;

@@ -129,6 +129,9 @@ struct Checker {
     interfaces: Vec<std::rc::Rc<NodeInterfaces>>,
 }
 
+/// Longest node name: `LAB-NODE` must fit a file name (255 bytes).
+const MAX_NODE_NAME: usize = 255 - 1 - crate::model::MAX_LAB_NAME;
+
 /// Characters allowed in lab and node names: they become file names under
 /// /run/netns and parts of interface names.
 fn is_plain_name(name: &str) -> bool {
@@ -159,11 +162,8 @@ impl Checker {
 
     fn lab(&mut self, file: &LabFile) -> Lab {
         let name = file.name.value.clone();
-        if !is_plain_name(&name) || name.len() > 32 {
-            self.error_at(
-                file.name.referenced,
-                format!("lab name {name:?}: use up to 32 letters, digits, '.', '_' or '-'"),
-            );
+        if let Err(why) = crate::model::check_lab_name(&name) {
+            self.error_at(file.name.referenced, why);
         }
         let mut lab = Lab {
             name,
@@ -222,10 +222,13 @@ impl Checker {
     }
 
     fn node(&mut self, name: &Text, node: &Spanned<NodeFile>) -> Node {
-        if !is_plain_name(&name.value) {
+        if !is_plain_name(&name.value) || name.value.len() > MAX_NODE_NAME {
             self.error_at(
                 name.referenced,
-                format!("node name {:?}: use letters, digits, '.', '_' or '-'", name.value),
+                format!(
+                    "node name {:?}: use 1 to {MAX_NODE_NAME} letters, digits, '.', '_' or '-', not starting with '.' or '-'",
+                    crate::model::cut_for_display(&name.value)
+                ),
             );
         }
         let n = &node.value;
@@ -1120,7 +1123,11 @@ links:
             ),
             (
                 BASE.replace("name: t", "name: \"no/slash\""),
-                "1:7: lab name \"no/slash\"",
+                "1:7: invalid lab name \"no/slash\"",
+            ),
+            (
+                BASE.replace("name: t", "name: a-b"),
+                "1:7: invalid lab name \"a-b\"",
             ),
             (BASE.replace("links:", "links: ["), "7:3: "),
         ];

@@ -186,9 +186,50 @@ impl Lab {
     }
 }
 
-/// `LAB-NODE`: the name under /run/netns.
+/// `LAB-NODE`: the name under /run/netns. A lab's name has no '-' (see
+/// [`check_lab_name`]), so the first '-' ends it and no two labs' nodes can
+/// ever have the same namespace name (lab `a` with node `b-c` is `a-b-c`;
+/// lab `a-b` cannot exist).
 pub fn netns_name(lab: &str, node: &str) -> String {
     format!("{lab}-{node}")
+}
+
+/// The prefix every namespace of lab `lab` has, and no other lab's has.
+pub fn netns_prefix(lab: &str) -> String {
+    format!("{lab}-")
+}
+
+/// Longest lab name.
+pub const MAX_LAB_NAME: usize = 32;
+
+/// The rule for a lab's name, which every command and the state store
+/// apply: 1 to 32 letters, digits, '_' or '.', not starting with '.'. No
+/// '/' (it becomes a file name under /run/nsbox/labs) and no '-' (it
+/// separates the lab from its nodes in `LAB-NODE`).
+pub fn check_lab_name(name: &str) -> Result<(), String> {
+    let plain = !name.is_empty()
+        && name.len() <= MAX_LAB_NAME
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.')
+        && !name.starts_with('.');
+    if plain {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid lab name {:?}: use 1 to {MAX_LAB_NAME} letters, digits, '_' or '.' (no '-': it separates the lab from its nodes in LAB-NODE)",
+            crate::model::cut_for_display(name)
+        ))
+    }
+}
+
+/// A user's text cut to a length fit for a message.
+pub fn cut_for_display(text: &str) -> String {
+    const MAX: usize = 64;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_string(),
+    }
 }
 
 impl Lab {

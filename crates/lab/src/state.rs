@@ -25,14 +25,42 @@ pub struct State {
     /// `apply` plans from.
     #[serde(default)]
     pub source: Option<String>,
+    /// The nodes that are containers: `lab exec` enters their container,
+    /// never the bare network namespace.
+    #[serde(default)]
+    pub containers: Vec<String>,
+}
+
+impl State {
+    /// The record of `lab`, brought up (or applied) from `file` whose text
+    /// is `source`.
+    pub fn of(lab: &crate::Lab, file: Option<&Path>, source: Option<String>) -> State {
+        State {
+            name: lab.name.clone(),
+            file: file.map(|f| std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf())),
+            namespaces: lab.namespaces(),
+            nodes: lab.nodes.iter().map(|n| n.name.clone()).collect(),
+            source,
+            containers: lab
+                .nodes
+                .iter()
+                .filter(|n| n.container.is_some())
+                .map(|n| n.name.clone())
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{step} {}: {source}", path.display())]
-pub struct StateError {
-    pub step: &'static str,
-    pub path: PathBuf,
-    pub source: std::io::Error,
+pub enum StateError {
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("{step} {}: {source}", path.display())]
+    Io {
+        step: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The directory of lab state files.
@@ -48,7 +76,7 @@ impl Default for Store {
 }
 
 fn io<T>(step: &'static str, path: &Path, r: std::io::Result<T>) -> Result<T, StateError> {
-    r.map_err(|source| StateError {
+    r.map_err(|source| StateError::Io {
         step,
         path: path.to_path_buf(),
         source,
@@ -65,15 +93,22 @@ impl Store {
         Store { dir: dir.into() }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.json"))
+    /// `dir/NAME.SUFFIX`, once `name` is known to be a lab's name: a
+    /// name with a '/' or a '..' would reach outside the directory.
+    fn file(&self, name: &str, suffix: &str) -> Result<PathBuf, StateError> {
+        crate::model::check_lab_name(name).map_err(StateError::InvalidName)?;
+        Ok(self.dir.join(format!("{name}.{suffix}")))
+    }
+
+    fn path(&self, name: &str) -> Result<PathBuf, StateError> {
+        self.file(name, "json")
     }
 
     /// Takes the lab's lock (a `.lock` file beside its state), waiting for
     /// another nsbox that holds it.
     pub fn lock(&self, name: &str) -> Result<LabLock, StateError> {
+        let path = self.file(name, "lock")?;
         io("creating", &self.dir, std::fs::create_dir_all(&self.dir))?;
-        let path = self.dir.join(format!("{name}.lock"));
         let file = io("opening", &path, File::options().create(true).append(true).open(&path))?;
         io("locking", &path, file.lock())?;
         Ok(LabLock { _file: file })
@@ -81,8 +116,8 @@ impl Store {
 
     /// Records `state`, replacing the file whole (write, then rename).
     pub fn write(&self, state: &State) -> Result<(), StateError> {
+        let path = self.path(&state.name)?;
         io("creating", &self.dir, std::fs::create_dir_all(&self.dir))?;
-        let path = self.path(&state.name);
         let temporary = self.dir.join(format!(".{}.json.new", state.name));
         let text = serde_json::to_string_pretty(state).expect("plain data serializes");
         let mut file = io("creating", &temporary, File::create(&temporary))?;
@@ -91,15 +126,15 @@ impl Store {
     }
 
     pub fn read(&self, name: &str) -> Result<Option<State>, StateError> {
-        let path = self.path(name);
+        let path = self.path(name)?;
         match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| StateError {
+            Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| StateError::Io {
                 step: "reading",
                 path,
                 source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StateError {
+            Err(e) => Err(StateError::Io {
                 step: "reading",
                 path,
                 source: e,
@@ -109,16 +144,16 @@ impl Store {
 
     /// The directory of a lab's logs: one file per node, with what its
     /// `run` commands print.
-    pub fn logs(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.logs"))
+    pub fn logs(&self, name: &str) -> Result<PathBuf, StateError> {
+        self.file(name, "logs")
     }
 
     /// Removes the lab's state (its lock file and logs too); absent is fine.
     pub fn remove(&self, name: &str) -> Result<(), StateError> {
-        let logs = self.logs(name);
+        let logs = self.logs(name)?;
         match std::fs::remove_dir_all(&logs) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(StateError {
+                return Err(StateError::Io {
                     step: "removing",
                     path: logs,
                     source: e,
@@ -126,10 +161,10 @@ impl Store {
             }
             _ => {}
         }
-        for path in [self.path(name), self.dir.join(format!("{name}.lock"))] {
+        for path in [self.path(name)?, self.file(name, "lock")?] {
             match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(StateError {
+                    return Err(StateError::Io {
                         step: "removing",
                         path,
                         source: e,
@@ -141,13 +176,14 @@ impl Store {
         Ok(())
     }
 
-    /// Every recorded lab, by name.
-    pub fn list(&self) -> Result<Vec<State>, StateError> {
+    /// Every recorded lab, by name, and the state files that could not be
+    /// read (each lab's own: one corrupt file hides no other lab).
+    pub fn list(&self) -> Result<(Vec<State>, Vec<StateError>), StateError> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
             Err(e) => {
-                return Err(StateError {
+                return Err(StateError::Io {
                     step: "listing",
                     path: self.dir.clone(),
                     source: e,
@@ -157,14 +193,18 @@ impl Store {
         let mut names: Vec<String> = entries
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json").map(str::to_string))
-            .filter(|n| !n.starts_with('.'))
+            .filter(|n| crate::model::check_lab_name(n).is_ok())
             .collect();
         names.sort();
-        let mut out = Vec::new();
+        let mut labs = Vec::new();
+        let mut unreadable = Vec::new();
         for name in names {
-            out.extend(self.read(&name)?);
+            match self.read(&name) {
+                Ok(state) => labs.extend(state),
+                Err(e) => unreadable.push(e),
+            }
         }
-        Ok(out)
+        Ok((labs, unreadable))
     }
 }
 
@@ -177,18 +217,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::at(dir.path().join("labs"));
         assert_eq!(store.read("seed").unwrap(), None);
-        assert!(store.list().unwrap().is_empty());
+        assert!(store.list().unwrap().0.is_empty());
         let state = State {
             name: "seed".into(),
             file: Some("/x/seed.yaml".into()),
             namespaces: vec!["seed-a".into()],
             nodes: vec!["a".into()],
             source: Some("name: seed".into()),
+            containers: Vec::new(),
         };
         let lock = store.lock("seed").unwrap();
         store.write(&state).unwrap();
         assert_eq!(store.read("seed").unwrap(), Some(state.clone()));
-        assert_eq!(store.list().unwrap(), vec![state]);
+        assert_eq!(store.list().unwrap().0, vec![state]);
         drop(lock);
         store.remove("seed").unwrap();
         store.remove("seed").unwrap();
@@ -196,5 +237,44 @@ mod tests {
             std::fs::read_dir(dir.path().join("labs")).unwrap().next().is_none(),
             "nothing left"
         );
+    }
+
+    #[test]
+    fn names_that_are_paths_are_refused_and_nothing_is_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("labs"));
+        let victim = dir.path().join("v.logs");
+        std::fs::create_dir_all(victim.join("sub")).unwrap();
+        for bad in ["../v", "/tmp/v", "a/b", "..", "", "a-b", ".hidden"] {
+            assert!(matches!(store.remove(bad), Err(StateError::InvalidName(_))), "{bad:?}");
+            assert!(matches!(store.lock(bad), Err(StateError::InvalidName(_))), "{bad:?}");
+            assert!(matches!(store.read(bad), Err(StateError::InvalidName(_))), "{bad:?}");
+            assert!(matches!(store.logs(bad), Err(StateError::InvalidName(_))), "{bad:?}");
+        }
+        assert!(victim.join("sub").is_dir(), "someone else's directory is still there");
+        assert!(
+            !dir.path().join("labs").exists(),
+            "not even the state directory was made"
+        );
+    }
+
+    #[test]
+    fn a_corrupt_state_file_is_reported_and_hides_no_other_lab() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        std::fs::write(dir.path().join("junk.json"), "{garbage").unwrap();
+        let state = State {
+            name: "good".into(),
+            file: None,
+            namespaces: vec!["good-a".into()],
+            nodes: vec!["a".into()],
+            source: None,
+            containers: Vec::new(),
+        };
+        store.write(&state).unwrap();
+        let (labs, unreadable) = store.list().unwrap();
+        assert_eq!(labs, vec![state]);
+        assert_eq!(unreadable.len(), 1);
+        assert!(unreadable[0].to_string().contains("junk.json"), "{}", unreadable[0]);
     }
 }

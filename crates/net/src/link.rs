@@ -69,6 +69,8 @@ pub struct Link {
     pub master: Option<u32>,
     /// The index of a veth's peer (in the peer's namespace).
     pub peer_index: Option<u32>,
+    /// The interface's alias (`ip link set IFACE alias TEXT`).
+    pub alias: Option<String>,
 }
 
 fn name_attr(name: &str) -> LinkAttribute {
@@ -169,6 +171,8 @@ pub struct LinkChange<'a> {
     pub rename: Option<&'a str>,
     /// Move it into this namespace.
     pub netns: Option<BorrowedFd<'a>>,
+    /// Set its alias (`ip link set IFACE alias TEXT`).
+    pub alias: Option<&'a str>,
 }
 
 impl Netlink {
@@ -263,6 +267,9 @@ impl Netlink {
         if let Some(fd) = change.netns {
             msg.attributes.push(netns_attr(fd));
         }
+        if let Some(alias) = change.alias {
+            msg.attributes.push(LinkAttribute::IfAlias(alias.to_string()));
+        }
         self.request(RouteNetlinkMessage::SetLink(msg), 0, || {
             format!("changing interface {name:?}")
         })
@@ -306,6 +313,23 @@ impl Netlink {
         }
     }
 
+    /// Interface `name` as the kernel reports it.
+    pub fn link(&mut self, name: &str) -> Result<Link, NetError> {
+        check_name(name)?;
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(name_attr(name));
+        match self.query(RouteNetlinkMessage::GetLink(msg), || {
+            format!("looking up interface {name:?}")
+        }) {
+            Ok(RouteNetlinkMessage::NewLink(link)) => Ok(link_from_message(link)),
+            Ok(other) => Err(NetError::Protocol(format!(
+                "unexpected reply to a link lookup: {other:?}"
+            ))),
+            Err(e) if e.errno() == Some(libc::ENODEV) => Err(NetError::NoSuchLink(name.to_string())),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every interface, in index order.
     pub fn links(&mut self) -> Result<Vec<Link>, NetError> {
         let replies = self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()), || {
@@ -334,6 +358,7 @@ fn link_from_message(message: LinkMessage) -> Link {
         mac: None,
         master: None,
         peer_index: None,
+        alias: None,
     };
     for attr in message.attributes {
         match attr {
@@ -343,6 +368,7 @@ fn link_from_message(message: LinkMessage) -> Link {
             LinkAttribute::Link(index) => link.peer_index = Some(index),
             LinkAttribute::Address(mac) => link.mac = Some(format_mac(&mac)),
             LinkAttribute::OperState(state) => link.state = state_name(state),
+            LinkAttribute::IfAlias(alias) => link.alias = Some(alias),
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     if let LinkInfo::Kind(kind) = info {

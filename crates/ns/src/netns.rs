@@ -80,6 +80,29 @@ pub fn run_in_fd<T: Send + 'static>(ns: &OwnedFd, f: impl FnOnce() -> T + Send +
     io("joining", Path::new("namespace fd"), joined)
 }
 
+/// Runs `f(i)` inside each namespace `namespaces[i]` in turn, on one
+/// throwaway thread that joins them one after the other (one thread for
+/// many namespaces, where [`run_in_fd`] takes one each).
+pub fn run_in_each<T: Send + 'static>(
+    namespaces: Vec<OwnedFd>,
+    f: impl Fn(usize) -> T + Send + 'static,
+) -> Result<Vec<T>, NetnsError> {
+    let joined = std::thread::spawn(move || -> Result<Vec<T>, std::io::Error> {
+        let mut out = Vec::with_capacity(namespaces.len());
+        for (i, fd) in namespaces.iter().enumerate() {
+            rx(rustix::thread::move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(fd),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            ))?;
+            out.push(f(i));
+        }
+        Ok(out)
+    })
+    .join()
+    .map_err(|_| NetnsError::ThreadPanicked("(each in turn)".into()))?;
+    io("joining", Path::new("namespace fd"), joined)
+}
+
 /// The named network namespaces of a run directory (normally [`RUN_DIR`]).
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -150,12 +173,26 @@ impl Registry {
     /// made to set namespaces up, several at once. Returns an open
     /// descriptor of the namespace.
     pub fn add_here(&self, name: &str) -> Result<OwnedFd, NetnsError> {
+        self.new_here(name)?;
+        self.pin_here(name)
+    }
+
+    /// The first half of [`Registry::add_here`]: a new network namespace
+    /// for the calling thread, not pinned yet, so that the caller can mark
+    /// it (or set it up) before any other process can see it by name.
+    pub fn new_here(&self, name: &str) -> Result<(), NetnsError> {
         let path = self.path(name)?;
         io(
             "creating a network namespace for",
             &path,
             nsbox_sys::unshare_namespaces(libc::CLONE_NEWNET as u64),
-        )?;
+        )
+    }
+
+    /// The second half of [`Registry::add_here`]: pins the calling thread's
+    /// network namespace as `name` and returns an open descriptor of it.
+    pub fn pin_here(&self, name: &str) -> Result<OwnedFd, NetnsError> {
+        let path = self.path(name)?;
         self.pin_current_thread(name)?;
         let flags = rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC;
         io(
@@ -314,6 +351,14 @@ impl Registry {
             }
         }
         Ok(())
+    }
+
+    /// Whether `name` is a pin file that pins nothing: a plain file left
+    /// by a crash between creating the pin and mounting the namespace on it.
+    pub fn is_unpinned_file(&self, name: &str) -> bool {
+        self.path(name).is_ok_and(|p| {
+            pinned_inode(&p).is_none() && std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file() && m.len() == 0)
+        })
     }
 
     /// Opens namespace `name` for joining.

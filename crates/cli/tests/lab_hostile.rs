@@ -1,0 +1,194 @@
+//! `nsbox lab` under hostile input: every verb that deletes is given
+//! someone else's objects (files, directories, namespaces, processes) and
+//! must leave them alone. Each test runs in a private mount namespace with
+//! its own /run (so /run/netns and /run/nsbox are its own).
+
+mod common;
+
+use common::field;
+
+macro_rules! require_lab_tools {
+    () => {
+        require_root!();
+        if common::missing_tool(&["ip", "nft", "ping", "busybox"]) {
+            return;
+        }
+    };
+}
+
+fn run(script: &str) -> String {
+    let script = format!("{script}\necho END");
+    let (code, out, err) = common::in_private_run(&script);
+    assert!(
+        code == 0 && out.contains("END"),
+        "script failed ({code}):\n{out}\n{err}"
+    );
+    out
+}
+
+const WEB: &str = "cat > /run/w.yaml <<'EOF'
+name: web
+nodes: {server: {}, client: {}}
+links:
+  - endpoints: [server 10.0.0.1/24, client 10.0.0.2/24]
+EOF
+";
+
+#[test]
+fn down_refuses_paths_as_names_and_touches_no_file_outside_its_directory() {
+    require_lab_tools!();
+    let out = run(r#"
+mkdir -p /run/v.logs/sub /run/nsbox/labs
+echo '{"name":"v","file":null,"namespaces":["victim"],"nodes":["a"]}' > /run/v.json
+set +e
+$NSBOX lab down /run/v 2>/run/err; echo "ABS $?"
+$NSBOX lab down ../../v 2>>/run/err; echo "REL $?"
+$NSBOX lab down ../../../tmp/x 2>>/run/err; echo "UP3 $?"
+set -e
+echo "LOGS $(test -d /run/v.logs/sub && echo kept)"
+echo "JSON $(test -f /run/v.json && echo kept)"
+echo "LOCK $(ls /tmp/x.lock /run/v.lock 2>/dev/null | wc -l)"
+echo "ERR $(head -1 /run/err)"
+"#);
+    assert_eq!(field(&out, "ABS"), "1");
+    assert_eq!(field(&out, "REL"), "1");
+    assert_eq!(field(&out, "UP3"), "1");
+    assert_eq!(field(&out, "LOGS"), "kept");
+    assert_eq!(field(&out, "JSON"), "kept");
+    assert_eq!(field(&out, "LOCK"), "0", "no lock file made anywhere");
+    assert!(
+        field(&out, "ERR").contains("is not a lab file, and invalid lab name"),
+        "{out}"
+    );
+}
+
+#[test]
+fn down_leaves_a_namespace_of_the_same_name_and_its_processes_alone() {
+    require_lab_tools!();
+    let out = run(&format!(
+        r#"{WEB}
+ip netns add web-server
+ip netns exec web-server sleep 1000 &
+victim=$!
+set +e
+$NSBOX lab up /run/w.yaml 2>/run/err; echo "UP $?"
+$NSBOX lab down /run/w.yaml 2>>/run/err; echo "DOWN $?"
+$NSBOX lab down web 2>>/run/err; echo "DOWN_NAME $?"
+set -e
+echo "NETNS $(ip netns list | cut -d' ' -f1 | tr '\n' ' ')"
+echo "SLEEP $(kill -0 $victim && echo alive)"
+kill $victim; wait $victim || true
+ip netns delete web-server
+echo "ERR $(grep -c 'left alone' /run/err)"
+"#
+    ));
+    assert_eq!(field(&out, "UP"), "1", "refused: the name is taken");
+    assert_eq!(field(&out, "DOWN"), "1", "nothing of lab web was up");
+    assert_eq!(field(&out, "DOWN_NAME"), "1");
+    assert_eq!(field(&out, "NETNS"), "web-server");
+    assert_eq!(field(&out, "SLEEP"), "alive");
+    assert_eq!(field(&out, "ERR"), "2", "each down says what it left alone: {out}");
+}
+
+#[test]
+fn a_namespace_taken_over_by_name_after_up_is_not_deleted_by_down() {
+    require_lab_tools!();
+    // The lab's own namespace is replaced by someone else's of the same
+    // name while the lab is up: `down` deletes the lab's other node, leaves
+    // the stranger, and says so.
+    let out = run(&format!(
+        r#"{WEB}
+$NSBOX lab up /run/w.yaml >/dev/null
+ip netns delete web-client
+ip netns add web-client
+$NSBOX lab down web 2>/run/err
+echo "NETNS $(ip netns list | cut -d' ' -f1 | tr '\n' ' ')"
+echo "WARN $(grep -c '"web-client" was left alone' /run/err)"
+ip netns delete web-client
+"#
+    ));
+    assert_eq!(field(&out, "NETNS"), "web-client");
+    assert_eq!(field(&out, "WARN"), "1", "{out}");
+}
+
+#[test]
+fn lab_names_cannot_make_two_labs_share_a_namespace() {
+    require_lab_tools!();
+    let out = run(r#"
+printf 'name: a\nnodes: {b-c: {}}\n' > /run/a.yaml
+printf 'name: a-b\nnodes: {c: {}}\n' > /run/ab.yaml
+set +e
+$NSBOX lab validate /run/ab.yaml 2>/run/err; echo "VALIDATE $?"
+set -e
+$NSBOX lab up /run/a.yaml >/dev/null
+echo "NETNS $(ip netns list | cut -d' ' -f1 | tr '\n' ' ')"
+$NSBOX lab down a >/dev/null
+echo "ERR $(grep -o 'invalid lab name "a-b"' /run/err)"
+"#);
+    assert_eq!(field(&out, "VALIDATE"), "1");
+    assert_eq!(field(&out, "ERR"), "invalid lab name \"a-b\"", "{out}");
+    assert_eq!(field(&out, "NETNS"), "a-b-c");
+}
+
+#[test]
+fn down_of_a_lab_that_is_not_up_fails_unless_told_to_ignore_it() {
+    require_lab_tools!();
+    let out = run(r#"
+set +e
+$NSBOX lab down nope 2>/run/err; echo "NAME $?"
+$NSBOX lab down nope.yaml 2>>/run/err; echo "FILE $?"
+$NSBOX lab down nope --ignore-missing; echo "IGNORED $?"
+set -e
+echo "ERR $(head -1 /run/err)"
+"#);
+    assert_eq!(field(&out, "NAME"), "1");
+    assert_eq!(field(&out, "FILE"), "1");
+    assert_eq!(field(&out, "IGNORED"), "0");
+    assert_eq!(field(&out, "ERR"), "nsbox: lab nope is not up");
+}
+
+#[test]
+fn a_corrupt_state_file_hides_no_other_lab_and_down_still_cleans_its_own() {
+    require_lab_tools!();
+    let out = run(&format!(
+        r#"{WEB}
+$NSBOX lab up /run/w.yaml >/dev/null
+printf 'name: other\nnodes: {{x: {{}}}}\n' > /run/o.yaml
+$NSBOX lab up /run/o.yaml >/dev/null
+echo '{{garbage' > /run/nsbox/labs/other.json
+echo "STATUS $($NSBOX lab status 2>/run/err | head -1)"
+echo "STATUS_WARN $(grep -c 'cannot be read' /run/err)"
+echo "EXEC $($NSBOX lab exec server -- echo in 2>/dev/null)"
+$NSBOX lab down other 2>/run/err >/dev/null; echo "DOWN $?"
+echo "NETNS $(ip netns list | cut -d' ' -f1 | sort | tr '\n' ' ')"
+echo "STATE $(ls /run/nsbox/labs | sort | tr '\n' ' ')"
+$NSBOX lab down web >/dev/null
+"#
+    ));
+    assert!(field(&out, "STATUS").contains("web"), "{out}");
+    assert_eq!(field(&out, "STATUS_WARN"), "1");
+    assert_eq!(field(&out, "EXEC"), "in");
+    assert_eq!(field(&out, "DOWN"), "0");
+    assert_eq!(field(&out, "NETNS"), "web-client web-server");
+    assert_eq!(field(&out, "STATE"), "web.json web.lock");
+}
+
+#[test]
+fn status_counts_nodes_not_the_switch_namespace() {
+    require_lab_tools!();
+    let out = run(&format!(
+        r#"{}
+$NSBOX lab up "$STAR" >/dev/null
+echo "STATUS $($NSBOX lab status | head -1)"
+$NSBOX lab down star >/dev/null
+"#,
+        format_args!("STAR={}/../../examples/labs/star.yaml", env!("CARGO_MANIFEST_DIR"))
+    ));
+    let status = field(&out, "STATUS");
+    let nodes = status.split("  ").nth(1).unwrap_or_default();
+    let (alive, total) = nodes
+        .strip_suffix(" nodes alive")
+        .and_then(|n| n.split_once(" of "))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert_eq!(alive, total, "{status}");
+}
