@@ -14,6 +14,7 @@ mod firewall_cmd;
 mod lab_cmd;
 mod netns_cmd;
 mod ns_cmd;
+mod numbers;
 mod ping_cmd;
 mod show_cmd;
 mod unshare_cmd;

@@ -36,8 +36,8 @@ enum NetnsCmd {
         #[arg(long)]
         wait: bool,
         /// How long --wait waits, in seconds.
-        #[arg(long, value_name = "SECS", default_value_t = 10, requires = "wait")]
-        wait_timeout: u64,
+        #[arg(long, value_name = "SECS", default_value = "10", requires = "wait", value_parser = crate::numbers::timeout)]
+        wait_timeout: std::time::Duration,
     },
     /// Run a command in a named network namespace, as `ip netns exec`.
     #[command(trailing_var_arg = true)]
@@ -135,7 +135,7 @@ fn list(registry: &Registry, json: bool) -> i32 {
 /// Deletes every namespace asked for, going on past failures (each is
 /// reported); fails if any failed. With `wait`, returns once the kernel has
 /// torn them all down.
-fn delete(registry: &Registry, names: Vec<String>, all: bool, wait: Option<u64>) -> i32 {
+fn delete(registry: &Registry, names: Vec<String>, all: bool, wait: Option<std::time::Duration>) -> i32 {
     let names: Vec<String> = if all {
         match registry.list() {
             Ok(list) => list.into_iter().map(|n| n.name).collect(),
@@ -147,8 +147,7 @@ fn delete(registry: &Registry, names: Vec<String>, all: bool, wait: Option<u64>)
     } else {
         names
     };
-    if let Some(secs) = wait {
-        let timeout = std::time::Duration::from_secs(secs);
+    if let Some(timeout) = wait {
         return match nsbox_net::teardown::delete_and_wait(registry, &names, timeout) {
             Ok(()) => 0,
             Err(e) => {

@@ -14,20 +14,20 @@ pub struct PingArgs {
     netns: Option<String>,
     /// The address to ping.
     destination: IpAddr,
-    /// Number of echo requests.
-    #[arg(short = 'c', default_value_t = 3)]
+    /// Number of echo requests (1 or more).
+    #[arg(short = 'c', default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     count: u32,
     /// Seconds to wait for answers after the last request.
-    #[arg(short = 'W', default_value_t = 10.0, value_name = "SECS")]
-    wait: f64,
+    #[arg(short = 'W', default_value = "10", value_name = "SECS", value_parser = crate::numbers::linger)]
+    wait: Duration,
     /// Seconds between requests.
-    #[arg(short = 'i', default_value_t = 1.0, value_name = "SECS")]
-    interval: f64,
+    #[arg(short = 'i', default_value = "1", value_name = "SECS", value_parser = crate::numbers::interval)]
+    interval: Duration,
     /// Source address.
     #[arg(short = 'I', value_name = "SRC")]
     source: Option<IpAddr>,
-    /// TTL (hop limit) of the requests.
-    #[arg(short = 't', value_name = "TTL")]
+    /// TTL (hop limit) of the requests, 1 to 255.
+    #[arg(short = 't', value_name = "TTL", value_parser = clap::value_parser!(u8).range(1..))]
     ttl: Option<u8>,
     /// Bytes of payload.
     #[arg(short = 's', default_value_t = 56, value_name = "SIZE")]
@@ -117,11 +117,10 @@ fn print_statistics(s: &Summary) {
 }
 
 pub fn ping_cmd(args: PingArgs) -> i32 {
-    let seconds = |s: f64| Duration::from_secs_f64(s.max(0.0));
     let options = PingOptions {
-        count: args.count.max(1),
-        interval: seconds(args.interval),
-        wait: seconds(args.wait),
+        count: args.count,
+        interval: args.interval,
+        wait: args.wait,
         source: args.source,
         ttl: args.ttl,
         size: args.size,

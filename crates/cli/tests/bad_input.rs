@@ -124,3 +124,40 @@ fn ping_bad_input_exits_2_like_iputils() {
         "{err}"
     );
 }
+
+#[test]
+fn timings_that_cannot_be_waited_for_are_refused_as_iputils_does() {
+    for (flag, value, words) in [
+        ("-i", "inf", "bad timing interval"),
+        ("-i", "1e20", "bad timing interval"),
+        ("-i", "1e309", "bad timing interval"),
+        ("-i", "nan", "bad timing interval"),
+        ("-W", "inf", "bad linger time"),
+        ("-W", "1e20", "bad linger time"),
+        ("-W", "nan", "bad linger time"),
+        ("-c", "0", "-c <COUNT>"),
+        ("-t", "0", "-t <TTL>"),
+    ] {
+        let (code, err) = fails(&["ping", flag, value, "127.0.0.1"]);
+        assert_eq!(code, 2, "{flag} {value}: a usage error, as iputils: {err}");
+        assert!(err.contains(words), "{flag} {value}: {err}");
+    }
+    let (code, err) = fails(&[
+        "netns",
+        "delete",
+        "--wait",
+        "--wait-timeout",
+        "18446744073709551615",
+        "x",
+    ]);
+    assert_eq!(code, 125);
+    assert!(err.contains("bad timeout"), "{err}");
+}
+
+#[test]
+fn minus_one_is_refused_as_a_user_or_group() {
+    for user in ["4294967295", "1000:4294967295"] {
+        let (_, err) = fails(&["unshare", "--user", user, "--", "id"]);
+        assert!(err.contains("(uid_t)-1"), "{user}: {err}");
+    }
+}

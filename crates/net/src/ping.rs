@@ -217,14 +217,15 @@ fn run(
             sent_at.push(Instant::now());
             answered.push(false);
             summary.transmitted += 1;
-            next_send += options.interval;
+            next_send = next_send.checked_add(options.interval).unwrap_or(next_send);
         }
         let all_sent = summary.transmitted == options.count;
         if all_sent && answered.iter().all(|a| *a) {
             break;
         }
         let until = if all_sent {
-            *sent_at.last().expect("one was sent") + options.wait
+            let last = *sent_at.last().expect("one was sent");
+            last.checked_add(options.wait).unwrap_or(last)
         } else {
             next_send
         };

@@ -65,7 +65,8 @@ pub fn delete_and_wait(registry: &Registry, names: &[String], timeout: Duration)
     for name in &names {
         registry.delete(name)?;
     }
-    let deadline = Instant::now() + timeout;
+    // A timeout too long for the clock means no deadline at all.
+    let deadline = Instant::now().checked_add(timeout);
     // Each look is a dump of the observer's links; looking less and less
     // often leaves the CPU to the kernel's teardown worker.
     let mut pause = Duration::from_millis(1);
@@ -79,7 +80,7 @@ pub fn delete_and_wait(registry: &Registry, names: &[String], timeout: Duration)
         if left.is_empty() {
             return Ok(());
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             let names = left
                 .iter()
                 .filter_map(|end| end.strip_prefix('w')?.parse::<usize>().ok())

@@ -171,8 +171,19 @@ pub fn parse_user(value: &str) -> Result<(u32, Option<u32>), SpecError> {
         Some((u, g)) => (u, Some(g)),
         None => (value, None),
     };
-    let uid = uid.parse().map_err(|_| bad())?;
-    let gid = gid.map(|g| g.parse().map_err(|_| bad())).transpose()?;
+    // (uid_t)-1 means "leave unchanged" to setresuid and setresgid: the
+    // command would keep running as root. It is nobody's id.
+    let id = |text: &str| match text.parse::<u32>() {
+        Ok(u32::MAX) => Err(SpecError::Malformed {
+            what: "user",
+            value: value.to_string(),
+            why: "4294967295 is (uid_t)-1, which means \"unchanged\" to the kernel, not an id",
+        }),
+        Ok(id) => Ok(id),
+        Err(_) => Err(bad()),
+    };
+    let uid = id(uid)?;
+    let gid = gid.map(id).transpose()?;
     Ok((uid, gid))
 }
 
@@ -401,6 +412,15 @@ mod tests {
         assert!(parse_size("12X").is_err());
         assert!(parse_size("M").is_err());
         assert!(parse_size("99999999999999T").is_err());
+    }
+
+    #[test]
+    fn minus_one_is_no_user_or_group() {
+        assert_eq!(parse_user("1000:1000").unwrap(), (1000, Some(1000)));
+        assert_eq!(parse_user("4294967294").unwrap(), (4294967294, None));
+        for bad in ["4294967295", "1000:4294967295", "4294967295:0", "-1", "1000:-1"] {
+            assert!(parse_user(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
