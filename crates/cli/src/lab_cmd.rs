@@ -576,7 +576,31 @@ fn print_section(section: &Section) {
     print_checks(&section.checks);
 }
 
+/// Tears the lab down if nsbox is told to stop (Ctrl-C, SIGTERM, SIGHUP)
+/// while `lab test` runs, then exits as killed by that signal: a test that
+/// is interrupted leaves nothing behind, and the next one can start. The
+/// signals are blocked in every thread and taken by one thread of its own
+/// (commands that nsbox starts get an empty mask again at spawn).
+fn tear_down_on_signal(lab: &Lab, registry: &Registry, store: &Store) {
+    let signals = nsbox_sys::signal::stop_signals();
+    if signals.block().is_err() {
+        return;
+    }
+    let (name, names) = (lab.name.clone(), lab.namespaces());
+    let (registry, store) = (registry.clone(), store.clone());
+    std::thread::spawn(move || {
+        let Ok(signal) = signals.wait() else { return };
+        crate::report(format!("interrupted: taking lab {name} down"));
+        // Waits for the lab's lock, so an `up` under way finishes first.
+        if let Err(e) = deploy::down(&name, &names, &registry, &store) {
+            crate::report(e);
+        }
+        std::process::exit(128 + signal);
+    });
+}
+
 fn test(lab: &Lab, file: &Path, json: bool, registry: &Registry, store: &Store) -> i32 {
+    tear_down_on_signal(lab, registry, store);
     if !json {
         println!("lab {}: {}, {} steps", lab.name, shape(lab), lab.steps.len());
     }

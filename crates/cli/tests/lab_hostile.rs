@@ -192,3 +192,32 @@ $NSBOX lab down star >/dev/null
         .unwrap_or_else(|| panic!("{status}"));
     assert_eq!(alive, total, "{status}");
 }
+
+#[test]
+fn an_interrupted_lab_test_takes_its_lab_down() {
+    require_lab_tools!();
+    for signal in ["INT", "TERM", "HUP"] {
+        let out = run(&format!(
+            r#"SEED={}/../../examples/labs/seed.yaml
+$NSBOX lab test "$SEED" >/run/out 2>&1 &
+pid=$!
+while [ -z "$(ip netns list)" ]; do sleep 0.005; done
+kill -{signal} $pid
+set +e; wait $pid; echo "CODE $?"; set -e
+echo "LEFT netns=[$(ip netns list | wc -l)] state=[$(ls /run/nsbox/labs | wc -l)]"
+echo "SAID $(grep -c 'interrupted: taking lab seed down' /run/out)"
+if [ {signal} = HUP ]; then $NSBOX lab test "$SEED" >/dev/null 2>&1; echo "AGAIN $?"; else echo "AGAIN 0"; fi
+"#,
+            env!("CARGO_MANIFEST_DIR")
+        ));
+        let number = match signal {
+            "INT" => 2,
+            "TERM" => 15,
+            _ => 1,
+        };
+        assert_eq!(field(&out, "CODE"), (128 + number).to_string(), "{signal}: {out}");
+        assert_eq!(field(&out, "LEFT"), "netns=[0] state=[0]", "{signal}: {out}");
+        assert_eq!(field(&out, "SAID"), "1", "{signal}: {out}");
+        assert_eq!(field(&out, "AGAIN"), "0", "{signal}: the next test starts: {out}");
+    }
+}

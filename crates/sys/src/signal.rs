@@ -73,6 +73,12 @@ impl SignalSet {
     }
 }
 
+/// The signals that ask a process to stop: Ctrl-C (SIGINT), SIGTERM and a
+/// hang-up (SIGHUP).
+pub fn stop_signals() -> SignalSet {
+    SignalSet::of(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP])
+}
+
 /// Undoes the one signal disposition the Rust runtime changes: it ignores
 /// SIGPIPE, and an ignored signal stays ignored across exec, so a command
 /// would never die of a broken pipe. (Handled signals are reset by exec
