@@ -592,7 +592,9 @@ fn tear_down_on_signal(lab: &Lab, registry: &Registry, store: &Store) {
         let Ok(signal) = signals.wait() else { return };
         crate::report(format!("interrupted: taking lab {name} down"));
         // Waits for the lab's lock, so an `up` under way finishes first.
-        if let Err(e) = deploy::down(&name, &names, &registry, &store) {
+        // The probes of the main thread hold sockets in the namespaces:
+        // they are released when this process exits, right after.
+        if let Err(e) = deploy::down_with(&name, &names, &registry, &store, deploy::Wait::UnpinOnly) {
             crate::report(e);
         }
         std::process::exit(128 + signal);

@@ -105,6 +105,26 @@ pub(crate) fn destroy(
     namespaces: &[String],
     recorded: &[String],
 ) -> Result<Teardown, LabError> {
+    destroy_with(registry, lab, namespaces, recorded, Wait::ForKernel)
+}
+
+/// Whether a teardown waits for the kernel to release the namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Until their devices are gone (what `down` promises).
+    ForKernel,
+    /// Only unpin them: for a process about to exit that still holds
+    /// sockets in them (which keep them alive until it does).
+    UnpinOnly,
+}
+
+fn destroy_with(
+    registry: &Registry,
+    lab: &str,
+    namespaces: &[String],
+    recorded: &[String],
+    wait: Wait,
+) -> Result<Teardown, LabError> {
     let owners = crate::owner::owners(registry, lab, namespaces)?;
     let mut teardown = Teardown::default();
     let mut ours = Vec::new();
@@ -120,7 +140,12 @@ pub(crate) fn destroy(
         }
     }
     kill_processes(registry, &ours);
-    nsbox_net::teardown::delete_and_wait(registry, &ours, TEARDOWN_TIMEOUT).map_err(LabError::Teardown)?;
+    match wait {
+        Wait::ForKernel => {
+            nsbox_net::teardown::delete_and_wait(registry, &ours, TEARDOWN_TIMEOUT).map_err(LabError::Teardown)?
+        }
+        Wait::UnpinOnly => ours.iter().try_for_each(|n| registry.delete(n))?,
+    }
     teardown.deleted = ours;
     Ok(teardown)
 }
@@ -613,6 +638,17 @@ pub struct Down {
 /// left after a crash. Namespaces by those names without the lab's mark are
 /// someone else's and are left alone (listed in the result).
 pub fn down(name: &str, also: &[String], registry: &Registry, store: &Store) -> Result<Down, LabError> {
+    down_with(name, also, registry, store, Wait::ForKernel)
+}
+
+/// [`down`], waiting for the kernel or not (see [`Wait`]).
+pub fn down_with(
+    name: &str,
+    also: &[String],
+    registry: &Registry,
+    store: &Store,
+    wait: Wait,
+) -> Result<Down, LabError> {
     crate::model::check_lab_name(name).map_err(StateError::InvalidName)?;
     let _lock = store.lock(name)?;
     let (state, unreadable_state) = match store.read(name) {
@@ -633,7 +669,7 @@ pub fn down(name: &str, also: &[String], registry: &Registry, store: &Store) -> 
             namespaces.push(n);
         }
     }
-    let teardown = destroy(registry, name, &namespaces, &recorded)?;
+    let teardown = destroy_with(registry, name, &namespaces, &recorded, wait)?;
     let found = state.is_some() || unreadable_state.is_some() || !teardown.deleted.is_empty();
     store.remove(name)?;
     Ok(Down {
