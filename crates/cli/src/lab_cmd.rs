@@ -360,21 +360,22 @@ fn exec(lab: Option<&str>, node: &str, command: &[String], store: &Store, regist
     let holding: Vec<_> = labs
         .iter()
         .filter(|s| lab.is_none_or(|l| l == s.name))
-        .filter_map(|s| s.nodes.iter().position(|n| n == node).map(|i| s.namespaces[i].clone()))
+        .filter_map(|s| {
+            let i = s.nodes.iter().position(|n| n == node)?;
+            Some((s.namespaces.get(i)?.clone(), s.containers.iter().any(|c| c == node)))
+        })
         .collect();
-    let netns = match holding.as_slice() {
+    let (netns, container) = match holding.as_slice() {
         [one] => one.clone(),
         [] => return Err(format!("no lab that is up has a node {node:?}")),
         _ => return Err(format!("several labs have a node {node:?}: name one with --lab")),
     };
     // A container node: into all of its container's namespaces, through
-    // its init (the container's PID 1, in the node's network namespace).
-    let init = registry
-        .pids(&netns)
-        .unwrap_or_default()
-        .into_iter()
-        .find(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "nsbox-init"));
-    if let Some(pid) = init {
+    // its init (the container's PID 1, in the node's network namespace);
+    // never into the bare network namespace instead.
+    if container {
+        let pid = nsbox_lab::services::container_init(registry, &netns)
+            .ok_or_else(|| format!("node {node}'s container is not running"))?;
         let all = nsbox_ns::NsSet::all();
         return Ok(crate::unshare_cmd::exit_with(nsbox_runtime::enter::enter(
             pid,

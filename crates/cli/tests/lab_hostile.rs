@@ -221,3 +221,82 @@ if [ {signal} = HUP ]; then $NSBOX lab test "$SEED" >/dev/null 2>&1; echo "AGAIN
         assert_eq!(field(&out, "AGAIN"), "0", "{signal}: the next test starts: {out}");
     }
 }
+
+#[test]
+fn exec_right_after_up_runs_inside_the_container_and_never_outside_it() {
+    require_lab_tools!();
+    let out = run(r#"
+printf 'name: c\nnodes:\n  box: {container: {command: sleep 1000, hostname: inside}}\n' > /run/c.yaml
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  $NSBOX lab up /run/c.yaml >/dev/null
+  echo "HOST$i $($NSBOX lab exec box -- hostname)"
+  $NSBOX lab down c >/dev/null
+done
+$NSBOX lab up /run/c.yaml >/dev/null
+for pid in $(ip netns pids c-box); do
+  [ "$(cat /proc/$pid/comm)" = nsbox-init ] && kill -9 $pid
+done
+while [ -n "$(ip netns pids c-box)" ]; do sleep 0.01; done
+set +e
+$NSBOX lab exec box -- hostname 2>/run/err; echo "DEAD $?"
+set -e
+echo "ERR $(cat /run/err)"
+$NSBOX lab down c >/dev/null
+"#);
+    for i in 1..=10 {
+        assert_eq!(field(&out, &format!("HOST{i}")), "inside", "{out}");
+    }
+    assert_eq!(field(&out, "DEAD"), "1");
+    assert_eq!(field(&out, "ERR"), "nsbox: node box's container is not running");
+}
+
+#[test]
+fn a_container_or_service_that_dies_at_start_fails_up_and_leaves_nothing() {
+    require_lab_tools!();
+    let out = run(r#"
+try() {
+  printf "name: d\nnodes:\n  n: {$2}\n" > /run/d.yaml
+  set +e
+  $NSBOX lab up /run/d.yaml >/dev/null 2>/run/err; echo "$1 $? $(ip netns list | wc -l) $(ls /run/nsbox/labs | wc -l)"
+  set -e
+  echo "$1_ERR $(head -1 /run/err)"
+  echo "$1_SAID $(sed -n 2p /run/err)"
+}
+try MISSING 'run: [/nonexistent/cmd]'
+try FAILS 'run: ["echo broken config >&2; exit 3"]'
+try BOX 'container: {command: /no/such/cmd}'
+try SHORT 'container: {command: "true"}'
+try ONESHOT 'run: ["true", "sleep 1000"]'
+$NSBOX lab down d >/dev/null
+printf 'name: e\nnodes:\n  n: {container: {command: sleep 1, rootfs: /}}\n' > /run/e.yaml
+set +e
+$NSBOX lab validate /run/e.yaml 2>/run/err; echo "ROOT $?"
+set -e
+echo "ROOT_ERR $(head -1 /run/err)"
+"#);
+    assert_eq!(field(&out, "MISSING"), "1 0 0", "{out}");
+    assert_eq!(
+        field(&out, "MISSING_ERR"),
+        "nsbox: node n: command exited with status 127 at start: /nonexistent/cmd"
+    );
+    assert!(field(&out, "MISSING_SAID").contains("not found"), "{out}");
+    assert_eq!(field(&out, "FAILS"), "1 0 0", "{out}");
+    assert_eq!(field(&out, "FAILS_SAID").trim(), "broken config", "{out}");
+    assert_eq!(field(&out, "BOX"), "1 0 0", "{out}");
+    assert!(
+        field(&out, "BOX_ERR").contains("its container exited with status 127"),
+        "{out}"
+    );
+    assert_eq!(
+        field(&out, "SHORT"),
+        "1 0 0",
+        "a container that ends is not running: {out}"
+    );
+    assert_eq!(
+        field(&out, "ONESHOT"),
+        "0 1 3",
+        "a one-shot command that succeeds is fine: {out}"
+    );
+    assert_eq!(field(&out, "ROOT"), "1");
+    assert!(field(&out, "ROOT_ERR").contains("is the host's own root"), "{out}");
+}

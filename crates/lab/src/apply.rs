@@ -283,8 +283,10 @@ impl Running<'_> {
                     .iter()
                     .find(|n| &n.name == node)
                     .expect("planned from the lab");
+                let registry = self.registry;
                 let handle = self.node(node)?;
-                deploy::start_node_commands(spec, handle, store, &new.name)?;
+                let mut started = crate::services::start(spec, handle, store, &new.name)?;
+                crate::services::await_started(&mut started, registry, new)?;
             }
         }
         Ok(())

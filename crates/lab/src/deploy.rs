@@ -2,7 +2,7 @@
 //! crash). Every namespace is named `LAB-NODE` under /run/netns, so `ip
 //! netns` sees the nodes too.
 
-use crate::model::{End, Lab, Node, Route};
+use crate::model::{End, Lab, Route};
 use crate::owner::Owner;
 use crate::state::{State, StateError, Store};
 use nsbox_net::addr::add_address_request;
@@ -43,6 +43,15 @@ pub enum LabError {
     Teardown(NetError),
     #[error("node {node}: starting its commands: {source}")]
     Run { node: String, source: std::io::Error },
+    #[error("node {node}: {what} {how} at start: {command}{}", if output.is_empty() { String::new() } else { format!("\n  {output}") })]
+    Died {
+        node: String,
+        what: String,
+        command: String,
+        how: String,
+        /// The end of what it printed.
+        output: String,
+    },
     #[error("{what}: {why}")]
     Unsupported { what: String, why: String },
 }
@@ -277,41 +286,14 @@ fn limit_rates(lab: &Lab, nodes: &mut [NodeHandle], mut switch: Option<&mut Node
     Ok(())
 }
 
-/// Starts every node's `run` commands.
-fn start_commands(lab: &Lab, nodes: &[NodeHandle], store: &Store) -> Result<(), LabError> {
+/// Starts every node's commands, then watches them start (see
+/// [`crate::services`]).
+fn start_commands(lab: &Lab, nodes: &[NodeHandle], registry: &Registry, store: &Store) -> Result<(), LabError> {
+    let mut started = Vec::new();
     for (node, handle) in lab.nodes.iter().zip(nodes).filter(|(n, _)| !n.run.is_empty()) {
-        start_node_commands(node, handle, store, &lab.name)?;
+        started.extend(crate::services::start(node, handle, store, &lab.name)?);
     }
-    Ok(())
-}
-
-/// Starts a node's `run` commands in its namespace, in the background (a
-/// process group of their own, output to the lab's log of the node).
-pub(crate) fn start_node_commands(node: &Node, handle: &NodeHandle, store: &Store, lab: &str) -> Result<(), LabError> {
-    let logs = store.logs(lab)?;
-    let log_path = logs.join(format!("{}.log", node.name));
-    let commands = node.run.clone();
-    let started = std::fs::create_dir_all(&logs).and_then(|()| {
-        let log = std::fs::File::create(&log_path)?;
-        nsbox_ns::netns::run_in_fd(&handle.fd, move || {
-            commands.iter().try_for_each(|command| {
-                use std::os::unix::process::CommandExt;
-                std::process::Command::new("sh")
-                    .args(["-c", command])
-                    .stdin(std::process::Stdio::null())
-                    .stdout(log.try_clone()?)
-                    .stderr(log.try_clone()?)
-                    .process_group(0)
-                    .spawn()
-                    .map(drop)
-            })
-        })
-        .map_err(std::io::Error::other)?
-    });
-    started.map_err(|e| LabError::Run {
-        node: node.name.clone(),
-        source: e,
-    })
+    crate::services::await_started(&mut started, registry, lab)
 }
 
 /// Brings `lab` up: namespaces, links, addresses, routes, sysctls, rules.
@@ -373,7 +355,7 @@ pub fn up_with_progress(
     let mut switch = (nodes.len() > lab.nodes.len()).then(|| nodes.pop()).flatten();
     configure(lab, &mut nodes, switch.as_mut(), progress)?;
     limit_rates(lab, &mut nodes, switch.as_mut())?;
-    start_commands(lab, &nodes, store)?;
+    start_commands(lab, &nodes, registry, store)?;
     rollback.armed = false;
     Ok(nodes)
 }

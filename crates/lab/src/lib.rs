@@ -16,6 +16,7 @@ pub mod paths;
 pub mod plan;
 pub mod probe;
 pub mod scenario;
+pub mod services;
 pub mod state;
 
 pub use load::{load, Diagnostic, Diagnostics};

@@ -242,6 +242,9 @@ impl Checker {
             run: n.run.iter().map(|c| c.value.clone()).collect(),
             container: None,
         };
+        for command in n.run.iter().filter(|c| c.value.trim().is_empty()) {
+            self.error_at(command.referenced, "an empty command: say what to run");
+        }
         if let Some(container) = &n.container {
             self.container(&mut resolved, container);
         }
@@ -269,11 +272,28 @@ impl Checker {
             );
         }
         let mut command = format!("exec \"${{NSBOX_BIN:-nsbox}}\" unshare --ns pid,ipc,mnt,uts --hostname {hostname}");
+        if c.command.value.trim().is_empty() {
+            self.error_at(
+                c.command.referenced,
+                "the container's command is empty: say what it runs",
+            );
+        }
         if let Some(rootfs) = &c.rootfs {
-            if !std::path::Path::new(&rootfs.value).is_dir() {
+            let path = std::path::Path::new(&rootfs.value);
+            if !path.is_dir() {
                 self.error_at(
                     rootfs.referenced,
                     format!("rootfs {:?} is not a directory", rootfs.value),
+                );
+            } else if path.canonicalize().is_ok_and(|p| p == std::path::Path::new("/")) {
+                // pivot_root cannot make the host's own root a container's
+                // root; leaving `rootfs` out gives a read-only view of it.
+                self.error_at(
+                    rootfs.referenced,
+                    format!(
+                        "rootfs {:?} is the host's own root: leave rootfs out for a read-only view of the host's",
+                        rootfs.value
+                    ),
                 );
             }
             command.push_str(&format!(" --rootfs {}", shell_quote(&rootfs.value)));
@@ -1130,6 +1150,18 @@ links:
                 "1:7: invalid lab name \"a-b\"",
             ),
             (BASE.replace("links:", "links: ["), "7:3: "),
+            (
+                BASE.replace("  a: {}", "  a: {container: {command: sleep 1, rootfs: /}}"),
+                "3:45: rootfs \"/\" is the host's own root",
+            ),
+            (
+                BASE.replace("  a: {}", "  a: {container: {command: \"\"}}"),
+                "3:28: the container's command is empty",
+            ),
+            (
+                BASE.replace("  a: {}", "  a: {run: [\"  \"]}"),
+                "3:13: an empty command",
+            ),
         ];
         let mut wrong = Vec::new();
         for (text, expected) in cases {

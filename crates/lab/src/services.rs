@@ -1,0 +1,178 @@
+//! A node's commands (its `run` services and its container): started in
+//! the node's network namespace, each in a pid namespace of its own under
+//! nsbox's init, and watched for a short grace period so that one that
+//! dies at start fails `up` with its own words.
+//!
+//! Each command runs as `nsbox unshare --ns pid -- sh -c CMD` (a container
+//! node's command already is an `nsbox unshare` with a pid namespace), so
+//! that every process a service forks lives in that pid namespace: killing
+//! its init kills them all at once, even a child forked a moment before.
+//! A kill that reads /proc and signals PIDs one by one can miss such a
+//! child, which then keeps the node's network namespace alive.
+
+use crate::deploy::{LabError, NodeHandle};
+use crate::model::Node;
+use crate::state::Store;
+use nsbox_ns::netns::Registry;
+use std::path::PathBuf;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// How long `up` watches the commands it started: one that exits within
+/// it fails `up` (a `run` command that exits 0 was a one-shot command and
+/// is fine; a container must still be running).
+pub const GRACE: Duration = Duration::from_millis(100);
+
+/// How long `up` waits for a container's init to appear.
+const CONTAINER_START: Duration = Duration::from_secs(10);
+
+/// The name nsbox's init gives itself in a container (`ps`, /proc/PID/comm).
+const INIT_NAME: &str = "nsbox-init";
+
+/// A command that `up` started and watches.
+pub struct Started {
+    pub node: String,
+    /// As the lab file says it (a container's: its `command`).
+    pub command: String,
+    pub container: bool,
+    child: Child,
+    log: PathBuf,
+}
+
+/// The shell line that runs `command` under nsbox's init in a pid
+/// namespace of its own.
+fn in_own_pid_namespace(command: &str) -> String {
+    let quoted = format!("'{}'", command.replace('\'', "'\\''"));
+    format!("exec \"${{NSBOX_BIN:-nsbox}}\" unshare --ns pid -- sh -c {quoted}")
+}
+
+/// Starts a node's commands in its namespace, in the background (a
+/// process group of their own, output to the lab's log of the node).
+pub fn start(node: &Node, handle: &NodeHandle, store: &Store, lab: &str) -> Result<Vec<Started>, LabError> {
+    let logs = store.logs(lab)?;
+    let log = logs.join(format!("{}.log", node.name));
+    let lines: Vec<String> = node
+        .run
+        .iter()
+        .enumerate()
+        .map(|(i, command)| {
+            // A container node's first command is its container already.
+            if node.container.is_some() && i == 0 {
+                command.clone()
+            } else {
+                in_own_pid_namespace(command)
+            }
+        })
+        .collect();
+    let log_path = log.clone();
+    let spawned = std::fs::create_dir_all(&logs).and_then(|()| {
+        let file = std::fs::File::create(&log_path)?;
+        nsbox_ns::netns::run_in_fd(&handle.fd, move || {
+            lines
+                .iter()
+                .map(|line| {
+                    use std::os::unix::process::CommandExt;
+                    std::process::Command::new("sh")
+                        .args(["-c", line])
+                        .stdin(std::process::Stdio::null())
+                        .stdout(file.try_clone()?)
+                        .stderr(file.try_clone()?)
+                        .process_group(0)
+                        .spawn()
+                })
+                .collect::<std::io::Result<Vec<Child>>>()
+        })
+        .map_err(std::io::Error::other)?
+    });
+    let children = spawned.map_err(|e| LabError::Run {
+        node: node.name.clone(),
+        source: e,
+    })?;
+    Ok(children
+        .into_iter()
+        .enumerate()
+        .map(|(i, child)| Started {
+            node: node.name.clone(),
+            command: node.run[i].clone(),
+            container: node.container.is_some() && i == 0,
+            child,
+            log: log.clone(),
+        })
+        .collect())
+}
+
+/// Watches `started` for [`GRACE`], and until every container's init is
+/// there: the first command that died (or container that never came up)
+/// is the error, with the end of its node's log.
+pub fn await_started(started: &mut [Started], registry: &Registry, lab: &crate::Lab) -> Result<(), LabError> {
+    if started.is_empty() {
+        return Ok(());
+    }
+    let since = Instant::now();
+    loop {
+        for s in started.iter_mut() {
+            if let Ok(Some(status)) = s.child.try_wait() {
+                if s.container || !status.success() {
+                    return Err(died(s, &describe(status)));
+                }
+            }
+        }
+        let waited = since.elapsed();
+        let containers_up = started
+            .iter()
+            .filter(|s| s.container)
+            .all(|s| container_init(registry, &netns_of(lab, &s.node)).is_some());
+        if waited >= GRACE && containers_up {
+            return Ok(());
+        }
+        if waited >= CONTAINER_START {
+            let s = started
+                .iter()
+                .find(|s| s.container && container_init(registry, &netns_of(lab, &s.node)).is_none())
+                .expect("one is not up");
+            return Err(died(s, "did not start"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn netns_of(lab: &crate::Lab, node: &str) -> String {
+    crate::model::netns_name(&lab.name, node)
+}
+
+/// The init of the container running in network namespace `netns`: an
+/// nsbox init in a mount namespace of its own (the inits of the node's
+/// `run` services share the host's).
+pub fn container_init(registry: &Registry, netns: &str) -> Option<i32> {
+    let mount_ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
+    let ours = mount_ns("self");
+    registry.pids(netns).unwrap_or_default().into_iter().find(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == INIT_NAME)
+            && mount_ns(&pid.to_string()) != ours
+    })
+}
+
+fn describe(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (_, Some(signal)) => format!("was killed by signal {signal}"),
+        _ => "ended".to_string(),
+    }
+}
+
+/// The error for a command that died at start, with the last lines of
+/// what it printed.
+fn died(s: &Started, how: &str) -> LabError {
+    const LINES: usize = 5;
+    let log = std::fs::read_to_string(&s.log).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(LINES)..].join("\n  ");
+    LabError::Died {
+        node: s.node.clone(),
+        what: if s.container { "its container" } else { "command" }.to_string(),
+        command: s.command.clone(),
+        how: how.to_string(),
+        output: tail,
+    }
+}
