@@ -300,3 +300,62 @@ echo "ROOT_ERR $(head -1 /run/err)"
     assert_eq!(field(&out, "ROOT"), "1");
     assert!(field(&out, "ROOT_ERR").contains("is the host's own root"), "{out}");
 }
+
+#[test]
+fn down_kills_a_forking_service_under_load_every_time() {
+    require_lab_tools!();
+    // The server forks a child for every connection while a client
+    // connects as fast as it can: a kill that signals PIDs one by one can
+    // miss a child forked in between, and that child keeps the namespace
+    // alive. Each service runs in a pid namespace of its own, killed whole.
+    let out = run(r#"
+cat > /run/f.yaml <<'EOF'
+name: f
+nodes:
+  web: {run: ["busybox nc -ll -p 80 -e /bin/true"]}
+  client:
+    run:
+      - "while :; do busybox nc -w 1 10.0.0.1 80 </dev/null >/dev/null 2>&1; done"
+      - "while :; do busybox nc -w 1 10.0.0.1 80 </dev/null >/dev/null 2>&1; done"
+      - "while :; do busybox nc -w 1 10.0.0.1 80 </dev/null >/dev/null 2>&1; done"
+      - "while :; do busybox nc -w 1 10.0.0.1 80 </dev/null >/dev/null 2>&1; done"
+links:
+  - endpoints: [web 10.0.0.1/24, client 10.0.0.2/24]
+EOF
+for i in $(seq 1 15); do
+  $NSBOX lab up /run/f.yaml >/dev/null
+  sleep 0.05
+  if [ $i = 1 ]; then
+    # Every process of the services is in a pid namespace other than ours,
+    # one per service, each under nsbox's init.
+    # (The `nsbox unshare` that waits for each init stays in ours.)
+    mine=$(readlink /proc/self/ns/pid)
+    for p in $(ip netns pids f-web; ip netns pids f-client); do
+      [ "$(cat /proc/$p/comm 2>/dev/null)" = nsbox ] || readlink /proc/$p/ns/pid || true
+    done > /run/pidns
+    echo "SHARED $(grep -Fxc "$mine" /run/pidns)"
+    echo "SERVICE_NS $(sort -u /run/pidns | wc -l)"
+  fi
+  start=$(date +%s%N)
+  $NSBOX lab down f >/dev/null 2>/run/err || { echo "FAILED $i $(cat /run/err)"; break; }
+  echo "DOWN$i $(( ($(date +%s%N) - start) / 1000000 )) ms"
+done
+echo "LEFT netns=[$(ip netns list | wc -l)] state=[$(ls /run/nsbox/labs | wc -l)]"
+"#);
+    assert!(!out.contains("FAILED"), "{out}");
+    assert_eq!(
+        field(&out, "SHARED"),
+        "0",
+        "no service process in the host's pid namespace: {out}"
+    );
+    assert_eq!(field(&out, "SERVICE_NS"), "5", "one pid namespace per service: {out}");
+    for i in 1..=15 {
+        let ms: u64 = field(&out, &format!("DOWN{i}"))
+            .trim_end_matches(" ms")
+            .parse()
+            .unwrap();
+        // Not a timing target: a down that waited for its 30 s timeout.
+        assert!(ms < 10_000, "cycle {i}: {out}");
+    }
+    assert_eq!(field(&out, "LEFT"), "netns=[0] state=[0]", "{out}");
+}

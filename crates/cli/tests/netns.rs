@@ -329,7 +329,8 @@ fn delete_wait_returns_when_the_kernel_is_done() {
         $NSBOX netns add busy
         ip netns exec busy sleep 30 &
         sleep 0.2
-        $NSBOX netns delete --wait --wait-timeout 1 busy 2>&1; echo "status $?"
+        $NSBOX netns delete --wait --wait-timeout 1 busy >/run/said 2>&1; status=$?
+        sed "s/pid $! /pid SLEEP /" /run/said; echo "status $status"
         kill $!
         $NSBOX netns delete --all
     "#;
@@ -338,7 +339,7 @@ fn delete_wait_returns_when_the_kernel_is_done() {
     assert_eq!(
         out,
         "status 0\nfiles: keep \nkeep has: lo \n\
-         nsbox: network namespaces still alive after 1 s (a process inside keeps one alive): busy\n\
+         nsbox: network namespaces still alive after 1 s: busy (held by pid SLEEP sleep)\n\
          status 1\n"
     );
 }

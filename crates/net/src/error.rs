@@ -33,7 +33,7 @@ pub enum NetError {
     Sysctl { key: String, source: std::io::Error },
     #[error("sysctl key {0:?} is not a net.* key")]
     BadSysctlKey(String),
-    #[error("network namespaces still alive after {seconds} s (a process inside keeps one alive): {}", names.join(", "))]
+    #[error("network namespaces still alive after {seconds} s: {}", names.join("; "))]
     StillAlive { names: Vec<String>, seconds: u64 },
 }
 

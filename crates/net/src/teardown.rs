@@ -39,6 +39,11 @@ pub fn delete_and_wait(registry: &Registry, names: &[String], timeout: Duration)
         }
     }
     let (names, fds): (Vec<String>, Vec<_>) = live.into_iter().unzip();
+    // Each namespace's identity, to name what still holds it if it lingers.
+    let inodes: Vec<u64> = fds
+        .iter()
+        .map(|fd| rustix::fs::fstat(fd).map_or(0, |st| st.st_ino))
+        .collect();
     let ends: Vec<String> = (0..names.len()).map(|i| format!("w{i}")).collect();
     let requests = fds
         .iter()
@@ -84,7 +89,7 @@ pub fn delete_and_wait(registry: &Registry, names: &[String], timeout: Duration)
             let names = left
                 .iter()
                 .filter_map(|end| end.strip_prefix('w')?.parse::<usize>().ok())
-                .filter_map(|i| names.get(i).cloned())
+                .filter_map(|i| Some(held_by(names.get(i)?, inodes[i])))
                 .collect();
             return Err(NetError::StillAlive {
                 names,
@@ -94,4 +99,20 @@ pub fn delete_and_wait(registry: &Registry, names: &[String], timeout: Duration)
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(16));
     }
+}
+
+/// `NAME`, with the processes that are still in it: what keeps it alive.
+fn held_by(name: &str, inode: u64) -> String {
+    let pids = nsbox_ns::netns::processes_in(&[inode]).unwrap_or_default();
+    if pids.is_empty() {
+        return format!("{name} (no process is in it: something holds a socket or descriptor of it)");
+    }
+    let holders: Vec<String> = pids
+        .iter()
+        .map(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            format!("pid {pid} {}", comm.trim())
+        })
+        .collect();
+    format!("{name} (held by {})", holders.join(", "))
 }

@@ -378,7 +378,7 @@ impl Registry {
 
 /// The processes whose network namespace is one of `inodes`, sorted, in
 /// one pass over /proc.
-fn processes_in(inodes: &[u64]) -> Result<Vec<i32>, NetnsError> {
+pub fn processes_in(inodes: &[u64]) -> Result<Vec<i32>, NetnsError> {
     let mut pids: Vec<i32> = std::fs::read_dir("/proc")
         .map_err(|source| NetnsError::Io {
             step: "reading",
