@@ -483,3 +483,22 @@ fn rootless_default_maps_the_caller_to_root() {
     );
     assert_eq!(nsbox_cgroups(), before);
 }
+
+/// Two nsbox processes that have the same PID (each is PID 1 of a pid
+/// namespace of its own) get cgroups of their own: names carry more than
+/// the PID, and neither takes over or removes the other's.
+#[test]
+fn cgroups_of_nsbox_processes_with_the_same_pid_do_not_collide() {
+    require_root!();
+    let nsbox = env!("CARGO_BIN_EXE_nsbox");
+    let script = format!(
+        "for i in 1 2 3; do unshare --pid --fork {nsbox} unshare --ns pid,mnt --pids 20 -- sh -c 'cat /proc/self/cgroup | grep pids; sleep 0.3' & done; wait"
+    );
+    let out = std::process::Command::new("sh").args(["-c", &script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let cgroups: std::collections::BTreeSet<&str> = text.lines().collect();
+    assert_eq!(text.lines().count(), 3, "all three ran: {text}{err}");
+    assert_eq!(cgroups.len(), 3, "three cgroups, one each: {text}");
+    assert!(cgroups.iter().all(|c| c.contains("/nsbox-1-")), "{text}");
+}

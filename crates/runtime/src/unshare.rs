@@ -66,7 +66,7 @@ pub fn run(mut spec: Spec) -> Result<i32, RunError> {
     let cgroups = if spec.limits.is_empty() {
         None
     } else {
-        let name = format!("nsbox-{}", std::process::id());
+        let name = crate::cgroup::unique_name();
         Some(CgroupSet::create(&Layout::detect()?, &name, &spec.limits)?)
     };
     let old_mask = supervisor_signals().block().map_err(io_err("blocking signals"))?;

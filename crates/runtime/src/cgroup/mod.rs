@@ -3,7 +3,8 @@
 //!
 //! nsbox makes one cgroup per container only when a limit is asked for (the
 //! first write to `cgroup.procs` after the machine has been idle costs
-//! milliseconds), named `nsbox-<id>` at the root of each hierarchy, and
+//! milliseconds), named `nsbox-<pid>-<random>` at the root of each
+//! hierarchy (see [`unique_name`]), and
 //! removes it when the container is gone. [`CgroupSet`] removes whatever it
 //! made on drop, so a failure half-way leaves nothing behind. On v2 the
 //! container is born in its cgroup (`clone3(CLONE_INTO_CGROUP)`), so nothing
@@ -130,26 +131,24 @@ impl Drop for CgroupSet {
     }
 }
 
-/// Makes the cgroup directory `dir`. One of the same name left by an
-/// nsbox that crashed (names carry the PID, which the kernel reuses) is
-/// removed first if it is empty (rmdir refuses a cgroup with processes).
+/// A name for a new cgroup that no other nsbox uses: its PID alone is not
+/// one (two nsbox processes in different pid namespaces have the same PID,
+/// and the kernel reuses PIDs), so 64 random bits follow it.
+pub fn unique_name() -> String {
+    let mut token = [0u8; 8];
+    // A failed getrandom leaves zeros: the name is then still unique
+    // within this pid namespace, and `create` refuses an existing one.
+    let _ = rustix::rand::getrandom(&mut token, rustix::rand::GetRandomFlags::empty());
+    format!("nsbox-{}-{:016x}", std::process::id(), u64::from_ne_bytes(token))
+}
+
+/// Makes the cgroup directory `dir`. One that exists is not ours to take
+/// over or remove (another nsbox may have just made it), so that is an error.
 fn create_fresh(dir: &Path) -> Result<(), CgroupError> {
-    let create = || {
-        std::fs::create_dir(dir).map_err(|source| CgroupError::Create {
-            path: dir.into(),
-            source,
-        })
-    };
-    match create() {
-        Err(CgroupError::Create { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
-            std::fs::remove_dir(dir).map_err(|source| CgroupError::Create {
-                path: dir.into(),
-                source,
-            })?;
-            create()
-        }
-        other => other,
-    }
+    std::fs::create_dir(dir).map_err(|source| CgroupError::Create {
+        path: dir.into(),
+        source,
+    })
 }
 
 fn remove_dir_patiently(dir: &Path) -> Result<(), CgroupError> {

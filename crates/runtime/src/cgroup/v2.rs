@@ -69,27 +69,26 @@ mod tests {
         assert!(!dir.exists());
     }
 
-    /// A stale, empty cgroup of the same name (left by a crashed nsbox
-    /// whose PID came round again) is replaced, not an error.
+    /// A cgroup of the same name is someone else's: it is neither taken
+    /// over nor removed, and the names nsbox chooses never repeat.
     #[test]
-    fn stale_empty_cgroup_is_replaced() {
+    fn an_existing_cgroup_is_never_taken_over_or_removed() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join("nsbox-7")).unwrap();
         let layout = Layout::V2(root.path().to_path_buf());
-        let set = CgroupSet::create(
-            &layout,
-            "nsbox-7",
-            &Limits {
-                pids: Some(5),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(
-            std::fs::read_to_string(root.path().join("nsbox-7/pids.max")).unwrap(),
-            "5"
-        );
-        set.remove().unwrap();
+        let limits = Limits {
+            pids: Some(5),
+            ..Default::default()
+        };
+        let err = CgroupSet::create(&layout, "nsbox-7", &limits).unwrap_err();
+        assert!(err.to_string().contains("File exists"), "{err}");
+        assert!(root.path().join("nsbox-7").is_dir(), "left alone");
+        assert!(!root.path().join("nsbox-7/pids.max").exists(), "untouched");
+        let names: std::collections::BTreeSet<String> = (0..1000).map(|_| crate::cgroup::unique_name()).collect();
+        assert_eq!(names.len(), 1000);
+        assert!(names
+            .iter()
+            .all(|n| n.starts_with(&format!("nsbox-{}-", std::process::id()))));
     }
 
     /// v1 cgroups cannot be entered at clone (the kernel takes only a v2
