@@ -136,6 +136,7 @@ pub fn lab(args: LabArgs) -> i32 {
     let store = Store::default();
     let result = match args.command {
         LabCmd::Up { file } => load(&file).and_then(|lab| {
+            warn_of_neighbour_table(&lab);
             let started = std::time::Instant::now();
             // A progress line on a terminal, for labs that take a while.
             let bar = std::io::stderr().is_terminal() && lab.nodes.len() >= 50;
@@ -161,9 +162,9 @@ pub fn lab(args: LabArgs) -> i32 {
         LabCmd::Status { json } => status(&store, &registry, json),
         LabCmd::Exec { lab, node, command } => exec(lab.as_deref(), &node, &command, &store, &registry),
         LabCmd::Check { file, matrix, json } => load(&file).and_then(|lab| {
-            let nodes = deploy::open(&lab, &registry).map_err(failed)?;
+            let mut nodes = deploy::open(&lab, &registry).map_err(failed)?;
             if matrix {
-                let cells = nsbox_lab::probe::matrix(&lab, &nodes);
+                let cells = nsbox_lab::probe::matrix(&lab, &mut nodes);
                 if json {
                     println!(
                         "{}",
@@ -224,6 +225,27 @@ pub fn lab(args: LabArgs) -> i32 {
         }
         EXIT_FAILED
     })
+}
+
+/// Warns when the lab can need more neighbour entries than the host's
+/// shared table has room for: its probes would then fail as "no reply".
+/// nsbox never changes the host's settings itself; it says which one to.
+fn warn_of_neighbour_table(lab: &Lab) {
+    use nsbox_net::neigh_table;
+    let (Some(limit), Some(now)) = (neigh_table::limit(), neigh_table::stats()) else {
+        return;
+    };
+    let (v4, v6) = lab.neighbour_demand();
+    let demand = v4.max(v6);
+    if demand + now.entries > limit {
+        crate::report(format!(
+            "warning: lab {} can need up to {demand} neighbour entries, and the host's table, shared by every namespace, holds {} of at most {limit}: probes may fail with \"no reply\". Raise the cap with `sysctl -w {}={}` (nsbox does not change host settings)",
+            lab.name,
+            now.entries,
+            neigh_table::LIMIT_SYSCTL,
+            (demand + now.entries).next_power_of_two().max(2 * limit)
+        ));
+    }
 }
 
 /// "3 nodes, 2 links, 1 bridge".
@@ -604,6 +626,7 @@ fn tear_down_on_signal(lab: &Lab, registry: &Registry, store: &Store) {
 
 fn test(lab: &Lab, file: &Path, json: bool, registry: &Registry, store: &Store) -> i32 {
     tear_down_on_signal(lab, registry, store);
+    warn_of_neighbour_table(lab);
     if !json {
         println!("lab {}: {}, {} steps", lab.name, shape(lab), lab.steps.len());
     }

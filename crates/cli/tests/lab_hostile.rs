@@ -359,3 +359,49 @@ echo "LEFT netns=[$(ip netns list | wc -l)] state=[$(ls /run/nsbox/labs | wc -l)
     }
     assert_eq!(field(&out, "LEFT"), "netns=[0] state=[0]", "{out}");
 }
+
+#[test]
+fn up_warns_when_the_lab_can_overflow_the_host_s_neighbour_table() {
+    require_lab_tools!();
+    let Some(limit) = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+    else {
+        eprintln!("SKIPPED: gc_thresh3 is not shown in this namespace");
+        return;
+    };
+    // k ports on one bridge can need k*(k-1) entries: just over the cap.
+    let ports = (limit as f64).sqrt() as u64 + 2;
+    let mut lab = String::from("name: big\nnodes:\n");
+    for i in 0..ports {
+        lab.push_str(&format!("  h{i}: {{}}\n"));
+    }
+    lab.push_str("bridges:\n  lan:\n    endpoints:\n");
+    for i in 0..ports {
+        lab.push_str(&format!("      - h{i} 10.9.{}.{}/16\n", i / 200, i % 200 + 1));
+    }
+    let small = "name: small\nnodes: {a: {}, b: {}}\nlinks:\n  - endpoints: [a 10.0.0.1/24, b 10.0.0.2/24]\n";
+    let out = run(&format!(
+        r#"cat > /run/big.yaml <<'EOF'
+{lab}EOF
+cat > /run/small.yaml <<'EOF'
+{small}EOF
+$NSBOX lab up /run/big.yaml 2>/run/err >/dev/null
+$NSBOX lab down big >/dev/null
+echo "WARN $(cat /run/err)"
+$NSBOX lab up /run/small.yaml 2>/run/err >/dev/null
+$NSBOX lab down small >/dev/null
+echo "QUIET $(wc -c < /run/err)"
+"#
+    ));
+    let warning = field(&out, "WARN");
+    assert!(
+        warning.contains(&format!("can need up to {} neighbour entries", ports * (ports - 1))),
+        "{out}"
+    );
+    assert!(
+        warning.contains("sysctl -w net.ipv4.neigh.default.gc_thresh3="),
+        "{out}"
+    );
+    assert_eq!(field(&out, "QUIET"), "0", "a small lab says nothing: {out}");
+}

@@ -370,6 +370,7 @@ pub fn explain(
         ttl: TTL,
     };
     let Some(replier) = walk.walk(request)? else {
+        walk.steps.extend(full_table_note());
         return Ok(Explanation {
             steps: walk.steps,
             arrived: false,
@@ -396,9 +397,28 @@ pub fn explain(
         ttl: TTL,
     };
     let back = walk.walk(reply)?;
+    let answered = back == Some(from);
+    if !answered {
+        walk.steps.extend(full_table_note());
+    }
     Ok(Explanation {
         steps: walk.steps,
         arrived: true,
-        answered: back == Some(from),
+        answered,
+    })
+}
+
+/// The routes may be right and a packet still lost: when the host's
+/// neighbour table (one for every namespace) is full, a next hop that is
+/// not resolved yet cannot be. Said when it is full now.
+fn full_table_note() -> Option<String> {
+    use nsbox_net::neigh_table;
+    let (stats, limit) = (neigh_table::stats()?, neigh_table::limit()?);
+    (stats.entries >= limit).then(|| {
+        format!(
+            "note: the host's neighbour table is full ({} entries, capped at {limit} by {}): a neighbour not resolved yet cannot be, whatever the routes say",
+            stats.entries,
+            neigh_table::LIMIT_SYSCTL
+        )
     })
 }

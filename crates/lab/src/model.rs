@@ -233,6 +233,29 @@ pub fn cut_for_display(text: &str) -> String {
 }
 
 impl Lab {
+    /// The most entries the lab can add to the host's neighbour tables
+    /// (IPv4, IPv6), which every namespace shares: each end of a link may
+    /// learn the other, each port of a bridge every other port.
+    pub fn neighbour_demand(&self) -> (u64, u64) {
+        let speaks = |end: &End, v4: bool| end.addresses.iter().any(|a| a.addr().is_ipv4() == v4);
+        let family = |v4: bool| -> u64 {
+            let links = self
+                .links
+                .iter()
+                .filter(|l| l.ends.iter().all(|e| speaks(e, v4)))
+                .count() as u64
+                * 2;
+            let bridges: u64 = self
+                .bridges
+                .iter()
+                .map(|b| b.ports.iter().filter(|p| speaks(p, v4)).count() as u64)
+                .map(|k| k * k.saturating_sub(1))
+                .sum();
+            links + bridges
+        };
+        (family(true), family(false))
+    }
+
     /// The filter rules that cut `a` and `b` apart: each node drops what
     /// comes in from any address of the other (links, bridges and `lo`).
     /// Packets still leave, as in a real partition: a ping gets no reply, a

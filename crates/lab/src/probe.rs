@@ -3,6 +3,7 @@
 
 use crate::deploy::NodeHandle;
 use crate::model::{Expect, Outcome};
+use nsbox_net::neigh_table::{self, TableStats};
 use nsbox_net::ping::{ping, Event, PingError, PingOptions, Summary};
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
@@ -153,7 +154,7 @@ const MATRIX_WIDTH: usize = 64;
 
 /// Who reaches whom: from every node to every other node's address (its
 /// first on a link, else on `lo`), one echo each, a second to answer.
-pub fn matrix(lab: &crate::model::Lab, nodes: &[NodeHandle]) -> Vec<Cell> {
+pub fn matrix(lab: &crate::model::Lab, nodes: &mut [NodeHandle]) -> Vec<Cell> {
     let targets: Vec<(usize, IpAddr)> = (0..lab.nodes.len())
         .filter_map(|i| crate::load::node_address(lab, i).map(|a| (i, a)))
         .collect();
@@ -170,14 +171,18 @@ pub fn matrix(lab: &crate::model::Lab, nodes: &[NodeHandle]) -> Vec<Cell> {
         wait: Duration::from_secs(1),
         ..PingOptions::default()
     };
+    let limit = neigh_table::limit().unwrap_or(1024);
     let mut cells = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(MATRIX_WIDTH) {
+        make_room(nodes, chunk.len(), limit);
+        let before = neigh_table::stats();
+        let shared: &[NodeHandle] = nodes;
         let observed: Vec<Observed> = std::thread::scope(|scope| {
             let running: Vec<_> = chunk
                 .iter()
                 .map(|&(from, _, address)| {
                     let options = &options;
-                    scope.spawn(move || match ping(Some(&nodes[from].fd), address, options, |_| {}) {
+                    scope.spawn(move || match ping(Some(&shared[from].fd), address, options, |_| {}) {
                         Ok(summary) => read(&summary),
                         Err(e) => Observed {
                             reachable: false,
@@ -196,7 +201,9 @@ pub fn matrix(lab: &crate::model::Lab, nodes: &[NodeHandle]) -> Vec<Cell> {
                 })
                 .collect()
         });
-        for (&(from, to, address), observed) in chunk.iter().zip(observed) {
+        let overflowed = table_overflowed(before, neigh_table::stats());
+        for (&(from, to, address), mut observed) in chunk.iter().zip(observed) {
+            note_overflow(&mut observed, overflowed);
             cells.push(Cell {
                 from: lab.nodes[from].name.clone(),
                 to: lab.nodes[to].name.clone(),
@@ -206,6 +213,21 @@ pub fn matrix(lab: &crate::model::Lab, nodes: &[NodeHandle]) -> Vec<Cell> {
         }
     }
     cells
+}
+
+/// Paces a matrix: before `probes` more probes (each may add an entry per
+/// hop and direction to the host's neighbour table), if the table is past
+/// half its cap, the lab's own nodes forget their neighbours (never anyone
+/// else's: the host's and other labs' entries are left as they are).
+fn make_room(nodes: &mut [NodeHandle], probes: usize, limit: u64) {
+    const ENTRIES_PER_PROBE: u64 = 4;
+    let Some(now) = neigh_table::stats() else { return };
+    if now.entries + ENTRIES_PER_PROBE * probes as u64 > limit / 2 {
+        for node in nodes.iter_mut() {
+            // Best effort: a node that cannot flush only takes more room.
+            let _ = node.nl.flush_neighbours(None);
+        }
+    }
 }
 
 /// A ping that could not be sent, as people say it.
@@ -221,7 +243,8 @@ fn local_failure(e: &PingError) -> String {
 /// Checks every expectation at once, each from a thread of its own (a
 /// failing probe waits a second; they wait together).
 pub fn check_all(nodes: &[NodeHandle], expects: &[Expect]) -> Vec<Check> {
-    std::thread::scope(|scope| {
+    let before = neigh_table::stats();
+    let mut checks: Vec<Check> = std::thread::scope(|scope| {
         let running: Vec<_> = expects
             .iter()
             .map(|expect| scope.spawn(move || probe(&nodes[expect.from], expect)))
@@ -242,7 +265,29 @@ pub fn check_all(nodes: &[NodeHandle], expects: &[Expect]) -> Vec<Check> {
                 }
             })
             .collect()
-    })
+    });
+    let overflowed = table_overflowed(before, neigh_table::stats());
+    for check in checks.iter_mut().filter(|c| !c.holds) {
+        note_overflow(&mut check.observed, overflowed);
+    }
+    checks
+}
+
+/// Whether the host's neighbour table was found full between two looks.
+pub fn table_overflowed(before: Option<TableStats>, after: Option<TableStats>) -> bool {
+    matches!((before, after), (Some(b), Some(a)) if a.table_fulls > b.table_fulls)
+}
+
+/// Adds the cause to what a failed probe saw when the host's neighbour
+/// table overflowed meanwhile: "no reply" alone would hide it.
+pub fn note_overflow(observed: &mut Observed, overflowed: bool) {
+    if overflowed && !observed.reachable {
+        observed.detail = format!(
+            "{} ({})",
+            observed.detail,
+            neigh_table::overflow_note(neigh_table::limit())
+        );
+    }
 }
 
 #[cfg(test)]
@@ -317,5 +362,40 @@ mod tests {
         assert!(holds(&Outcome::Unreachable(Some("no reply".into())), &silent));
         assert!(!holds(&Outcome::Closed, &silent));
         assert!(holds(&Outcome::Open, &tcp_observed(Ok(()))));
+    }
+
+    #[test]
+    fn a_failed_probe_names_the_full_neighbour_table() {
+        let stats = |fulls| {
+            Some(TableStats {
+                entries: 1024,
+                table_fulls: fulls,
+            })
+        };
+        assert!(table_overflowed(stats(3), stats(5)));
+        assert!(!table_overflowed(stats(3), stats(3)));
+        assert!(!table_overflowed(None, stats(5)), "nothing to compare");
+        let mut lost = Observed {
+            reachable: false,
+            detail: "no reply".into(),
+        };
+        note_overflow(&mut lost, true);
+        assert!(
+            lost.detail
+                .starts_with("no reply (the host's neighbour table overflowed"),
+            "{}",
+            lost.detail
+        );
+        assert!(
+            lost.detail.contains("net.ipv4.neigh.default.gc_thresh3"),
+            "{}",
+            lost.detail
+        );
+        let mut reached = Observed {
+            reachable: true,
+            detail: "reply from 10.0.0.1".into(),
+        };
+        note_overflow(&mut reached, true);
+        assert_eq!(reached.detail, "reply from 10.0.0.1");
     }
 }

@@ -12,6 +12,7 @@ pub mod firewall;
 pub mod icmp;
 pub mod link;
 pub mod neigh;
+pub mod neigh_table;
 pub mod nsid;
 pub mod ping;
 pub mod qdisc;
