@@ -25,9 +25,9 @@ enum NetnsCmd {
     /// Delete named network namespaces (their interfaces go with them).
     #[command(alias = "del")]
     Delete {
-        /// The namespaces to delete.
-        #[arg(required_unless_present = "all")]
-        names: Vec<String>,
+        /// The namespaces to delete (any bytes but '/').
+        #[arg(required_unless_present = "all", value_name = "NAME")]
+        names: Vec<std::ffi::OsString>,
         /// Delete every named network namespace.
         #[arg(long, short = 'a', conflicts_with = "names")]
         all: bool,
@@ -135,10 +135,10 @@ fn list(registry: &Registry, json: bool) -> i32 {
 /// Deletes every namespace asked for, going on past failures (each is
 /// reported); fails if any failed. With `wait`, returns once the kernel has
 /// torn them all down.
-fn delete(registry: &Registry, names: Vec<String>, all: bool, wait: Option<std::time::Duration>) -> i32 {
-    let names: Vec<String> = if all {
+fn delete(registry: &Registry, names: Vec<std::ffi::OsString>, all: bool, wait: Option<std::time::Duration>) -> i32 {
+    let names: Vec<std::ffi::OsString> = if all {
         match registry.list() {
-            Ok(list) => list.into_iter().map(|n| n.name).collect(),
+            Ok(list) => list.into_iter().map(|n| n.raw).collect(),
             Err(e) => {
                 crate::report(e);
                 return 1;

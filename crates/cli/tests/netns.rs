@@ -343,3 +343,25 @@ fn delete_wait_returns_when_the_kernel_is_done() {
          status 1\n"
     );
 }
+
+/// Names are bytes: one that is not UTF-8 is listed (escaped), deleted by
+/// its bytes, and deleted by `--all`.
+#[test]
+fn names_that_are_not_utf8_are_listed_and_deleted() {
+    require_root!();
+    let script = r#"
+        ip netns add "$(printf 'a\377\376')"
+        ip netns add plain
+        echo "LIST $($NSBOX netns list | tr '\n' ' ')"
+        $NSBOX netns delete "$(printf 'a\377\376')"; echo "DELETE $?"
+        ip netns add "$(printf 'b\377')"
+        $NSBOX netns delete --all; echo "ALL $?"
+        echo "LEFT $(ls /run/netns | wc -l)"
+    "#;
+    let (code, out, err) = common::in_private_run(script);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(common::field(&out, "LIST"), r"a\xff\xfe plain", "{out}");
+    assert_eq!(common::field(&out, "DELETE"), "0", "{out}{err}");
+    assert_eq!(common::field(&out, "ALL"), "0", "{out}{err}");
+    assert_eq!(common::field(&out, "LEFT"), "0", "{out}");
+}

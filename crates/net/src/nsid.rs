@@ -58,7 +58,7 @@ pub fn list_with_ids(registry: &nsbox_ns::netns::Registry) -> Result<Vec<ListedN
     let mut nl = Netlink::open()?;
     let mut out = Vec::new();
     for named in registry.list()? {
-        let fd = registry.open(&named.name)?;
+        let fd = registry.open(&named.raw)?;
         let nsid = nl.nsid_of(std::os::fd::AsFd::as_fd(&fd))?;
         out.push(ListedNetns {
             name: named.name,

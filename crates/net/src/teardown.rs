@@ -25,20 +25,25 @@ pub const SENTINEL: &str = "nsbox-watch";
 /// every one of them down (their devices unregistered), or fails after
 /// `timeout` naming those that are still alive (a process still inside one
 /// keeps it alive).
-pub fn delete_and_wait(registry: &Registry, names: &[String], timeout: Duration) -> Result<(), NetError> {
+pub fn delete_and_wait<N: AsRef<std::ffi::OsStr>>(
+    registry: &Registry,
+    names: &[N],
+    timeout: Duration,
+) -> Result<(), NetError> {
     let observer = new_anonymous()?;
     let mut watch = Netlink::open_in(observer.as_fd())?;
     // A pin file with no namespace behind it (left by a crash) has nothing
     // to wait for: it is just removed.
     let mut live = Vec::new();
     for name in names {
+        let name = name.as_ref();
         match registry.open(name) {
-            Ok(fd) => live.push((name.clone(), fd)),
+            Ok(fd) => live.push((name.to_os_string(), fd)),
             Err(nsbox_ns::netns::NetnsError::NotFound(_)) if registry.path(name)?.exists() => registry.delete(name)?,
             Err(e) => return Err(e.into()),
         }
     }
-    let (names, fds): (Vec<String>, Vec<_>) = live.into_iter().unzip();
+    let (names, fds): (Vec<std::ffi::OsString>, Vec<_>) = live.into_iter().unzip();
     // Each namespace's identity, to name what still holds it if it lingers.
     let inodes: Vec<u64> = fds
         .iter()
@@ -89,7 +94,7 @@ pub fn delete_and_wait(registry: &Registry, names: &[String], timeout: Duration)
             let names = left
                 .iter()
                 .filter_map(|end| end.strip_prefix('w')?.parse::<usize>().ok())
-                .filter_map(|i| Some(held_by(names.get(i)?, inodes[i])))
+                .filter_map(|i| Some(held_by(&nsbox_ns::netns::display_name(names.get(i)?), inodes[i])))
                 .collect();
             return Err(NetError::StillAlive {
                 names,

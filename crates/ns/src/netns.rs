@@ -3,7 +3,9 @@
 //! can use) each other's namespaces; and running a closure inside one on a
 //! throwaway thread.
 
+use std::ffi::{OsStr, OsString};
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -117,10 +119,27 @@ impl Default for Registry {
     }
 }
 
+/// A name as people can read it: UTF-8 as it is, any other byte as
+/// `\xNN` (names under /run/netns are bytes, and `ip netns add` takes any).
+pub fn display_name(name: &OsStr) -> String {
+    let mut out = String::new();
+    for chunk in name.as_bytes().utf8_chunks() {
+        out.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
+}
+
 /// A named network namespace and the namespace it pins.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NamedNetns {
+    /// The name as people read it (see [`display_name`]).
     pub name: String,
+    /// The name as the file system has it, for deleting or opening it.
+    #[serde(skip)]
+    pub raw: OsString,
     /// The namespace's nsfs inode, as `/proc/PID/ns/net` links show it.
     pub inode: u64,
 }
@@ -135,9 +154,11 @@ impl Registry {
     }
 
     /// The pin file of `name`, after checking that the name is a plain file name.
-    pub fn path(&self, name: &str) -> Result<PathBuf, NetnsError> {
-        if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
-            return Err(NetnsError::InvalidName(name.to_string()));
+    pub fn path(&self, name: impl AsRef<OsStr>) -> Result<PathBuf, NetnsError> {
+        let name = name.as_ref();
+        let bytes = name.as_bytes();
+        if bytes.is_empty() || bytes == b"." || bytes == b".." || bytes.contains(&b'/') || bytes.contains(&0) {
+            return Err(NetnsError::InvalidName(display_name(name)));
         }
         Ok(self.dir.join(name))
     }
@@ -231,6 +252,7 @@ impl Registry {
         }
         Ok(NamedNetns {
             name: name.to_string(),
+            raw: name.into(),
             inode: io("reading", &path, std::fs::metadata(&path))?.ino(),
         })
     }
@@ -255,10 +277,11 @@ impl Registry {
 
     /// Unpins `name` (`ip netns delete`): the namespace goes away with its
     /// last user, and with it its interfaces (a veth's peer too).
-    pub fn delete(&self, name: &str) -> Result<(), NetnsError> {
+    pub fn delete(&self, name: impl AsRef<OsStr>) -> Result<(), NetnsError> {
+        let name = name.as_ref();
         let path = self.path(name)?;
         if !path.exists() {
-            return Err(NetnsError::NotFound(name.into()));
+            return Err(NetnsError::NotFound(display_name(name)));
         }
         // A pin that is not mounted (left by a crash half-way) is removed all the same.
         match rustix::mount::unmount(&path, rustix::mount::UnmountFlags::DETACH) {
@@ -279,12 +302,16 @@ impl Registry {
         let mut out: Vec<NamedNetns> = entries
             .flatten()
             .filter_map(|entry| {
-                let name = entry.file_name().into_string().ok()?;
+                let raw = entry.file_name();
                 let inode = pinned_inode(&entry.path())?;
-                Some(NamedNetns { name, inode })
+                Some(NamedNetns {
+                    name: display_name(&raw),
+                    raw,
+                    inode,
+                })
             })
             .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out.sort_by(|a, b| a.raw.cmp(&b.raw));
         Ok(out)
     }
 
@@ -305,9 +332,10 @@ impl Registry {
     }
 
     /// The processes in namespace `name` (`ip netns pids`).
-    pub fn pids(&self, name: &str) -> Result<Vec<i32>, NetnsError> {
+    pub fn pids(&self, name: impl AsRef<OsStr>) -> Result<Vec<i32>, NetnsError> {
+        let name = name.as_ref();
         let path = self.path(name)?;
-        let inode = pinned_inode(&path).ok_or_else(|| NetnsError::NotFound(name.into()))?;
+        let inode = pinned_inode(&path).ok_or_else(|| NetnsError::NotFound(display_name(name)))?;
         processes_in(&[inode])
     }
 
@@ -362,10 +390,11 @@ impl Registry {
     }
 
     /// Opens namespace `name` for joining.
-    pub fn open(&self, name: &str) -> Result<OwnedFd, NetnsError> {
+    pub fn open(&self, name: impl AsRef<OsStr>) -> Result<OwnedFd, NetnsError> {
+        let name = name.as_ref();
         let path = self.path(name)?;
         if pinned_inode(&path).is_none() {
-            return Err(NetnsError::NotFound(name.into()));
+            return Err(NetnsError::NotFound(display_name(name)));
         }
         let fd = rustix::fs::open(
             &path,
@@ -414,6 +443,15 @@ mod tests {
             assert!(matches!(reg.path(bad), Err(NetnsError::InvalidName(_))), "{bad:?}");
         }
         assert_eq!(reg.path("server").unwrap(), PathBuf::from("/nonexistent/server"));
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_shown_escaped_and_used_as_bytes() {
+        let raw = OsStr::from_bytes(b"a\xff\xfeb");
+        assert_eq!(display_name(raw), "a\\xff\\xfeb");
+        assert_eq!(display_name(OsStr::new("plain")), "plain");
+        let reg = Registry::at("/x");
+        assert_eq!(reg.path(raw).unwrap().as_os_str().as_bytes(), b"/x/a\xff\xfeb");
     }
 
     #[test]
