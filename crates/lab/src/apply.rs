@@ -120,7 +120,7 @@ impl Running<'_> {
             Op::RemoveLink { a, b } => {
                 // Deleting one end of a veth pair deletes both; use an end
                 // whose node stays (the other may be going too).
-                let (node, iface) = if self.registry.path(&self.netns(&a.0))?.exists() {
+                let (node, iface) = if self.registry.path(self.netns(&a.0))?.exists() {
                     a
                 } else {
                     b
@@ -146,7 +146,7 @@ impl Running<'_> {
             Op::RemoveNode { node } => self.remove_namespace(node)?,
             Op::AddNode { node } => self.create(node)?,
             Op::AddBridge { bridge } => {
-                if !self.registry.path(&self.netns(SWITCH))?.exists() {
+                if !self.registry.path(self.netns(SWITCH))?.exists() {
                     self.create(SWITCH)?;
                 }
                 let (request, flags, what) =

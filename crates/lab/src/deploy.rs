@@ -588,7 +588,7 @@ pub fn open(lab: &Lab, registry: &Registry) -> Result<Vec<NodeHandle>, LabError>
         .iter()
         .enumerate()
         .map(|(i, node)| {
-            let fd = registry.open(&lab.netns(i)).map_err(|e| match e {
+            let fd = registry.open(lab.netns(i)).map_err(|e| match e {
                 NetnsError::NotFound(_) => LabError::NotUp(lab.name.clone()),
                 other => LabError::Netns(other),
             })?;
