@@ -229,10 +229,11 @@ pub fn nsbox_cgroups() -> Vec<PathBuf> {
 
 /// The cgroups this test's nsbox process (`pid`) would make.
 pub fn cgroups_of(pid: i32) -> Vec<PathBuf> {
-    let name = format!("nsbox-{pid}");
+    // nsbox-PID-RANDOM: the PID, then a token that makes the name unique.
+    let prefix = format!("nsbox-{pid}-");
     nsbox_cgroups()
         .into_iter()
-        .filter(|p| p.file_name().unwrap() == name.as_str())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&prefix))
         .collect()
 }
 
