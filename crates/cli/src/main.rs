@@ -140,34 +140,5 @@ fn exit_on_usage_error(err: clap::Error) -> ! {
 
 /// Rust's io errors end in " (os error N)"; people read the text alone.
 pub(crate) fn report(err: impl std::fmt::Display) {
-    eprintln!("nsbox: {}", strip_os_error_codes(&err.to_string()));
-}
-
-fn strip_os_error_codes(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find(" (os error ") {
-        out.push_str(&rest[..start]);
-        match rest[start..].find(')') {
-            Some(end) => rest = &rest[start + end + 1..],
-            None => {
-                rest = &rest[start..];
-                break;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn os_error_codes_are_stripped() {
-        let text = "writing \"1\" to /x: Invalid argument (os error 22); then: Busy (os error 16)";
-        assert_eq!(
-            super::strip_os_error_codes(text),
-            "writing \"1\" to /x: Invalid argument; then: Busy"
-        );
-    }
+    eprintln!("nsbox: {}", nsbox_sys::errno::strip_os_error_codes(&err.to_string()));
 }

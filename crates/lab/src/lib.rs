@@ -18,6 +18,7 @@ pub mod probe;
 pub mod scenario;
 pub mod services;
 pub mod state;
+mod yaml_errors;
 
 pub use load::{load, Diagnostic, Diagnostics};
 pub use model::Lab;

@@ -35,14 +35,19 @@ impl fmt::Display for Diagnostics {
                 writeln!(f)?;
             }
             let kind = if d.warning { "warning" } else { "error" };
-            write!(
-                f,
-                "{}:{}:{}: {kind}: {}",
-                self.file.display(),
-                d.line,
-                d.column,
-                d.message
-            )?;
+            // Line 0: about the file as a whole (it cannot be read).
+            if d.line == 0 {
+                write!(f, "{}: {kind}: {}", self.file.display(), d.message)?;
+            } else {
+                write!(
+                    f,
+                    "{}:{}:{}: {kind}: {}",
+                    self.file.display(),
+                    d.line,
+                    d.column,
+                    d.message
+                )?;
+            }
         }
         Ok(())
     }
@@ -58,14 +63,33 @@ impl Diagnostics {
 
 /// Reads and checks the lab file at `path`.
 pub fn load(path: &Path) -> Result<(Lab, Diagnostics), Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| Diagnostics {
+    let one = |line: u64, column: u64, message: String| Diagnostics {
         file: path.to_path_buf(),
         list: vec![Diagnostic {
-            line: 0,
-            column: 0,
-            message: format!("cannot read the file: {e}"),
+            line,
+            column,
+            message,
             warning: false,
         }],
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        one(
+            0,
+            0,
+            format!("cannot read the file: {}", nsbox_sys::errno::describe(&e)),
+        )
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[start..]).chars().count() as u64 + 1;
+        let byte = e.as_bytes()[valid.len()];
+        one(
+            line,
+            column,
+            format!("the file is not UTF-8 text (byte 0x{byte:02x} here)"),
+        )
     })?;
     parse(path, &text)
 }
@@ -86,9 +110,13 @@ pub fn parse(path: &Path, text: &str) -> Result<(Lab, Diagnostics), Diagnostics>
     let file: LabFile = match serde_saphyr::from_str(text) {
         Ok(file) => file,
         Err(e) => {
-            let location = e.location().unwrap_or(Location::UNKNOWN);
-            let message = yaml_message(&e.to_string());
-            checker.error_at(location, message);
+            let (line, column, message) = crate::yaml_errors::explain(&e, text);
+            checker.diagnostics.list.push(Diagnostic {
+                line,
+                column,
+                message,
+                warning: false,
+            });
             return Err(checker.diagnostics);
         }
     };
@@ -97,17 +125,6 @@ pub fn parse(path: &Path, text: &str) -> Result<(Lab, Diagnostics), Diagnostics>
         Err(checker.diagnostics)
     } else {
         Ok((lab, checker.diagnostics))
-    }
-}
-
-/// The library's message without the position it puts in front
-/// ("error: line 3 column 6: ..."): ours goes in front already.
-fn yaml_message(text: &str) -> String {
-    let text = text.lines().next().unwrap_or_default();
-    let text = text.strip_prefix("error: ").unwrap_or(text);
-    match text.split_once(": ") {
-        Some((position, rest)) if position.starts_with("line ") && position.contains(" column ") => rest.to_string(),
-        _ => text.to_string(),
     }
 }
 
@@ -1065,7 +1082,7 @@ links:
             ),
             (
                 BASE.replace("  a: {}", "  a: {colour: red}"),
-                "3:6: unknown field `colour`, expected one of lo, forwarding",
+                "3:7: unknown key `colour`; the keys here are lo, forwarding",
             ),
             (
                 BASE.replace("  a: {}", "  a: {lo: [1.1.1.1]}"),
@@ -1148,7 +1165,7 @@ links:
             ),
             (
                 BASE.replace("nodes:\n  a: {}", "nodes:\n  a: {}\n  a: {}"),
-                "4:3: duplicate mapping key: a",
+                "4:3: `a` is given twice",
             ),
             (
                 BASE.replace("name: t", "name: \"no/slash\""),

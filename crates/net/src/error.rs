@@ -1,13 +1,6 @@
 //! Errors of network operations, naming the object and the operation.
 
-/// An errno as a person reads it ("File exists", not "os error 17").
-pub(crate) fn describe_errno(errno: i32) -> String {
-    let text = std::io::Error::from_raw_os_error(errno).to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
-}
+pub(crate) use nsbox_sys::errno::describe_errno;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {

@@ -47,15 +47,7 @@ impl Failure {
     }
 }
 
-/// An OS error as a person reads it: "No such file or directory", without
-/// Rust's " (os error 2)" suffix.
-pub fn describe(err: &io::Error) -> String {
-    let text = err.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    }
-}
+pub use nsbox_sys::errno::describe;
 
 impl Command {
     /// `argv` with the caller's environment plus `overrides`.

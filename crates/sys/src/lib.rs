@@ -4,6 +4,7 @@
 //! sequence that only makes sense together) and reports the kernel's error.
 
 pub mod clone;
+pub mod errno;
 pub mod exec;
 pub mod mount;
 pub mod net;

@@ -1,0 +1,285 @@
+//! The YAML reader's errors in the words of the lab file: where the
+//! mistake is (the key itself, not the mapping around it) and what is
+//! wrong, never the names of the parser's types ("untagged enum Scalar",
+//! "expected mapping start", "invalid u32").
+
+use std::fmt::Write;
+
+/// The line, column and message of a YAML error in `text`.
+pub fn explain(error: &serde_saphyr::Error, text: &str) -> (u64, u64, String) {
+    let raw = error.to_string();
+    let mut message = strip_positions(raw.lines().next().unwrap_or_default());
+    let (mut line, mut column) = error
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .filter(|&(line, _)| line > 0)
+        .unwrap_or((1, 1));
+    if holds_no_lab(text) {
+        return (
+            1,
+            1,
+            "the file holds no lab: it needs at least `name` and `nodes`".into(),
+        );
+    }
+    if let Some(key) = unknown_key(&message) {
+        if let Some((l, c)) = find_key(text, line, column, &key) {
+            (line, column) = (l, c);
+        }
+    }
+    message = in_lab_words(&message);
+    (line, column, message)
+}
+
+/// Whether the text is empty, or only comments, or a null document.
+fn holds_no_lab(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && *l != "---" && *l != "...")
+        .all(|l| matches!(l, "null" | "~" | "Null" | "NULL"))
+}
+
+/// The message without the positions the library puts before it ("line 3
+/// column 6: ") and after it (" at line 3, column 6", sometimes twice):
+/// ours goes in front already.
+fn strip_positions(text: &str) -> String {
+    let mut text = text.strip_prefix("error: ").unwrap_or(text).to_string();
+    if let Some((position, rest)) = text.split_once(": ") {
+        if position.starts_with("line ") && position.contains(" column ") {
+            text = rest.to_string();
+        }
+    }
+    while let Some(at) = text.rfind(" at line ") {
+        let tail = &text[at + " at line ".len()..];
+        let is_position = tail
+            .split_once(", column ")
+            .is_some_and(|(l, c)| l.bytes().all(|b| b.is_ascii_digit()) && c.bytes().all(|b| b.is_ascii_digit()));
+        if !is_position {
+            break;
+        }
+        text.truncate(at);
+    }
+    text
+}
+
+fn unknown_key(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    Some(rest.split_once('`')?.0.to_string())
+}
+
+/// The position of `key` used as a key, at or after (`line`, `column`)
+/// (where the mapping that holds it starts).
+fn find_key(text: &str, line: u64, column: u64, key: &str) -> Option<(u64, u64)> {
+    for (i, content) in text.lines().enumerate().skip(line.saturating_sub(1) as usize) {
+        let chars: Vec<char> = content.chars().collect();
+        let from = if i + 1 == line as usize {
+            column.saturating_sub(1) as usize
+        } else {
+            0
+        };
+        let key: Vec<char> = key.chars().collect();
+        for start in from..chars.len() {
+            let before_ok = start == 0 || matches!(chars[start - 1], ' ' | '{' | ',' | '\t' | '-' | '"' | '\'');
+            let quoted = start > 0 && matches!(chars[start - 1], '"' | '\'');
+            if !before_ok || !chars[start..].starts_with(&key) {
+                continue;
+            }
+            let mut after = start + key.len();
+            if quoted && chars.get(after).is_some_and(|&c| c == '"' || c == '\'') {
+                after += 1;
+            }
+            while chars.get(after) == Some(&' ') {
+                after += 1;
+            }
+            if chars.get(after) == Some(&':') {
+                let at = if quoted { start - 1 } else { start };
+                return Some((i as u64 + 1, at as u64 + 1));
+            }
+        }
+    }
+    None
+}
+
+/// The library's message, said in the words of a lab file.
+fn in_lab_words(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (key, rest) = rest.split_once('`').unwrap_or((rest, ""));
+        let expected = rest
+            .trim_start_matches(',')
+            .trim()
+            .trim_start_matches("expected ")
+            .trim_start_matches("one of ")
+            .replace('`', "");
+        let known: Vec<&str> = expected
+            .split([',', ' '])
+            .filter(|k| !k.is_empty() && *k != "or")
+            .collect();
+        let mut out = format!("unknown key `{key}`");
+        if let Some(close) = known.iter().find(|k| edit_distance(k, key) <= 2) {
+            let _ = write!(out, " (did you mean `{close}`?)");
+        }
+        if !known.is_empty() {
+            let _ = write!(out, "; the keys here are {}", known.join(", "));
+        }
+        return out;
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let key = rest.split_once('`').map_or(rest, |(k, _)| k);
+        return format!("missing key `{key}`");
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            return format!("expected {}, not {}", words_for(expected), found_words(found));
+        }
+    }
+    if let Some(rest) = message.strip_prefix("cannot deserialize null into ") {
+        let kind = rest.split(';').next().unwrap_or(rest);
+        return format!("expected {}, not nothing (null)", words_for(kind));
+    }
+    if let Some(rest) = message.strip_prefix("unexpected event: expected ") {
+        return format!("expected {}", words_for(rest));
+    }
+    if let Some(rest) = message.strip_prefix("invalid YAML 1.1 bool: ") {
+        return format!("expected true or false, not {rest}");
+    }
+    if let Some(kind) = message.strip_prefix("invalid ") {
+        if let Some(range) = integer_range(kind.trim()) {
+            return format!("expected a whole number from {range}");
+        }
+    }
+    if message.starts_with("YAML budget breached") {
+        return "the file is too large for a lab file (the YAML reader stops at its size limits)".into();
+    }
+    if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+        return format!("`{key}` is given twice");
+    }
+    if message.starts_with("unexpected end of input") {
+        return "the file ends in the middle of something (an unclosed bracket or quote?)".into();
+    }
+    if message.contains("untagged enum") {
+        return "a value of the wrong kind here".into();
+    }
+    message.to_string()
+}
+
+/// What the parser expected, in a lab file's words.
+fn words_for(expected: &str) -> String {
+    match expected {
+        "sequence start" | "a sequence" | "sequence" => "a list ([a, b] or lines starting with '- ')".into(),
+        "mapping start" | "a map" | "map" | "a mapping" => "a mapping (KEY: VALUE)".into(),
+        "string scalar" | "a string" | "string" => "a text".into(),
+        "a boolean" => "true or false".into(),
+        other => match integer_range(other.trim_start_matches("a ").trim_start_matches("an ")) {
+            Some(range) => format!("a whole number from {range}"),
+            None => other.to_string(),
+        },
+    }
+}
+
+/// What the file had, as "invalid type" says it: "sequence", "map",
+/// "string \"x\"", "integer `5`", "boolean `true`", "unit value".
+fn found_words(found: &str) -> String {
+    match found {
+        "sequence" => "a list".into(),
+        "map" => "a mapping".into(),
+        "unit value" | "null" => "nothing (null)".into(),
+        other => other
+            .strip_prefix("string ")
+            .or_else(|| other.strip_prefix("integer "))
+            .or_else(|| other.strip_prefix("floating point "))
+            .or_else(|| other.strip_prefix("boolean "))
+            .unwrap_or(other)
+            .to_string(),
+    }
+}
+
+/// "0 to 65535" for the integer type names serde uses.
+fn integer_range(kind: &str) -> Option<String> {
+    Some(match kind {
+        "u8" => format!("0 to {}", u8::MAX),
+        "u16" => format!("0 to {}", u16::MAX),
+        "u32" | "u32 integer" => format!("0 to {}", u32::MAX),
+        "u64" => format!("0 to {}", u64::MAX),
+        "i32" => format!("{} to {}", i32::MIN, i32::MAX),
+        "i64" => format!("{} to {}", i64::MIN, i64::MAX),
+        _ => return None,
+    })
+}
+
+/// Levenshtein distance, for "did you mean" (keys are short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_taken_off_both_ends() {
+        assert_eq!(
+            strip_positions("error: line 3 column 6: invalid u32 at line 6, column 10 at line 6, column 10"),
+            "invalid u32"
+        );
+        assert_eq!(strip_positions("keeps at line breaks"), "keeps at line breaks");
+    }
+
+    #[test]
+    fn keys_are_found_where_they_are_written() {
+        let text = "name: t\nnodes:\n  a: {lo: [1.1.1.1/32], bogus: 1}\n  b:\n    lo: []\n    \"quoted\": 2\n";
+        assert_eq!(find_key(text, 3, 6, "bogus"), Some((3, 25)));
+        assert_eq!(find_key(text, 4, 3, "quoted"), Some((6, 5)));
+        assert_eq!(find_key(text, 1, 1, "missing"), None);
+    }
+
+    #[test]
+    fn messages_use_the_lab_file_s_words() {
+        let cases = [
+            (
+                "unknown field `nodez`, expected one of name, nodes, links",
+                "unknown key `nodez` (did you mean `nodes`?); the keys here are name, nodes, links",
+            ),
+            ("missing field `command`", "missing key `command`"),
+            (
+                "unexpected event: expected mapping start",
+                "expected a mapping (KEY: VALUE)",
+            ),
+            (
+                "unexpected event: expected sequence start",
+                "expected a list ([a, b] or lines starting with '- ')",
+            ),
+            ("invalid YAML 1.1 bool: `maybe`", "expected true or false, not `maybe`"),
+            ("invalid u32", "expected a whole number from 0 to 4294967295"),
+            (
+                "YAML budget breached: Nodes { nodes: 250001 }",
+                "the file is too large for a lab file (the YAML reader stops at its size limits)",
+            ),
+            ("duplicate mapping key: a", "`a` is given twice"),
+            (
+                "invalid type: sequence, expected a string",
+                "expected a text, not a list",
+            ),
+        ];
+        for (raw, said) in cases {
+            assert_eq!(in_lab_words(raw), said, "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_file_without_a_lab_says_so() {
+        for text in ["", "---\n", "null\n", "# only a comment\n", "~"] {
+            assert!(holds_no_lab(text), "{text:?}");
+        }
+        assert!(!holds_no_lab("name: t\n"));
+    }
+}
