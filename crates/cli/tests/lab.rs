@@ -245,8 +245,8 @@ leftovers
     assert_eq!(
         errors,
         [
-            "/run/bad.yaml:6:32: error: unknown node \"c\" (nodes: a, b)",
             "/run/bad.yaml:4:16: error: the gateway 10.7.0.1 is not on a subnet connected to b: the kernel would refuse the route",
+            "/run/bad.yaml:6:32: error: unknown node \"c\" (nodes: a, b)",
             "nsbox: /run/bad.yaml: 2 errors; nothing was created",
         ],
         "{out}"

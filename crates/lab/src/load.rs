@@ -110,17 +110,22 @@ pub fn parse(path: &Path, text: &str) -> Result<(Lab, Diagnostics), Diagnostics>
     let file: LabFile = match serde_saphyr::from_str(text) {
         Ok(file) => file,
         Err(e) => {
-            let (line, column, message) = crate::yaml_errors::explain(&e, text);
-            checker.diagnostics.list.push(Diagnostic {
-                line,
-                column,
-                message,
-                warning: false,
-            });
+            checker.diagnostics.list = crate::yaml_errors::all_structural(&e, text)
+                .into_iter()
+                .map(|(line, column, message)| Diagnostic {
+                    line,
+                    column,
+                    message,
+                    warning: false,
+                })
+                .collect();
             return Err(checker.diagnostics);
         }
     };
     let lab = checker.lab(&file);
+    // In the file's order, as a reader goes through it (stable: findings
+    // at one place keep the order they were made in).
+    checker.diagnostics.list.sort_by_key(|d| (d.line, d.column));
     if checker.diagnostics.errors() > 0 {
         Err(checker.diagnostics)
     } else {

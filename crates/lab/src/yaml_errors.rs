@@ -30,6 +30,58 @@ pub fn explain(error: &serde_saphyr::Error, text: &str) -> (u64, u64, String) {
     (line, column, message)
 }
 
+/// The first error and, where the reader can go on past it, the ones
+/// after it: an unknown key that starts a line of a block mapping is set
+/// aside (it and the lines indented under it) and the file read again, up
+/// to a few times. Sorted by position.
+pub fn all_structural(first: &serde_saphyr::Error, text: &str) -> Vec<(u64, u64, String)> {
+    const MORE: usize = 20;
+    let mut found = vec![explain(first, text)];
+    let mut masked: Vec<String> = text.lines().map(str::to_string).collect();
+    for _ in 0..MORE {
+        let (line, column, message) = found.last().expect("one at least").clone();
+        if !message.starts_with("unknown key `") || !mask_block_key(&mut masked, line, column) {
+            break;
+        }
+        let again = masked.join("\n");
+        match serde_saphyr::from_str::<crate::file::LabFile>(&again) {
+            Ok(_) => break,
+            Err(e) => {
+                let next = explain(&e, &again);
+                if found.contains(&next) {
+                    break;
+                }
+                found.push(next);
+            }
+        }
+    }
+    found.sort_by_key(|(line, column, _)| (*line, *column));
+    found
+}
+
+/// Blanks the block-mapping entry whose key starts at (`line`, `column`)
+/// and the lines indented under it; false if the key does not start its
+/// line (a flow mapping, which cannot be cut so simply).
+fn mask_block_key(lines: &mut [String], line: u64, column: u64) -> bool {
+    let Some(at) = (line as usize).checked_sub(1).filter(|&i| i < lines.len()) else {
+        return false;
+    };
+    let indent = |l: &str| l.chars().take_while(|c| *c == ' ').count();
+    let own = indent(&lines[at]);
+    if own + 1 != column as usize {
+        return false;
+    }
+    lines[at] = String::new();
+    for l in lines.iter_mut().skip(at + 1) {
+        let blank = l.trim().is_empty() || l.trim_start().starts_with('#');
+        if !blank && indent(l) <= own {
+            break;
+        }
+        *l = String::new();
+    }
+    true
+}
+
 /// Whether the text is empty, or only comments, or a null document.
 fn holds_no_lab(text: &str) -> bool {
     text.lines()
@@ -273,6 +325,14 @@ mod tests {
         for (raw, said) in cases {
             assert_eq!(in_lab_words(raw), said, "{raw}");
         }
+    }
+
+    #[test]
+    fn every_unknown_key_of_a_block_mapping_is_reported() {
+        let text = "name: t\nnodez:\n  a: {}\nlinkz:\n  - x\nnodes:\n  a:\n    colour: red\n";
+        let first = serde_saphyr::from_str::<crate::file::LabFile>(text).unwrap_err();
+        let found: Vec<(u64, u64)> = all_structural(&first, text).iter().map(|(l, c, _)| (*l, *c)).collect();
+        assert_eq!(found, [(2, 1), (4, 1), (8, 5)]);
     }
 
     #[test]
