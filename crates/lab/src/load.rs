@@ -106,6 +106,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Lab, Diagnostics), Diagnostics>
         partitioned: Default::default(),
         interfaces: Vec::new(),
         no_netem: None,
+        sysctls_at: Vec::new(),
     };
     let file: LabFile = match serde_saphyr::from_str(text) {
         Ok(file) => file,
@@ -146,6 +147,9 @@ struct Checker {
     partitioned: std::collections::BTreeSet<(usize, usize)>,
     /// Why delay and loss cannot be had here (the kernel asked at most once).
     no_netem: Option<String>,
+    /// Every sysctl the file sets, with where its value is written: tried
+    /// in a throwaway namespace once the file is read.
+    sysctls_at: Vec<(String, String, Location)>,
     /// Each node's interfaces with their addresses, once they are all
     /// named (a lab of 100 routers checks ten thousand routes against them).
     interfaces: Vec<std::rc::Rc<NodeInterfaces>>,
@@ -240,6 +244,7 @@ impl Checker {
             let resolved = self.step(&lab, &mut state, step);
             lab.steps.push(resolved);
         }
+        self.probe_sysctls();
         lab
     }
 
@@ -336,9 +341,44 @@ impl Checker {
                 );
                 continue;
             }
-            out.push((k.clone(), value.value.to_sysctl()));
+            let text = value.value.to_sysctl();
+            if text.contains('\n') {
+                self.warn_at(
+                    value.referenced,
+                    format!("the value of {k} has a line break: the kernel reads it only up to there"),
+                );
+            }
+            self.sysctls_at.push((k.clone(), text.clone(), value.referenced));
+            out.push((k.clone(), text));
         }
         out
+    }
+
+    /// Tries the file's sysctls in a throwaway network namespace (as netem
+    /// is probed), so that `validate` refuses what `up` would: keys that
+    /// are not per-namespace, values the kernel rejects. The forwarding
+    /// switches `forwarding:` sets are known good and cost no namespace;
+    /// where no namespace can be made (not root), nothing is tried.
+    fn probe_sysctls(&mut self) {
+        const KNOWN: [&str; 2] = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"];
+        let mut seen = std::collections::HashSet::new();
+        let tried: Vec<(String, String, Location)> = std::mem::take(&mut self.sysctls_at)
+            .into_iter()
+            .filter(|(k, v, _)| !(KNOWN.contains(&k.as_str()) && (v == "0" || v == "1")))
+            .filter(|(k, v, _)| seen.insert((k.clone(), v.clone())))
+            .collect();
+        if tried.is_empty() {
+            return;
+        }
+        let pairs: Vec<(String, String)> = tried.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect();
+        let Ok(found) = nsbox_net::sysctl::probe(&pairs) else {
+            return;
+        };
+        for ((key, _, at), why) in tried.iter().zip(found) {
+            if let Some(why) = why {
+                self.error_at(*at, format!("sysctl {key}: {why}"));
+            }
+        }
     }
 
     fn rules(&mut self, nat: &[Text], filter: &[Text]) -> Vec<Rule> {
@@ -359,7 +399,12 @@ impl Checker {
 
     fn address(&mut self, text: &Text) -> Option<IpNet> {
         match text.value.parse::<IpNet>() {
-            Ok(net) => Some(net),
+            Ok(net) => {
+                if let Some(why) = odd_host_address(&net) {
+                    self.warn_at(text.referenced, why);
+                }
+                Some(net)
+            }
             Err(_) => {
                 self.error_at(
                     text.referenced,
@@ -396,13 +441,18 @@ impl Checker {
         if !iface.is_empty() && nsbox_net::link::check_name(iface).is_err() {
             self.error_at(
                 at,
-                format!("interface name {iface:?} is invalid: it must be 1 to 15 bytes without '/', ':' or whitespace"),
+                format!("interface name {iface:?} is invalid: it must be 1 to 15 bytes without '/', ':' or whitespace, and not all or default"),
             );
         }
         let mut addresses = Vec::new();
         for word in parts {
             match word.parse::<IpNet>() {
-                Ok(net) => addresses.push(net),
+                Ok(net) => {
+                    if let Some(why) = odd_host_address(&net) {
+                        self.warn_at(at, why);
+                    }
+                    addresses.push(net)
+                }
                 Err(_) => self.error_at(
                     at,
                     format!("{word:?} is not an address with its prefix length (10.0.1.2/24)"),
@@ -427,6 +477,11 @@ impl Checker {
         }
         let a = self.endpoint(lab, &l.endpoints[0]);
         let b = self.endpoint(lab, &l.endpoints[1]);
+        if let (Some(a), Some(b)) = (&a, &b) {
+            if let Some(why) = apart(&a.addresses, &b.addresses) {
+                self.warn_at(l.endpoints[1].referenced, why);
+            }
+        }
         let impairments = self.impairments(l);
         Some(Link {
             ends: [a?, b?],
@@ -554,9 +609,13 @@ impl Checker {
                 places.push((a.addr(), format!("{}:{}", lab.nodes[end.node].name, end.iface), *at));
             }
         }
-        for (i, (addr, owner, at)) in places.iter().enumerate() {
-            if let Some((_, first, _)) = places[..i].iter().find(|(a, ..)| a == addr) {
-                self.error_at(*at, format!("address {addr} is on both {first} and {owner}"));
+        let mut first: std::collections::HashMap<IpAddr, &str> = std::collections::HashMap::new();
+        for (addr, owner, at) in &places {
+            match first.get(addr) {
+                Some(earlier) => self.error_at(*at, format!("address {addr} is on both {earlier} and {owner}")),
+                None => {
+                    first.insert(*addr, owner);
+                }
             }
         }
     }
@@ -571,6 +630,12 @@ impl Checker {
     /// removal names a route that was checked when it was added).
     fn route_checked(&mut self, lab: &Lab, node: usize, text: &Text, adding: bool) -> Option<Route> {
         let at = text.referenced;
+        if let Some(word) = repeated_route_word(&text.value) {
+            self.warn_at(
+                at,
+                format!("`{word}` is given twice in this route: the kernel takes the last"),
+            );
+        }
         match parse_route(&text.value) {
             Err(e) => {
                 self.error_at(at, e);
@@ -860,6 +925,68 @@ fn shell_quote(text: &str) -> String {
 }
 
 /// `default|PREFIX [via GW] [dev IFACE] [metric N]`.
+/// Why an address is an odd one to give an interface, if it is: a
+/// subnet's network or broadcast address, or a prefix that covers
+/// everything.
+fn odd_host_address(net: &IpNet) -> Option<String> {
+    let addr = net.addr();
+    if net.prefix_len() == 0 {
+        return Some(format!(
+            "{net}: an interface address with prefix length 0 puts every destination on this link"
+        ));
+    }
+    // /31 and /32 (/127, /128) have no network or broadcast address.
+    if net.max_prefix_len() - net.prefix_len() < 2 {
+        return None;
+    }
+    if addr == net.network() {
+        return Some(format!(
+            "{addr} is the network address of {}, not a host's",
+            net.trunc()
+        ));
+    }
+    if net.addr().is_ipv4() && addr == net.broadcast() {
+        return Some(format!(
+            "{addr} is the broadcast address of {}, not a host's",
+            net.trunc()
+        ));
+    }
+    None
+}
+
+/// Why the two ends of a link cannot reach each other directly, if so:
+/// in some address family both have, no subnet of one holds an address of
+/// the other.
+fn apart(a: &[IpNet], b: &[IpNet]) -> Option<String> {
+    for v4 in [true, false] {
+        let of = |list: &[IpNet]| -> Vec<IpNet> { list.iter().filter(|n| n.addr().is_ipv4() == v4).copied().collect() };
+        let (a, b) = (of(a), of(b));
+        if a.is_empty() || b.is_empty() {
+            continue;
+        }
+        let meets = a
+            .iter()
+            .any(|x| b.iter().any(|y| x.contains(&y.addr()) || y.contains(&x.addr())));
+        if !meets {
+            return Some(format!(
+                "the ends of this link are on different subnets ({} and {}): they cannot reach each other directly",
+                a[0], b[0]
+            ));
+        }
+    }
+    None
+}
+
+/// A keyword a route text gives twice (`metric 5 metric 6`).
+fn repeated_route_word(text: &str) -> Option<&str> {
+    let words: Vec<&str> = text.split_whitespace().skip(1).step_by(2).collect();
+    words
+        .iter()
+        .enumerate()
+        .find(|(i, w)| matches!(**w, "via" | "dev" | "metric") && words[..*i].contains(w))
+        .map(|(_, w)| *w)
+}
+
 pub fn parse_route(text: &str) -> Result<Route, String> {
     let mut words = text.split_whitespace();
     let destination = match words.next() {
@@ -1039,6 +1166,73 @@ links:
         assert_eq!(lab.links[0].ends[0].iface, "eth0");
         assert_eq!(lab.links[1].ends[0].iface, "eth1");
         assert_eq!(lab.interfaces(0).len(), 3, "lo, eth0, eth1");
+    }
+
+    /// What `up` would refuse without a position is refused by `validate`
+    /// at its place; what is odd but works is a warning there.
+    #[test]
+    fn what_up_would_refuse_is_refused_here_and_odd_things_are_warned_of() {
+        let text = "name: s
+nodes:
+  a:
+    sysctls: {net.core.rmem_max: 1, net.ipv4.ip_forward: banana, net.ipv4.ip_default_ttl: \"64\\n65\"}
+  b: {}
+links:
+  - endpoints: [a:eth0 10.0.0.0/24, b:default 10.0.1.255/24]
+  - endpoints: [a 0.0.0.0/0, b 10.0.2.1/24]
+  - endpoints: [a:ethx 10.0.3.1/24, b:ethy 10.0.3.2/24]
+steps:
+  - name: x
+    add: {a: {routes: [10.9.0.0/16 via 10.0.3.2 metric 5 metric 6]}}
+";
+        let d = check(text).unwrap_err();
+        let said: Vec<String> = d
+            .list
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}:{} {} {}",
+                    d.line,
+                    d.column,
+                    if d.warning { "warning" } else { "error" },
+                    d.message
+                )
+            })
+            .collect();
+        let has = |start: &str| said.iter().any(|s| s.starts_with(start));
+        if nsbox_net::sysctl::probe(&[]).is_ok() {
+            assert!(
+                has("4:34 error sysctl net.core.rmem_max: /proc/sys/net/core/rmem_max is the host's alone"),
+                "{said:#?}"
+            );
+            assert!(
+                has("4:58 error sysctl net.ipv4.ip_forward: the kernel refuses the value \"banana\""),
+                "{said:#?}"
+            );
+        } else {
+            eprintln!("SKIPPED: sysctls are not tried without a throwaway namespace");
+        }
+        assert!(
+            has("4:91 warning the value of net.ipv4.ip_default_ttl has a line break"),
+            "{said:#?}"
+        );
+        assert!(
+            has("7:17 warning 10.0.0.0 is the network address of 10.0.0.0/24"),
+            "{said:#?}"
+        );
+        assert!(has("7:37 error interface name \"default\" is invalid"), "{said:#?}");
+        assert!(has("7:37 warning 10.0.1.255 is the broadcast address"), "{said:#?}");
+        assert!(
+            has("7:37 warning the ends of this link are on different subnets"),
+            "{said:#?}"
+        );
+        assert!(
+            has("8:17 warning 0.0.0.0/0: an interface address with prefix length 0"),
+            "{said:#?}"
+        );
+        assert!(has("12:24 warning `metric` is given twice in this route"), "{said:#?}");
+        let long = format!("name: t\nnodes:\n  {}: {{}}\n", "n".repeat(230));
+        assert!(error(&long).starts_with("3:3: node name"), "{}", error(&long));
     }
 
     #[test]

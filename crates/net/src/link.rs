@@ -19,6 +19,9 @@ pub fn check_name(name: &str) -> Result<(), NetError> {
         && name.len() < libc::IFNAMSIZ
         && name != "."
         && name != ".."
+        // /proc/sys/net/*/conf/all and default: the kernel refuses them.
+        && name != "all"
+        && name != "default"
         && !name.bytes().any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace());
     if ok {
         Ok(())
@@ -409,7 +412,7 @@ mod tests {
         for good in ["vethS", "veth-srv", "a", "exactly15bytes_"] {
             assert!(check_name(good).is_ok(), "{good}");
         }
-        for bad in ["", ".", "..", "a/b", "a:b", "a b", "sixteen_bytes_xx"] {
+        for bad in ["", ".", "..", "a/b", "a:b", "a b", "sixteen_bytes_xx", "all", "default"] {
             assert!(matches!(check_name(bad), Err(NetError::BadName(_))), "{bad}");
         }
     }
