@@ -197,7 +197,7 @@ pub fn lab(args: LabArgs) -> i32 {
         LabCmd::Partition { lab, a, b } => cut(lab.as_deref(), &a, &b, true, &store, &registry),
         LabCmd::Heal { lab, a, b } => cut(lab.as_deref(), &a, &b, false, &store, &registry),
         LabCmd::Test { file, json } => load(&file).map(|lab| test(&lab, &file, json, &registry, &store)),
-        LabCmd::Validate { file } => load(&file).map(|lab| {
+        LabCmd::Validate { file } => load_asking(&file, nsbox_lab::load::AskKernel::Yes).map(|lab| {
             println!(
                 "{}: lab {} is valid: {}, {} expectations, {} steps",
                 file.display(),
@@ -265,7 +265,12 @@ fn failed(e: LabError) -> String {
 /// Reads a lab file; its warnings go to stderr, its errors make the one
 /// message (already printed, so the returned message is empty).
 fn load(file: &Path) -> Result<Lab, String> {
-    match nsbox_lab::load(file) {
+    load_asking(file, nsbox_lab::load::AskKernel::No)
+}
+
+/// [`load`], asking the kernel what only it can tell (for `validate`).
+fn load_asking(file: &Path, ask: nsbox_lab::load::AskKernel) -> Result<Lab, String> {
+    match nsbox_lab::load::load_asking(file, ask) {
         Ok((lab, warnings)) => {
             if !warnings.list.is_empty() {
                 eprintln!("{warnings}");

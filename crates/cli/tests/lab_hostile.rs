@@ -405,3 +405,24 @@ echo "QUIET $(wc -c < /run/err)"
     );
     assert_eq!(field(&out, "QUIET"), "0", "a small lab says nothing: {out}");
 }
+
+/// The tests' own guard: a script that fails half-way through still takes
+/// its lab's services with it (they would outlive the private /run).
+#[test]
+fn a_test_script_that_fails_half_way_leaves_no_service_running() {
+    require_lab_tools!();
+    let marker = format!("sleep 7{}", std::process::id());
+    let (code, _, _) = common::in_private_run(&format!(
+        "printf 'name: g\\nnodes:\\n  a: {{run: [\"{marker}\"]}}\\n' > /run/g.yaml\n$NSBOX lab up /run/g.yaml >/dev/null\nfalse\n"
+    ));
+    assert_ne!(code, 0);
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", &marker])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}

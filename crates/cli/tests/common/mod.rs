@@ -276,7 +276,14 @@ pub fn host_mount_points() -> Vec<String> {
 /// too: they vanish with the script, whatever happens to the test. `$NSBOX`
 /// is the binary under test. Returns the status, stdout and stderr.
 pub fn in_private_run(script: &str) -> (i32, String, String) {
-    let setup = "mount -t tmpfs nsbox-test-run /run && mkdir /run/netns\n";
+    // The guard: however the script ends (a failed step stops it half-way),
+    // every namespace it pinned goes, with the processes in it. Otherwise a
+    // lab's services would outlive the test's private /run.
+    let setup = "mount -t tmpfs nsbox-test-run /run && mkdir /run/netns\n\
+        cleanup() { for n in $(ls /run/netns 2>/dev/null); do \
+        for p in $(ip netns pids \"$n\" 2>/dev/null); do kill -9 $p 2>/dev/null; done; \
+        ip netns delete \"$n\" 2>/dev/null; done; true; }\n\
+        trap cleanup EXIT\n";
     let out = std::process::Command::new("unshare")
         .args(["--mount", "--propagation", "private", "--", "sh", "-eu", "-c"])
         .arg(format!("{setup}{script}"))
