@@ -2,7 +2,7 @@
 
 use clap::Args;
 use nsbox_ns::{IdMap, NsSet};
-use nsbox_runtime::spec::{parse_cpus, parse_env, parse_size, parse_time_offsets, parse_user};
+use nsbox_runtime::spec::{parse_cpus, parse_env, parse_memory, parse_pids, parse_time_offsets, parse_user};
 use nsbox_runtime::unshare::RunError;
 use nsbox_runtime::{Bind, RootChoice, Spec};
 use std::path::PathBuf;
@@ -50,10 +50,10 @@ pub struct UnshareArgs {
     #[arg(long, value_name = "INSIDE:OUTSIDE:COUNT", value_parser = str::parse::<IdMap>)]
     pub(crate) gid_map: Vec<IdMap>,
     /// Memory limit (bytes, or with k, m, g).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory)]
     pub(crate) memory: Option<u64>,
-    /// Maximum number of processes and threads.
-    #[arg(long, value_name = "N")]
+    /// Maximum number of processes and threads (1 or more).
+    #[arg(long, value_name = "N", value_parser = parse_pids)]
     pub(crate) pids: Option<u64>,
     /// CPU bandwidth in CPUs, such as 0.5.
     #[arg(long, value_name = "CPUS", value_parser = parse_cpus, allow_negative_numbers = true)]
@@ -64,8 +64,8 @@ pub struct UnshareArgs {
     /// Bring the loopback interface of the new network namespace up.
     #[arg(long)]
     pub(crate) lo_up: bool,
-    /// The command and its arguments.
-    #[arg(required = true, value_name = "CMD")]
+    /// The command and its arguments [default: $SHELL, else /bin/sh].
+    #[arg(value_name = "CMD")]
     pub(crate) command: Vec<String>,
 }
 
@@ -109,7 +109,14 @@ pub(crate) fn exit_with(result: Result<i32, RunError>) -> i32 {
     }
 }
 
-pub fn unshare(args: UnshareArgs) -> i32 {
+pub fn unshare(mut args: UnshareArgs) -> i32 {
+    // No command: a shell, as util-linux unshare gives.
+    if args.command.is_empty() {
+        args.command = vec![std::env::var("SHELL")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "/bin/sh".into())];
+    }
     let mut spec = Spec::new(args.command);
     if let Some(ns) = args.ns {
         spec.namespaces = ns;

@@ -13,7 +13,7 @@
 
 use crate::unshare_cmd::UnshareArgs;
 use nsbox_ns::NsSet;
-use nsbox_runtime::spec::{parse_cpus, parse_env, parse_size, parse_time_offsets, parse_user};
+use nsbox_runtime::spec::{parse_cpus, parse_env, parse_memory, parse_pids, parse_time_offsets, parse_user};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -92,8 +92,8 @@ fn set(out: &mut UnshareArgs, name: &str, value: &str) -> Option<()> {
         "rootfs" => once(&mut out.rootfs, PathBuf::from(value)),
         "workdir" => once(&mut out.workdir, PathBuf::from(value)),
         "user" => once(&mut out.user, parse_user(value).ok()?),
-        "memory" => once(&mut out.memory, parse_size(value).ok()?),
-        "pids" if value.bytes().all(|b| b.is_ascii_digit()) => once(&mut out.pids, value.parse().ok()?),
+        "memory" => once(&mut out.memory, parse_memory(value).ok()?),
+        "pids" => once(&mut out.pids, parse_pids(value).ok()?),
         "cpus" => once(&mut out.cpus, parse_cpus(value).ok()?),
         "time-offset" => once(&mut out.time_offset, parse_time_offsets(value).ok()?),
         "bind" => push(&mut out.bind, value.parse().ok()?),
@@ -296,7 +296,7 @@ mod tests {
                     "env" => "K=V",
                     "user" | "pids" | "cpus" => "1",
                     "uid-map" | "gid-map" => "0:1000:1",
-                    "memory" => "1m",
+                    "memory" => "16m",
                     "time-offset" => "monotonic=1",
                     _ => "/x",
                 };

@@ -77,14 +77,46 @@ fn bind_source_missing() {
 /// A limit the kernel rejects is reported with the file and value, and the
 /// cgroup made for it is removed again.
 #[test]
-fn limit_rejected_by_the_kernel() {
+fn limits_the_kernel_cannot_apply_are_refused_before_anything_is_made() {
     require_root!();
     let before = nsbox_cgroups();
-    let (code, err) = fails(&["unshare", "--cpus", "0.001", "--", "true"]);
-    assert_eq!(code, 125);
-    assert!(err.contains("cpu") && err.contains("Invalid argument"), "{err}");
-    assert!(!err.contains("os error"), "{err}");
-    assert_eq!(nsbox_cgroups(), before, "a cgroup was left behind");
+    for (flag, value, words) in [
+        ("--cpus", "0.001", "from 0.01 to 100000"),
+        ("--cpus", "1e9", "from 0.01 to 100000"),
+        ("--memory", "0", "below 6M"),
+        ("--memory", "1", "below 6M"),
+        ("--pids", "0", "1 or more"),
+        ("--ns", "", "unknown namespace kind \"\""),
+        ("--time-offset", "monotonic=1,monotonic=2", "a clock is given twice"),
+    ] {
+        let (code, err) = fails(&["unshare", flag, value, "--", "true"]);
+        assert_eq!(code, 125, "{flag} {value}");
+        assert!(err.contains(words), "{flag} {value}: {err}");
+    }
+    assert_eq!(nsbox_cgroups(), before, "a cgroup was made");
+}
+
+#[test]
+fn unshare_without_a_command_runs_a_shell() {
+    require_root!();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nsbox"))
+        .arg("unshare")
+        .env("SHELL", "/bin/sh")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"echo shell $$\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "shell 2\n",
+        "the shell is the command under nsbox's init"
+    );
 }
 
 #[test]

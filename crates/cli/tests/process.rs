@@ -101,7 +101,7 @@ fn unshare_parses_as_the_full_command_line_does() {
         String::from_utf8(out.stdout).unwrap()
     };
     let direct = help(&["unshare", "--help"]);
-    assert!(direct.contains("Usage: nsbox unshare [OPTIONS] <CMD>..."), "{direct}");
+    assert!(direct.contains("Usage: nsbox unshare [OPTIONS] [CMD]..."), "{direct}");
     assert_eq!(direct, help(&["help", "unshare"]));
     require_root!();
     let (code, out, err) = run(&["unshare", "--ns", "uts", "--", "env"]);

@@ -148,10 +148,16 @@ pub fn parse_time_offsets(value: &str) -> Result<TimeOffsets, SpecError> {
         why,
     };
     let mut offsets = TimeOffsets::default();
+    let mut given = Vec::new();
     for part in value.split(',').filter(|p| !p.is_empty()) {
         let (clock, secs) = part.split_once('=').ok_or_else(|| bad("expected CLOCK=SECS"))?;
         let secs: i64 = secs.trim().parse().map_err(|_| bad("seconds must be an integer"))?;
-        match clock.trim() {
+        let clock = clock.trim();
+        if given.contains(&clock) {
+            return Err(bad("a clock is given twice"));
+        }
+        given.push(clock);
+        match clock {
             "monotonic" => offsets.monotonic = secs,
             "boottime" => offsets.boottime = secs,
             _ => return Err(bad("clock must be monotonic or boottime")),
@@ -187,14 +193,50 @@ pub fn parse_user(value: &str) -> Result<(u32, Option<u32>), SpecError> {
     Ok((uid, gid))
 }
 
-/// Parses `--cpus`: a positive number of CPUs, such as 0.5 or 2.
+/// The least memory limit taken: below it a container cannot even start
+/// (Docker's minimum, which users know).
+pub const MIN_MEMORY: u64 = 6 << 20;
+
+/// Parses `--memory`: a size (see [`parse_size`]) of at least [`MIN_MEMORY`].
+pub fn parse_memory(value: &str) -> Result<u64, SpecError> {
+    let size = parse_size(value)?;
+    if size < MIN_MEMORY {
+        return Err(SpecError::Malformed {
+            what: "memory limit",
+            value: value.to_string(),
+            why: "below 6M, the least in which a container can start",
+        });
+    }
+    Ok(size)
+}
+
+/// Parses `--pids`: at least 1 (0 would let not even the command run).
+pub fn parse_pids(value: &str) -> Result<u64, SpecError> {
+    // Digits only: "+5" or " 5" are typing mistakes, not counts.
+    let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+    match value.parse::<u64>() {
+        Ok(n) if digits && n >= 1 => Ok(n),
+        _ => Err(SpecError::Malformed {
+            what: "pids limit",
+            value: value.to_string(),
+            why: "expected a whole number of processes, 1 or more",
+        }),
+    }
+}
+
+/// The range of `--cpus` the kernel can express: CFS quotas of a 100 ms
+/// period from 1 ms (0.01 CPU) up to its largest quota (about 175 000 CPUs
+/// at that period; capped lower, at 100 000).
+pub const CPUS_RANGE: std::ops::RangeInclusive<f64> = 0.01..=100_000.0;
+
+/// Parses `--cpus`: a number of CPUs, such as 0.5 or 2, in [`CPUS_RANGE`].
 pub fn parse_cpus(value: &str) -> Result<f64, SpecError> {
     match value.trim().parse::<f64>() {
-        Ok(cpus) if cpus.is_finite() && cpus > 0.0 => Ok(cpus),
+        Ok(cpus) if cpus.is_finite() && CPUS_RANGE.contains(&cpus) => Ok(cpus),
         _ => Err(SpecError::Malformed {
             what: "cpus",
             value: value.into(),
-            why: "expected a positive number such as 0.5",
+            why: "expected a number of CPUs from 0.01 to 100000, such as 0.5",
         }),
     }
 }
@@ -412,6 +454,22 @@ mod tests {
         assert!(parse_size("12X").is_err());
         assert!(parse_size("M").is_err());
         assert!(parse_size("99999999999999T").is_err());
+    }
+
+    #[test]
+    fn limits_the_kernel_cannot_apply_are_refused() {
+        assert_eq!(parse_memory("16M").unwrap(), 16 << 20);
+        for bad in ["0", "1", "5m"] {
+            assert!(parse_memory(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_pids("64").unwrap(), 64);
+        for bad in ["0", "-1", "x"] {
+            assert!(parse_pids(bad).is_err(), "{bad}");
+        }
+        for bad in ["0.000001", "1e9", "0"] {
+            assert!(parse_cpus(bad).is_err(), "{bad}");
+        }
+        assert!(parse_time_offsets("monotonic=1,monotonic=2").is_err());
     }
 
     #[test]
