@@ -2,8 +2,10 @@
 """Writes a lab file with the topology crates/net/examples/topo.rs and
 scripts/gen-ip-topo.py build, for scripts/bench-lab.sh.
 
-usage: gen-lab.py star|chain N > FILE
+usage: gen-lab.py star|allpairs|chain N > FILE
 - star N: lab "s", nodes 0..N-1, each with eth0 on one bridge, 10/8.
+- allpairs N: the star, and every ordered pair of nodes expected reachable
+  (N*(N-1) expectations: what `lab validate` is timed on in BENCHMARKS.md).
 - chain N: lab "c", N routers in a row on /30 links (right -> left),
   forwarding on, and in each a static route to every link it is not on.
 """
@@ -19,7 +21,7 @@ def link30(i):
 
 
 out = []
-if kind == "star":
+if kind in ("star", "allpairs"):
     out.append("name: s")
     out.append("nodes:")
     out.extend(f"  '{i}': {{}}" for i in range(n))
@@ -29,6 +31,13 @@ if kind == "star":
     for i in range(n):
         host = i + 1
         out.append(f"      - {i}:eth0 10.{host >> 16}.{(host >> 8) & 255}.{host & 255}/8")
+    if kind == "allpairs":
+        out.append("expect:")
+        for i in range(n):
+            for j in range(n):
+                if i != j:
+                    to = j + 1
+                    out.append(f"  {i} -> 10.{to >> 16}.{(to >> 8) & 255}.{to & 255}: reachable")
 else:
     out.append("name: c")
     out.append("nodes:")

@@ -129,11 +129,12 @@ fn exit_on_usage_error(err: clap::Error) -> ! {
         .collect();
     let message = paragraph.join(" ");
     report(message.strip_prefix("error: ").unwrap_or(&message));
-    // `nsbox ping` exits as iputils ping does: 2 for anything local.
-    let code = if std::env::args().nth(1).as_deref() == Some("ping") {
-        2
-    } else {
-        nsbox_runtime::exec::EXIT_SETUP_FAILED
+    // `nsbox ping` exits as iputils ping does (2 for anything local), and
+    // `nsbox lab` as clap and `ip` do (2); the container verbs keep 125
+    // (nsbox itself failed), as unshare(1) and runc do.
+    let code = match std::env::args().nth(1).as_deref() {
+        Some("ping" | "lab") => 2,
+        _ => nsbox_runtime::exec::EXIT_SETUP_FAILED,
     };
     std::process::exit(code);
 }
