@@ -429,7 +429,12 @@ fn a_test_script_that_fails_half_way_leaves_no_service_running() {
 
 #[test]
 fn lab_usage_errors_exit_2() {
-    for args in [&["lab", "bogus"][..], &["lab", "down"], &["lab", "up", "a", "b"], &["lab", "check", "--nope", "f"]] {
+    for args in [
+        &["lab", "bogus"][..],
+        &["lab", "down"],
+        &["lab", "up", "a", "b"],
+        &["lab", "check", "--nope", "f"],
+    ] {
         let (code, _, err) = common::run(args);
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.starts_with("nsbox: "), "{args:?}: {err}");
