@@ -11,6 +11,7 @@
 //! is written to `cgroup.procs` at all; v1 has no such way in.
 
 mod layout;
+mod sweep;
 mod v1;
 mod v2;
 
@@ -116,9 +117,14 @@ impl CgroupSet {
 
     fn remove_all(&mut self) -> Result<(), CgroupError> {
         let mut first = None;
+        let now = std::time::SystemTime::now();
         for dir in self.dirs.drain(..).rev() {
             if let Err(e) = remove_dir_patiently(&dir) {
                 first.get_or_insert(e);
+            }
+            // What killed nsbox processes left beside it (see `sweep`).
+            if let Some(root) = dir.parent() {
+                sweep::sweep(root, now);
             }
         }
         first.map_or(Ok(()), Err)
