@@ -342,43 +342,105 @@ fn labs_up(store: &Store) -> Result<Vec<nsbox_lab::state::State>, String> {
     Ok(labs)
 }
 
+/// One node of a lab that is up, as `status` shows it.
+#[derive(serde::Serialize)]
+struct NodeStatus {
+    node: String,
+    /// `netns` or `container`.
+    kind: &'static str,
+    /// `up`, or `missing` (its namespace is gone).
+    state: &'static str,
+    namespace: String,
+    addresses: Vec<String>,
+    /// How many processes run in the node's network namespace.
+    processes: usize,
+}
+
+/// Each node of the lab `state` records: its namespace, addresses (from the
+/// lab's recorded file) and processes.
+fn node_statuses(state: &nsbox_lab::state::State, registry: &Registry) -> Vec<NodeStatus> {
+    let lab = state
+        .source
+        .as_deref()
+        .and_then(|text| nsbox_lab::load::parse(Path::new("(recorded)"), text).ok())
+        .map(|(lab, _)| lab);
+    state
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let namespace = state.namespaces.get(i).cloned().unwrap_or_default();
+            let up = registry.open(&namespace).is_ok();
+            let addresses = lab
+                .as_ref()
+                .filter(|l| l.nodes.get(i).is_some_and(|n| &n.name == node))
+                .map(|l| {
+                    l.interfaces(i)
+                        .into_iter()
+                        .flat_map(|(iface, addrs)| addrs.into_iter().map(move |a| format!("{iface} {a}")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            NodeStatus {
+                node: node.clone(),
+                kind: if state.containers.contains(node) { "container" } else { "netns" },
+                state: if up { "up" } else { "missing" },
+                processes: if up { registry.pids(&namespace).map_or(0, |p| p.len()) } else { 0 },
+                namespace,
+                addresses,
+            }
+        })
+        .collect()
+}
+
+/// The labs that are up, a table of their nodes (as containerlab's
+/// `inspect`): lab, node, kind, state, addresses, processes. A lab some of
+/// whose namespaces are missing (a killed `up`, or a namespace deleted by
+/// hand) is marked incomplete: `nsbox lab down` cleans it up.
 fn status(store: &Store, registry: &Registry, json: bool) -> Result<i32, String> {
     let labs = labs_up(store)?;
-    let rows: Vec<serde_json::Value> = labs
-        .iter()
-        .map(|s| {
-            let alive = (0..s.nodes.len())
-                .filter(|&i| s.namespaces.get(i).is_some_and(|n| registry.open(n).is_ok()))
-                .count();
-            serde_json::json!({
-                "name": s.name,
-                "file": s.file,
-                "nodes": s.nodes,
-                "namespaces": s.namespaces,
-                "alive": alive,
-            })
-        })
-        .collect();
+    let rows: Vec<(&nsbox_lab::state::State, Vec<NodeStatus>)> =
+        labs.iter().map(|s| (s, node_statuses(s, registry))).collect();
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).expect("plain data serializes")
-        );
-    } else if rows.is_empty() {
+        let out: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(s, nodes)| {
+                let alive = nodes.iter().filter(|n| n.state == "up").count();
+                serde_json::json!({
+                    "name": s.name,
+                    "file": s.file,
+                    "complete": alive == nodes.len(),
+                    "alive": alive,
+                    "nodes": nodes,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out).expect("plain data serializes"));
+        return Ok(0);
+    }
+    if rows.is_empty() {
         println!("no lab is up");
-    } else {
-        for (row, state) in rows.iter().zip(&labs) {
-            let file = state.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default();
-            println!(
-                "{}  {} of {} nodes alive  {}  {}",
-                state.name,
-                row["alive"],
-                state.nodes.len(),
-                state.nodes.join(","),
-                file
-            );
+        return Ok(0);
+    }
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_header(vec!["LAB", "NODE", "KIND", "STATE", "ADDRESSES", "PROCESSES"]);
+    for (s, nodes) in &rows {
+        let complete = nodes.iter().all(|n| n.state == "up");
+        let lab = if complete { s.name.clone() } else { format!("{} (incomplete)", s.name) };
+        for n in nodes {
+            table.add_row(vec![
+                lab.clone(),
+                n.node.clone(),
+                n.kind.to_string(),
+                n.state.to_string(),
+                n.addresses.join(", "),
+                n.processes.to_string(),
+            ]);
         }
     }
+    println!("{table}");
     Ok(0)
 }
 

@@ -156,7 +156,7 @@ $NSBOX lab up /run/w.yaml >/dev/null
 printf 'name: other\nnodes: {{x: {{}}}}\n' > /run/o.yaml
 $NSBOX lab up /run/o.yaml >/dev/null
 echo '{{garbage' > /run/nsbox/labs/other.json
-echo "STATUS $($NSBOX lab status 2>/run/err | head -1)"
+echo "STATUS $($NSBOX lab status 2>/run/err | grep -c ' web ')"
 echo "STATUS_WARN $(grep -c 'cannot be read' /run/err)"
 echo "EXEC $($NSBOX lab exec server -- echo in 2>/dev/null)"
 $NSBOX lab down other 2>/run/err >/dev/null; echo "DOWN $?"
@@ -165,7 +165,7 @@ echo "STATE $(ls /run/nsbox/labs | sort | tr '\n' ' ')"
 $NSBOX lab down web >/dev/null
 "#
     ));
-    assert!(field(&out, "STATUS").contains("web"), "{out}");
+    assert_eq!(field(&out, "STATUS"), "2", "both nodes of lab web: {out}");
     assert_eq!(field(&out, "STATUS_WARN"), "1");
     assert_eq!(field(&out, "EXEC"), "in");
     assert_eq!(field(&out, "DOWN"), "0");
@@ -174,23 +174,29 @@ $NSBOX lab down web >/dev/null
 }
 
 #[test]
-fn status_counts_nodes_not_the_switch_namespace() {
+fn status_is_a_table_of_nodes_and_marks_a_half_made_lab() {
     require_lab_tools!();
     let out = run(&format!(
         r#"{}
 $NSBOX lab up "$STAR" >/dev/null
-echo "STATUS $($NSBOX lab status | head -1)"
+echo "ROWS $($NSBOX lab status | grep -c '^ star ')"
+echo "HEADER $($NSBOX lab status | head -1 | tr -s ' ')"
+echo "H1 $($NSBOX lab status | grep ' h1 ' | tr -s ' ')"
+ip netns delete star-h2
+echo "HALF $($NSBOX lab status | grep -c 'star (incomplete)')"
+echo "MISSING $($NSBOX lab status | grep ' h2 ' | tr -s ' ')"
+echo "JSON $($NSBOX lab status --json | tr -d ' \n')"
 $NSBOX lab down star >/dev/null
 "#,
         format_args!("STAR={}/../../examples/labs/star.yaml", env!("CARGO_MANIFEST_DIR"))
     ));
-    let status = field(&out, "STATUS");
-    let nodes = status.split("  ").nth(1).unwrap_or_default();
-    let (alive, total) = nodes
-        .strip_suffix(" nodes alive")
-        .and_then(|n| n.split_once(" of "))
-        .unwrap_or_else(|| panic!("{status}"));
-    assert_eq!(alive, total, "{status}");
+    assert_eq!(field(&out, "ROWS"), "5", "one row per node, not the switch's namespace: {out}");
+    assert_eq!(field(&out, "HEADER"), " LAB NODE KIND STATE ADDRESSES PROCESSES");
+    assert_eq!(field(&out, "H1"), " star h1 netns up eth0 10.1.0.1/24 0");
+    assert_eq!(field(&out, "HALF"), "5", "{out}");
+    assert!(field(&out, "MISSING").contains(" h2 netns missing "), "{out}");
+    let json = field(&out, "JSON");
+    assert!(json.contains(r#""complete":false,"alive":4"#), "{json}");
 }
 
 #[test]
