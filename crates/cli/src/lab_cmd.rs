@@ -25,7 +25,10 @@ pub struct LabArgs {
 #[derive(Subcommand)]
 enum LabCmd {
     /// Bring a lab up, all or nothing.
-    Up { file: PathBuf },
+    Up {
+        /// The lab file (YAML).
+        file: PathBuf,
+    },
     /// Tear a lab down (also after a crash or a killed `up`). Only the
     /// namespaces that carry the lab's mark are deleted; others by the same
     /// names are left alone, with a warning.
@@ -39,6 +42,7 @@ enum LabCmd {
     },
     /// The labs that are up.
     Status {
+        /// Print JSON for programs.
         #[arg(long)]
         json: bool,
     },
@@ -49,29 +53,36 @@ enum LabCmd {
         /// The lab, when more than one is up.
         #[arg(long)]
         lab: Option<String>,
+        /// The node to run it in.
         node: String,
+        /// The command and its arguments.
         #[arg(required = true, value_name = "CMD")]
         command: Vec<String>,
     },
     /// Check a running lab against its file's expectations.
     Check {
+        /// The lab file (YAML).
         file: PathBuf,
         /// Instead, probe who reaches whom among all nodes.
         #[arg(long)]
         matrix: bool,
+        /// Print JSON for programs.
         #[arg(long)]
         json: bool,
     },
     /// Up, every expectation and step, down: a report and an exit status
     /// (0 when everything holds).
     Test {
+        /// The lab file (YAML).
         file: PathBuf,
+        /// Print JSON for programs.
         #[arg(long)]
         json: bool,
     },
     /// Change a running lab to what its file now says: shows the plan, then
     /// applies only that (untouched nodes are left alone).
     Apply {
+        /// The lab file (YAML).
         file: PathBuf,
         /// Show the plan and change nothing.
         #[arg(long)]
@@ -84,35 +95,50 @@ enum LabCmd {
     /// back, hop by hop as each node's kernel routes it, with nsbox's rules
     /// and forwarding switches on the way; where it fails, why.
     Explain {
+        /// The lab, when more than one is up.
         #[arg(long)]
         lab: Option<String>,
+        /// The node the echo starts from.
         node: String,
+        /// Where it goes: an address, or a node (its first address).
         dest: String,
         /// The source address to send from.
         #[arg(long)]
         from: Option<std::net::IpAddr>,
+        /// Print JSON for programs.
         #[arg(long)]
         json: bool,
     },
     /// Cut two nodes of a running lab apart (filter rules on both).
     Partition {
+        /// The lab, when more than one is up.
         #[arg(long)]
         lab: Option<String>,
+        /// One node.
         a: String,
+        /// The other.
         b: String,
     },
     /// Join two partitioned nodes again.
     Heal {
+        /// The lab, when more than one is up.
         #[arg(long)]
         lab: Option<String>,
+        /// One node.
         a: String,
+        /// The other.
         b: String,
     },
     /// Check a lab file without bringing it up.
-    Validate { file: PathBuf },
+    Validate {
+        /// The lab file (YAML).
+        file: PathBuf,
+    },
     /// Draw a lab: nodes, links, interfaces and addresses.
     Graph {
+        /// The lab file (YAML).
         file: PathBuf,
+        /// Graphviz dot, or a Mermaid flowchart.
         #[arg(long, value_enum, default_value_t = Format::Dot)]
         format: Format,
     },
@@ -383,9 +409,17 @@ fn node_statuses(state: &nsbox_lab::state::State, registry: &Registry) -> Vec<No
                 .unwrap_or_default();
             NodeStatus {
                 node: node.clone(),
-                kind: if state.containers.contains(node) { "container" } else { "netns" },
+                kind: if state.containers.contains(node) {
+                    "container"
+                } else {
+                    "netns"
+                },
                 state: if up { "up" } else { "missing" },
-                processes: if up { registry.pids(&namespace).map_or(0, |p| p.len()) } else { 0 },
+                processes: if up {
+                    registry.pids(&namespace).map_or(0, |p| p.len())
+                } else {
+                    0
+                },
                 namespace,
                 addresses,
             }
@@ -423,12 +457,21 @@ fn status(store: &Store, registry: &Registry, json: bool) -> Result<i32, String>
         return Ok(0);
     }
     let mut table = comfy_table::Table::new();
-    table
-        .load_preset(comfy_table::presets::NOTHING)
-        .set_header(vec!["LAB", "NODE", "KIND", "STATE", "ADDRESSES", "PROCESSES"]);
+    table.load_preset(comfy_table::presets::NOTHING).set_header(vec![
+        "LAB",
+        "NODE",
+        "KIND",
+        "STATE",
+        "ADDRESSES",
+        "PROCESSES",
+    ]);
     for (s, nodes) in &rows {
         let complete = nodes.iter().all(|n| n.state == "up");
-        let lab = if complete { s.name.clone() } else { format!("{} (incomplete)", s.name) };
+        let lab = if complete {
+            s.name.clone()
+        } else {
+            format!("{} (incomplete)", s.name)
+        };
         for n in nodes {
             table.add_row(vec![
                 lab.clone(),

@@ -143,3 +143,36 @@ fn exit_on_usage_error(err: clap::Error) -> ! {
 pub(crate) fn report(err: impl std::fmt::Display) {
     eprintln!("nsbox: {}", nsbox_sys::errno::strip_os_error_codes(&err.to_string()));
 }
+
+#[cfg(test)]
+mod help {
+    use clap::CommandFactory;
+
+    /// Every argument of every command says what it is in `--help`.
+    #[test]
+    fn every_argument_has_a_description() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut command = super::Cli::command();
+        command.build();
+        let mut missing = Vec::new();
+        walk(&command, "nsbox", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "arguments without a description:\n{}",
+            missing.join("\n")
+        );
+    }
+}

@@ -14,7 +14,10 @@ pub struct NetnsArgs {
 #[derive(Subcommand)]
 enum NetnsCmd {
     /// Create a named network namespace.
-    Add { name: String },
+    Add {
+        /// The new namespace's name (a file name under /run/netns).
+        name: String,
+    },
     /// List the named network namespaces.
     #[command(alias = "ls", alias = "show")]
     List {
@@ -42,6 +45,7 @@ enum NetnsCmd {
     /// Run a command in a named network namespace, as `ip netns exec`.
     #[command(trailing_var_arg = true)]
     Exec {
+        /// The namespace to run the command in.
         name: String,
         /// Set an environment variable for the command.
         #[arg(long, short = 'e', value_name = "K=V", value_parser = parse_env)]
@@ -51,13 +55,29 @@ enum NetnsCmd {
         command: Vec<String>,
     },
     /// Name the network namespace(s) a process is in [default: nsbox itself].
-    Identify { pid: Option<i32> },
+    Identify {
+        /// The process [default: nsbox itself].
+        pid: Option<i32>,
+    },
     /// List the processes in a named network namespace.
-    Pids { name: String },
+    Pids {
+        /// The namespace whose processes to list.
+        name: String,
+    },
     /// Give the network namespace of a process a name.
-    Attach { name: String, pid: i32 },
+    Attach {
+        /// The name to give it.
+        name: String,
+        /// The process whose network namespace it names.
+        pid: i32,
+    },
     /// Give a named network namespace an id in nsbox's own namespace.
-    Set { name: String, nsid: i32 },
+    Set {
+        /// The named namespace.
+        name: String,
+        /// The id it gets in nsbox's own namespace.
+        nsid: i32,
+    },
 }
 
 pub fn netns(args: NetnsArgs) -> i32 {

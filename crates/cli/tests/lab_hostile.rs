@@ -190,7 +190,11 @@ $NSBOX lab down star >/dev/null
 "#,
         format_args!("STAR={}/../../examples/labs/star.yaml", env!("CARGO_MANIFEST_DIR"))
     ));
-    assert_eq!(field(&out, "ROWS"), "5", "one row per node, not the switch's namespace: {out}");
+    assert_eq!(
+        field(&out, "ROWS"),
+        "5",
+        "one row per node, not the switch's namespace: {out}"
+    );
     assert_eq!(field(&out, "HEADER"), " LAB NODE KIND STATE ADDRESSES PROCESSES");
     assert_eq!(field(&out, "H1"), " star h1 netns up eth0 10.1.0.1/24 0");
     assert_eq!(field(&out, "HALF"), "5", "{out}");
@@ -445,4 +449,24 @@ fn lab_usage_errors_exit_2() {
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.starts_with("nsbox: "), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn healing_nodes_that_are_not_cut_apart_says_so() {
+    require_lab_tools!();
+    let out = run(&format!(
+        r#"$NSBOX lab up {}/../../examples/labs/partition.yaml >/dev/null
+set +e
+$NSBOX lab heal n1 n2 2>/run/err; echo "HEAL $?"
+set -e
+echo "ERR $(cat /run/err)"
+$NSBOX lab down partition >/dev/null
+"#,
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    assert_eq!(field(&out, "HEAL"), "1");
+    assert_eq!(
+        field(&out, "ERR"),
+        "nsbox: n1 and n2 are not partitioned (nsbox lab partition n1 n2 cuts them apart)"
+    );
 }

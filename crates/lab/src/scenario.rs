@@ -79,9 +79,15 @@ pub fn heal(lab: &Lab, nodes: &[NodeHandle], a: usize, b: usize) -> Result<(), L
     for node in [a, b] {
         deploy::firewall(&nodes[node])?
             .delete_rules(&rules_of(lab, a, b, node))
-            .map_err(|source| LabError::Firewall {
-                node: nodes[node].name.clone(),
-                source,
+            .map_err(|source| match source {
+                // None of the cut's rules on the first node: there is no cut.
+                nsbox_net::firewall::FirewallError::NoSuchRule { .. } if node == a => {
+                    LabError::NotPartitioned(lab.nodes[a].name.clone(), lab.nodes[b].name.clone())
+                }
+                source => LabError::Firewall {
+                    node: nodes[node].name.clone(),
+                    source,
+                },
             })?;
     }
     Ok(())
