@@ -12,7 +12,8 @@ pub struct PingArgs {
     /// The named network namespace to ping from [default: nsbox's own].
     #[arg(long, short = 'n', value_name = "NETNS")]
     netns: Option<String>,
-    /// The address to ping.
+    /// The address to ping, or a name (`localhost`, one of /etc/hosts).
+    #[arg(value_parser = resolve)]
     destination: IpAddr,
     /// Number of echo requests (1 or more).
     #[arg(short = 'c', default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
@@ -116,6 +117,22 @@ fn print_statistics(s: &Summary) {
     }
 }
 
+/// An address, or the first address a name resolves to (through the C
+/// library, as iputils ping: /etc/hosts, then DNS); iputils' words when
+/// it does not.
+fn resolve(text: &str) -> Result<IpAddr, String> {
+    if let Ok(address) = text.parse() {
+        return Ok(address);
+    }
+    use std::net::ToSocketAddrs;
+    (text, 0)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut found| found.next())
+        .map(|a| a.ip())
+        .ok_or_else(|| format!("{text}: Name or service not known"))
+}
+
 pub fn ping_cmd(args: PingArgs) -> i32 {
     let options = PingOptions {
         count: args.count,
@@ -163,6 +180,14 @@ pub fn ping_cmd(args: PingArgs) -> i32 {
             } else {
                 1
             }
+        }
+        // A broadcast address needs SO_BROADCAST, which only -b sets in
+        // iputils; the kernel refuses the send. iputils' own words.
+        Err(PingError::Local { source, .. })
+            if source.kind() == std::io::ErrorKind::PermissionDenied && args.destination.is_ipv4() =>
+        {
+            eprintln!("nsbox: ping: Do you want to ping broadcast? Then -b. If not, check your local firewall rules");
+            2
         }
         Err(PingError::Local { step, source }) => {
             // iputils' own words, so that scripts matching them keep working.

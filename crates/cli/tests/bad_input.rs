@@ -193,3 +193,28 @@ fn minus_one_is_refused_as_a_user_or_group() {
         assert!(err.contains("(uid_t)-1"), "{user}: {err}");
     }
 }
+
+#[test]
+fn ping_resolves_names_and_says_when_a_broadcast_needs_b() {
+    require_root!();
+    let (code, out, err) = run(&["ping", "-c", "1", "-W", "1", "localhost"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("from 127.0.0.1") || out.contains("from ::1"), "{out}");
+    let (code, err) = fails(&["ping", "-c", "1", "name.that.does.not.resolve.invalid"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("Name or service not known"), "{err}");
+    let script = format!(
+        "ip link set lo up; ip addr add 10.5.0.1/24 dev lo; {} ping -c 1 -W 1 10.5.0.255; echo \"CODE $?\"",
+        env!("CARGO_BIN_EXE_nsbox")
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--net", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CODE 2"));
+    assert_eq!(
+        said.trim(),
+        "nsbox: ping: Do you want to ping broadcast? Then -b. If not, check your local firewall rules"
+    );
+}
