@@ -218,3 +218,27 @@ fn ping_resolves_names_and_says_when_a_broadcast_needs_b() {
         "nsbox: ping: Do you want to ping broadcast? Then -b. If not, check your local firewall rules"
     );
 }
+
+#[test]
+fn enter_says_permission_denied_when_it_is_so() {
+    require_root!();
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_nsbox"),
+            "enter",
+            "1",
+            "--",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(
+        err.contains("Permission denied") && !err.contains("no process"),
+        "{err}"
+    );
+}

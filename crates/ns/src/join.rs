@@ -51,7 +51,12 @@ impl Joiner {
         }
         let mut namespaces = Vec::new();
         for kind in kinds.iter() {
-            let theirs = namespace_of(pid, kind).map_err(|_| JoinError::NoSuchProcess(pid))?;
+            // "No such process" only when it is so: EACCES (another user's
+            // process, or ptrace rules) says what it says.
+            let theirs = namespace_of(pid, kind).map_err(|e| match e {
+                crate::inspect::InspectError::NoSuchProcess(pid) => JoinError::NoSuchProcess(pid),
+                crate::inspect::InspectError::Read { path, source } => JoinError::Open { path, source },
+            })?;
             let ours = namespace_of(me, kind).ok().flatten();
             // For pid and time the relevant "ours" is the one our children get.
             let ours = match kind {
