@@ -25,7 +25,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "nsbox",
-    version,
+    version = env!("NSBOX_VERSION"),
     about = "Linux containers and network labs from the kernel's namespaces"
 )]
 struct Cli {

@@ -147,3 +147,13 @@ fn broken_pipe_ends_nsbox_quietly() {
     assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+/// `--version` names the commit nsbox was built from.
+#[test]
+fn version_names_the_commit() {
+    let out = nsbox().arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.starts_with("nsbox 0."), "{text}");
+    assert!(text.contains("commit"), "{text}");
+}
