@@ -276,7 +276,7 @@ fn pids_limit_stops_a_fork_bomb() {
 #[test]
 fn memory_limit_is_enforced() {
     require_root!();
-    let (code, _, _) = run(&[
+    let (code, _, err) = run(&[
         "unshare",
         "--memory",
         "32M",
@@ -291,6 +291,11 @@ fn memory_limit_is_enforced() {
         code,
         128 + 9,
         "dd with a 96 MiB buffer must be OOM-killed under a 32 MiB limit"
+    );
+    assert_eq!(
+        err.trim(),
+        "nsbox: the command was killed by the OOM killer (memory limit 32M)",
+        "the kill is explained"
     );
     let (code, _, err) = run(&[
         "unshare",

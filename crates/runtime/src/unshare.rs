@@ -72,6 +72,16 @@ pub fn run(mut spec: Spec) -> Result<i32, RunError> {
     let old_mask = supervisor_signals().block().map_err(io_err("blocking signals"))?;
     let result = spawn_and_wait(&spec, &command, cgroups.as_ref());
     let _ = old_mask.set_mask();
+    // A SIGKILL under a memory limit: say whether the OOM killer sent it
+    // (the memory cgroup counts its kills), or the status alone hides why.
+    if let (Ok(137), Some(set), Some(limit)) = (&result, &cgroups, spec.limits.memory) {
+        if set.oom_kills() > 0 {
+            eprintln!(
+                "nsbox: the command was killed by the OOM killer (memory limit {}M)",
+                limit >> 20
+            );
+        }
+    }
     // The container is gone (or never started): its cgroups can go too.
     let removed = cgroups.map_or(Ok(()), CgroupSet::remove);
     let code = result?;

@@ -108,6 +108,22 @@ impl CgroupSet {
         Ok(())
     }
 
+    /// How many processes the kernel's OOM killer has killed in these
+    /// cgroups (`oom_kill` of v1's memory.oom_control, v2's memory.events):
+    /// the truth about a container killed by SIGKILL under a memory limit.
+    pub fn oom_kills(&self) -> u64 {
+        self.dirs
+            .iter()
+            .flat_map(|dir| ["memory.oom_control", "memory.events"].map(|f| dir.join(f)))
+            .filter_map(|file| std::fs::read_to_string(file).ok())
+            .flat_map(|text| {
+                text.lines()
+                    .filter_map(|l| l.strip_prefix("oom_kill ")?.trim().parse::<u64>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    }
+
     /// Removes every directory, trying them all even when one fails; returns
     /// the first error. Processes that are still exiting keep a cgroup busy
     /// for a moment, so a busy directory is retried for up to a second.
