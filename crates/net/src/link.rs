@@ -301,19 +301,7 @@ impl Netlink {
 
     /// The index of interface `name`.
     pub fn link_index(&mut self, name: &str) -> Result<u32, NetError> {
-        check_name(name)?;
-        let mut msg = LinkMessage::default();
-        msg.attributes.push(name_attr(name));
-        match self.query(RouteNetlinkMessage::GetLink(msg), || {
-            format!("looking up interface {name:?}")
-        }) {
-            Ok(RouteNetlinkMessage::NewLink(link)) => Ok(link.header.index),
-            Ok(other) => Err(NetError::Protocol(format!(
-                "unexpected reply to a link lookup: {other:?}"
-            ))),
-            Err(e) if e.errno() == Some(libc::ENODEV) => Err(NetError::NoSuchLink(name.to_string())),
-            Err(e) => Err(e),
-        }
+        self.link(name).map(|l| l.index)
     }
 
     /// Interface `name` as the kernel reports it.

@@ -116,3 +116,9 @@ pub fn mutate(text: &str, rng: &mut Rng) -> String {
     }
     lines.join("\n")
 }
+
+/// A byte offset in `line` that starts a character (or its end).
+fn any_boundary(line: &str, rng: &mut Rng) -> usize {
+    let n = rng.below(line.chars().count() + 1);
+    line.char_indices().map(|(k, _)| k).nth(n).unwrap_or(line.len())
+}
