@@ -90,13 +90,8 @@ pub fn mutate(text: &str, rng: &mut Rng) -> String {
             lines.swap(i, j);
         }
         3 => {
-            let line = &mut lines[i];
-            let at = line
-                .char_indices()
-                .map(|(k, _)| k)
-                .nth(rng.below(line.chars().count() + 1))
-                .unwrap_or(line.len());
-            line.insert_str(at, JUNK[rng.below(JUNK.len())]);
+            let at = any_boundary(&lines[i], rng);
+            lines[i].insert_str(at, JUNK[rng.below(JUNK.len())]);
         }
         4 => lines.truncate(i),
         5 => {
@@ -105,13 +100,8 @@ pub fn mutate(text: &str, rng: &mut Rng) -> String {
             }
         }
         _ => {
-            let line = &mut lines[i];
-            let cut = line
-                .char_indices()
-                .map(|(k, _)| k)
-                .nth(rng.below(line.chars().count() + 1))
-                .unwrap_or(line.len());
-            line.truncate(cut);
+            let cut = any_boundary(&lines[i], rng);
+            lines[i].truncate(cut);
         }
     }
     lines.join("\n")
