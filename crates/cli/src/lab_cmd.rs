@@ -69,6 +69,9 @@ enum LabCmd {
         /// Print JSON for programs.
         #[arg(long)]
         json: bool,
+        /// How long each probe of --matrix waits for its answer, in seconds.
+        #[arg(long, value_name = "SECS", default_value = "1", value_parser = crate::numbers::timeout, requires = "matrix")]
+        timeout: std::time::Duration,
     },
     /// Up, every expectation and step, down: a report and an exit status
     /// (0 when everything holds).
@@ -187,10 +190,25 @@ pub fn lab(args: LabArgs) -> i32 {
         LabCmd::Down { lab, ignore_missing } => down(&lab, ignore_missing, &registry, &store),
         LabCmd::Status { json } => status(&store, &registry, json),
         LabCmd::Exec { lab, node, command } => exec(lab.as_deref(), &node, &command, &store, &registry),
-        LabCmd::Check { file, matrix, json } => load(&file).and_then(|lab| {
+        LabCmd::Check {
+            file,
+            matrix,
+            json,
+            timeout,
+        } => load(&file).and_then(|lab| {
             let mut nodes = deploy::open(&lab, &registry).map_err(failed)?;
             if matrix {
-                let cells = nsbox_lab::probe::matrix(&lab, &mut nodes);
+                // Progress on a terminal: a big matrix takes a while.
+                let terminal = std::io::stderr().is_terminal();
+                let progress = |done: usize, total: usize| {
+                    if terminal {
+                        eprint!("\r\x1b[Kprobes {done}/{total}");
+                    }
+                };
+                let cells = nsbox_lab::probe::matrix_with(&lab, &mut nodes, timeout, &progress);
+                if terminal {
+                    eprint!("\r\x1b[K");
+                }
                 if json {
                     println!(
                         "{}",

@@ -470,3 +470,26 @@ $NSBOX lab down partition >/dev/null
         "nsbox: n1 and n2 are not partitioned (nsbox lab partition n1 n2 cuts them apart)"
     );
 }
+
+#[test]
+fn the_matrix_takes_a_per_probe_timeout() {
+    require_lab_tools!();
+    let out = run(&format!(
+        r#"STAR={}/../../examples/labs/star.yaml
+$NSBOX lab up "$STAR" >/dev/null
+echo "MATRIX $($NSBOX lab check "$STAR" --matrix --timeout 0.3 | tail -1)"
+set +e
+$NSBOX lab check "$STAR" --timeout 1 2>/dev/null; echo "ALONE $?"
+$NSBOX lab check "$STAR" --matrix --timeout inf 2>/dev/null; echo "INF $?"
+set -e
+$NSBOX lab down star >/dev/null
+"#,
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    assert_eq!(
+        field(&out, "MATRIX"),
+        "20 of 20 pairs reach each other (+ reached, . not)"
+    );
+    assert_eq!(field(&out, "ALONE"), "2", "--timeout is for --matrix");
+    assert_eq!(field(&out, "INF"), "2");
+}

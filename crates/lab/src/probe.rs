@@ -155,6 +155,17 @@ const MATRIX_WIDTH: usize = 64;
 /// Who reaches whom: from every node to every other node's address (its
 /// first on a link, else on `lo`), one echo each, a second to answer.
 pub fn matrix(lab: &crate::model::Lab, nodes: &mut [NodeHandle]) -> Vec<Cell> {
+    matrix_with(lab, nodes, Duration::from_secs(1), &|_, _| {})
+}
+
+/// [`matrix`], each probe waiting `wait` for its answer, telling
+/// `progress(done, total)` after each batch of probes.
+pub fn matrix_with(
+    lab: &crate::model::Lab,
+    nodes: &mut [NodeHandle],
+    wait: Duration,
+    progress: &dyn Fn(usize, usize),
+) -> Vec<Cell> {
     let targets: Vec<(usize, IpAddr)> = (0..lab.nodes.len())
         .filter_map(|i| crate::load::node_address(lab, i).map(|a| (i, a)))
         .collect();
@@ -168,7 +179,7 @@ pub fn matrix(lab: &crate::model::Lab, nodes: &mut [NodeHandle]) -> Vec<Cell> {
         .collect();
     let options = PingOptions {
         count: 1,
-        wait: Duration::from_secs(1),
+        wait,
         ..PingOptions::default()
     };
     let limit = neigh_table::limit().unwrap_or(1024);
@@ -211,6 +222,7 @@ pub fn matrix(lab: &crate::model::Lab, nodes: &mut [NodeHandle]) -> Vec<Cell> {
                 observed,
             });
         }
+        progress(cells.len(), pairs.len());
     }
     cells
 }
