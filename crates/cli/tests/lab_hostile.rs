@@ -493,3 +493,29 @@ $NSBOX lab down star >/dev/null
     assert_eq!(field(&out, "ALONE"), "2", "--timeout is for --matrix");
     assert_eq!(field(&out, "INF"), "2");
 }
+
+#[test]
+fn apply_touches_no_namespace_that_only_has_the_lab_s_name() {
+    require_lab_tools!();
+    let out = run(&format!(
+        r#"{WEB}
+$NSBOX lab up /run/w.yaml >/dev/null
+ip netns delete web-client
+ip netns add web-client
+ip netns exec web-client sleep 1000 &
+victim=$!
+sed 's/10.0.0.2\/24/10.0.0.3\/24/' /run/w.yaml > /run/w2.yaml
+set +e
+$NSBOX lab apply /run/w2.yaml >/dev/null 2>/run/err; echo "APPLY $?"
+set -e
+echo "SLEEP $(kill -0 $victim && echo alive)"
+echo "ERR $(tail -1 /run/err)"
+kill $victim; wait $victim || true
+ip netns delete web-client
+$NSBOX lab down web >/dev/null 2>&1
+"#
+    ));
+    assert_eq!(field(&out, "APPLY"), "1", "{out}");
+    assert_eq!(field(&out, "SLEEP"), "alive");
+    assert!(field(&out, "ERR").contains("\"web-client\" is not this lab's"), "{out}");
+}

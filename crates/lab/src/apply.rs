@@ -38,6 +38,14 @@ impl Running<'_> {
     fn node(&mut self, node: &str) -> Result<&mut NodeHandle, LabError> {
         if !self.handles.contains_key(node) {
             let netns = self.netns(node);
+            // apply removes links, rules and processes: only in a namespace
+            // that carries the lab's mark, never in one that has its name.
+            let owner = crate::owner::owners(self.registry, &self.new.name, std::slice::from_ref(&netns))?;
+            match owner.first() {
+                Some(crate::owner::Owner::Ours) => {}
+                Some(crate::owner::Owner::Foreign(why)) => return Err(LabError::NotOurs(netns, why.clone())),
+                _ => return Err(LabError::NotUp(self.new.name.clone())),
+            }
             let fd = self.registry.open(&netns)?;
             let nl = Netlink::open_in(fd.as_fd()).map_err(net(node, "opening its netlink socket"))?;
             let handle = NodeHandle {

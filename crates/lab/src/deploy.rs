@@ -27,6 +27,8 @@ pub enum LabError {
     NameTaken(String),
     #[error("lab {0:?} is not up")]
     NotUp(String),
+    #[error("network namespace {0:?} is not this lab's ({1}): nsbox leaves it alone")]
+    NotOurs(String, String),
     #[error("{0} and {1} are not partitioned (nsbox lab partition {0} {1} cuts them apart)")]
     NotPartitioned(String, String),
     #[error("node {node}: {op}: {source}")]
