@@ -22,7 +22,7 @@ work=$(mktemp -d /run/nsbox-bench.XXXXXX)
 # give the kernel time to finish the asynchronous teardown of the last run.
 # (A function, not a string made once: SETTLE is set per topology.)
 # The processes in them go first: a lab's services would outlive a delete.
-settle() { echo "for n in \$(ip netns list | cut -d' ' -f1); do ip netns pids \$n | xargs -r kill -9; done; ip -all netns delete 2>/dev/null; rm -rf /run/nsbox; sleep ${SETTLE:-2}"; }
+settle() { echo "for n in \$(ls /run/netns); do ip netns pids \$n | xargs -r kill -9; done; ip -all netns delete 2>/dev/null; rm -rf /run/nsbox; sleep ${SETTLE:-2}"; }
 
 bench() { # bench NAME RUNS LABFILE LABNAME TOPOLOGY...
   local name=$1 runs=$2 lab=$3 labname=$4; shift 4
