@@ -12,6 +12,7 @@ command -v ping >/dev/null || missing+=(iputils-ping)                        # o
 command -v nft >/dev/null || missing+=(nftables)                             # NAT in the seed lab
 command -v nsenter >/dev/null || missing+=(util-linux)                       # ip oracle inside anonymous namespaces
 command -v sysctl >/dev/null || missing+=(procps)                            # sysctl in the seed lab scripts
+command -v dot >/dev/null || missing+=(graphviz)                             # lab graph -o FILE.svg
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

@@ -144,6 +144,10 @@ enum LabCmd {
         /// Graphviz dot, or a Mermaid flowchart.
         #[arg(long, value_enum, default_value_t = Format::Dot)]
         format: Format,
+        /// Write to FILE instead of stdout; a name ending in .svg, .png or
+        /// .pdf is drawn by Graphviz's `dot` (apt-get install graphviz).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -252,15 +256,16 @@ pub fn lab(args: LabArgs) -> i32 {
             );
             0
         }),
-        LabCmd::Graph { file, format } => load(&file).map(|lab| {
-            print!(
-                "{}",
-                match format {
-                    Format::Dot => nsbox_lab::graph::dot(&lab),
-                    Format::Mermaid => nsbox_lab::graph::mermaid(&lab),
-                }
-            );
-            0
+        LabCmd::Graph { file, format, output } => load(&file).and_then(|lab| {
+            let text = match format {
+                Format::Dot => nsbox_lab::graph::dot(&lab),
+                Format::Mermaid => nsbox_lab::graph::mermaid(&lab),
+            };
+            match output {
+                None => print!("{text}"),
+                Some(path) => write_graph(&lab, &text, &path)?,
+            }
+            Ok(0)
         }),
     };
     result.unwrap_or_else(|message| {
@@ -290,6 +295,38 @@ fn warn_of_neighbour_table(lab: &Lab) {
             (demand + now.entries).next_power_of_two().max(2 * limit)
         ));
     }
+}
+
+/// Writes a drawing to `path`: an image (svg, png, pdf) through Graphviz's
+/// `dot`, anything else as the text itself.
+fn write_graph(lab: &Lab, text: &str, path: &Path) -> Result<(), String> {
+    let image = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| matches!(*e, "svg" | "png" | "pdf"));
+    let Some(kind) = image else {
+        return std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()));
+    };
+    use std::io::Write;
+    let dot = nsbox_lab::graph::dot(lab);
+    let mut child = std::process::Command::new("dot")
+        .arg(format!("-T{kind}"))
+        .arg("-o")
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "drawing {} needs Graphviz's dot (apt-get install graphviz): {e}",
+                path.display()
+            )
+        })?;
+    let written = child.stdin.take().expect("piped").write_all(dot.as_bytes());
+    let status = child.wait().map_err(|e| format!("dot: {e}"))?;
+    if written.is_err() || !status.success() {
+        return Err(format!("dot could not draw {}", path.display()));
+    }
+    Ok(())
 }
 
 /// "3 nodes, 2 links, 1 bridge".

@@ -578,3 +578,23 @@ leftovers
     assert_eq!(field(&out, "PING"), "0");
     nothing_left(&out);
 }
+
+#[test]
+fn graph_draws_images_through_graphviz_and_text_to_a_file() {
+    if common::missing_tool(&["dot"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let star = format!("{}/star.yaml", examples_dir());
+    for name in ["star.svg", "star.png", "star.dot"] {
+        let out = dir.path().join(name);
+        let (code, _, err) = common::run(&["lab", "graph", &star, "-o", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{name}: {err}");
+        let bytes = std::fs::read(&out).unwrap();
+        match name {
+            "star.svg" => assert!(String::from_utf8_lossy(&bytes).contains("<svg"), "{name}"),
+            "star.png" => assert!(bytes.starts_with(b"\x89PNG"), "{name}"),
+            _ => assert!(String::from_utf8_lossy(&bytes).starts_with("graph \"star\""), "{name}"),
+        }
+    }
+}

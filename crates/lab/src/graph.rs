@@ -1,5 +1,6 @@
 //! Drawing a lab: Graphviz dot and Mermaid, nodes with their loopback
-//! addresses, links labelled with interfaces and addresses.
+//! addresses, routes, NAT and filter rules and services, links labelled
+//! with interfaces and addresses.
 
 use crate::model::{End, Lab};
 use std::fmt::Write;
@@ -24,7 +25,30 @@ fn node_label(lab: &Lab, node: usize) -> String {
     if n.sysctls.iter().any(|(k, v)| k == "net.ipv4.ip_forward" && v == "1") {
         label.push_str("\\n(forwarding)");
     }
+    for route in &n.routes {
+        let via = route.via.map(|v| format!(" via {v}")).unwrap_or_default();
+        let dev = route.dev.as_ref().map(|d| format!(" dev {d}")).unwrap_or_default();
+        let destination = if route.destination.prefix_len() == 0 {
+            "default".to_string()
+        } else {
+            route.destination.to_string()
+        };
+        label.push_str(&format!("\\nroute {destination}{via}{dev}"));
+    }
+    for rule in &n.rules {
+        label.push_str(&format!("\\n{}", escape(&rule.to_string())));
+    }
+    // A container node's first command is its container, shown above.
+    let services = n.run.iter().skip(usize::from(n.container.is_some()));
+    for command in services {
+        label.push_str(&format!("\\nruns: {}", escape(command)));
+    }
     label
+}
+
+/// Text safe inside a double-quoted dot or Mermaid label.
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "'")
 }
 
 /// Graphviz: `nsbox lab graph seed.yaml | dot -Tsvg > seed.svg`.
@@ -55,9 +79,11 @@ pub fn dot(lab: &Lab) -> String {
             bridge.name, bridge.name
         );
         for port in &bridge.ports {
+            // The label at the middle of the edge: tail labels of many
+            // ports crowd together at the bridge and overlap.
             let _ = writeln!(
                 out,
-                "  \"{}\" -- \"{}\" [taillabel=\"{} {}\"];",
+                "  \"{}\" -- \"{}\" [label=\"{} {}\"];",
                 lab.nodes[port.node].name,
                 bridge.name,
                 port.iface,
@@ -119,6 +145,13 @@ mod tests {
         let dot = dot(&seed());
         assert!(dot.starts_with("graph \"seed\" {\n"), "{dot}");
         assert!(dot.contains("\"router\" [label=\"router\\n(forwarding)\"];"), "{dot}");
+        let dnat = crate::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/labs/dnat.yaml"))
+            .unwrap()
+            .0;
+        let drawn = super::dot(&dnat);
+        assert!(drawn.contains("route default via"), "{drawn}");
+        assert!(drawn.contains("dnat"), "{drawn}");
+        assert!(drawn.contains("runs: busybox nc -ll -p 80 -e /bin/true"), "{drawn}");
         assert!(dot.contains("\"server\" [label=\"server\\nlo 1.1.1.1/24\"];"), "{dot}");
         assert!(
             dot.contains(
