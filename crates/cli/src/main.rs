@@ -53,6 +53,44 @@ enum Cmd {
     Filter(firewall_cmd::FilterArgs),
     /// Declarative network labs: up, down, status, exec, check, test, validate, graph.
     Lab(lab_cmd::LabArgs),
+    /// Print a shell completion script (bash: `nsbox completions bash >
+    /// /etc/bash_completion.d/nsbox`).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print nsbox's man page (roff: `nsbox man | man -l -`).
+    Man,
+}
+
+/// Writes the completion script for `shell` to stdout.
+fn completions(shell: clap_complete::Shell) -> i32 {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "nsbox", &mut std::io::stdout());
+    0
+}
+
+/// Writes the man page (with every subcommand's page after it) to stdout.
+fn man_page() -> i32 {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let mut out = Vec::new();
+    let rendered = clap_mangen::Man::new(command.clone()).render(&mut out).and_then(|()| {
+        command.get_subcommands().try_for_each(|sub| {
+            // clap takes a static name (its "string" feature is off); the
+            // process prints the pages and exits.
+            let name: &'static str = Box::leak(format!("nsbox-{}", sub.get_name()).into_boxed_str());
+            clap_mangen::Man::new(sub.clone().name(name)).render(&mut out)
+        })
+    });
+    use std::io::Write;
+    match rendered.and_then(|()| std::io::stdout().write_all(&out)) {
+        Ok(()) => 0,
+        Err(e) => {
+            report(e);
+            1
+        }
+    }
 }
 
 // SAFETY: no other symbol of the program is named `main`: the crate is
@@ -96,6 +134,8 @@ fn run() -> ! {
         Cmd::Nat(args) => firewall_cmd::nat(args),
         Cmd::Filter(args) => firewall_cmd::filter(args),
         Cmd::Lab(args) => lab_cmd::lab(args),
+        Cmd::Completions { shell } => completions(shell),
+        Cmd::Man => man_page(),
     };
     std::process::exit(code);
 }

@@ -157,3 +157,32 @@ fn version_names_the_commit() {
     assert!(text.starts_with("nsbox 0."), "{text}");
     assert!(text.contains("commit"), "{text}");
 }
+
+/// Completions and the man page come from the binary itself.
+#[test]
+fn completions_and_the_man_page_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = nsbox().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("unshare") && text.contains("netns"), "{shell}: {text}");
+    }
+    let bash = nsbox().args(["completions", "bash"]).output().unwrap().stdout;
+    let checked = std::process::Command::new("bash")
+        .args(["-n", "/dev/stdin"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(&bash)?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(checked.success(), "bash reads the script");
+    let man = nsbox().arg("man").output().unwrap();
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        page.contains(".TH nsbox 1") && page.contains(".TH nsbox-lab 1"),
+        "{page}"
+    );
+}
