@@ -26,7 +26,11 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "nsbox",
     version = env!("NSBOX_VERSION"),
-    about = "Linux containers and network labs from the kernel's namespaces"
+    about = "Linux containers and network labs from the kernel's namespaces",
+    after_help = "Exit status: 0 done; 1 failed (for `lab check` and `lab test`: an expectation does not hold; \
+for `ping`: no reply); 2 a usage error (also `ping`'s local errors, as iputils). `unshare` and `enter` \
+exit with the command's status, 128+N if it died of signal N, 125 if nsbox itself failed, 126 if the \
+command could not be run, 127 if it was not found."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -152,6 +156,9 @@ fn parse_unshare() -> unshare_cmd::UnshareArgs {
 /// Help and version go to stdout as clap prints them; a usage error is one
 /// line, like every other nsbox error, with the status of nsbox's own
 /// failures (so that it never looks like the command's status).
+/// The exit status of a command line nsbox does not understand.
+pub(crate) const EXIT_USAGE: i32 = 2;
+
 fn exit_on_usage_error(err: clap::Error) -> ! {
     use clap::error::ErrorKind;
     if matches!(
@@ -169,13 +176,10 @@ fn exit_on_usage_error(err: clap::Error) -> ! {
         .collect();
     let message = paragraph.join(" ");
     report(message.strip_prefix("error: ").unwrap_or(&message));
-    // `nsbox ping` exits as iputils ping does (2 for anything local), and
-    // `nsbox lab` as clap and `ip` do (2); the container verbs keep 125
-    // (nsbox itself failed), as unshare(1) and runc do.
-    let code = match std::env::args().nth(1).as_deref() {
-        Some("ping" | "lab") => 2,
-        _ => nsbox_runtime::exec::EXIT_SETUP_FAILED,
-    };
+    // One scheme for every command: a usage error is 2, as clap, `ip` and
+    // iputils ping say it (the container's own statuses, 125/126/127 and
+    // 128+N, are for what happens once the command line is understood).
+    let code = EXIT_USAGE;
     std::process::exit(code);
 }
 
