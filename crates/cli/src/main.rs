@@ -153,12 +153,15 @@ fn parse_unshare() -> unshare_cmd::UnshareArgs {
 }
 
 /// Prints `nsbox: message` on stderr, the one line every error gets.
-/// Help and version go to stdout as clap prints them; a usage error is one
-/// line, like every other nsbox error, with the status of nsbox's own
-/// failures (so that it never looks like the command's status).
 /// The exit status of a command line nsbox does not understand.
 pub(crate) const EXIT_USAGE: i32 = 2;
 
+/// Help and version go to stdout as clap prints them. A usage error is
+/// nsbox's one line ("nsbox: ..."), then clap's hint and usage line, so
+/// that the user sees what to type; exit status 2 for every command, as
+/// clap, `ip` and iputils ping say it (the container's own statuses,
+/// 125/126/127 and 128+N, are for what happens once the command line is
+/// understood).
 fn exit_on_usage_error(err: clap::Error) -> ! {
     use clap::error::ErrorKind;
     if matches!(
@@ -169,18 +172,16 @@ fn exit_on_usage_error(err: clap::Error) -> ! {
     }
     let text = err.render().to_string();
     // The message is the first paragraph; clap wraps some over two lines.
-    let paragraph: Vec<&str> = text
-        .lines()
-        .take_while(|l| !l.trim().is_empty())
-        .map(str::trim)
-        .collect();
-    let message = paragraph.join(" ");
+    let mut paragraphs = text.split("\n\n");
+    let message: Vec<&str> = paragraphs.next().unwrap_or_default().lines().map(str::trim).collect();
+    let message = message.join(" ");
     report(message.strip_prefix("error: ").unwrap_or(&message));
-    // One scheme for every command: a usage error is 2, as clap, `ip` and
-    // iputils ping say it (the container's own statuses, 125/126/127 and
-    // 128+N, are for what happens once the command line is understood).
-    let code = EXIT_USAGE;
-    std::process::exit(code);
+    // The rest as clap says it: "  tip: ...", "Usage: ...", "For more
+    // information, try '--help'."
+    for line in paragraphs.flat_map(str::lines).filter(|l| !l.trim().is_empty()) {
+        eprintln!("{line}");
+    }
+    std::process::exit(EXIT_USAGE);
 }
 
 /// Rust's io errors end in " (os error N)"; people read the text alone.

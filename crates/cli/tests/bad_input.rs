@@ -8,8 +8,18 @@ fn fails(args: &[&str]) -> (i32, String) {
     let mounts_before = host_mount_points();
     let (code, out, err) = run(args);
     assert_ne!(code, 0, "{args:?} succeeded: {out}");
-    assert_eq!(err.lines().count(), 1, "one line of error, not: {err}");
-    assert!(err.starts_with("nsbox: "), "{err}");
+    // One line of error; a usage error is followed by clap's hint and
+    // usage line only.
+    let mut lines = err.lines();
+    let first = lines.next().unwrap_or_default();
+    assert!(first.starts_with("nsbox: "), "{err}");
+    for line in lines {
+        assert!(
+            line.starts_with("Usage: ") || line.starts_with("For more information") || line.starts_with("  tip: "),
+            "one line of error, then clap's usage, not: {err}"
+        );
+    }
+    let err = first.to_string() + "\n";
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(host_mount_points(), mounts_before, "{args:?} changed the host's mounts");
     (code, err)

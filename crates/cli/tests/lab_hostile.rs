@@ -519,3 +519,13 @@ $NSBOX lab down web >/dev/null 2>&1
     assert_eq!(field(&out, "SLEEP"), "alive");
     assert!(field(&out, "ERR").contains("\"web-client\" is not this lab's"), "{out}");
 }
+
+#[test]
+fn a_usage_error_keeps_clap_s_hint_and_usage_line() {
+    let (code, _, err) = common::run(&["lab", "dwon", "x"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "nsbox: unrecognized subcommand 'dwon'\n  tip: a similar subcommand exists: 'down'\nUsage: nsbox lab <COMMAND>\nFor more information, try '--help'.\n"
+    );
+}
