@@ -281,10 +281,7 @@ fn execute(netns: &str, kind: Kind, op: Op) -> Result<(), String> {
         Op::List { json } => {
             let rules = firewall.list(Some(kind)).map_err(text)?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&rules).expect("plain data serializes")
-                );
+                crate::output::print_json(&rules);
             } else {
                 print_rules(&rules);
             }

@@ -214,10 +214,7 @@ pub fn lab(args: LabArgs) -> i32 {
                     eprint!("\r\x1b[K");
                 }
                 if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&cells).expect("plain data serializes")
-                    );
+                    crate::output::print_json(&cells);
                 } else {
                     print_matrix(&lab, &cells);
                 }
@@ -225,10 +222,7 @@ pub fn lab(args: LabArgs) -> i32 {
             }
             let checks = check_all(&nodes, &lab.expect);
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&checks).expect("plain data serializes")
-                );
+                crate::output::print_json(&checks);
             } else {
                 print_checks(&checks);
             }
@@ -504,7 +498,7 @@ fn status(store: &Store, registry: &Registry, json: bool) -> Result<i32, String>
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&out).expect("plain data serializes"));
+        crate::output::print_json(&out);
         return Ok(0);
     }
     if rows.is_empty() {
@@ -595,7 +589,7 @@ fn apply(file: &Path, dry_run: bool, json: bool, registry: &Registry, store: &St
     let old = nsbox_lab::observe::observe(&old, registry).map_err(failed)?;
     let ops = nsbox_lab::plan::plan(&old, &new)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&ops).expect("plain data serializes"));
+        crate::output::print_json(&ops);
     } else if ops.is_empty() {
         println!("lab {}: nothing to change", new.name);
     } else {
@@ -667,10 +661,7 @@ fn explain(
     let mut nodes = deploy::open(&lab, registry).map_err(failed)?;
     let explanation = nsbox_lab::explain::explain(&lab, &mut nodes, index(node), to, from).map_err(failed)?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&explanation).expect("plain data serializes")
-        );
+        crate::output::print_json(&explanation);
     } else {
         for step in &explanation.steps {
             println!("{step}");
@@ -801,10 +792,7 @@ fn test(lab: &Lab, file: &Path, json: bool, registry: &Registry, store: &Store) 
         }
     });
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("plain data serializes")
-        );
+        crate::output::print_json(&report);
     } else {
         if let Some(e) = &report.error {
             println!("FAIL  {e}");

@@ -15,6 +15,7 @@ mod lab_cmd;
 mod netns_cmd;
 mod ns_cmd;
 mod numbers;
+mod output;
 mod ping_cmd;
 mod show_cmd;
 mod unshare_cmd;

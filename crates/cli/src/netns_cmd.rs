@@ -133,7 +133,7 @@ pub fn netns(args: NetnsArgs) -> i32 {
 fn list(registry: &Registry, json: bool) -> i32 {
     match nsbox_net::nsid::list_with_ids(registry) {
         Ok(all) if json => {
-            println!("{}", serde_json::to_string_pretty(&all).expect("plain data serializes"));
+            crate::output::print_json(&all);
             0
         }
         Ok(all) => {

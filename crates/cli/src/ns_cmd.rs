@@ -41,10 +41,7 @@ fn show_one(pid: Option<i32>, json: bool) -> Result<(), nsbox_ns::InspectError> 
     let pid = pid.unwrap_or(std::process::id() as i32);
     let info = ProcessNamespaces::of(pid)?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&info).expect("plain data serializes")
-        );
+        crate::output::print_json(&info);
         return Ok(());
     }
     println!("PID {} ({})", info.pid, info.command);
@@ -69,7 +66,7 @@ fn show_one(pid: Option<i32>, json: bool) -> Result<(), nsbox_ns::InspectError> 
 fn show_all(json: bool) -> Result<(), nsbox_ns::InspectError> {
     let all = all_namespaces()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&all).expect("plain data serializes"));
+        crate::output::print_json(&all);
         return Ok(());
     }
     let mut t = table(&["NS", "TYPE", "NPROCS", "PID", "COMMAND"]);

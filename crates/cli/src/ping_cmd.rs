@@ -168,10 +168,7 @@ pub fn ping_cmd(args: PingArgs) -> i32 {
     match result {
         Ok(summary) => {
             if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&summary).expect("plain data serializes")
-                );
+                crate::output::print_json(&summary);
             } else {
                 print_statistics(&summary);
             }

@@ -63,10 +63,7 @@ pub fn show(args: ShowArgs) -> i32 {
         if let Some(e) = error {
             value["rules_error"] = e.into();
         }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).expect("plain data serializes")
-        );
+        crate::output::print_json(&value);
         return 0;
     }
     let mut links = table(&["INDEX", "LINK", "KIND", "ADMIN", "STATE", "MTU", "MAC", "MASTER"]);
