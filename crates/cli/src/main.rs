@@ -16,6 +16,8 @@ mod netns_cmd;
 mod ns_cmd;
 mod numbers;
 mod output;
+
+pub(crate) use output::report;
 mod ping_cmd;
 mod show_cmd;
 mod unshare_cmd;
@@ -183,11 +185,6 @@ fn exit_on_usage_error(err: clap::Error) -> ! {
         eprintln!("{line}");
     }
     std::process::exit(EXIT_USAGE);
-}
-
-/// Rust's io errors end in " (os error N)"; people read the text alone.
-pub(crate) fn report(err: impl std::fmt::Display) {
-    eprintln!("nsbox: {}", nsbox_sys::errno::strip_os_error_codes(&err.to_string()));
 }
 
 #[cfg(test)]
