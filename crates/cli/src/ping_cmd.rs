@@ -14,7 +14,7 @@ pub struct PingArgs {
     netns: Option<String>,
     /// The address to ping, or a name (`localhost`, one of /etc/hosts).
     #[arg(value_parser = resolve)]
-    destination: IpAddr,
+    destination: Destination,
     /// Number of echo requests (1 or more).
     #[arg(short = 'c', default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     count: u32,
@@ -117,19 +117,30 @@ fn print_statistics(s: &Summary) {
     }
 }
 
+/// What to ping: as typed, and the address it is.
+#[derive(Debug, Clone)]
+struct Destination {
+    typed: String,
+    address: IpAddr,
+}
+
 /// An address, or the first address a name resolves to (through the C
 /// library, as iputils ping: /etc/hosts, then DNS); iputils' words when
 /// it does not.
-fn resolve(text: &str) -> Result<IpAddr, String> {
+fn resolve(text: &str) -> Result<Destination, String> {
+    let destination = |address| Destination {
+        typed: text.to_string(),
+        address,
+    };
     if let Ok(address) = text.parse() {
-        return Ok(address);
+        return Ok(destination(address));
     }
     use std::net::ToSocketAddrs;
     (text, 0)
         .to_socket_addrs()
         .ok()
         .and_then(|mut found| found.next())
-        .map(|a| a.ip())
+        .map(|a| destination(a.ip()))
         .ok_or_else(|| format!("{text}: Name or service not known"))
 }
 
@@ -149,14 +160,15 @@ pub fn ping_cmd(args: PingArgs) -> i32 {
             return 2;
         }
     };
-    let result = Pinger::open(ns.as_ref(), args.destination, &options).and_then(|pinger| {
-        // The header comes only once the way out is known, as with iputils.
+    let result = Pinger::open(ns.as_ref(), args.destination.address, &options).and_then(|pinger| {
+        // The header comes only once the way out is known, as with iputils:
+        // the destination as typed, then its address.
         if !args.json {
-            let d = args.destination;
+            let (typed, d) = (&args.destination.typed, args.destination.address);
             if d.is_ipv4() {
-                println!("PING {d} ({d}) {}({}) bytes of data.", args.size, args.size + 28);
+                println!("PING {typed} ({d}) {}({}) bytes of data.", args.size, args.size + 28);
             } else {
-                println!("PING {d}({d}) {} data bytes", args.size);
+                println!("PING {typed}({d}) {} data bytes", args.size);
             }
         }
         pinger.run(|event| {
@@ -181,7 +193,7 @@ pub fn ping_cmd(args: PingArgs) -> i32 {
         // A broadcast address needs SO_BROADCAST, which only -b sets in
         // iputils; the kernel refuses the send. iputils' own words.
         Err(PingError::Local { source, .. })
-            if source.kind() == std::io::ErrorKind::PermissionDenied && args.destination.is_ipv4() =>
+            if source.kind() == std::io::ErrorKind::PermissionDenied && args.destination.address.is_ipv4() =>
         {
             eprintln!("nsbox: ping: Do you want to ping broadcast? Then -b. If not, check your local firewall rules");
             2

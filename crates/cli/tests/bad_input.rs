@@ -210,6 +210,10 @@ fn ping_resolves_names_and_says_when_a_broadcast_needs_b() {
     let (code, out, err) = run(&["ping", "-c", "1", "-W", "1", "localhost"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("from 127.0.0.1") || out.contains("from ::1"), "{out}");
+    assert!(
+        out.starts_with("PING localhost ("),
+        "the name as typed, as iputils: {out}"
+    );
     let (code, err) = fails(&["ping", "-c", "1", "name.that.does.not.resolve.invalid"]);
     assert_eq!(code, 2);
     assert!(err.contains("Name or service not known"), "{err}");
