@@ -163,6 +163,9 @@ pub struct FilterDeleteArgs {
 #[derive(Subcommand, Debug)]
 pub enum NatOp {
     /// Add a rule (adding the same rule again changes nothing).
+    // The action is optional in the shared rule arguments (a delete by
+    // handle has none) but required here, and `--help` says so.
+    #[command(mut_arg("action", |a| a.required(true)))]
     Add(NatRuleArgs),
     /// The rules with their packet and byte counters, in evaluation order.
     List(ListArgs),
@@ -175,6 +178,7 @@ pub enum NatOp {
 #[derive(Subcommand, Debug)]
 pub enum FilterOp {
     /// Add a rule: CHAIN VERDICT [matches] (adding the same rule again changes nothing).
+    #[command(mut_arg("chain", |a| a.required(true)), mut_arg("verdict", |a| a.required(true)))]
     Add(FilterRuleArgs),
     /// The rules with their packet and byte counters, in evaluation order.
     List(ListArgs),

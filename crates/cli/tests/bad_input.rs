@@ -256,3 +256,16 @@ fn enter_says_permission_denied_when_it_is_so() {
         "{err}"
     );
 }
+
+#[test]
+fn nat_and_filter_add_show_their_required_arguments() {
+    let help = |args: &[&str]| {
+        let out = nsbox().args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(help(&["nat", "-n", "x", "add", "--help"]).contains("add [OPTIONS] <ACTION>"));
+    assert!(help(&["filter", "-n", "x", "add", "--help"]).contains("add [OPTIONS] <CHAIN> <VERDICT>"));
+    let (code, err) = fails(&["nat", "-n", "x", "add", "-s", "10.0.0.0/8"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("required arguments were not provided: <ACTION>"), "{err}");
+}
