@@ -529,3 +529,25 @@ fn a_usage_error_keeps_clap_s_hint_and_usage_line() {
         "nsbox: unrecognized subcommand 'dwon'\n  tip: a similar subcommand exists: 'down'\nUsage: nsbox lab <COMMAND>\nFor more information, try '--help'.\n"
     );
 }
+
+#[test]
+fn check_and_partition_work_only_in_the_lab_s_own_namespaces() {
+    require_lab_tools!();
+    let out = run(&format!(
+        r#"{WEB}
+$NSBOX lab up /run/w.yaml >/dev/null
+ip netns delete web-client
+ip netns add web-client
+set +e
+$NSBOX lab partition server client 2>/run/err; echo "CUT $?"
+set -e
+echo "ERR $(cat /run/err)"
+echo "RULES $(ip netns exec web-client nft list ruleset | wc -l)"
+ip netns delete web-client
+$NSBOX lab down web >/dev/null 2>&1
+"#
+    ));
+    assert_eq!(field(&out, "CUT"), "1");
+    assert!(field(&out, "ERR").contains("\"web-client\" is not this lab's"), "{out}");
+    assert_eq!(field(&out, "RULES"), "0", "no rule in the stranger's namespace");
+}

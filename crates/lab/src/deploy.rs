@@ -588,6 +588,16 @@ pub fn set_sysctls(node: &NodeHandle, sysctls: &[(String, String)]) -> Result<()
 
 /// Opens the nodes of a lab that is up.
 pub fn open(lab: &Lab, registry: &Registry) -> Result<Vec<NodeHandle>, LabError> {
+    // Probes, explanations and partitions (which add rules) work only in
+    // the lab's own namespaces, never in one that merely has a node's name.
+    let names: Vec<String> = (0..lab.nodes.len()).map(|i| lab.netns(i)).collect();
+    for (name, owner) in names.iter().zip(crate::owner::owners(registry, &lab.name, &names)?) {
+        match owner {
+            Owner::Ours => {}
+            Owner::Foreign(why) => return Err(LabError::NotOurs(name.clone(), why)),
+            Owner::Absent | Owner::Unpinned => return Err(LabError::NotUp(lab.name.clone())),
+        }
+    }
     lab.nodes
         .iter()
         .enumerate()
