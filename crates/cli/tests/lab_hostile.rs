@@ -34,6 +34,13 @@ links:
 EOF
 ";
 
+/// Lab web is up, then its client's namespace is replaced by someone
+/// else's of the same name (no mark of the lab's on it).
+const TAKEN_OVER: &str = "$NSBOX lab up /run/w.yaml >/dev/null
+ip netns delete web-client
+ip netns add web-client
+";
+
 #[test]
 fn down_refuses_paths_as_names_and_touches_no_file_outside_its_directory() {
     require_lab_tools!();
@@ -97,11 +104,7 @@ fn a_namespace_taken_over_by_name_after_up_is_not_deleted_by_down() {
     // name while the lab is up: `down` deletes the lab's other node, leaves
     // the stranger, and says so.
     let out = run(&format!(
-        r#"{WEB}
-$NSBOX lab up /run/w.yaml >/dev/null
-ip netns delete web-client
-ip netns add web-client
-$NSBOX lab down web 2>/run/err
+        r#"{WEB}{TAKEN_OVER}$NSBOX lab down web 2>/run/err
 echo "NETNS $(ip netns list | cut -d' ' -f1 | tr '\n' ' ')"
 echo "WARN $(grep -c '"web-client" was left alone' /run/err)"
 ip netns delete web-client
@@ -498,11 +501,7 @@ $NSBOX lab down star >/dev/null
 fn apply_touches_no_namespace_that_only_has_the_lab_s_name() {
     require_lab_tools!();
     let out = run(&format!(
-        r#"{WEB}
-$NSBOX lab up /run/w.yaml >/dev/null
-ip netns delete web-client
-ip netns add web-client
-ip netns exec web-client sleep 1000 &
+        r#"{WEB}{TAKEN_OVER}ip netns exec web-client sleep 1000 &
 victim=$!
 sed 's/10.0.0.2\/24/10.0.0.3\/24/' /run/w.yaml > /run/w2.yaml
 set +e
@@ -534,11 +533,7 @@ fn a_usage_error_keeps_clap_s_hint_and_usage_line() {
 fn check_and_partition_work_only_in_the_lab_s_own_namespaces() {
     require_lab_tools!();
     let out = run(&format!(
-        r#"{WEB}
-$NSBOX lab up /run/w.yaml >/dev/null
-ip netns delete web-client
-ip netns add web-client
-set +e
+        r#"{WEB}{TAKEN_OVER}set +e
 $NSBOX lab partition server client 2>/run/err; echo "CUT $?"
 set -e
 echo "ERR $(cat /run/err)"
