@@ -9,12 +9,12 @@ use nsbox_lab::state::Store;
 use nsbox_lab::Diagnostics;
 use nsbox_ns::netns::Registry;
 use nsbox_runtime::exec::Command;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 /// What every lab verb exits with when it fails (or, for `check` and
 /// `test`, when an expectation does not hold).
 pub const EXIT_FAILED: i32 = 1;
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct LabArgs {

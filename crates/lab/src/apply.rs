@@ -8,7 +8,7 @@ use crate::model::Lab;
 use crate::plan::Op;
 use crate::state::{State, Store};
 use nsbox_net::link::{bridge_request, set_up_request, LinkChange, VethEnd, VethPeer};
-use nsbox_net::{NetError, Netlink};
+use nsbox_net::NetError;
 use nsbox_ns::netns::{NetnsError, Registry};
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
@@ -37,22 +37,10 @@ impl Running<'_> {
 
     fn node(&mut self, node: &str) -> Result<&mut NodeHandle, LabError> {
         if !self.handles.contains_key(node) {
-            let netns = self.netns(node);
             // apply removes links, rules and processes: only in a namespace
-            // that carries the lab's mark, never in one that has its name.
-            let owner = crate::owner::owners(self.registry, &self.new.name, std::slice::from_ref(&netns))?;
-            match owner.first() {
-                Some(crate::owner::Owner::Ours) => {}
-                Some(crate::owner::Owner::Foreign(why)) => return Err(LabError::NotOurs(netns, why.clone())),
-                _ => return Err(LabError::NotUp(self.new.name.clone())),
-            }
-            let fd = self.registry.open(&netns)?;
-            let nl = Netlink::open_in(fd.as_fd()).map_err(net(node, "opening its netlink socket"))?;
-            let handle = NodeHandle {
-                name: node.to_string(),
-                fd,
-                nl,
-            };
+            // that carries the lab's mark (see `deploy::open_node`).
+            let netns = self.netns(node);
+            let handle = deploy::open_node(self.registry, &self.new.name, node, &netns)?;
             self.handles.insert(node.to_string(), handle);
         }
         Ok(self.handles.get_mut(node).expect("inserted above"))

@@ -588,32 +588,30 @@ pub fn set_sysctls(node: &NodeHandle, sysctls: &[(String, String)]) -> Result<()
 
 /// Opens the nodes of a lab that is up.
 pub fn open(lab: &Lab, registry: &Registry) -> Result<Vec<NodeHandle>, LabError> {
-    // Probes, explanations and partitions (which add rules) work only in
-    // the lab's own namespaces, never in one that merely has a node's name.
-    let names: Vec<String> = (0..lab.nodes.len()).map(|i| lab.netns(i)).collect();
-    for (name, owner) in names.iter().zip(crate::owner::owners(registry, &lab.name, &names)?) {
-        match owner {
-            Owner::Ours => {}
-            Owner::Foreign(why) => return Err(LabError::NotOurs(name.clone(), why)),
-            Owner::Absent | Owner::Unpinned => return Err(LabError::NotUp(lab.name.clone())),
-        }
-    }
-    lab.nodes
-        .iter()
-        .enumerate()
-        .map(|(i, node)| {
-            let fd = registry.open(lab.netns(i)).map_err(|e| match e {
-                NetnsError::NotFound(_) => LabError::NotUp(lab.name.clone()),
-                other => LabError::Netns(other),
-            })?;
-            let nl = Netlink::open_in(fd.as_fd()).map_err(net_err(&node.name, "opening its netlink socket"))?;
-            Ok(NodeHandle {
-                name: node.name.clone(),
-                fd,
-                nl,
-            })
-        })
+    (0..lab.nodes.len())
+        .map(|i| open_node(registry, &lab.name, &lab.nodes[i].name, &lab.netns(i)))
         .collect()
+}
+
+/// Opens one namespace of lab `lab` (node `node`, or the switch), with its
+/// netlink socket, if it carries the lab's mark (read through that same
+/// socket): probes, explanations, partitions and `apply` work only in the
+/// lab's own namespaces, never in one that merely has a node's name.
+pub(crate) fn open_node(registry: &Registry, lab: &str, node: &str, netns: &str) -> Result<NodeHandle, LabError> {
+    let fd = registry.open(netns).map_err(|e| match e {
+        NetnsError::NotFound(_) => LabError::NotUp(lab.to_string()),
+        other => LabError::Netns(other),
+    })?;
+    let mut nl = Netlink::open_in(fd.as_fd()).map_err(net_err(node, "opening its netlink socket"))?;
+    match crate::owner::owner_of(&mut nl, lab) {
+        Owner::Ours => Ok(NodeHandle {
+            name: node.to_string(),
+            fd,
+            nl,
+        }),
+        Owner::Foreign(why) => Err(LabError::NotOurs(netns.to_string(), why)),
+        Owner::Absent | Owner::Unpinned => Err(LabError::NotUp(lab.to_string())),
+    }
 }
 
 /// What `down` did.

@@ -74,20 +74,24 @@ pub fn owners(registry: &Registry, lab: &str, names: &[String]) -> Result<Vec<Ow
     if open.is_empty() {
         return Ok(owners);
     }
-    let mark = mark(lab);
-    let found = nsbox_ns::netns::run_in_each(open, move |_| {
-        let alias = Netlink::open()
-            .and_then(|mut nl| nl.link("lo"))
-            .map(|lo| lo.alias.unwrap_or_default());
-        match alias {
-            Ok(alias) if alias == mark => Owner::Ours,
-            Ok(alias) if alias.is_empty() => Owner::Foreign("it carries no nsbox mark".into()),
-            Ok(alias) => Owner::Foreign(format!("its mark is {alias:?}")),
-            Err(e) => Owner::Foreign(format!("its mark could not be read: {e}")),
-        }
+    let lab = lab.to_string();
+    let found = nsbox_ns::netns::run_in_each(open, move |_| match Netlink::open() {
+        Ok(mut nl) => owner_of(&mut nl, &lab),
+        Err(e) => Owner::Foreign(format!("its mark could not be read: {e}")),
     })?;
     for (i, owner) in open_at.into_iter().zip(found) {
         owners[i] = owner;
     }
     Ok(owners)
+}
+
+/// Whose the namespace that `nl` is a socket of is, as seen by `lab`: the
+/// mark on its `lo`. For a namespace already opened, with no second socket.
+pub fn owner_of(nl: &mut Netlink, lab: &str) -> Owner {
+    match nl.link("lo").map(|lo| lo.alias.unwrap_or_default()) {
+        Ok(alias) if alias == mark(lab) => Owner::Ours,
+        Ok(alias) if alias.is_empty() => Owner::Foreign("it carries no nsbox mark".into()),
+        Ok(alias) => Owner::Foreign(format!("its mark is {alias:?}")),
+        Err(e) => Owner::Foreign(format!("its mark could not be read: {e}")),
+    }
 }

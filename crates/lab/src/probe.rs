@@ -185,8 +185,8 @@ pub fn matrix_with(
     let limit = neigh_table::limit().unwrap_or(1024);
     let mut cells = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(MATRIX_WIDTH) {
-        make_room(nodes, chunk.len(), limit);
         let before = neigh_table::stats();
+        make_room(nodes, before, chunk.len(), limit);
         let shared: &[NodeHandle] = nodes;
         let observed: Vec<Observed> = std::thread::scope(|scope| {
             let running: Vec<_> = chunk
@@ -212,9 +212,9 @@ pub fn matrix_with(
                 })
                 .collect()
         });
-        let overflowed = table_overflowed(before, neigh_table::stats());
+        let note = overflow_note(before, neigh_table::stats());
         for (&(from, to, address), mut observed) in chunk.iter().zip(observed) {
-            note_overflow(&mut observed, overflowed);
+            note_overflow(&mut observed, note.as_deref());
             cells.push(Cell {
                 from: lab.nodes[from].name.clone(),
                 to: lab.nodes[to].name.clone(),
@@ -231,9 +231,9 @@ pub fn matrix_with(
 /// hop and direction to the host's neighbour table), if the table is past
 /// half its cap, the lab's own nodes forget their neighbours (never anyone
 /// else's: the host's and other labs' entries are left as they are).
-fn make_room(nodes: &mut [NodeHandle], probes: usize, limit: u64) {
+fn make_room(nodes: &mut [NodeHandle], now: Option<TableStats>, probes: usize, limit: u64) {
     const ENTRIES_PER_PROBE: u64 = 4;
-    let Some(now) = neigh_table::stats() else { return };
+    let Some(now) = now else { return };
     if now.entries + ENTRIES_PER_PROBE * probes as u64 > limit / 2 {
         for node in nodes.iter_mut() {
             // Best effort: a node that cannot flush only takes more room.
@@ -278,9 +278,9 @@ pub fn check_all(nodes: &[NodeHandle], expects: &[Expect]) -> Vec<Check> {
             })
             .collect()
     });
-    let overflowed = table_overflowed(before, neigh_table::stats());
+    let note = overflow_note(before, neigh_table::stats());
     for check in checks.iter_mut().filter(|c| !c.holds) {
-        note_overflow(&mut check.observed, overflowed);
+        note_overflow(&mut check.observed, note.as_deref());
     }
     checks
 }
@@ -290,15 +290,17 @@ pub fn table_overflowed(before: Option<TableStats>, after: Option<TableStats>) -
     matches!((before, after), (Some(b), Some(a)) if a.table_fulls > b.table_fulls)
 }
 
-/// Adds the cause to what a failed probe saw when the host's neighbour
-/// table overflowed meanwhile: "no reply" alone would hide it.
-pub fn note_overflow(observed: &mut Observed, overflowed: bool) {
-    if overflowed && !observed.reachable {
-        observed.detail = format!(
-            "{} ({})",
-            observed.detail,
-            neigh_table::overflow_note(neigh_table::limit())
-        );
+/// What to add to a failed probe's detail when the host's neighbour table
+/// overflowed between two looks (said once for every probe of a batch).
+fn overflow_note(before: Option<TableStats>, after: Option<TableStats>) -> Option<String> {
+    table_overflowed(before, after).then(|| neigh_table::overflow_note(neigh_table::limit()))
+}
+
+/// Adds the cause (`note`, when the table overflowed meanwhile) to what a
+/// failed probe saw: "no reply" alone would hide it.
+pub fn note_overflow(observed: &mut Observed, note: Option<&str>) {
+    if let Some(note) = note.filter(|_| !observed.reachable) {
+        observed.detail = format!("{} ({note})", observed.detail);
     }
 }
 
@@ -391,7 +393,7 @@ mod tests {
             reachable: false,
             detail: "no reply".into(),
         };
-        note_overflow(&mut lost, true);
+        note_overflow(&mut lost, Some(&neigh_table::overflow_note(Some(1024))));
         assert!(
             lost.detail
                 .starts_with("no reply (the host's neighbour table overflowed"),
@@ -407,7 +409,7 @@ mod tests {
             reachable: true,
             detail: "reply from 10.0.0.1".into(),
         };
-        note_overflow(&mut reached, true);
+        note_overflow(&mut reached, Some("the table overflowed"));
         assert_eq!(reached.detail, "reply from 10.0.0.1");
     }
 }

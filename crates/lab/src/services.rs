@@ -109,6 +109,9 @@ pub fn await_started(started: &mut [Started], registry: &Registry, lab: &crate::
         return Ok(());
     }
     let since = Instant::now();
+    // The containers whose init has not been seen yet: each is looked for
+    // (a pass over /proc) only until it is found.
+    let mut waiting: Vec<usize> = (0..started.len()).filter(|&i| started[i].container).collect();
     loop {
         for s in started.iter_mut() {
             if let Ok(Some(status)) = s.child.try_wait() {
@@ -117,22 +120,13 @@ pub fn await_started(started: &mut [Started], registry: &Registry, lab: &crate::
                 }
             }
         }
+        waiting.retain(|&i| container_init(registry, &netns_of(lab, &started[i].node)).is_none());
         let waited = since.elapsed();
-        let containers_up = started
-            .iter()
-            .filter(|s| s.container)
-            .all(|s| container_init(registry, &netns_of(lab, &s.node)).is_some());
-        if waited >= GRACE && containers_up {
-            return Ok(());
+        match waiting.first() {
+            None if waited >= GRACE => return Ok(()),
+            Some(&i) if waited >= CONTAINER_START => return Err(died(&started[i], "did not start")),
+            _ => std::thread::sleep(Duration::from_millis(2)),
         }
-        if waited >= CONTAINER_START {
-            let s = started
-                .iter()
-                .find(|s| s.container && container_init(registry, &netns_of(lab, &s.node)).is_none())
-                .expect("one is not up");
-            return Err(died(s, "did not start"));
-        }
-        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

@@ -81,7 +81,7 @@ pub fn probe(pairs: &[(String, String)]) -> Result<Vec<Option<String>>, NetError
                     }
                     _ => format!(
                         "the kernel refuses the value {value:?}: {}",
-                        crate::error::describe_errno(e.raw_os_error().unwrap_or(0))
+                        nsbox_sys::errno::describe(&e)
                     ),
                 })
             })

@@ -63,6 +63,15 @@ pub fn new_anonymous() -> Result<OwnedFd, NetnsError> {
     io("creating a network namespace at", &path, made)
 }
 
+/// Moves the calling thread into the network namespace `ns` refers to
+/// (setns): for throwaway threads only, which never move back.
+fn join_here(ns: &OwnedFd) -> Result<(), std::io::Error> {
+    rx(rustix::thread::move_into_link_name_space(
+        std::os::fd::AsFd::as_fd(ns),
+        Some(rustix::thread::LinkNameSpaceType::Network),
+    ))
+}
+
 /// Runs `f` on a throwaway thread inside the network namespace `ns` refers to.
 pub fn run_in_fd<T: Send + 'static>(ns: &OwnedFd, f: impl FnOnce() -> T + Send + 'static) -> Result<T, NetnsError> {
     let fd = ns.try_clone().map_err(|source| NetnsError::Io {
@@ -71,10 +80,7 @@ pub fn run_in_fd<T: Send + 'static>(ns: &OwnedFd, f: impl FnOnce() -> T + Send +
         source,
     })?;
     let joined = std::thread::spawn(move || -> Result<T, std::io::Error> {
-        rx(rustix::thread::move_into_link_name_space(
-            std::os::fd::AsFd::as_fd(&fd),
-            Some(rustix::thread::LinkNameSpaceType::Network),
-        ))?;
+        join_here(&fd)?;
         Ok(f())
     })
     .join()
@@ -92,10 +98,7 @@ pub fn run_in_each<T: Send + 'static>(
     let joined = std::thread::spawn(move || -> Result<Vec<T>, std::io::Error> {
         let mut out = Vec::with_capacity(namespaces.len());
         for (i, fd) in namespaces.iter().enumerate() {
-            rx(rustix::thread::move_into_link_name_space(
-                std::os::fd::AsFd::as_fd(fd),
-                Some(rustix::thread::LinkNameSpaceType::Network),
-            ))?;
+            join_here(fd)?;
             out.push(f(i));
         }
         Ok(out)

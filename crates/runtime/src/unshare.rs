@@ -74,8 +74,8 @@ pub fn run(mut spec: Spec) -> Result<i32, RunError> {
     let _ = old_mask.set_mask();
     // A SIGKILL under a memory limit: say whether the OOM killer sent it
     // (the memory cgroup counts its kills), or the status alone hides why.
-    if let (Ok(137), Some(set), Some(limit)) = (&result, &cgroups, spec.limits.memory) {
-        if set.oom_kills() > 0 {
+    if let (Ok(code), Some(set), Some(limit)) = (&result, &cgroups, spec.limits.memory) {
+        if *code == 128 + libc::SIGKILL && set.oom_kills() > 0 {
             eprintln!(
                 "nsbox: the command was killed by the OOM killer (memory limit {}M)",
                 limit >> 20

@@ -55,20 +55,11 @@ pub fn sweep(root: &Path, now: SystemTime) -> usize {
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|made| now.duration_since(made).is_ok_and(|age| age >= STALE_AFTER));
-        if old && is_empty(&dir) && remove(&dir) {
+        if old && is_empty(&dir) && super::remove_dir_patiently(&dir).is_ok() {
             removed += 1;
         }
     }
     removed
-}
-
-/// rmdir on a real cgroup (its files go with it); a fake tree in a test
-/// holds plain files, removed first.
-fn remove(dir: &Path) -> bool {
-    if !super::is_cgroupfs(dir) {
-        return std::fs::remove_dir_all(dir).is_ok();
-    }
-    std::fs::remove_dir(dir).is_ok()
 }
 
 #[cfg(test)]
