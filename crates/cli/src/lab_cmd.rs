@@ -429,11 +429,35 @@ struct NodeStatus {
     addresses: Vec<String>,
     /// How many processes run in the node's network namespace.
     processes: usize,
+    /// The node's commands (its container first, then its `run` services).
+    services: Vec<ServiceStatus>,
+}
+
+/// One of a node's commands, as `status` shows it.
+#[derive(serde::Serialize)]
+struct ServiceStatus {
+    command: String,
+    /// `running`, or `exited` (with `status`: 128+N for signal N).
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<i32>,
+}
+
+impl ServiceStatus {
+    fn summary(services: &[ServiceStatus]) -> String {
+        let running = services.iter().filter(|s| s.status.is_none()).count();
+        let mut parts = Vec::new();
+        if running > 0 {
+            parts.push(format!("{running} running"));
+        }
+        parts.extend(services.iter().filter_map(|s| Some(format!("exited {}", s.status?))));
+        parts.join(", ")
+    }
 }
 
 /// Each node of the lab `state` records: its namespace, addresses (from the
 /// lab's recorded file) and processes.
-fn node_statuses(state: &nsbox_lab::state::State, registry: &Registry) -> Vec<NodeStatus> {
+fn node_statuses(state: &nsbox_lab::state::State, registry: &Registry, store: &Store) -> Vec<NodeStatus> {
     let lab = state
         .source
         .as_deref()
@@ -446,9 +470,20 @@ fn node_statuses(state: &nsbox_lab::state::State, registry: &Registry) -> Vec<No
         .map(|(i, node)| {
             let namespace = state.namespaces.get(i).cloned().unwrap_or_default();
             let up = registry.open(&namespace).is_ok();
-            let addresses = lab
+            let recorded = lab
                 .as_ref()
-                .filter(|l| l.nodes.get(i).is_some_and(|n| &n.name == node))
+                .filter(|l| l.nodes.get(i).is_some_and(|n| &n.name == node));
+            let commands = recorded.map_or(&[][..], |l| l.nodes[i].run.as_slice());
+            let services = commands
+                .iter()
+                .zip(nsbox_lab::services::exits(store, &state.name, node, commands.len()))
+                .map(|(command, status)| ServiceStatus {
+                    command: command.clone(),
+                    state: if status.is_some() { "exited" } else { "running" },
+                    status,
+                })
+                .collect();
+            let addresses = recorded
                 .map(|l| {
                     l.interfaces(i)
                         .into_iter()
@@ -471,6 +506,7 @@ fn node_statuses(state: &nsbox_lab::state::State, registry: &Registry) -> Vec<No
                 },
                 namespace,
                 addresses,
+                services,
             }
         })
         .collect()
@@ -483,7 +519,7 @@ fn node_statuses(state: &nsbox_lab::state::State, registry: &Registry) -> Vec<No
 fn status(store: &Store, registry: &Registry, json: bool) -> Result<i32, String> {
     let labs = labs_up(store)?;
     let rows: Vec<(&nsbox_lab::state::State, Vec<NodeStatus>)> =
-        labs.iter().map(|s| (s, node_statuses(s, registry))).collect();
+        labs.iter().map(|s| (s, node_statuses(s, registry, store))).collect();
     if json {
         let out: Vec<serde_json::Value> = rows
             .iter()
@@ -513,6 +549,7 @@ fn status(store: &Store, registry: &Registry, json: bool) -> Result<i32, String>
         "STATE",
         "ADDRESSES",
         "PROCESSES",
+        "SERVICES",
     ]);
     for (s, nodes) in &rows {
         let complete = nodes.iter().all(|n| n.state == "up");
@@ -529,6 +566,7 @@ fn status(store: &Store, registry: &Registry, json: bool) -> Result<i32, String>
                 n.state.to_string(),
                 n.addresses.join(", "),
                 n.processes.to_string(),
+                ServiceStatus::summary(&n.services),
             ]);
         }
     }

@@ -507,3 +507,67 @@ fn cgroups_of_nsbox_processes_with_the_same_pid_do_not_collide() {
     assert_eq!(cgroups.len(), 3, "three cgroups, one each: {text}");
     assert!(cgroups.iter().all(|c| c.contains("/nsbox-1-")), "{text}");
 }
+
+/// The cgroups of an nsbox killed by SIGKILL (which cannot remove its own)
+/// are swept by a later nsbox once they are empty and stale; a directory
+/// that only looks like nsbox's (another name shape) is left alone.
+#[test]
+fn cgroups_left_by_a_killed_nsbox_are_swept_later() {
+    require_root!();
+    let nsbox = env!("CARGO_BIN_EXE_nsbox");
+    let memory = std::path::Path::new("/sys/fs/cgroup/memory");
+    if !memory.join("cgroup.procs").exists() {
+        eprintln!("skipped: no cgroup v1 memory hierarchy here");
+        return;
+    }
+    // The container prints its cgroup, then sleeps; nsbox is then killed.
+    let mut child = std::process::Command::new(nsbox)
+        .args(["unshare", "--ns", "pid,mnt", "--memory", "16M", "--", "sh", "-c"])
+        .arg("grep memory /proc/self/cgroup; exec sleep 30")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let name = line.trim().rsplit('/').next().unwrap().to_string();
+    assert!(name.starts_with("nsbox-"), "{line}");
+    let left = memory.join(&name);
+    let procs = std::fs::read_to_string(left.join("cgroup.procs")).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The container's processes die with their pid namespace's init.
+    for pid in procs.split_whitespace() {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", pid])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !std::fs::read_to_string(left.join("cgroup.procs"))
+        .unwrap()
+        .trim()
+        .is_empty()
+    {
+        assert!(std::time::Instant::now() < deadline, "{name} never emptied");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(left.exists(), "a killed nsbox cannot remove its cgroup");
+    // Someone else's directory of nearly the same shape, as old.
+    let decoy = memory.join(format!("{name}x"));
+    std::fs::create_dir(&decoy).unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for dir in [&left, &decoy] {
+        std::fs::File::open(dir).unwrap().set_modified(two_hours_ago).unwrap();
+    }
+    let ran = std::process::Command::new(nsbox)
+        .args(["unshare", "--ns", "pid,mnt", "--memory", "16M", "--", "true"])
+        .status()
+        .unwrap();
+    let swept = !left.exists();
+    let decoy_kept = decoy.exists();
+    let _ = std::fs::remove_dir(&decoy);
+    let _ = std::fs::remove_dir(&left);
+    assert!(ran.success());
+    assert!(swept, "the stale {name} was swept");
+    assert!(decoy_kept, "a directory nsbox did not name was left alone");
+}

@@ -198,12 +198,43 @@ $NSBOX lab down star >/dev/null
         "5",
         "one row per node, not the switch's namespace: {out}"
     );
-    assert_eq!(field(&out, "HEADER"), " LAB NODE KIND STATE ADDRESSES PROCESSES");
+    assert_eq!(
+        field(&out, "HEADER"),
+        " LAB NODE KIND STATE ADDRESSES PROCESSES SERVICES"
+    );
     assert_eq!(field(&out, "H1"), " star h1 netns up eth0 10.1.0.1/24 0");
     assert_eq!(field(&out, "HALF"), "5", "{out}");
     assert!(field(&out, "MISSING").contains(" h2 netns missing "), "{out}");
     let json = field(&out, "JSON");
     assert!(json.contains(r#""complete":false,"alive":4"#), "{json}");
+}
+
+/// `status` shows each of a node's commands as running or exited with its
+/// status, also once `up` has returned and nobody waits for them.
+#[test]
+fn status_shows_which_services_run_and_how_the_others_ended() {
+    require_lab_tools!();
+    let out = run(r#"cat > /run/s.yaml <<'EOF'
+name: svc
+nodes:
+  n:
+    run: [sleep 100, sleep 0.3; exit 3, sleep 0.3; kill -9 $$]
+EOF
+$NSBOX lab up /run/s.yaml >/dev/null
+sleep 1
+echo "ROW $($NSBOX lab status | grep ' n ' | tr -s ' ')"
+echo "JSON $($NSBOX lab status --json | tr -d ' \n')"
+$NSBOX lab down svc >/dev/null
+"#);
+    let row = field(&out, "ROW");
+    assert!(row.starts_with(" svc n netns up "), "{out}");
+    assert!(row.ends_with(" 1 running, exited 3, exited 137"), "{out}");
+    let json = field(&out, "JSON");
+    assert!(
+        json.contains(r#"{"command":"sleep0.3;exit3","state":"exited","status":3}"#),
+        "{json}"
+    );
+    assert!(json.contains(r#"{"command":"sleep100","state":"running"}"#), "{json}");
 }
 
 #[test]

@@ -46,26 +46,64 @@ fn in_own_pid_namespace(command: &str) -> String {
     format!("exec \"${{NSBOX_BIN:-nsbox}}\" unshare --ns pid -- sh -c {quoted}")
 }
 
+/// The file in the lab's logs where command `index` of `node` writes its
+/// exit status when it ends (absent while it runs).
+fn exit_file(logs: &std::path::Path, node: &str, index: usize) -> PathBuf {
+    logs.join(format!("{node}.run{index}.exit"))
+}
+
+/// `line`, run in a subshell, then its exit status written to `file` (as
+/// the shell reports it: 128+N for a signal) and passed on.
+fn recording_exit(line: &str, file: &std::path::Path) -> String {
+    let quoted = format!("'{}'", file.to_string_lossy().replace('\'', "'\\''"));
+    format!("({line}); status=$?; echo $status > {quoted}; exit $status")
+}
+
+/// How each of `node`'s `count` commands is doing, by index: `None` while
+/// it runs (or if it never recorded an end), else its exit status.
+pub fn exits(store: &Store, lab: &str, node: &str, count: usize) -> Vec<Option<i32>> {
+    let Ok(logs) = store.logs(lab) else {
+        return vec![None; count];
+    };
+    (0..count)
+        .map(|i| {
+            std::fs::read_to_string(exit_file(&logs, node, i))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+        })
+        .collect()
+}
+
 /// Starts a node's commands in its namespace, in the background (a
-/// process group of their own, output to the lab's log of the node).
+/// process group of their own, output to the lab's log of the node); each
+/// records its exit status in the lab's logs when it ends (see [`exits`]).
 pub fn start(node: &Node, handle: &NodeHandle, store: &Store, lab: &str) -> Result<Vec<Started>, LabError> {
     let logs = store.logs(lab)?;
     let log = logs.join(format!("{}.log", node.name));
+    let exit_files: Vec<PathBuf> = (0..node.run.len()).map(|i| exit_file(&logs, &node.name, i)).collect();
     let lines: Vec<String> = node
         .run
         .iter()
         .enumerate()
         .map(|(i, command)| {
             // A container node's first command is its container already.
-            if node.container.is_some() && i == 0 {
+            let line = if node.container.is_some() && i == 0 {
                 command.clone()
             } else {
                 in_own_pid_namespace(command)
-            }
+            };
+            recording_exit(&line, &exit_files[i])
         })
         .collect();
     let log_path = log.clone();
     let spawned = std::fs::create_dir_all(&logs).and_then(|()| {
+        // A restarted node's earlier ends are not this run's.
+        for file in &exit_files {
+            match std::fs::remove_file(file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
         let file = std::fs::File::create(&log_path)?;
         nsbox_ns::netns::run_in_fd(&handle.fd, move || {
             lines
