@@ -470,9 +470,7 @@ fn node_statuses(state: &nsbox_lab::state::State, registry: &Registry, store: &S
         .map(|(i, node)| {
             let namespace = state.namespaces.get(i).cloned().unwrap_or_default();
             let up = registry.open(&namespace).is_ok();
-            let recorded = lab
-                .as_ref()
-                .filter(|l| l.nodes.get(i).is_some_and(|n| &n.name == node));
+            let recorded = lab.as_ref().filter(|l| l.nodes.get(i).is_some_and(|n| &n.name == node));
             let commands = recorded.map_or(&[][..], |l| l.nodes[i].run.as_slice());
             let services = commands
                 .iter()

@@ -269,3 +269,20 @@ fn nat_and_filter_add_show_their_required_arguments() {
     assert_eq!(code, 2);
     assert!(err.contains("required arguments were not provided: <ACTION>"), "{err}");
 }
+
+/// A name far longer than any real one is echoed cut, with its length,
+/// whatever command it was given to.
+#[test]
+fn an_echoed_over_long_name_is_cut() {
+    let name = "y".repeat(5000);
+    for args in [
+        vec!["netns", "delete", name.as_str()],
+        vec!["lab", "down", name.as_str()],
+        vec!["enter", name.as_str()],
+        vec!["lab", "exec", name.as_str(), "--", "true"],
+    ] {
+        let (_, err) = fails(&args);
+        assert!(err.len() < 500, "{args:?}: {} bytes: {err}", err.len());
+        assert!(err.contains("...(5002 characters)..."), "{err}");
+    }
+}
