@@ -31,24 +31,26 @@ pub fn explain(error: &serde_saphyr::Error, text: &str) -> (u64, u64, String) {
 }
 
 /// The first error and, where the reader can go on past it, the ones
-/// after it: an unknown key that starts a line of a block mapping is set
-/// aside (it and the lines indented under it) and the file read again, up
-/// to a few times. Sorted by position.
+/// after it: the block-mapping entry an error is about (an unknown key, or
+/// a key whose value is of the wrong kind) is set aside (it and the lines
+/// indented under it) and the file read again, up to a few times. Setting
+/// aside a key the file must have makes it "missing": that is not a new
+/// mistake, and the reading stops there. Sorted by position.
 pub fn all_structural(first: &serde_saphyr::Error, text: &str) -> Vec<(u64, u64, String)> {
     const MORE: usize = 20;
     let mut found = vec![explain(first, text)];
     let mut masked: Vec<String> = text.lines().map(str::to_string).collect();
     for _ in 0..MORE {
         let (line, column, message) = found.last().expect("one at least").clone();
-        if !message.starts_with("unknown key `") || !mask_block_key(&mut masked, line, column) {
+        let Some(key) = entry_to_set_aside(&mut masked, line, column, &message) else {
             break;
-        }
+        };
         let again = masked.join("\n");
         match serde_saphyr::from_str::<crate::file::LabFile>(&again) {
             Ok(_) => break,
             Err(e) => {
                 let next = explain(&e, &again);
-                if found.contains(&next) {
+                if found.contains(&next) || next.2 == format!("missing key `{key}`") {
                     break;
                 }
                 found.push(next);
@@ -57,6 +59,29 @@ pub fn all_structural(first: &serde_saphyr::Error, text: &str) -> Vec<(u64, u64,
     }
     found.sort_by_key(|(line, column, _)| (*line, *column));
     found
+}
+
+/// Blanks the entry that the error at (`line`, `column`) is about, and
+/// returns its key: the key itself for an unknown key, or the key before
+/// the value for a value of the wrong kind (`KEY: VALUE` on one line).
+/// None where it is not a block-mapping entry of its own line.
+fn entry_to_set_aside(lines: &mut [String], line: u64, column: u64, message: &str) -> Option<String> {
+    let text = lines.get((line as usize).checked_sub(1)?)?.clone();
+    if let Some(rest) = message.strip_prefix("unknown key `") {
+        let key = rest.split('`').next().unwrap_or_default().to_string();
+        return mask_block_key(lines, line, column).then_some(key);
+    }
+    if !message.starts_with("expected ") {
+        return None;
+    }
+    // The value starts at `column`; before it, only "KEY:" and blanks.
+    let before = text.get(..(column as usize).checked_sub(1)?)?;
+    let key = before.trim_end().strip_suffix(':')?.trim_start();
+    if key.is_empty() || key.contains([' ', '{', '[', ',', '-', ':']) {
+        return None;
+    }
+    let key_column = (before.len() - before.trim_start().len() + 1) as u64;
+    mask_block_key(lines, line, key_column).then(|| key.to_string())
 }
 
 /// Blanks the block-mapping entry whose key starts at (`line`, `column`)
@@ -333,6 +358,25 @@ mod tests {
         let first = serde_saphyr::from_str::<crate::file::LabFile>(text).unwrap_err();
         let found: Vec<(u64, u64)> = all_structural(&first, text).iter().map(|(l, c, _)| (*l, *c)).collect();
         assert_eq!(found, [(2, 1), (4, 1), (8, 5)]);
+    }
+
+    #[test]
+    fn values_of_the_wrong_kind_do_not_hide_the_mistakes_after_them() {
+        let text = "name: t\nnodes:\n  a:\n    forwarding: maybe\n  c:\n    bogus: 1\nlinks:\n  - endpoints: [a 10.0.0.1/24]\n    mtu: big\n    mtux: 5\n";
+        let first = serde_saphyr::from_str::<crate::file::LabFile>(text).unwrap_err();
+        let found: Vec<(u64, u64)> = all_structural(&first, text).iter().map(|(l, c, _)| (*l, *c)).collect();
+        assert_eq!(found, [(4, 17), (6, 5), (9, 10), (10, 5)]);
+    }
+
+    #[test]
+    fn setting_aside_a_key_the_file_must_have_is_not_a_new_mistake() {
+        // `endpoints` is required: setting its bad value aside must not
+        // add "missing key `endpoints`".
+        let text = "name: t\nnodes: {a: {}}\nlinks:\n  - mtu: 3\n    endpoints: 7\n";
+        let first = serde_saphyr::from_str::<crate::file::LabFile>(text).unwrap_err();
+        let found = all_structural(&first, text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].0, found[0].1), (5, 16));
     }
 
     #[test]
