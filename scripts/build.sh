@@ -27,4 +27,13 @@ if [ -f "$order" ] && [ "$host" = x86_64-unknown-linux-gnu ] && [ "${minor:-0}" 
 fi
 export RUSTFLAGS="$flags"
 cargo build --release --quiet --target "$host" "$@"
-echo "$PWD/target/$host/release/nsbox"
+out=$PWD/target/$host/release
+# Shell completions and the man page, from the same clap definition as the
+# binary's own flags, so they cannot fall out of step with it.
+share=$out/share
+mkdir -p "$share/bash-completion/completions" "$share/zsh/site-functions" "$share/fish/vendor_completions.d" "$share/man/man1"
+"$out/nsbox" completions bash > "$share/bash-completion/completions/nsbox"
+"$out/nsbox" completions zsh > "$share/zsh/site-functions/_nsbox"
+"$out/nsbox" completions fish > "$share/fish/vendor_completions.d/nsbox.fish"
+"$out/nsbox" man > "$share/man/man1/nsbox.1"
+echo "$out/nsbox"

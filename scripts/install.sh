@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 prefix=${PREFIX:-/usr/local}
 binary=$(scripts/build.sh -p nsbox | tail -1)
 install -D -m 0755 "$binary" "$prefix/bin/nsbox"
-# Completions and the man page, made by the binary itself.
-mkdir -p "$prefix/share/bash-completion/completions" "$prefix/share/zsh/site-functions" "$prefix/share/man/man1"
-"$binary" completions bash > "$prefix/share/bash-completion/completions/nsbox"
-"$binary" completions zsh > "$prefix/share/zsh/site-functions/_nsbox"
-"$binary" man > "$prefix/share/man/man1/nsbox.1"
+# The completions and man page that scripts/build.sh made beside it.
+share=$(dirname "$binary")/share
+for file in bash-completion/completions/nsbox zsh/site-functions/_nsbox fish/vendor_completions.d/nsbox.fish man/man1/nsbox.1; do
+  install -D -m 0644 "$share/$file" "$prefix/share/$file"
+done
 echo "installed $prefix/bin/nsbox: $("$prefix/bin/nsbox" --version)"
