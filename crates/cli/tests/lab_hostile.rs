@@ -372,10 +372,12 @@ for i in $(seq 1 15); do
   if [ $i = 1 ]; then
     # Every process of the services is in a pid namespace other than ours,
     # one per service, each under nsbox's init.
-    # (The `nsbox unshare` that waits for each init stays in ours.)
+    # (The `nsbox unshare` that waits for each init stays in ours, as does
+    # the shell that waits for it to record its exit status.)
     mine=$(readlink /proc/self/ns/pid)
     for p in $(ip netns pids f-web; ip netns pids f-client); do
-      [ "$(cat /proc/$p/comm 2>/dev/null)" = nsbox ] || readlink /proc/$p/ns/pid || true
+      [ "$(cat /proc/$p/comm 2>/dev/null)" = nsbox ] || grep -q 'status=\$?' /proc/$p/cmdline ||
+        readlink /proc/$p/ns/pid || true
     done > /run/pidns
     echo "SHARED $(grep -Fxc "$mine" /run/pidns)"
     echo "SERVICE_NS $(sort -u /run/pidns | wc -l)"
