@@ -97,6 +97,53 @@ fn every_example_lab_holds_and_leaves_nothing() {
     nothing_left(&out);
 }
 
+/// IPv6 addresses are usable the moment `up` returns (no address is
+/// tentative), through a router too; a node that asks for DAD gets it.
+#[test]
+fn ipv6_works_right_after_up_and_dad_is_the_node_s_choice() {
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/v6.yaml <<'EOF'
+name: v6
+nodes:
+  a: {routes: [default via 2001:db8:1::1]}
+  r: {forwarding: true}
+  b: {routes: [default via 2001:db8:2::1]}
+  d: {sysctls: {net.ipv6.conf.default.accept_dad: 1}}
+links:
+  - endpoints: [a 2001:db8:1::2/64, r 2001:db8:1::1/64]
+  - endpoints: [r 2001:db8:2::1/64, b 2001:db8:2::2/64]
+  - endpoints: [a:toward-d 2001:db8:3::1/64, d 2001:db8:3::2/64]
+expect:
+  a -> 2001:db8:1::1: reachable
+  a -> 2001:db8:2::2: reachable
+  b -> 2001:db8:1::2: reachable
+EOF
+for i in 1 2 3; do
+  set +e; $NSBOX lab test /run/v6.yaml > /run/out 2>&1; echo "TEST$i $? $(tail -1 /run/out)"; set -e
+done
+$NSBOX lab up /run/v6.yaml >/dev/null
+echo "TENTATIVE_A $(ip -n v6-a -6 addr show tentative | grep -c inet6 || true)"
+echo "TENTATIVE_D $(ip -n v6-d -6 addr show tentative | grep -c inet6 || true)"
+$NSBOX lab down v6 >/dev/null
+leftovers
+"#);
+    for i in 1..=3 {
+        let result = field(&out, &format!("TEST{i}"));
+        assert!(
+            result.starts_with("0 up ") && result.ends_with("3 of 3 expectations hold"),
+            "{out}"
+        );
+    }
+    assert_eq!(field(&out, "TENTATIVE_A"), "0", "{out}");
+    assert_eq!(
+        field(&out, "TENTATIVE_D"),
+        "2",
+        "d's global and link-local addresses go through DAD: {out}"
+    );
+    nothing_left(&out);
+}
+
 #[test]
 fn partition_and_heal_cut_and_join_a_running_lab() {
     require_lab_tools!();

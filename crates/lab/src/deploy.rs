@@ -170,6 +170,18 @@ pub(crate) fn kill_processes(registry: &Registry, namespaces: &[String]) {
     let _ = registry.kill_all_in(namespaces);
 }
 
+/// The sysctls every lab namespace starts with, before its node's own
+/// (which may set them back). IPv6 duplicate address detection is off:
+/// with it, every IPv6 address (link-local ones too) stays tentative for
+/// a second or two after `up`, and a probe then gets no reply or "beyond
+/// scope of source address". A lab's addresses are unique by validation;
+/// a node that sets `net.ipv6.conf.default.accept_dad: 1` gets DAD back.
+/// Interfaces made in the namespace afterwards take `default`'s value.
+pub(crate) const LAB_DEFAULTS: [(&str, &str); 2] = [
+    ("net.ipv6.conf.all.accept_dad", "0"),
+    ("net.ipv6.conf.default.accept_dad", "0"),
+];
+
 /// Makes the lab's namespaces (nodes', then the switch's) on two threads
 /// at once (namespace creation is not serialized by the kernel's rtnl
 /// lock): each thread makes a namespace, stays in it to set the node's

@@ -37,10 +37,15 @@ pub enum Owner {
 }
 
 /// Makes a new network namespace for the calling thread, marks it as
-/// `lab`'s (and brings its `lo` up), then pins it as `netns`. The thread
+/// `lab`'s (and brings its `lo` up) with the lab's default sysctls
+/// ([`crate::deploy::LAB_DEFAULTS`]), then pins it as `netns`. The thread
 /// stays in the namespace; the returned socket and descriptor belong to it.
 pub fn make_here(registry: &Registry, lab: &str, node: &str, netns: &str) -> Result<(OwnedFd, Netlink), LabError> {
     registry.new_here(netns)?;
+    crate::deploy::LAB_DEFAULTS
+        .iter()
+        .try_for_each(|(key, value)| nsbox_net::sysctl::write(key, value))
+        .map_err(net_err(node, "setting the lab's default sysctls"))?;
     let mut nl = Netlink::open().map_err(net_err(node, "opening its netlink socket"))?;
     let mark = mark(lab);
     let change = LinkChange {
