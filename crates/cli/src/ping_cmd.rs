@@ -191,10 +191,9 @@ pub fn ping_cmd(args: PingArgs) -> i32 {
             }
         }
         // A broadcast address needs SO_BROADCAST, which only -b sets in
-        // iputils; the kernel refuses the send. iputils' own words.
-        Err(PingError::Local { source, .. })
-            if source.kind() == std::io::ErrorKind::PermissionDenied && args.destination.address.is_ipv4() =>
-        {
+        // iputils; the kernel refuses to connect to it (EACCES). iputils'
+        // own words.
+        Err(e) if e.is_broadcast_refusal() && args.destination.address.is_ipv4() => {
             eprintln!("nsbox: ping: Do you want to ping broadcast? Then -b. If not, check your local firewall rules");
             2
         }

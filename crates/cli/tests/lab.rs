@@ -144,6 +144,56 @@ leftovers
     nothing_left(&out);
 }
 
+/// A request the node's own output rule drops: `nsbox ping` says nothing
+/// and exits 1 as iputils does; the lab's probe says why there was no
+/// reply, and `explain` names the rule.
+#[test]
+fn a_send_refused_by_an_output_rule_is_no_reply_with_its_reason() {
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/out.yaml <<'EOF'
+name: out
+nodes:
+  a: {filter: [output drop -d 10.0.0.2]}
+  b: {}
+links:
+  - endpoints: [a 10.0.0.1/24, b 10.0.0.2/24]
+expect:
+  a -> b: unreachable (no reply)
+  b -> a: unreachable (no reply)
+EOF
+$NSBOX lab up /run/out.yaml >/dev/null
+echo "CHECK $($NSBOX lab check /run/out.yaml --json | tr -d '\n')"
+echo "EXPLAIN $($NSBOX lab explain a b | grep dropped)"
+set +e
+ip netns exec out-a ping -n -c 2 -i 0.2 -W 1 10.0.0.2 >/dev/null 2>/run/err; echo "IPUTILS $? [$(cat /run/err)]"
+ip netns exec out-a $NSBOX ping -c 2 -i 0.2 -W 1 10.0.0.2 >/run/out 2>/run/err; echo "NSBOX $? [$(cat /run/err)]"
+set -e
+echo "STATS $(grep transmitted /run/out)"
+$NSBOX lab down out >/dev/null
+leftovers
+"#);
+    let check: serde_json::Value = serde_json::from_str(field(&out, "CHECK")).unwrap();
+    let checks = check.as_array().unwrap();
+    assert_eq!(
+        checks[0]["observed"]["detail"], "no reply (the send was refused by an output rule of a)",
+        "{check:#}"
+    );
+    assert_eq!(checks[1]["observed"]["detail"], "no reply", "{check:#}");
+    assert!(checks.iter().all(|c| c["holds"] == true), "{check:#}");
+    assert_eq!(
+        field(&out, "EXPLAIN"),
+        "a: dropped by filter rule 2 (output: -d 10.0.0.2 -> drop)"
+    );
+    assert_eq!(field(&out, "IPUTILS"), "1 []");
+    assert_eq!(field(&out, "NSBOX"), "1 []", "as iputils: {out}");
+    assert!(
+        field(&out, "STATS").starts_with("2 packets transmitted, 0 received"),
+        "{out}"
+    );
+    nothing_left(&out);
+}
+
 #[test]
 fn partition_and_heal_cut_and_join_a_running_lab() {
     require_lab_tools!();

@@ -39,7 +39,13 @@ fn options(expect: &Expect) -> PingOptions {
     }
 }
 
-fn read(summary: &Summary) -> Observed {
+/// What a probe whose packets the node's own firewall dropped on the way
+/// out reads as: no reply, and why.
+fn refused_by_output_rule(node: &str) -> String {
+    format!("no reply (the send was refused by an output rule of {node})")
+}
+
+fn read(summary: &Summary, node: &str) -> Observed {
     if let Some(Event::Reply { from, ttl, .. }) = summary.events.iter().find(|e| matches!(e, Event::Reply { .. })) {
         let ttl = ttl.map(|t| format!(", ttl {t}")).unwrap_or_default();
         return Observed {
@@ -59,6 +65,7 @@ fn read(summary: &Summary) -> Observed {
         // A redirect is advice, not a failure: the echo went on its way
         // (and nothing came back).
         (None, Some((redirect, _))) => format!("no reply ({redirect})"),
+        (None, None) if summary.refused > 0 => refused_by_output_rule(node),
         (None, None) => "no reply".to_string(),
     };
     Observed {
@@ -76,10 +83,13 @@ const REFUSED: &str = "connection refused";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const OPEN_PATIENCE: Duration = Duration::from_secs(2);
 
-fn tcp_observed(result: std::io::Result<()>) -> Observed {
+fn tcp_observed(result: std::io::Result<()>, node: &str) -> Observed {
     use std::io::ErrorKind;
+    // EPERM: an output rule of the node's own firewall dropped the SYN.
+    const EPERM: i32 = 1;
     let (reachable, detail) = match result {
         Ok(()) => (true, "connected".to_string()),
+        Err(e) if e.raw_os_error() == Some(EPERM) => (false, refused_by_output_rule(node)),
         Err(e) => match e.kind() {
             ErrorKind::ConnectionRefused => (false, REFUSED.to_string()),
             ErrorKind::TimedOut => (false, "no reply".to_string()),
@@ -100,7 +110,7 @@ fn tcp_probe(node: &NodeHandle, expect: &Expect, port: u16) -> Observed {
         Duration::ZERO
     };
     match nsbox_net::tcp::connect_in(&node.fd, to, expect.source, CONNECT_TIMEOUT, patience) {
-        Ok(result) => tcp_observed(result),
+        Ok(result) => tcp_observed(result, &node.name),
         Err(e) => Observed {
             reachable: false,
             detail: format!("local error: {e}"),
@@ -115,7 +125,7 @@ pub fn probe(node: &NodeHandle, expect: &Expect) -> Observed {
         return tcp_probe(node, expect, port);
     }
     match ping(Some(&node.fd), expect.to, &options(expect), |_| {}) {
-        Ok(summary) => read(&summary),
+        Ok(summary) => read(&summary, &node.name),
         Err(e) => Observed {
             reachable: false,
             detail: local_failure(&e),
@@ -194,7 +204,7 @@ pub fn matrix_with(
                 .map(|&(from, _, address)| {
                     let options = &options;
                     scope.spawn(move || match ping(Some(&shared[from].fd), address, options, |_| {}) {
-                        Ok(summary) => read(&summary),
+                        Ok(summary) => read(&summary, &shared[from].name),
                         Err(e) => Observed {
                             reachable: false,
                             detail: local_failure(&e),
@@ -314,6 +324,7 @@ mod tests {
             transmitted: 2,
             received: 0,
             errors: 0,
+            refused: 0,
             time_ms: 0,
             events,
         }
@@ -337,19 +348,33 @@ mod tests {
             ttl: Some(63),
             rtt_ms: 0.1,
         };
-        assert_eq!(read(&summary(vec![reply])).detail, "reply from 2.2.2.2, ttl 63");
-        let net = read(&summary(vec![error("Destination Net Unreachable", "10.0.1.1", false)]));
+        assert_eq!(read(&summary(vec![reply]), "a").detail, "reply from 2.2.2.2, ttl 63");
+        let net = read(
+            &summary(vec![error("Destination Net Unreachable", "10.0.1.1", false)]),
+            "a",
+        );
         assert_eq!(net.detail, "destination net unreachable from 10.0.1.1");
-        let redirect = read(&summary(vec![error(
-            "Redirect Host(New nexthop: 10.0.2.2)",
-            "10.0.2.1",
-            true,
-        )]));
+        let redirect = read(
+            &summary(vec![error("Redirect Host(New nexthop: 10.0.2.2)", "10.0.2.1", true)]),
+            "a",
+        );
         assert_eq!(
             redirect.detail,
             "no reply (redirect host(new nexthop: 10.0.2.2) from 10.0.2.1)"
         );
-        assert_eq!(read(&summary(vec![])).detail, "no reply");
+        assert_eq!(read(&summary(vec![]), "a").detail, "no reply");
+        let dropped = Summary {
+            refused: 2,
+            ..summary(vec![])
+        };
+        assert_eq!(
+            read(&dropped, "a").detail,
+            "no reply (the send was refused by an output rule of a)"
+        );
+        assert!(holds(
+            &Outcome::Unreachable(Some("no reply".into())),
+            &read(&dropped, "a")
+        ));
     }
 
     #[test]
@@ -368,14 +393,14 @@ mod tests {
             &observed
         ));
         assert!(!holds(&Outcome::Reachable, &observed));
-        let refused = tcp_observed(Err(std::io::ErrorKind::ConnectionRefused.into()));
+        let refused = tcp_observed(Err(std::io::ErrorKind::ConnectionRefused.into()), "a");
         assert!(holds(&Outcome::Closed, &refused));
         assert!(!holds(&Outcome::Unreachable(None), &refused), "a refusal is an answer");
         assert!(!holds(&Outcome::Open, &refused));
-        let silent = tcp_observed(Err(std::io::ErrorKind::TimedOut.into()));
+        let silent = tcp_observed(Err(std::io::ErrorKind::TimedOut.into()), "a");
         assert!(holds(&Outcome::Unreachable(Some("no reply".into())), &silent));
         assert!(!holds(&Outcome::Closed, &silent));
-        assert!(holds(&Outcome::Open, &tcp_observed(Ok(()))));
+        assert!(holds(&Outcome::Open, &tcp_observed(Ok(()), "a")));
     }
 
     #[test]

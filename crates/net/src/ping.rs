@@ -65,9 +65,18 @@ pub struct Summary {
     pub transmitted: u32,
     pub received: u32,
     pub errors: u32,
+    /// Requests the node's own kernel refused to send (EPERM: an output
+    /// rule of its firewall dropped them). They count as transmitted and
+    /// lost, as iputils counts them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub refused: u32,
     /// Milliseconds from the first request to the last.
     pub time_ms: u64,
     pub events: Vec<Event>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -91,6 +100,16 @@ pub enum PingError {
     Local { step: &'static str, source: std::io::Error },
     #[error(transparent)]
     Netns(#[from] nsbox_ns::netns::NetnsError),
+}
+
+impl PingError {
+    /// Whether this is the kernel refusing to connect to a broadcast
+    /// address without SO_BROADCAST (EACCES at the way-out check), which
+    /// iputils answers with "Do you want to ping broadcast? Then -b".
+    pub fn is_broadcast_refusal(&self) -> bool {
+        matches!(self, PingError::Local { step: "connect", source }
+            if source.raw_os_error() == Some(rustix::io::Errno::ACCESS.raw_os_error()))
+    }
 }
 
 fn local(step: &'static str) -> impl FnOnce(rustix::io::Errno) -> PingError {
@@ -196,6 +215,7 @@ fn run(
         transmitted: 0,
         received: 0,
         errors: 0,
+        refused: 0,
         time_ms: 0,
         events: Vec::new(),
     };
@@ -209,8 +229,11 @@ fn run(
             let target = SocketAddr::new(destination, 0);
             match rustix::net::sendto(&sockets.raw, &request, SendFlags::empty(), &target) {
                 Ok(_) => {}
-                // The first request failing is a local error; a later one
-                // (a route removed meanwhile) counts as a lost probe.
+                // A drop by an output rule (nft, iptables): iputils says
+                // nothing and counts the request as lost.
+                Err(rustix::io::Errno::PERM) => summary.refused += 1,
+                // Any other first request failing is a local error; a later
+                // one (a route removed meanwhile) counts as a lost probe.
                 Err(e) if summary.transmitted == 0 => return Err(local("sendto")(e)),
                 Err(_) => {}
             }
