@@ -2,12 +2,16 @@
 """Writes a lab file with the topology crates/net/examples/topo.rs and
 scripts/gen-ip-topo.py build, for scripts/bench-lab.sh.
 
-usage: gen-lab.py star|allpairs|chain N > FILE
+usage: gen-lab.py star|allpairs|chain|icmp-errors N > FILE
 - star N: lab "s", nodes 0..N-1, each with eth0 on one bridge, 10/8.
 - allpairs N: the star, and every ordered pair of nodes expected reachable
   (N*(N-1) expectations: what `lab validate` is timed on in BENCHMARKS.md).
 - chain N: lab "c", N routers in a row on /30 links (right -> left),
   forwarding on, and in each a static route to every link it is not on.
+- icmp-errors N: lab "e", a host whose default route is a router with no
+  route onward, and N expectations of the router's "net unreachable" for
+  N addresses beyond it (all errors from one router to one host: what its
+  ICMP rate limit bites on; the pacing figure of BENCHMARKS.md).
 """
 import sys
 
@@ -21,7 +25,17 @@ def link30(i):
 
 
 out = []
-if kind in ("star", "allpairs"):
+if kind == "icmp-errors":
+    out.append("name: e")
+    out.append("nodes:")
+    out.append("  a: {routes: [default via 10.0.0.1]}")
+    out.append("  r: {forwarding: true}")
+    out.append("links:")
+    out.append("  - endpoints: [a 10.0.0.2/24, r 10.0.0.1/24]")
+    out.append("expect:")
+    for i in range(n):
+        out.append(f"  a -> 10.9.{i // 256}.{i % 256 + 1 if i % 256 < 255 else 1}: unreachable (net unreachable from 10.0.0.1)")
+elif kind in ("star", "allpairs"):
     out.append("name: s")
     out.append("nodes:")
     out.extend(f"  '{i}': {{}}" for i in range(n))

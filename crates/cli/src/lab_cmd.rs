@@ -220,7 +220,11 @@ pub fn lab(args: LabArgs) -> i32 {
                 }
                 return Ok(0);
             }
-            let checks = check_all(&nodes, &lab.expect);
+            let checks = check_all(
+                &nodes,
+                &lab.expect,
+                &nsbox_lab::pacing::Pacer::new(nsbox_lab::pacing::Pace::of(&lab)),
+            );
             if json {
                 crate::output::print_json(&checks);
             } else {

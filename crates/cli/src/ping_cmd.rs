@@ -152,6 +152,7 @@ pub fn ping_cmd(args: PingArgs) -> i32 {
         source: args.source,
         ttl: args.ttl,
         size: args.size,
+        until_answered: false,
     };
     let ns = match args.netns.as_deref().map(|n| Registry::default().open(n)).transpose() {
         Ok(ns) => ns,

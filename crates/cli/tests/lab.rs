@@ -144,6 +144,33 @@ leftovers
     nothing_left(&out);
 }
 
+/// A router answers a burst of packets it has no route for with only two
+/// errors (its rate limit, seen below with iputils); nsbox paces the
+/// probes that expect those errors, so every such verdict holds.
+#[test]
+fn probes_that_expect_errors_from_one_router_are_paced_and_all_hold() {
+    require_lab_tools!();
+    let out = run(r#"
+python3 "$(dirname "$SEED")/../../scripts/gen-lab.py" icmp-errors 4 > /run/e.yaml
+$NSBOX lab up /run/e.yaml >/dev/null
+start=$(date +%s%N)
+set +e
+$NSBOX lab check /run/e.yaml >/run/out 2>&1; echo "CHECK $? $(grep -c "^  ok " /run/out)"
+set -e
+echo "TOOK_MS $(( ($(date +%s%N) - start) / 1000000 ))"
+for i in 1 2 3 4; do ip netns exec e-a ping -n -c 1 -W 1 10.9.0.$i >/run/p$i 2>&1 & done; wait
+echo "IPUTILS_ERRORS $(cat /run/p1 /run/p2 /run/p3 /run/p4 | grep -c 'Destination Net Unreachable')"
+$NSBOX lab down e >/dev/null
+leftovers
+"#);
+    assert_eq!(field(&out, "CHECK"), "0 4", "{out}");
+    let errors: u32 = field(&out, "IPUTILS_ERRORS").parse().unwrap();
+    assert!(errors < 4, "without pacing the router's limit bites: {out}");
+    let took: u64 = field(&out, "TOOK_MS").parse().unwrap();
+    assert!(took >= 3000, "two errors at once, then one per two seconds: {out}");
+    nothing_left(&out);
+}
+
 /// A request the node's own output rule drops: `nsbox ping` says nothing
 /// and exits 1 as iputils does; the lab's probe says why there was no
 /// reply, and `explain` names the rule.
@@ -214,7 +241,11 @@ leftovers
 "#
     ));
     assert_eq!(field(&out, "BEFORE"), "0", "{out}");
-    assert_eq!(field(&out, "RULES"), "1", "n2 drops what comes from n1's one address");
+    assert_eq!(
+        field(&out, "RULES"),
+        "2",
+        "n2 drops what comes from n1's two addresses (IPv4 and IPv6)"
+    );
     assert_eq!(field(&out, "CUT"), "1", "{out}");
     assert_eq!(field(&out, "THIRD"), "0", "n3 still reaches n2");
     assert_eq!(field(&out, "HEALED"), "0", "{out}");

@@ -202,7 +202,10 @@ $NSBOX lab down star >/dev/null
         field(&out, "HEADER"),
         " LAB NODE KIND STATE ADDRESSES PROCESSES SERVICES"
     );
-    assert_eq!(field(&out, "H1"), " star h1 netns up eth0 10.1.0.1/24 0");
+    assert_eq!(
+        field(&out, "H1"),
+        " star h1 netns up eth0 10.1.0.1/24, eth0 fd00:1::1/64 0"
+    );
     assert_eq!(field(&out, "HALF"), "5", "{out}");
     assert!(field(&out, "MISSING").contains(" h2 netns missing "), "{out}");
     let json = field(&out, "JSON");

@@ -12,6 +12,7 @@ pub mod load;
 pub mod model;
 pub mod observe;
 pub mod owner;
+pub mod pacing;
 pub mod paths;
 pub mod plan;
 pub mod probe;

@@ -3,6 +3,7 @@
 
 use crate::deploy::NodeHandle;
 use crate::model::{Expect, Outcome};
+use crate::pacing::{self, Pacer};
 use nsbox_net::neigh_table::{self, TableStats};
 use nsbox_net::ping::{ping, Event, PingError, PingOptions, Summary};
 use serde::Serialize;
@@ -28,13 +29,16 @@ pub struct Check {
 }
 
 /// Two echoes 0.2 s apart, a second to answer: enough for a reply to come
-/// from anywhere in a lab, and for a router's ICMP error to come back.
+/// from anywhere in a lab, and for a router's ICMP error to come back. The
+/// probe ends at the first answer: a second error would spend another of
+/// the router's rate-limit tokens (see [`crate::pacing`]).
 fn options(expect: &Expect) -> PingOptions {
     PingOptions {
         count: 2,
         interval: Duration::from_millis(200),
         wait: Duration::from_secs(1),
         source: expect.source,
+        until_answered: true,
         ..PingOptions::default()
     }
 }
@@ -262,37 +266,73 @@ fn local_failure(e: &PingError) -> String {
     }
 }
 
-/// Checks every expectation at once, each from a thread of its own (a
-/// failing probe waits a second; they wait together).
-pub fn check_all(nodes: &[NodeHandle], expects: &[Expect]) -> Vec<Check> {
+/// Checks every expectation: those that draw no ICMP error at once, each
+/// from a thread of its own (a failing probe waits a second; they wait
+/// together); those that expect an error from a router one source at a
+/// time, as `pacer` allows (see [`crate::pacing`]).
+pub fn check_all(nodes: &[NodeHandle], expects: &[Expect], pacer: &Pacer) -> Vec<Check> {
     let before = neigh_table::stats();
-    let mut checks: Vec<Check> = std::thread::scope(|scope| {
-        let running: Vec<_> = expects
-            .iter()
-            .map(|expect| scope.spawn(move || probe(&nodes[expect.from], expect)))
-            .collect();
+    let (at_once, groups) = pacing::plan(expects);
+    let observed: Vec<(usize, Observed)> = std::thread::scope(|scope| {
+        let single = at_once.iter().map(|&i| {
+            let running = scope.spawn(move || vec![probe(&nodes[expects[i].from], &expects[i])]);
+            (vec![i], running)
+        });
+        let paced = groups.iter().map(|(source, group)| {
+            let running = scope.spawn(move || {
+                pacer.run(
+                    group,
+                    *source,
+                    |i| probe(&nodes[expects[i].from], &expects[i]),
+                    |observed| observed.detail == "no reply",
+                )
+            });
+            (group.clone(), running)
+        });
+        let running: Vec<_> = single.chain(paced).collect();
         running
             .into_iter()
-            .zip(expects)
-            .map(|(handle, expect)| {
-                let observed = handle.join().unwrap_or_else(|_| Observed {
-                    reachable: false,
-                    detail: "the probe panicked".into(),
-                });
-                Check {
-                    expect: expect.text.clone(),
-                    wanted: expect.outcome.clone(),
-                    holds: holds(&expect.outcome, &observed),
-                    observed,
-                }
+            .flat_map(|(indexes, handle)| {
+                let mut found = handle.join().unwrap_or_default().into_iter();
+                indexes
+                    .into_iter()
+                    .map(move |i| (i, found.next().unwrap_or_else(panicked)))
             })
             .collect()
     });
-    let note = overflow_note(before, neigh_table::stats());
-    for check in checks.iter_mut().filter(|c| !c.holds) {
-        note_overflow(&mut check.observed, note.as_deref());
+    let mut by_index: Vec<Option<Observed>> = vec![None; expects.len()];
+    for (i, o) in observed {
+        by_index[i] = Some(o);
     }
-    checks
+    let note = overflow_note(before, neigh_table::stats());
+    expects
+        .iter()
+        .zip(by_index)
+        .map(|(expect, observed)| {
+            let mut observed = observed.unwrap_or_else(panicked);
+            let holds = holds(&expect.outcome, &observed);
+            if !holds {
+                note_overflow(&mut observed, note.as_deref());
+                if pacing::draws_an_error(expect) && observed.detail == "no reply" {
+                    observed.detail = format!("no reply ({})", pacing::rate_limit_note(pacer.pace()));
+                }
+            }
+            Check {
+                expect: expect.text.clone(),
+                wanted: expect.outcome.clone(),
+                holds,
+                observed,
+            }
+        })
+        .collect()
+}
+
+/// What stands for the answer of a probe whose thread panicked.
+fn panicked() -> Observed {
+    Observed {
+        reachable: false,
+        detail: "the probe panicked".into(),
+    }
 }
 
 /// Whether the host's neighbour table was found full between two looks.

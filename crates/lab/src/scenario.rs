@@ -164,6 +164,7 @@ pub fn test(
         }
     };
     report.up_ms = ms(started);
+    let pacer = crate::pacing::Pacer::new(crate::pacing::Pace::of(lab));
     let mut record = |section: Section, report: &mut Report| {
         report.passed += section.checks.iter().filter(|c| c.holds).count();
         report.failed += section.checks.iter().filter(|c| !c.holds).count();
@@ -173,7 +174,7 @@ pub fn test(
     let first = Section {
         title: "up".into(),
         error: None,
-        checks: check_all(&nodes, &lab.expect),
+        checks: check_all(&nodes, &lab.expect, &pacer),
     };
     record(first, &mut report);
     for step in &lab.steps {
@@ -181,7 +182,7 @@ pub fn test(
             Ok(()) => Section {
                 title: step.name.clone(),
                 error: None,
-                checks: check_all(&nodes, &step.expect),
+                checks: check_all(&nodes, &step.expect, &pacer),
             },
             Err(e) => Section {
                 title: step.name.clone(),

@@ -24,6 +24,11 @@ pub struct PingOptions {
     pub ttl: Option<u8>,
     /// Bytes of payload per request.
     pub size: usize,
+    /// Stop at the first answer (a reply or an ICMP error) instead of
+    /// sending `count` requests: a lab's probe needs one answer, and each
+    /// further request that a router answers with an error spends a token
+    /// of its ICMP rate limit.
+    pub until_answered: bool,
 }
 
 impl Default for PingOptions {
@@ -35,6 +40,7 @@ impl Default for PingOptions {
             source: None,
             ttl: None,
             size: 56,
+            until_answered: false,
         }
     }
 }
@@ -243,7 +249,7 @@ fn run(
             next_send = next_send.checked_add(options.interval).unwrap_or(next_send);
         }
         let all_sent = summary.transmitted == options.count;
-        if all_sent && answered.iter().all(|a| *a) {
+        if all_sent && answered.iter().all(|a| *a) || options.until_answered && answered.iter().any(|a| *a) {
             break;
         }
         let until = if all_sent {

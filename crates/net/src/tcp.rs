@@ -3,7 +3,7 @@
 
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
-use rustix::net::{bind, connect as connect_socket, socket_with, AddressFamily, SocketFlags, SocketType};
+use rustix::net::{bind, connect as connect_socket, socket_with, sockopt, AddressFamily, SocketFlags, SocketType};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
@@ -21,6 +21,11 @@ fn connect_once(to: SocketAddr, source: Option<IpAddr>, timeout: Duration) -> Re
     if let Some(source) = source {
         bind(&socket, &SocketAddr::new(source, 0))?;
     }
+    // A probe ends its connection with a reset rather than a FIN: a
+    // graceful close leaves an orphaned socket on either side (FIN_WAIT,
+    // LAST_ACK) that keeps the lab's namespaces alive after `down` if a
+    // step cuts the path before the close completes.
+    sockopt::set_socket_linger(&socket, Some(Duration::ZERO))?;
     match connect_socket(&socket, &to) {
         Ok(()) => return Ok(()),
         Err(Errno::INPROGRESS) => {}
@@ -34,7 +39,7 @@ fn connect_once(to: SocketAddr, source: Option<IpAddr>, timeout: Duration) -> Re
     if poll(&mut fds, Some(&timeout))? == 0 {
         return Err(Errno::TIMEDOUT);
     }
-    rustix::net::sockopt::socket_error(&socket)?
+    sockopt::socket_error(&socket)?
 }
 
 /// Connects from the namespace `ns` to `to` (from `source` if given),
