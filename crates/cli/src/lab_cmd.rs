@@ -245,12 +245,15 @@ pub fn lab(args: LabArgs) -> i32 {
         LabCmd::Test { file, json } => load(&file).map(|lab| test(&lab, &file, json, &registry, &store)),
         LabCmd::Validate { file } => load_asking(&file, nsbox_lab::load::AskKernel::Yes).map(|lab| {
             println!(
-                "{}: lab {} is valid: {}, {} expectations, {} steps",
+                "{}: lab {} is valid: {}, {}, {}",
                 file.display(),
                 lab.name,
                 shape(&lab),
-                lab.expect.len() + lab.steps.iter().map(|s| s.expect.len()).sum::<usize>(),
-                lab.steps.len()
+                count(
+                    lab.expect.len() + lab.steps.iter().map(|s| s.expect.len()).sum::<usize>(),
+                    "expectation"
+                ),
+                count(lab.steps.len(), "step")
             );
             0
         }),
@@ -328,8 +331,12 @@ fn write_graph(lab: &Lab, text: &str, path: &Path) -> Result<(), String> {
 }
 
 /// "3 nodes, 2 links, 1 bridge".
+/// `1 node`, `3 nodes`.
+fn count(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 fn shape(lab: &Lab) -> String {
-    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     let mut parts = vec![count(lab.nodes.len(), "node"), count(lab.links.len(), "link")];
     if !lab.bridges.is_empty() {
         parts.push(count(lab.bridges.len(), "bridge"));
@@ -824,7 +831,7 @@ fn test(lab: &Lab, file: &Path, json: bool, registry: &Registry, store: &Store) 
     tear_down_on_signal(lab, registry, store);
     warn_of_neighbour_table(lab);
     if !json {
-        println!("lab {}: {}, {} steps", lab.name, shape(lab), lab.steps.len());
+        println!("lab {}: {}, {}", lab.name, shape(lab), count(lab.steps.len(), "step"));
     }
     let report = scenario::test(lab, Some(file), registry, store, |section| {
         if !json {

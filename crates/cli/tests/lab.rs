@@ -144,6 +144,70 @@ leftovers
     nothing_left(&out);
 }
 
+/// Routes of the refusing types are the kernel's own (`ip route` shows
+/// them); each refusal reads as the kernel gives it, in both families
+/// (the example's expectations), and `explain` tells the same story.
+#[test]
+fn refusing_route_types_are_probed_and_explained_as_the_kernel_answers() {
+    require_lab_tools!();
+    let dir = examples_dir();
+    let out = run(&format!(
+        r#"
+FILE={dir}/route-types.yaml
+set +e
+$NSBOX lab test $FILE >/run/out 2>&1; echo "TEST $? $(tail -1 /run/out | sed 's/.*; //')"
+set -e
+$NSBOX lab up $FILE >/dev/null
+echo "KERNEL $(ip -n rtypes-router route show | grep -Eo '^(blackhole|prohibit|unreachable|throw) [0-9./]+' | tr '\n' ';')"
+echo "KERNEL6 $(ip -n rtypes-router -6 route show | grep -Eo '^(blackhole|prohibit|unreachable) [0-9a-f:/]+' | tr '\n' ';')"
+for d in 10.9.1.1 10.9.2.1 2001:db8:9:2::1 10.9.3.1 10.9.4.1 10.8.1.1 10.8.2.1 10.8.3.1; do
+  echo "EXPLAIN $d $($NSBOX lab explain client $d | grep -E '^(router|client): (the route|no route)' | tr '\n' ';')"
+done
+set +e
+ip netns exec rtypes-client ping -n -c 1 -W 1 10.8.3.1 >/dev/null 2>/run/err; echo "IPUTILS $? $(cat /run/err)"
+set -e
+$NSBOX lab down rtypes >/dev/null
+leftovers
+"#
+    ));
+    assert_eq!(field(&out, "TEST"), "0 14 of 14 expectations hold", "{out}");
+    assert_eq!(
+        field(&out, "KERNEL"),
+        "blackhole 10.9.1.0/24;prohibit 10.9.2.0/24;unreachable 10.9.3.0/24;throw 10.9.4.0/24;"
+    );
+    assert_eq!(
+        field(&out, "KERNEL6"),
+        "blackhole 2001:db8:9:1::/64;prohibit 2001:db8:9:2::/64;unreachable 2001:db8:9:3::/64;"
+    );
+    let explained = [
+        ("10.9.1.1", "router: the route to 10.9.1.1 is of type blackhole: dropped without a word;"),
+        (
+            "10.9.2.1",
+            "router: the route to 10.9.2.1 is of type prohibit: dropped, and the sender gets an ICMP error (packet filtered);",
+        ),
+        (
+            "2001:db8:9:2::1",
+            "router: the route to 2001:db8:9:2::1 is of type prohibit: dropped, and the sender gets an ICMP error (administratively prohibited);",
+        ),
+        (
+            "10.9.3.1",
+            "router: the route to 10.9.3.1 is of type unreachable: dropped, and the sender gets an ICMP error (destination host unreachable);",
+        ),
+        (
+            "10.9.4.1",
+            "router: no route to 10.9.4.1 (network unreachable): dropped, and the sender gets an ICMP error (destination net unreachable);",
+        ),
+        ("10.8.1.1", "client: the route to 10.8.1.1 is of type blackhole: nothing is sent;"),
+        ("10.8.2.1", "client: the route to 10.8.2.1 is of type prohibit: nothing is sent;"),
+        ("10.8.3.1", "client: the route to 10.8.3.1 is of type unreachable: nothing is sent;"),
+    ];
+    for (to, said) in explained {
+        assert_eq!(field(&out, &format!("EXPLAIN {to}")), said, "{out}");
+    }
+    assert_eq!(field(&out, "IPUTILS"), "2 ping: connect: No route to host");
+    nothing_left(&out);
+}
+
 /// A router answers a burst of packets it has no route for with only two
 /// errors (its rate limit, seen below with iputils); nsbox paces the
 /// probes that expect those errors, so every such verdict holds.

@@ -416,6 +416,7 @@ pub(crate) fn route_spec(route: &Route) -> RouteSpec<'_> {
         gateway: route.via,
         dev: route.dev.as_deref(),
         metric: route.metric,
+        kind: route.kind,
         ..RouteSpec::default()
     }
 }

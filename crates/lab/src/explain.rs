@@ -4,7 +4,7 @@
 //! the way, stopping where it fails and saying why; then the way back.
 
 use crate::deploy::{self, LabError, NodeHandle};
-use crate::model::Lab;
+use crate::model::{Lab, RouteKind};
 use nsbox_net::firewall::{Action, Hook, Listed, Proto, Rule};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -232,12 +232,8 @@ impl Walk<'_> {
             let route = match self.nodes[p.at].nl.route_get(p.destination) {
                 Ok(route) => route,
                 Err(e) => {
-                    let reason = e.to_string();
-                    let reason = reason
-                        .rsplit_once(": ")
-                        .map_or(reason.as_str(), |(_, r)| r)
-                        .to_lowercase();
-                    self.say(format!("{}: no route to {} ({reason})", self.name(p.at), p.destination));
+                    let refused = refused_here(&e, p.at == origin, p.destination);
+                    self.say(format!("{}: {refused}", self.name(p.at)));
                     return Ok(None);
                 }
             };
@@ -329,6 +325,38 @@ impl Walk<'_> {
     }
 }
 
+/// What a failed route lookup means for the packet: the kernel answers a
+/// lookup that meets a refusing route type (blackhole, prohibit,
+/// unreachable; throw in the main table is no route) with that type's
+/// error, which is also what a local sender gets; a router answers the
+/// sender with the type's ICMP error, or nothing.
+fn refused_here(e: &nsbox_net::NetError, local: bool, destination: IpAddr) -> String {
+    let kind = RouteKind::refusing_with(e.errno());
+    let what = match kind {
+        // What a throw route in the main table answers is no route.
+        Some(RouteKind::Throw) => format!("no route to {destination} (network unreachable)"),
+        Some(kind) => format!("the route to {destination} is of type {kind}"),
+        None => {
+            let reason = e.to_string();
+            let reason = reason
+                .rsplit_once(": ")
+                .map_or(reason.as_str(), |(_, r)| r)
+                .to_lowercase();
+            format!("no route to {destination} ({reason})")
+        }
+    };
+    if local {
+        return format!("{what}: nothing is sent");
+    }
+    let answer = kind
+        .and_then(RouteKind::refusal)
+        .and_then(|r| if destination.is_ipv6() { r.v6 } else { r.v4 });
+    match answer {
+        Some(icmp) => format!("{what}: dropped, and the sender gets an ICMP error ({icmp})"),
+        None => format!("{what}: dropped without a word"),
+    }
+}
+
 /// Explains an echo from node `from` to `to` (from `source`, else the
 /// address the kernel picks) and its reply.
 pub fn explain(
@@ -338,10 +366,8 @@ pub fn explain(
     to: IpAddr,
     source: Option<IpAddr>,
 ) -> Result<Explanation, LabError> {
-    let source = match source {
-        Some(s) => Some(s),
-        None => nodes[from].nl.route_get(to).ok().and_then(|r| r.prefsrc),
-    };
+    let lookup = nodes[from].nl.route_get(to);
+    let source = source.or_else(|| lookup.as_ref().ok().and_then(|r| r.prefsrc));
     let mut walk = Walk {
         lab,
         nodes,
@@ -351,10 +377,12 @@ pub fn explain(
         rules: Default::default(),
     };
     let Some(source) = source else {
+        let why = match &lookup {
+            Err(e) => refused_here(e, true, to),
+            Ok(_) => format!("no source address for {to}: nothing is sent"),
+        };
         let name = walk.name(from).to_string();
-        walk.say(format!(
-            "{name}: no route to {to} (network unreachable): nothing is sent"
-        ));
+        walk.say(format!("{name}: {why}"));
         return Ok(Explanation {
             steps: walk.steps,
             arrived: false,

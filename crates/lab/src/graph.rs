@@ -26,14 +26,7 @@ fn node_label(lab: &Lab, node: usize) -> String {
         label.push_str("\\n(forwarding)");
     }
     for route in &n.routes {
-        let via = route.via.map(|v| format!(" via {v}")).unwrap_or_default();
-        let dev = route.dev.as_ref().map(|d| format!(" dev {d}")).unwrap_or_default();
-        let destination = if route.destination.prefix_len() == 0 {
-            "default".to_string()
-        } else {
-            route.destination.to_string()
-        };
-        label.push_str(&format!("\\nroute {destination}{via}{dev}"));
+        label.push_str(&format!("\\nroute {route}"));
     }
     for rule in &n.rules {
         label.push_str(&format!("\\n{}", escape(&rule.to_string())));

@@ -3,7 +3,7 @@
 //! almost certainly not meant) are returned beside the lab.
 
 use crate::file::{ChangeFile, LabFile, NodeFile, Ordered, Scalar, SegmentFile, Text};
-use crate::model::{Change, End, Expect, Lab, Link, Node, Outcome, Route, Step};
+use crate::model::{Change, End, Expect, Lab, Link, Node, Outcome, Route, RouteKind, Step};
 use ipnet::IpNet;
 use nsbox_net::firewall::{words, Rule};
 use serde_saphyr::{Location, Spanned};
@@ -1012,20 +1012,33 @@ fn repeated_route_word(text: &str) -> Option<&str> {
         .map(|(_, w)| *w)
 }
 
+/// `[TYPE] DEST [via GW] [dev IFACE] [metric N]`, TYPE one of the route
+/// types that refuse what they match (they take no gateway or interface).
 pub fn parse_route(text: &str) -> Result<Route, String> {
-    let mut words = text.split_whitespace();
+    const SHAPE: &str =
+        "expected [blackhole|prohibit|unreachable|throw] default|PREFIX [via GW] [dev IFACE] [metric N]";
+    let mut words = text.split_whitespace().peekable();
+    let kind = match words.peek().and_then(|w| RouteKind::from_name(w)) {
+        Some(kind) => {
+            words.next();
+            kind
+        }
+        None => RouteKind::Unicast,
+    };
     let destination = match words.next() {
-        None => return Err("an empty route: expected default|PREFIX [via GW] [dev IFACE] [metric N]".into()),
+        None if kind == RouteKind::Unicast => return Err(format!("an empty route: {SHAPE}")),
+        None => return Err(format!("a {kind} route needs a destination: {kind} default|PREFIX")),
         Some("default") => None,
         Some(prefix) => Some(
             prefix
                 .parse::<IpNet>()
                 .or_else(|_| prefix.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("{prefix:?} is not a destination: default or a prefix (1.1.1.0/24)"))?
+                .map_err(|_| format!("{prefix:?} is not a destination: default or a prefix (1.1.1.0/24); {SHAPE}"))?
                 .trunc(),
         ),
     };
     let mut route = Route {
+        kind,
         destination: destination.unwrap_or_else(|| IpNet::V4(Default::default())),
         via: None,
         dev: None,
@@ -1034,6 +1047,11 @@ pub fn parse_route(text: &str) -> Result<Route, String> {
     while let Some(word) = words.next() {
         let value = words.next().ok_or_else(|| format!("{word:?} needs a value"))?;
         match word {
+            "via" | "dev" if kind != RouteKind::Unicast => {
+                return Err(format!(
+                    "a {kind} route takes no `{word}`: it refuses what it matches instead of sending it anywhere"
+                ))
+            }
             "via" => {
                 route.via = Some(
                     value
@@ -1050,8 +1068,11 @@ pub fn parse_route(text: &str) -> Result<Route, String> {
             }
         }
     }
-    if route.via.is_none() && route.dev.is_none() {
-        return Err("a route needs a gateway (via GW) or an interface (dev IFACE)".into());
+    if kind == RouteKind::Unicast && route.via.is_none() && route.dev.is_none() {
+        return Err(format!(
+            "a route needs a gateway (via GW) or an interface (dev IFACE), or a type ({}) first",
+            RouteKind::REFUSING.map(|k| k.name()).join(", ")
+        ));
     }
     // `default` takes the family of its gateway.
     if destination.is_none() && route.via.is_some_and(|v| v.is_ipv6()) {
@@ -1444,6 +1465,24 @@ steps:
         );
         assert!(parse_route("default via").is_err());
         assert!(parse_route("default gw 1.2.3.4").is_err());
+        for text in [
+            "blackhole 10.9.0.0/16",
+            "prohibit 2001:db8::/32 metric 7",
+            "unreachable default",
+            "throw ::/0",
+        ] {
+            let route = parse_route(text).unwrap();
+            assert_ne!(route.kind, RouteKind::Unicast, "{text}");
+            assert_eq!(route.to_string(), text, "shown as written");
+        }
+        assert_eq!(
+            parse_route("blackhole 10.9.0.0/16 via 10.0.0.1").unwrap_err(),
+            "a blackhole route takes no `via`: it refuses what it matches instead of sending it anywhere"
+        );
+        assert!(parse_route("prohibit").unwrap_err().contains("needs a destination"));
+        assert!(parse_route("10.9.0.0/16")
+            .unwrap_err()
+            .contains("or a type (blackhole, prohibit"));
         assert_eq!(
             parse_outcome("unreachable ( host unreachable )").unwrap(),
             Outcome::Unreachable(Some("host unreachable".into()))

@@ -2,6 +2,7 @@
 
 use ipnet::IpNet;
 use nsbox_net::firewall::Rule;
+pub use nsbox_net::route::RouteKind;
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -75,13 +76,41 @@ pub struct End {
     pub addresses: Vec<IpNet>,
 }
 
-/// A static route: `DEST [via GW] [dev IFACE] [metric N]`.
+/// A static route: `DEST [via GW] [dev IFACE] [metric N]`, or one that
+/// refuses what it matches: `blackhole|prohibit|unreachable|throw DEST
+/// [metric N]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Route {
+    pub kind: RouteKind,
     pub destination: IpNet,
     pub via: Option<IpAddr>,
     pub dev: Option<String>,
     pub metric: Option<u32>,
+}
+
+impl std::fmt::Display for Route {
+    /// As a lab file (and `ip route`) writes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.kind != RouteKind::Unicast {
+            write!(f, "{} ", self.kind)?;
+        }
+        // `default` is IPv4's unless a gateway gives it its family.
+        if self.destination.prefix_len() == 0 && (self.destination.addr().is_ipv4() || self.via.is_some()) {
+            f.write_str("default")?;
+        } else {
+            write!(f, "{}", self.destination)?;
+        }
+        if let Some(via) = self.via {
+            write!(f, " via {via}")?;
+        }
+        if let Some(dev) = &self.dev {
+            write!(f, " dev {dev}")?;
+        }
+        if let Some(metric) = self.metric {
+            write!(f, " metric {metric}")?;
+        }
+        Ok(())
+    }
 }
 
 /// What a probe must find.

@@ -65,7 +65,10 @@ pub fn observe(recorded: &Lab, registry: &Registry) -> Result<Lab, LabError> {
         node.lo.retain(|a| has_address("lo", a));
         node.routes.retain(|r| {
             routes.iter().any(|k| {
-                k.destination == r.destination && k.gateway == r.via && (r.metric.is_none() || k.metric == r.metric)
+                k.destination == r.destination
+                    && k.kind == r.kind.name()
+                    && k.gateway == r.via
+                    && (r.metric.is_none() || k.metric == r.metric)
             })
         });
         if !node.rules.is_empty() {

@@ -109,8 +109,24 @@ impl Bucket {
     }
 }
 
-/// Who sends the probes of a paced group: the node and source address.
-type Source = (usize, Option<IpAddr>);
+/// Whose errors share one bucket in a router: a node's probes from one
+/// source address (or from the one the kernel picks in that family).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    pub node: usize,
+    pub address: Option<IpAddr>,
+    pub v6: bool,
+}
+
+impl Source {
+    fn of(expect: &Expect) -> Source {
+        Source {
+            node: expect.from,
+            address: expect.source,
+            v6: expect.to.is_ipv6(),
+        }
+    }
+}
 
 /// The models of the buckets nsbox's probes have drawn on, kept across the
 /// checks of one run (a lab test's sections follow each other quickly).
@@ -131,26 +147,24 @@ impl Pacer {
         self.pace
     }
 
-    /// Waits until `source`'s bucket can afford an error, and spends it.
-    fn take_turn(&self, source: Source) {
+    /// Runs `f` on `source`'s bucket (a full one if nsbox has not drawn on
+    /// it yet).
+    fn with_bucket<T>(&self, source: Source, f: impl FnOnce(&mut Bucket) -> T) -> T {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let at = match buckets.iter().position(|(s, _)| *s == source) {
+            Some(at) => at,
+            None => {
+                buckets.push((source, Bucket::full(self.pace, Instant::now())));
+                buckets.len() - 1
+            }
+        };
+        f(&mut buckets[at].1)
+    }
+
+    /// Waits until `source`'s bucket can afford an error.
+    fn wait_for_a_token(&self, source: Source) {
         loop {
-            let now = Instant::now();
-            let wait = {
-                let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-                let at = match buckets.iter().position(|(s, _)| *s == source) {
-                    Some(at) => at,
-                    None => {
-                        buckets.push((source, Bucket::full(self.pace, now)));
-                        buckets.len() - 1
-                    }
-                };
-                let bucket = &mut buckets[at].1;
-                let wait = bucket.wait(self.pace, now);
-                if wait.is_zero() {
-                    bucket.spend(self.pace, now);
-                }
-                wait
-            };
+            let wait = self.with_bucket(source, |b| b.wait(self.pace, Instant::now()));
             if wait.is_zero() {
                 return;
             }
@@ -159,25 +173,35 @@ impl Pacer {
     }
 
     /// Runs `probe` on each of `group` (expectations of one source) in
-    /// turn, each when the source's bucket allows; one whose answer
-    /// `retry` judges worth another try is probed once more.
+    /// turn, each when the source's bucket allows, and spends an error's
+    /// tokens for each answer that `drew_error` says was one (a probe that
+    /// the node's own route refused costs the routers nothing); one whose
+    /// answer `retry` judges worth another try is probed once more.
     pub fn run<T>(
         &self,
         group: &[usize],
         source: Source,
         probe: impl Fn(usize) -> T,
+        drew_error: impl Fn(&T) -> bool,
         retry: impl Fn(&T) -> bool,
     ) -> Vec<T> {
+        let paced = |i: usize| {
+            self.wait_for_a_token(source);
+            let answer = probe(i);
+            if drew_error(&answer) {
+                self.with_bucket(source, |b| b.spend(self.pace, Instant::now()));
+            }
+            answer
+        };
         group
             .iter()
             .map(|&i| {
-                self.take_turn(source);
-                let first = probe(i);
-                if !retry(&first) {
-                    return first;
+                let first = paced(i);
+                if retry(&first) {
+                    paced(i)
+                } else {
+                    first
                 }
-                self.take_turn(source);
-                probe(i)
             })
             .collect()
     }
@@ -203,7 +227,7 @@ pub fn plan(expects: &[Expect]) -> (Vec<usize>, Vec<(Source, Vec<usize>)>) {
             at_once.push(i);
             continue;
         }
-        let key = (expect.from, expect.source);
+        let key = Source::of(expect);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, group)) => group.push(i),
             None => groups.push((key, vec![i])),
@@ -248,7 +272,12 @@ mod tests {
         ];
         let (at_once, groups) = plan(&expects);
         assert_eq!(at_once, [0, 3, 5]);
-        assert_eq!(groups, [((0, None), vec![1, 4]), ((1, None), vec![2])]);
+        let source = |node| Source {
+            node,
+            address: None,
+            v6: false,
+        };
+        assert_eq!(groups, [(source(0), vec![1, 4]), (source(1), vec![2])]);
     }
 
     #[test]

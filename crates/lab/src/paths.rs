@@ -8,7 +8,7 @@
 //! to live exceeded" there is exactly what a user tests; the kernel's TTL
 //! judges length when the lab runs.
 
-use crate::model::{Lab, Route};
+use crate::model::{Lab, Route, RouteKind};
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -59,19 +59,22 @@ impl Topology {
         let connected = self.connected[node]
             .iter()
             .filter(|a| a.trunc().contains(&to))
-            .map(|a| (a.prefix_len(), to));
-        let routed = routes[node]
-            .iter()
-            .filter(|r| r.destination.contains(&to))
-            .map(|r| (r.destination.prefix_len(), r.via.unwrap_or(to)));
+            .map(|a| (a.prefix_len(), Some(to)));
+        // A route of a refusing type (blackhole...) ends the way: no hop.
+        let routed = routes[node].iter().filter(|r| r.destination.contains(&to)).map(|r| {
+            (
+                r.destination.prefix_len(),
+                (r.kind == RouteKind::Unicast).then(|| r.via.unwrap_or(to)),
+            )
+        });
         // Connected subnets first among equals, as the kernel's own routes.
         let (_, hop) = connected
             .chain(routed)
-            .fold(None, |best: Option<(u8, IpAddr)>, c| match best {
+            .fold(None, |best: Option<(u8, Option<IpAddr>)>, c| match best {
                 Some(b) if b.0 >= c.0 => Some(b),
                 _ => Some(c),
             })?;
-        self.owner(hop).filter(|&n| n != node)
+        self.owner(hop?).filter(|&n| n != node)
     }
 
     /// Follows the routes from `from` to `to`.
@@ -157,6 +160,25 @@ links:
         assert_eq!(visited, [0, 1, 0]);
         let host = lab(&text.replace("  b: {forwarding: true,", "  b: {"));
         assert_eq!(Topology::new(&host).follow(&host, &routes, 0, to), Path::Stops);
+    }
+
+    #[test]
+    fn a_refusing_route_ends_the_way_where_it_matches() {
+        // b would send 10.9.0.1 back to a (a loop) but for its more
+        // specific blackhole.
+        let text = "name: t
+nodes:
+  a: {forwarding: true, routes: [10.9.0.0/16 via 10.0.0.2]}
+  b: {forwarding: true, routes: [10.9.0.0/16 via 10.0.0.1, blackhole 10.9.0.0/24]}
+  c: {lo: [10.9.0.1/32, 10.9.1.1/32]}
+links:
+  - endpoints: [a 10.0.0.1/24, b 10.0.0.2/24]
+";
+        let lab = lab(text);
+        let routes: Vec<Vec<Route>> = lab.nodes.iter().map(|n| n.routes.clone()).collect();
+        let follow = |to: &str| Topology::new(&lab).follow(&lab, &routes, 0, to.parse().unwrap());
+        assert_eq!(follow("10.9.0.1"), Path::Stops);
+        assert!(matches!(follow("10.9.1.1"), Path::Loops(_)), "outside the blackhole");
     }
 
     #[test]

@@ -100,31 +100,13 @@ pub enum Op {
     },
 }
 
-fn route_text(r: &Route) -> String {
-    let mut text = if r.destination.prefix_len() == 0 {
-        "default".to_string()
-    } else {
-        r.destination.to_string()
-    };
-    if let Some(via) = r.via {
-        text.push_str(&format!(" via {via}"));
-    }
-    if let Some(dev) = &r.dev {
-        text.push_str(&format!(" dev {dev}"));
-    }
-    if let Some(metric) = r.metric {
-        text.push_str(&format!(" metric {metric}"));
-    }
-    text
-}
-
 impl fmt::Display for Op {
     /// `+ route r2: 10.0.3.0/24 via 10.0.2.2`, `- node x`, `~ sysctl ...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let port = |(n, i): &Port| format!("{n}:{i}");
         match self {
             Op::RemoveRule { node, rule } => write!(f, "- rule {node}: {rule}"),
-            Op::RemoveRoute { node, route } => write!(f, "- route {node}: {}", route_text(route)),
+            Op::RemoveRoute { node, route } => write!(f, "- route {node}: {}", route),
             Op::RemoveAddress { node, iface, address } => write!(f, "- address {node}:{iface} {address}"),
             Op::RemoveLink { a, b } => write!(f, "- link {} -- {}", port(a), port(b)),
             Op::RemovePort { bridge, port: p } => write!(f, "- port {} on bridge {bridge}", port(p)),
@@ -147,7 +129,7 @@ impl fmt::Display for Op {
                 None => write!(f, "+ sysctl {node} {key} = {value}"),
             },
             Op::KeepSysctl { node, key } => write!(f, "= sysctl {node} {key} (no longer in the file: left as it is)"),
-            Op::AddRoute { node, route } => write!(f, "+ route {node}: {}", route_text(route)),
+            Op::AddRoute { node, route } => write!(f, "+ route {node}: {}", route),
             Op::AddRule { node, rule } => write!(f, "+ rule {node}: {rule}"),
             Op::RestartCommands { node } => write!(f, "~ commands of {node} (restarted)"),
         }

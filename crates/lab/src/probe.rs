@@ -2,7 +2,7 @@
 //! came back read as reachable or as the reason it is not.
 
 use crate::deploy::NodeHandle;
-use crate::model::{Expect, Outcome};
+use crate::model::{Expect, Outcome, RouteKind};
 use crate::pacing::{self, Pacer};
 use nsbox_net::neigh_table::{self, TableStats};
 use nsbox_net::ping::{ping, Event, PingError, PingOptions, Summary};
@@ -17,6 +17,18 @@ pub struct Observed {
     /// "reply from 2.2.2.2, ttl 63", "network unreachable",
     /// "destination net unreachable from 10.0.1.1", "no reply"...
     pub detail: String,
+}
+
+impl Observed {
+    /// Whether the answer may have been an ICMP error (or redirect) from a
+    /// router: anything but a reply, a refused connection, silence, or a
+    /// probe the node itself did not send (see [`refused_by_route`]).
+    pub fn may_have_drawn_an_error(&self) -> bool {
+        let local = self.detail.contains("not sent")
+            || self.detail.starts_with("local error")
+            || self.detail.contains("refused by an output rule");
+        !self.reachable && self.detail != "no reply" && self.detail != REFUSED && !local
+    }
 }
 
 /// One expectation and what was found.
@@ -60,7 +72,7 @@ fn read(summary: &Summary, node: &str) -> Observed {
     let errors = summary.events.iter().filter_map(|e| match e {
         Event::Error {
             from, error, redirect, ..
-        } => Some((format!("{} from {from}", error.to_lowercase()), *redirect)),
+        } => Some((format!("{} from {from}", icmp_words(error)), *redirect)),
         _ => None,
     });
     let (redirects, errors): (Vec<_>, Vec<_>) = errors.partition(|(_, redirect)| *redirect);
@@ -76,6 +88,30 @@ fn read(summary: &Summary, node: &str) -> Observed {
         reachable: false,
         detail,
     }
+}
+
+/// An ICMP error as iputils words it, in lower case; IPv4's "packet
+/// filtered" (a prohibit route or a reject rule) also says what IPv6 says
+/// of it, so that one expectation fits both families.
+fn icmp_words(error: &str) -> String {
+    let words = error.to_lowercase();
+    if words == "packet filtered" {
+        return "administratively prohibited (packet filtered)".into();
+    }
+    words
+}
+
+/// What a send that the node's own route refused reads as. The kernel
+/// answers each refusing route type with its own error (seen with
+/// iputils); a throw route in the main table is no route at all.
+fn refused_by_route(errno: Option<i32>, node: &str) -> Option<String> {
+    let kind = RouteKind::refusing_with(errno)?;
+    Some(match kind {
+        RouteKind::Blackhole => format!("not sent (invalid argument: a blackhole route of {node})"),
+        RouteKind::Prohibit => format!("not sent (permission denied: a prohibit route of {node})"),
+        RouteKind::Unreachable => format!("host unreachable (not sent: an unreachable route of {node})"),
+        _ => "network unreachable".into(),
+    })
 }
 
 /// What a refused TCP connection reads as.
@@ -98,8 +134,13 @@ fn tcp_observed(result: std::io::Result<()>, node: &str) -> Observed {
             ErrorKind::ConnectionRefused => (false, REFUSED.to_string()),
             ErrorKind::TimedOut => (false, "no reply".to_string()),
             ErrorKind::NetworkUnreachable => (false, "network unreachable".to_string()),
+            // A router's ICMP error or a neighbour that never answered, as
+            // well as a local unreachable route: TCP cannot tell which.
             ErrorKind::HostUnreachable => (false, "host unreachable".to_string()),
-            _ => (false, format!("local error: {e}")),
+            _ => (
+                false,
+                refused_by_route(e.raw_os_error(), node).unwrap_or_else(|| format!("local error: {e}")),
+            ),
         },
     };
     Observed { reachable, detail }
@@ -132,7 +173,7 @@ pub fn probe(node: &NodeHandle, expect: &Expect) -> Observed {
         Ok(summary) => read(&summary, &node.name),
         Err(e) => Observed {
             reachable: false,
-            detail: local_failure(&e),
+            detail: local_failure(&e, &node.name),
         },
     }
 }
@@ -211,7 +252,7 @@ pub fn matrix_with(
                         Ok(summary) => read(&summary, &shared[from].name),
                         Err(e) => Observed {
                             reachable: false,
-                            detail: local_failure(&e),
+                            detail: local_failure(&e, &shared[from].name),
                         },
                     })
                 })
@@ -257,10 +298,10 @@ fn make_room(nodes: &mut [NodeHandle], now: Option<TableStats>, probes: usize, l
 }
 
 /// A ping that could not be sent, as people say it.
-fn local_failure(e: &PingError) -> String {
+fn local_failure(e: &PingError, node: &str) -> String {
     match e {
-        PingError::Local { source, .. } if source.kind() == std::io::ErrorKind::NetworkUnreachable => {
-            "network unreachable".into()
+        PingError::Local { source, .. } => {
+            refused_by_route(source.raw_os_error(), node).unwrap_or_else(|| format!("local error: {e}"))
         }
         e => format!("local error: {e}"),
     }
@@ -284,6 +325,7 @@ pub fn check_all(nodes: &[NodeHandle], expects: &[Expect], pacer: &Pacer) -> Vec
                     group,
                     *source,
                     |i| probe(&nodes[expects[i].from], &expects[i]),
+                    |observed| observed.may_have_drawn_an_error(),
                     |observed| observed.detail == "no reply",
                 )
             });

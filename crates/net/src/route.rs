@@ -11,7 +11,110 @@ use netlink_packet_route::route::{
     RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use rustix::io::Errno;
 use std::net::IpAddr;
+
+/// What a route does with what it matches: forwards it (unicast), or
+/// refuses it, each type in its own way (see [`RouteKind::refusal`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteKind {
+    #[default]
+    Unicast,
+    /// Dropped without a word.
+    Blackhole,
+    /// Refused as administratively prohibited.
+    Prohibit,
+    /// Refused as unreachable (host unreachable over IPv4).
+    Unreachable,
+    /// The lookup goes on in the next table of the policy rules.
+    Throw,
+}
+
+impl RouteKind {
+    /// The types a route can be given, as `ip route` spells them.
+    pub const REFUSING: [RouteKind; 4] = [
+        RouteKind::Blackhole,
+        RouteKind::Prohibit,
+        RouteKind::Unreachable,
+        RouteKind::Throw,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RouteKind::Unicast => "unicast",
+            RouteKind::Blackhole => "blackhole",
+            RouteKind::Prohibit => "prohibit",
+            RouteKind::Unreachable => "unreachable",
+            RouteKind::Throw => "throw",
+        }
+    }
+
+    pub fn from_name(word: &str) -> Option<RouteKind> {
+        [RouteKind::Unicast]
+            .into_iter()
+            .chain(RouteKind::REFUSING)
+            .find(|k| k.name() == word)
+    }
+
+    /// The kernel's answer to a packet such a route matches, seen on this
+    /// kernel with iputils: what a local sender's connect or send fails
+    /// with, and what a router sends back (IPv4, IPv6). `None` for unicast.
+    pub fn refusal(self) -> Option<Refusal> {
+        let (errno, v4, v6) = match self {
+            RouteKind::Unicast => return None,
+            RouteKind::Blackhole => (Errno::INVAL, None, None),
+            RouteKind::Prohibit => (
+                Errno::ACCESS,
+                Some("packet filtered"),
+                Some("administratively prohibited"),
+            ),
+            RouteKind::Unreachable => (
+                Errno::HOSTUNREACH,
+                Some("destination host unreachable"),
+                Some("no route"),
+            ),
+            // In the main table, with no rule after it: no route at all.
+            RouteKind::Throw => (Errno::NETUNREACH, Some("destination net unreachable"), Some("no route")),
+        };
+        Some(Refusal { errno, v4, v6 })
+    }
+
+    /// The refusing type whose error `errno` is (throw for ENETUNREACH,
+    /// which is also what no route at all answers).
+    pub fn refusing_with(errno: Option<i32>) -> Option<RouteKind> {
+        RouteKind::REFUSING
+            .into_iter()
+            .find(|k| k.refusal().map(|r| r.errno.raw_os_error()) == errno)
+    }
+
+    fn netlink(self) -> RouteType {
+        match self {
+            RouteKind::Unicast => RouteType::Unicast,
+            RouteKind::Blackhole => RouteType::BlackHole,
+            RouteKind::Prohibit => RouteType::Prohibit,
+            RouteKind::Unreachable => RouteType::Unreachable,
+            RouteKind::Throw => RouteType::Throw,
+        }
+    }
+}
+
+impl std::fmt::Display for RouteKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How the kernel refuses a packet a route of a refusing type matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    /// The error of a local sender's connect or send.
+    pub errno: Errno,
+    /// The ICMP error a router sends back, as iputils words it (lower
+    /// case); `None`: it sends nothing.
+    pub v4: Option<&'static str>,
+    pub v6: Option<&'static str>,
+}
 
 /// A route to add, replace or delete.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +133,8 @@ pub struct RouteSpec<'a> {
     pub scope: Option<RouteScope>,
     /// Several next hops (equal-cost multipath), instead of `gateway`/`dev`.
     pub nexthops: Vec<NextHop<'a>>,
+    /// Unicast, or a type that refuses what it matches.
+    pub kind: RouteKind,
 }
 
 /// One next hop of a multipath route.
@@ -89,11 +194,11 @@ pub(crate) fn message_without_dev(spec: &RouteSpec<'_>) -> RouteMessage {
     let has_gateway = spec.gateway.is_some() || spec.nexthops.iter().any(|n| n.gateway.is_some());
     let table = spec.table.unwrap_or(MAIN_TABLE);
     msg.header.table = if table < 256 { table as u8 } else { 0 };
-    // As ip: routes a person adds are "boot" routes, unicast, and of link
-    // scope when they have no gateway.
+    // As ip: routes a person adds are "boot" routes, and a unicast one is
+    // of link scope when it has no gateway (the other types: global).
     msg.header.protocol = RouteProtocol::Boot;
-    msg.header.kind = RouteType::Unicast;
-    msg.header.scope = spec.scope.unwrap_or(if has_gateway {
+    msg.header.kind = spec.kind.netlink();
+    msg.header.scope = spec.scope.unwrap_or(if has_gateway || spec.kind != RouteKind::Unicast {
         RouteScope::Universe
     } else {
         RouteScope::Link
@@ -241,8 +346,12 @@ impl Netlink {
 }
 
 fn describe(verb: &str, spec: &RouteSpec<'_>) -> String {
+    let kind = match spec.kind {
+        RouteKind::Unicast => String::new(),
+        other => format!("{other} "),
+    };
     let mut text = format!(
-        "{verb} route {}",
+        "{verb} route {kind}{}",
         spec.destination.map_or("default".to_string(), |d| d.to_string())
     );
     if let Some(gw) = spec.gateway {
