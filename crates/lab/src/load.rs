@@ -1108,6 +1108,17 @@ pub fn parse_path(text: &str) -> Result<(String, Option<IpAddr>, String, Option<
     if dest.is_empty() || dest.contains(char::is_whitespace) {
         return Err(shape());
     }
+    // `DEST:udp/53`: name the protocol that is not probed, rather than
+    // read it as part of an address.
+    if let Some((_, tail)) = dest.rsplit_once(':') {
+        if let Some((proto, _)) = tail.split_once('/').filter(|(p, _)| *p != "tcp" && !p.is_empty()) {
+            if proto.chars().all(|c| c.is_ascii_alphabetic()) {
+                return Err(format!(
+                    "{text:?}: nsbox probes TCP ports ({proto} is not probed yet): DEST:tcp/PORT"
+                ));
+            }
+        }
+    }
     let (dest, port) = match dest.rsplit_once(":tcp/") {
         Some((d, p)) => {
             let port = p
@@ -1399,6 +1410,15 @@ steps:
             (
                 BASE.to_string() + "expect:\n  a -> b: open\n",
                 "9:3: open needs a TCP port: a -> b:tcp/PORT",
+            ),
+            (
+                BASE.to_string() + "expect:\n  a -> 10.0.0.2:udp/53: closed\n",
+                "9:3: \"a -> 10.0.0.2:udp/53\": nsbox probes TCP ports (udp is not probed yet): DEST:tcp/PORT",
+            ),
+            (
+                BASE.to_string() + "expect:\n  a -> fd00::9: unreachable (destination unreachable: no route)\n",
+                "9:53: mapping values are not allowed in this context: the value of `a -> fd00::9` holds a `: `, \
+                 which YAML reads as a mapping; quote the value: a -> fd00::9: \"unreachable (destination unreachable: no route)\"",
             ),
             (
                 BASE.to_string() + "steps:\n  - name: s\n    remove: {a: {routes: [default via 10.0.0.2]}}\n",

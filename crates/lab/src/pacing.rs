@@ -11,12 +11,17 @@
 //! apart, all. So each error costs about two seconds of tokens, and the
 //! first two are free.
 //!
+//! A packet that finds the bucket short draws no error, but still costs:
+//! the route's limit takes its second before ICMP's finds too little left
+//! (so a steady stream of packets more often than one a second gets no
+//! error at all, ever). Hence each such probe sends one echo, not two.
+//!
 //! nsbox keeps a model of that bucket for each source (node and source
 //! address) of the probes that expect an error, and runs those probes one
 //! after another, each when the model has a token to spare; a verdict of
-//! "no reply" where an error was expected is tried once more a cost later
-//! (the bucket may have been drained before nsbox looked: an earlier
-//! check). Probes that expect a reply, or explicitly no answer ("no
+//! "no reply" where an error was expected empties the model (the bucket
+//! was drained before nsbox looked: an earlier check) and is tried once
+//! more when a silence long enough has refilled it. Probes that expect a reply, or explicitly no answer ("no
 //! reply"), draw no error and run in parallel.
 
 use crate::model::{Expect, Lab, Outcome};
@@ -100,6 +105,15 @@ impl Bucket {
     fn wait(&self, pace: Pace, now: Instant) -> Duration {
         let tokens = (self.tokens + now.saturating_duration_since(self.at)).min(pace.capacity);
         (pace.cost + pace.spare).saturating_sub(tokens)
+    }
+
+    /// After an error that should have come did not: the kernel's bucket
+    /// was lower than nsbox thought (an earlier check drew on it), and the
+    /// probe itself may have taken what was left. Nothing is left, as far
+    /// as nsbox can tell.
+    fn empty(&mut self, now: Instant) {
+        self.tokens = Duration::ZERO;
+        self.at = now;
     }
 
     fn spend(&mut self, pace: Pace, now: Instant) {
@@ -190,6 +204,8 @@ impl Pacer {
             let answer = probe(i);
             if drew_error(&answer) {
                 self.with_bucket(source, |b| b.spend(self.pace, Instant::now()));
+            } else if retry(&answer) {
+                self.with_bucket(source, |b| b.empty(Instant::now()));
             }
             answer
         };
@@ -294,6 +310,59 @@ mod tests {
             sent.push((now - t0).as_millis() as u64);
         }
         assert_eq!(sent, [0, 0, 2000, 4000, 6000]);
+    }
+
+    /// The kernel's two limits on one inet_peer bucket, as `ip_error` and
+    /// `inet_peer_xrlim_allow` apply them, in milliseconds.
+    struct KernelBucket {
+        tokens: u128,
+        at: Instant,
+    }
+
+    impl KernelBucket {
+        fn error_sent(&mut self) -> bool {
+            let now = Instant::now();
+            self.tokens = (self.tokens + (now - self.at).as_millis()).min(50);
+            self.at = now;
+            // The route's limit takes its share first, whatever ICMP's
+            // finds after it.
+            if self.tokens < 10 {
+                return false;
+            }
+            self.tokens -= 10;
+            if self.tokens < 10 {
+                return false;
+            }
+            self.tokens -= 10;
+            true
+        }
+    }
+
+    #[test]
+    fn a_bucket_drained_before_nsbox_looked_costs_one_retry_not_every_verdict() {
+        let pace = Pace {
+            cost: Duration::from_millis(20),
+            capacity: Duration::from_millis(50),
+            spare: Duration::from_millis(10),
+        };
+        let kernel = Mutex::new(KernelBucket {
+            tokens: 0,
+            at: Instant::now(),
+        });
+        let source = Source {
+            node: 0,
+            address: None,
+            v6: false,
+        };
+        let pacer = Pacer::new(pace);
+        let answers = pacer.run(
+            &(0..8).collect::<Vec<_>>(),
+            source,
+            |_| kernel.lock().unwrap().error_sent(),
+            |sent| *sent,
+            |sent| !*sent,
+        );
+        assert_eq!(answers, [true; 8]);
     }
 
     #[test]

@@ -27,7 +27,24 @@ pub fn explain(error: &serde_saphyr::Error, text: &str) -> (u64, u64, String) {
         }
     }
     message = in_lab_words(&message);
+    if message.starts_with("mapping values are not allowed") {
+        if let Some(hint) = quoting_hint(text, line) {
+            message = format!("{message}: {hint}");
+        }
+    }
     (line, column, message)
+}
+
+/// YAML reads a second `: ` in a plain value as a nested mapping (an
+/// IPv6 reason such as `(destination unreachable: no route ...)`): the
+/// fix is quotes around the value, shown on the line itself.
+fn quoting_hint(text: &str, line: u64) -> Option<String> {
+    let source = text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?.trim();
+    let (key, value) = source.split_once(": ")?;
+    let quote = if value.contains('"') { '\'' } else { '"' };
+    Some(format!(
+        "the value of `{key}` holds a `: `, which YAML reads as a mapping; quote the value: {key}: {quote}{value}{quote}"
+    ))
 }
 
 /// The first error and, where the reader can go on past it, the ones
