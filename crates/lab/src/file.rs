@@ -221,6 +221,10 @@ pub struct StepFile {
     /// Pairs of nodes to join again.
     #[serde(default)]
     pub heal: Vec<Spanned<Vec<Text>>>,
+    /// A pause after the step's changes, before its expectations: `2s`,
+    /// `500ms`.
+    #[serde(default)]
+    pub wait: Option<Text>,
     #[serde(default)]
     pub expect: Ordered<Text>,
 }

@@ -853,8 +853,15 @@ impl Checker {
             flush_neighbours: Vec::new(),
             partition: Vec::new(),
             heal: Vec::new(),
+            wait: None,
             expect: Vec::new(),
         };
+        if let Some(wait) = &s.wait {
+            match parse_wait(&wait.value) {
+                Ok(d) => out.wait = Some(d),
+                Err(e) => self.error_at(wait.referenced, e),
+            }
+        }
         for (key, change) in &s.remove.0 {
             let name = &key.value;
             let Some(node) = self.node_index(lab, name, key.referenced) else {
@@ -1081,6 +1088,29 @@ pub fn parse_route(text: &str) -> Result<Route, String> {
     Ok(route)
 }
 
+/// The longest pause a step may take.
+const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A step's pause: a number and its unit, `ms`, `s` or `m` (`2s`, `0.5s`,
+/// `500ms`), at most an hour.
+pub fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let bad = || format!("wait {text:?} is not a duration: a number and ms, s or m (2s, 500ms), up to 1 hour");
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "s" => number,
+        "m" => number * 60.0,
+        _ => return Err(bad()),
+    };
+    std::time::Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| *d <= LONGEST_WAIT)
+        .ok_or_else(bad)
+}
+
 /// A node's address for probes: its first address on a link, else its
 /// first on `lo`.
 pub fn node_address(lab: &Lab, node: usize) -> Option<IpAddr> {
@@ -1159,6 +1189,7 @@ pub fn parse_outcome(text: &str) -> Result<Outcome, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const BASE: &str = "name: t
 nodes:
@@ -1500,6 +1531,12 @@ steps:
             "a blackhole route takes no `via`: it refuses what it matches instead of sending it anywhere"
         );
         assert!(parse_route("prohibit").unwrap_err().contains("needs a destination"));
+        assert_eq!(parse_wait("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_wait("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_wait("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "2", "s", "2h", "-1s", "61m", "1e9s", "2 s"] {
+            assert!(parse_wait(bad).is_err(), "{bad:?}");
+        }
         assert!(parse_route("10.9.0.0/16")
             .unwrap_err()
             .contains("or a type (blackhole, prohibit"));

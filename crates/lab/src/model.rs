@@ -172,6 +172,8 @@ pub struct Step {
     /// Pairs of nodes cut apart, then pairs joined again.
     pub partition: Vec<(usize, usize)>,
     pub heal: Vec<(usize, usize)>,
+    /// A pause after the changes, before the expectations.
+    pub wait: Option<std::time::Duration>,
     pub expect: Vec<Expect>,
 }
 

@@ -58,6 +58,9 @@ pub fn apply(lab: &Lab, nodes: &mut [NodeHandle], step: &Step) -> Result<(), Lab
             .flush_neighbours(None)
             .map_err(net(node, "flushing neighbours"))?;
     }
+    if let Some(wait) = step.wait {
+        std::thread::sleep(wait);
+    }
     Ok(())
 }
 
