@@ -208,6 +208,51 @@ leftovers
     nothing_left(&out);
 }
 
+/// A UDP port is open when a datagram is answered and closed when the
+/// host sends port unreachable, as a plain socket in the same node finds
+/// (Python's, the oracle); silence is "no reply".
+#[test]
+fn udp_probes_agree_with_a_plain_socket() {
+    require_lab_tools!();
+    let dir = examples_dir();
+    let out = run(&format!(
+        r#"
+$NSBOX lab up {dir}/udp-services.yaml >/dev/null
+echo "CHECK $($NSBOX lab check {dir}/udp-services.yaml --json | tr -d '\n')"
+for port in 5353 5354 5355; do
+  echo "ORACLE $port $(ip netns exec udp-client /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1)
+s.connect(("10.0.2.2", int(sys.argv[1])))
+s.send(b"x")
+try:
+    print("answered", len(s.recv(100)))
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("silence")
+' $port)"
+done
+$NSBOX lab down udp >/dev/null
+leftovers
+"#
+    ));
+    let check: serde_json::Value = serde_json::from_str(field(&out, "CHECK")).unwrap();
+    let detail = |i: usize| check[i]["observed"]["detail"].as_str().unwrap_or_default().to_string();
+    assert!(
+        check.as_array().unwrap().iter().all(|c| c["holds"] == true),
+        "{check:#}"
+    );
+    assert_eq!(field(&out, "ORACLE 5353"), "answered 1");
+    assert_eq!(detail(0), "answered (12 bytes)");
+    assert_eq!(field(&out, "ORACLE 5354"), "refused");
+    assert_eq!(detail(2), "destination port unreachable from 10.0.2.2");
+    assert_eq!(field(&out, "ORACLE 5355"), "silence");
+    assert_eq!(detail(4), "no reply");
+    nothing_left(&out);
+}
+
 /// A router answers a burst of packets it has no route for with only two
 /// errors (its rate limit, seen below with iputils); nsbox paces the
 /// probes that expect those errors, so every such verdict holds.

@@ -3,7 +3,7 @@
 //! almost certainly not meant) are returned beside the lab.
 
 use crate::file::{ChangeFile, LabFile, NodeFile, Ordered, Scalar, SegmentFile, Text};
-use crate::model::{Change, End, Expect, Lab, Link, Node, Outcome, Route, RouteKind, Step};
+use crate::model::{Change, End, Expect, Lab, Link, Node, Outcome, Port, Route, RouteKind, Step, Transport};
 use ipnet::IpNet;
 use nsbox_net::firewall::{words, Rule};
 use serde_saphyr::{Location, Spanned};
@@ -768,11 +768,14 @@ impl Checker {
         };
         match (port, &outcome) {
             (Some(_), Outcome::Reachable) => {
-                self.error_at(at, "a TCP port is open, closed or unreachable, not reachable");
+                self.error_at(at, "a port is open, closed or unreachable, not reachable");
                 return None;
             }
             (None, Outcome::Open | Outcome::Closed) => {
-                self.error_at(at, format!("{outcome} needs a TCP port: {}:tcp/PORT", path.value));
+                self.error_at(
+                    at,
+                    format!("{outcome} needs a port: {0}:tcp/PORT or {0}:udp/PORT", path.value),
+                );
                 return None;
             }
             _ => {}
@@ -1122,10 +1125,10 @@ pub fn node_address(lab: &Lab, node: usize) -> Option<IpAddr> {
     on_link.or_else(|| lab.nodes[node].lo.first()).map(|a| a.addr())
 }
 
-/// `SRC [from ADDR] -> DEST[:tcp/PORT]`, DEST a node or an address (an
-/// IPv6 one in brackets when a port follows).
-pub fn parse_path(text: &str) -> Result<(String, Option<IpAddr>, String, Option<u16>), String> {
-    let shape = || format!("{text:?}: expected SRC [from ADDR] -> DEST[:tcp/PORT]");
+/// `SRC [from ADDR] -> DEST[:tcp/PORT|:udp/PORT]`, DEST a node or an
+/// address (an IPv6 one in brackets when a port follows).
+pub fn parse_path(text: &str) -> Result<(String, Option<IpAddr>, String, Option<Port>), String> {
+    let shape = || format!("{text:?}: expected SRC [from ADDR] -> DEST[:tcp/PORT|:udp/PORT]");
     let (src, dest) = text.split_once("->").ok_or_else(shape)?;
     let mut src_words = src.split_whitespace();
     let node = src_words.next().ok_or_else(shape)?.to_string();
@@ -1138,28 +1141,32 @@ pub fn parse_path(text: &str) -> Result<(String, Option<IpAddr>, String, Option<
     if dest.is_empty() || dest.contains(char::is_whitespace) {
         return Err(shape());
     }
-    // `DEST:udp/53`: name the protocol that is not probed, rather than
-    // read it as part of an address.
-    if let Some((_, tail)) = dest.rsplit_once(':') {
-        if let Some((proto, _)) = tail.split_once('/').filter(|(p, _)| *p != "tcp" && !p.is_empty()) {
-            if proto.chars().all(|c| c.is_ascii_alphabetic()) {
-                return Err(format!(
-                    "{text:?}: nsbox probes TCP ports ({proto} is not probed yet): DEST:tcp/PORT"
-                ));
-            }
-        }
-    }
-    let (dest, port) = match dest.rsplit_once(":tcp/") {
-        Some((d, p)) => {
-            let port = p
+    let mut port = None;
+    let mut dest = dest;
+    // `DEST:PROTO/PORT`; an IPv6 address alone has colons but no slash.
+    if let Some((host, tail)) = dest.rsplit_once(':') {
+        if let Some((proto, number)) = tail
+            .split_once('/')
+            .filter(|(p, _)| p.chars().all(|c| c.is_ascii_alphabetic()) && !p.is_empty())
+        {
+            let transport = match proto {
+                "tcp" => Transport::Tcp,
+                "udp" => Transport::Udp,
+                _ => {
+                    return Err(format!(
+                        "{text:?}: nsbox probes tcp and udp ports, not {proto}: DEST:tcp/PORT or DEST:udp/PORT"
+                    ))
+                }
+            };
+            let number = number
                 .parse::<u16>()
                 .ok()
                 .filter(|p| *p != 0)
-                .ok_or_else(|| format!("{p:?} is not a TCP port"))?;
-            (d, Some(port))
+                .ok_or_else(|| format!("{number:?} is not a {} port", proto.to_uppercase()))?;
+            port = Some(Port { transport, number });
+            dest = host;
         }
-        None => (dest, None),
-    };
+    }
     let dest = dest.strip_prefix('[').and_then(|d| d.strip_suffix(']')).unwrap_or(dest);
     Ok((node, source, dest.to_string(), port))
 }
@@ -1436,15 +1443,15 @@ steps:
             (BASE.to_string() + "    delay: 20ms\n", "8:12: delay and loss"),
             (
                 BASE.to_string() + "expect:\n  a -> b:tcp/80: reachable\n",
-                "9:3: a TCP port is open, closed or unreachable",
+                "9:3: a port is open, closed or unreachable",
             ),
             (
                 BASE.to_string() + "expect:\n  a -> b: open\n",
-                "9:3: open needs a TCP port: a -> b:tcp/PORT",
+                "9:3: open needs a port: a -> b:tcp/PORT or a -> b:udp/PORT",
             ),
             (
-                BASE.to_string() + "expect:\n  a -> 10.0.0.2:udp/53: closed\n",
-                "9:3: \"a -> 10.0.0.2:udp/53\": nsbox probes TCP ports (udp is not probed yet): DEST:tcp/PORT",
+                BASE.to_string() + "expect:\n  a -> 10.0.0.2:sctp/53: closed\n",
+                "9:3: \"a -> 10.0.0.2:sctp/53\": nsbox probes tcp and udp ports, not sctp: DEST:tcp/PORT or DEST:udp/PORT",
             ),
             (
                 BASE.to_string() + "expect:\n  a -> fd00::9: unreachable (destination unreachable: no route)\n",
@@ -1550,11 +1557,21 @@ steps:
             (node.as_str(), source, dest.as_str(), port),
             ("a", "fd00::1".parse().ok(), "fd00::2", None)
         );
-        let (_, _, dest, port) = parse_path("a -> [fd00::2]:tcp/80").unwrap();
-        assert_eq!((dest.as_str(), port), ("fd00::2", Some(80)));
-        let (_, _, dest, port) = parse_path("a -> b:tcp/8080").unwrap();
-        assert_eq!((dest.as_str(), port), ("b", Some(8080)));
+        let port = |transport, number| Some(Port { transport, number });
+        let (_, _, dest, found) = parse_path("a -> [fd00::2]:tcp/80").unwrap();
+        assert_eq!((dest.as_str(), found), ("fd00::2", port(Transport::Tcp, 80)));
+        let (_, _, dest, found) = parse_path("a -> b:tcp/8080").unwrap();
+        assert_eq!((dest.as_str(), found), ("b", port(Transport::Tcp, 8080)));
+        let (_, _, dest, found) = parse_path("a -> [fd00::2]:udp/53").unwrap();
+        assert_eq!((dest.as_str(), found), ("fd00::2", port(Transport::Udp, 53)));
+        let (_, _, dest, found) = parse_path("a -> fd00::2").unwrap();
+        assert_eq!(
+            (dest.as_str(), found),
+            ("fd00::2", None),
+            "an IPv6 address is not a port"
+        );
         assert!(parse_path("a -> b:tcp/0").is_err());
+        assert!(parse_path("a -> b:udp/70000").unwrap_err().contains("not a UDP port"));
         assert_eq!(parse_outcome("open").unwrap(), Outcome::Open);
     }
 }

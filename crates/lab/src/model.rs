@@ -118,14 +118,29 @@ impl std::fmt::Display for Route {
 #[serde(rename_all = "lowercase", tag = "outcome", content = "reason")]
 pub enum Outcome {
     Reachable,
-    /// A TCP connection is accepted.
+    /// A TCP connection is accepted; a UDP datagram is answered.
     Open,
-    /// A TCP connection is refused (the host answered with a reset).
+    /// A TCP connection is refused (the host answered with a reset); a UDP
+    /// datagram draws an ICMP port unreachable.
     Closed,
     /// Unreachable, optionally for a given reason (words that the observed
     /// reason must contain: "network unreachable", "net unreachable",
     /// "host unreachable", "no reply", "ttl exceeded").
     Unreachable(Option<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+/// `tcp/80`, `udp/53`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Port {
+    pub transport: Transport,
+    pub number: u16,
 }
 
 /// `server -> 2.2.2.2: reachable`.
@@ -137,8 +152,9 @@ pub struct Expect {
     /// The source address (`server from 1.1.1.1 -> ...`).
     pub source: Option<IpAddr>,
     pub to: IpAddr,
-    /// A TCP port: the probe is a connection instead of an echo.
-    pub port: Option<u16>,
+    /// A port: the probe is a TCP connection or a UDP datagram instead of
+    /// an echo.
+    pub port: Option<Port>,
     pub outcome: Outcome,
 }
 

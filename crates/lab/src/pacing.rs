@@ -24,7 +24,7 @@
 //! more when a silence long enough has refilled it. Probes that expect a reply, or explicitly no answer ("no
 //! reply"), draw no error and run in parallel.
 
-use crate::model::{Expect, Lab, Outcome};
+use crate::model::{Expect, Lab, Outcome, Transport};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -224,9 +224,12 @@ impl Pacer {
 }
 
 /// Whether `expect` wants an ICMP error back (any unreachable verdict but
-/// an explicit "no reply"): such probes spend a router's error tokens.
+/// an explicit "no reply", and a closed UDP port: its host's port
+/// unreachable): such probes spend a router's (or host's) error tokens.
 pub fn draws_an_error(expect: &Expect) -> bool {
+    let udp = expect.port.is_some_and(|p| p.transport == Transport::Udp);
     match &expect.outcome {
+        Outcome::Closed => udp,
         Outcome::Unreachable(None) => true,
         Outcome::Unreachable(Some(reason)) => !reason.to_lowercase().contains("no reply"),
         _ => false,

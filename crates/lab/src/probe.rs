@@ -2,7 +2,7 @@
 //! came back read as reachable or as the reason it is not.
 
 use crate::deploy::NodeHandle;
-use crate::model::{Expect, Outcome, RouteKind};
+use crate::model::{Expect, Outcome, RouteKind, Transport};
 use crate::pacing::{self, Pacer};
 use nsbox_net::neigh_table::{self, TableStats};
 use nsbox_net::ping::{ping, Event, PingError, PingOptions, Summary};
@@ -166,11 +166,42 @@ fn tcp_probe(node: &NodeHandle, expect: &Expect, port: u16) -> Observed {
     }
 }
 
+/// How long a UDP datagram's answer may take.
+const UDP_WAIT: Duration = Duration::from_secs(1);
+
+/// One UDP datagram from the node to the expectation's port: an answer
+/// means open, an ICMP port unreachable closed; silence is only "no reply"
+/// (UDP cannot tell a quiet service from a dropped datagram).
+fn udp_probe(node: &NodeHandle, expect: &Expect, port: u16) -> Observed {
+    use nsbox_net::udp::{probe_in, UdpAnswer};
+    // EPERM: an output rule of the node's own firewall dropped it.
+    const EPERM: i32 = 1;
+    let to = SocketAddr::new(expect.to, port);
+    let (reachable, detail) = match probe_in(&node.fd, to, expect.source, UDP_WAIT) {
+        Ok(Ok(UdpAnswer::Data(bytes))) => (true, format!("answered ({bytes} bytes)")),
+        Ok(Ok(UdpAnswer::Error { text, from })) => match from {
+            Some(from) => (false, format!("{} from {from}", icmp_words(&text))),
+            None => (false, icmp_words(&text)),
+        },
+        Ok(Ok(UdpAnswer::Silence)) => (false, "no reply".to_string()),
+        Ok(Err(e)) if e.raw_os_error() == Some(EPERM) => (false, refused_by_output_rule(&node.name)),
+        Ok(Err(e)) => (
+            false,
+            refused_by_route(e.raw_os_error(), &node.name).unwrap_or_else(|| format!("local error: {e}")),
+        ),
+        Err(e) => (false, format!("local error: {e}")),
+    };
+    Observed { reachable, detail }
+}
+
 /// Probes `expect` from its node: a TCP connection when it names a port,
 /// ICMP echoes otherwise.
 pub fn probe(node: &NodeHandle, expect: &Expect) -> Observed {
     if let Some(port) = expect.port {
-        return tcp_probe(node, expect, port);
+        return match port.transport {
+            Transport::Tcp => tcp_probe(node, expect, port.number),
+            Transport::Udp => udp_probe(node, expect, port.number),
+        };
     }
     match ping(Some(&node.fd), expect.to, &options(expect), |_| {}) {
         Ok(summary) => read(&summary, &node.name),
@@ -184,11 +215,13 @@ pub fn probe(node: &NodeHandle, expect: &Expect) -> Observed {
 /// Whether `observed` is what `wanted` asks for: the reason, when given,
 /// must appear in what was observed (case aside).
 pub fn holds(wanted: &Outcome, observed: &Observed) -> bool {
-    // A refused connection reached the host: it is closed, not unreachable.
-    let unreachable = !observed.reachable && observed.detail != REFUSED;
+    // A refused connection or a port unreachable reached the host: it is
+    // closed, not unreachable.
+    let closed = observed.detail == REFUSED || observed.detail.contains("port unreachable");
+    let unreachable = !observed.reachable && !closed;
     match wanted {
         Outcome::Reachable | Outcome::Open => observed.reachable,
-        Outcome::Closed => observed.detail == REFUSED,
+        Outcome::Closed => closed,
         Outcome::Unreachable(None) => unreachable,
         Outcome::Unreachable(Some(reason)) => {
             unreachable && observed.detail.to_lowercase().contains(&reason.to_lowercase())

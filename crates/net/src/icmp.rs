@@ -129,6 +129,18 @@ fn seq_if_ours(echo: &[u8], kind: u8, id: u16) -> Option<u16> {
     ours.then(|| u16::from_be_bytes([header[6], header[7]]))
 }
 
+/// The text iputils prints for an ICMP error known by its type, code and
+/// the kernel's `ee_info` (the MTU of "frag needed", the pointer of a
+/// parameter problem), as a socket's error queue gives them.
+pub fn error_text(v6: bool, kind: u8, code: u8, info: u32) -> String {
+    if v6 {
+        return error_text_v6(kind, code);
+    }
+    let [_, _, high, low] = info.to_be_bytes();
+    let header = [kind, code, 0, 0, low, 0, high, low];
+    error_text_v4(kind, code, Ipv4Addr::UNSPECIFIED, &header)
+}
+
 /// The text iputils prints for an ICMP error.
 fn error_text_v4(kind: u8, code: u8, gateway: Ipv4Addr, icmp: &[u8]) -> String {
     match (kind, code) {

@@ -22,6 +22,7 @@ pub mod socket;
 pub mod sysctl;
 pub mod tcp;
 pub mod teardown;
+pub mod udp;
 
 #[cfg(test)]
 mod golden;
