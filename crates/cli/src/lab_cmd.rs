@@ -221,7 +221,7 @@ pub fn lab(args: LabArgs) -> i32 {
                 return Ok(0);
             }
             let checks = check_all(
-                &nodes,
+                &mut nodes,
                 &lab.expect,
                 &nsbox_lab::pacing::Pacer::new(nsbox_lab::pacing::Pace::of(&lab)),
             );

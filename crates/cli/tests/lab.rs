@@ -280,6 +280,36 @@ leftovers
     nothing_left(&out);
 }
 
+/// A check runs its unpaced probes in batches, never one thread and
+/// socket for every expectation at once: 200 probes that each wait their
+/// full second for a reply that never comes (a blackhole route on the
+/// router) all hold under a limit of 100 open files. Before, every probe
+/// opened its socket at once and half of them failed with EMFILE.
+#[test]
+fn a_check_of_many_silent_probes_runs_in_batches_within_the_fd_limit() {
+    require_lab_tools!();
+    let out = run(r#"
+{ echo "name: many"
+  echo "nodes:"
+  echo "  a: {routes: [default via 10.0.0.1]}"
+  echo "  r: {forwarding: true, routes: [blackhole 10.9.0.0/16]}"
+  echo "links:"
+  echo "  - endpoints: [a 10.0.0.2/24, r 10.0.0.1/24]"
+  echo "expect:"
+  for i in $(seq 1 200); do echo "  a -> 10.9.0.$i: unreachable (no reply)"; done
+} > /run/many.yaml
+$NSBOX lab up /run/many.yaml >/dev/null
+set +e
+(ulimit -n 100; $NSBOX lab check /run/many.yaml >/run/out 2>&1; echo "CHECK $? $(grep -c "^  ok " /run/out)")
+set -e
+echo "FAILED $(grep -m1 FAIL /run/out)"
+$NSBOX lab down many >/dev/null
+leftovers
+"#);
+    assert_eq!(field(&out, "CHECK"), "0 200", "{out}");
+    nothing_left(&out);
+}
+
 /// A request the node's own output rule drops: `nsbox ping` says nothing
 /// and exits 1 as iputils does; the lab's probe says why there was no
 /// reply, and `explain` names the rule.

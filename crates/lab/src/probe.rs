@@ -6,9 +6,38 @@ use crate::model::{Expect, Outcome, RouteKind, Transport};
 use crate::pacing::{self, Pacer};
 use nsbox_net::neigh_table::{self, TableStats};
 use nsbox_net::ping::{ping, Event, PingError, PingOptions, Summary};
+use nsbox_net::Netlink;
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
+use std::os::fd::OwnedFd;
 use std::time::Duration;
+
+/// What a probe needs of a node: its name (for the words) and its
+/// namespace (to send from). Its netlink socket stays with the caller, who
+/// may flush the node's neighbours while probes run.
+#[derive(Clone, Copy)]
+pub struct Prober<'a> {
+    pub name: &'a str,
+    pub fd: &'a OwnedFd,
+}
+
+impl<'a> From<&'a NodeHandle> for Prober<'a> {
+    fn from(node: &'a NodeHandle) -> Self {
+        Prober {
+            name: &node.name,
+            fd: &node.fd,
+        }
+    }
+}
+
+/// Splits nodes into what probes need and the netlink sockets that make
+/// room in the neighbour table, so that both can be used at once.
+fn split(nodes: &mut [NodeHandle]) -> (Vec<Prober<'_>>, Vec<&mut Netlink>) {
+    nodes
+        .iter_mut()
+        .map(|NodeHandle { name, fd, nl }| (Prober { name, fd }, nl))
+        .unzip()
+}
 
 /// What a probe found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -150,15 +179,15 @@ fn tcp_observed(result: std::io::Result<()>, node: &str) -> Observed {
 }
 
 /// A TCP connection from the node to the expectation's port.
-fn tcp_probe(node: &NodeHandle, expect: &Expect, port: u16) -> Observed {
+fn tcp_probe(node: &Prober, expect: &Expect, port: u16) -> Observed {
     let to = SocketAddr::new(expect.to, port);
     let patience = if expect.outcome == Outcome::Open {
         OPEN_PATIENCE
     } else {
         Duration::ZERO
     };
-    match nsbox_net::tcp::connect_in(&node.fd, to, expect.source, CONNECT_TIMEOUT, patience) {
-        Ok(result) => tcp_observed(result, &node.name),
+    match nsbox_net::tcp::connect_in(node.fd, to, expect.source, CONNECT_TIMEOUT, patience) {
+        Ok(result) => tcp_observed(result, node.name),
         Err(e) => Observed {
             reachable: false,
             detail: format!("local error: {e}"),
@@ -172,22 +201,22 @@ const UDP_WAIT: Duration = Duration::from_secs(1);
 /// One UDP datagram from the node to the expectation's port: an answer
 /// means open, an ICMP port unreachable closed; silence is only "no reply"
 /// (UDP cannot tell a quiet service from a dropped datagram).
-fn udp_probe(node: &NodeHandle, expect: &Expect, port: u16) -> Observed {
+fn udp_probe(node: &Prober, expect: &Expect, port: u16) -> Observed {
     use nsbox_net::udp::{probe_in, UdpAnswer};
     // EPERM: an output rule of the node's own firewall dropped it.
     const EPERM: i32 = 1;
     let to = SocketAddr::new(expect.to, port);
-    let (reachable, detail) = match probe_in(&node.fd, to, expect.source, UDP_WAIT) {
+    let (reachable, detail) = match probe_in(node.fd, to, expect.source, UDP_WAIT) {
         Ok(Ok(UdpAnswer::Data(bytes))) => (true, format!("answered ({bytes} bytes)")),
         Ok(Ok(UdpAnswer::Error { text, from })) => match from {
             Some(from) => (false, format!("{} from {from}", icmp_words(&text))),
             None => (false, icmp_words(&text)),
         },
         Ok(Ok(UdpAnswer::Silence)) => (false, "no reply".to_string()),
-        Ok(Err(e)) if e.raw_os_error() == Some(EPERM) => (false, refused_by_output_rule(&node.name)),
+        Ok(Err(e)) if e.raw_os_error() == Some(EPERM) => (false, refused_by_output_rule(node.name)),
         Ok(Err(e)) => (
             false,
-            refused_by_route(e.raw_os_error(), &node.name).unwrap_or_else(|| format!("local error: {e}")),
+            refused_by_route(e.raw_os_error(), node.name).unwrap_or_else(|| format!("local error: {e}")),
         ),
         Err(e) => (false, format!("local error: {e}")),
     };
@@ -196,18 +225,18 @@ fn udp_probe(node: &NodeHandle, expect: &Expect, port: u16) -> Observed {
 
 /// Probes `expect` from its node: a TCP connection when it names a port,
 /// ICMP echoes otherwise.
-pub fn probe(node: &NodeHandle, expect: &Expect) -> Observed {
+pub fn probe(node: &Prober, expect: &Expect) -> Observed {
     if let Some(port) = expect.port {
         return match port.transport {
             Transport::Tcp => tcp_probe(node, expect, port.number),
             Transport::Udp => udp_probe(node, expect, port.number),
         };
     }
-    match ping(Some(&node.fd), expect.to, &options(expect), |_| {}) {
-        Ok(summary) => read(&summary, &node.name),
+    match ping(Some(node.fd), expect.to, &options(expect), |_| {}) {
+        Ok(summary) => read(&summary, node.name),
         Err(e) => Observed {
             reachable: false,
-            detail: local_failure(&e, &node.name),
+            detail: local_failure(&e, node.name),
         },
     }
 }
@@ -238,10 +267,11 @@ pub struct Cell {
     pub observed: Observed,
 }
 
-/// How many probes of a matrix run at once: every probe from a node adds
-/// neighbour entries, and the neighbour table is one table for all
-/// namespaces (the host's too), capped at gc_thresh3 (1024 here).
-const MATRIX_WIDTH: usize = 64;
+/// How many probes (of a matrix, or of a check's unpaced expectations) run
+/// at once: every probe from a node adds neighbour entries, and the
+/// neighbour table is one table for all namespaces (the host's too), capped
+/// at gc_thresh3 (1024 here); a thread each costs memory too.
+const PROBE_WIDTH: usize = 64;
 
 /// Who reaches whom: from every node to every other node's address (its
 /// first on a link, else on `lo`), one echo each, a second to answer.
@@ -275,20 +305,21 @@ pub fn matrix_with(
     };
     let limit = neigh_table::limit().unwrap_or(1024);
     let mut cells = Vec::with_capacity(pairs.len());
-    for chunk in pairs.chunks(MATRIX_WIDTH) {
+    let (probers, mut sockets) = split(nodes);
+    for chunk in pairs.chunks(PROBE_WIDTH) {
         let before = neigh_table::stats();
-        make_room(nodes, before, chunk.len(), limit);
-        let shared: &[NodeHandle] = nodes;
+        make_room(&mut sockets, before, chunk.len(), limit);
+        let shared = &probers;
         let observed: Vec<Observed> = std::thread::scope(|scope| {
             let running: Vec<_> = chunk
                 .iter()
                 .map(|&(from, _, address)| {
                     let options = &options;
-                    scope.spawn(move || match ping(Some(&shared[from].fd), address, options, |_| {}) {
-                        Ok(summary) => read(&summary, &shared[from].name),
+                    scope.spawn(move || match ping(Some(shared[from].fd), address, options, |_| {}) {
+                        Ok(summary) => read(&summary, shared[from].name),
                         Err(e) => Observed {
                             reachable: false,
-                            detail: local_failure(&e, &shared[from].name),
+                            detail: local_failure(&e, shared[from].name),
                         },
                     })
                 })
@@ -322,13 +353,13 @@ pub fn matrix_with(
 /// hop and direction to the host's neighbour table), if the table is past
 /// half its cap, the lab's own nodes forget their neighbours (never anyone
 /// else's: the host's and other labs' entries are left as they are).
-fn make_room(nodes: &mut [NodeHandle], now: Option<TableStats>, probes: usize, limit: u64) {
+fn make_room(sockets: &mut [&mut Netlink], now: Option<TableStats>, probes: usize, limit: u64) {
     const ENTRIES_PER_PROBE: u64 = 4;
     let Some(now) = now else { return };
     if now.entries + ENTRIES_PER_PROBE * probes as u64 > limit / 2 {
-        for node in nodes.iter_mut() {
+        for nl in sockets.iter_mut() {
             // Best effort: a node that cannot flush only takes more room.
-            let _ = node.nl.flush_neighbours(None);
+            let _ = nl.flush_neighbours(None);
         }
     }
 }
@@ -343,40 +374,56 @@ fn local_failure(e: &PingError, node: &str) -> String {
     }
 }
 
-/// Checks every expectation: those that draw no ICMP error at once, each
-/// from a thread of its own (a failing probe waits a second; they wait
-/// together); those that expect an error from a router one source at a
-/// time, as `pacer` allows (see [`crate::pacing`]).
-pub fn check_all(nodes: &[NodeHandle], expects: &[Expect], pacer: &Pacer) -> Vec<Check> {
+/// Checks every expectation: those that draw no ICMP error
+/// [`PROBE_WIDTH`] at a time, each from a thread of its own (a failing
+/// probe waits a second; they wait together), the lab's neighbours
+/// flushed between batches when the host's table fills up; those that
+/// expect an error from a router one source at a time, as `pacer` allows
+/// (see [`crate::pacing`]), alongside.
+pub fn check_all(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer) -> Vec<Check> {
     let before = neigh_table::stats();
+    let limit = neigh_table::limit().unwrap_or(1024);
     let (at_once, groups) = pacing::plan(expects);
+    let (probers, mut sockets) = split(nodes);
+    let probers = &probers;
     let observed: Vec<(usize, Observed)> = std::thread::scope(|scope| {
-        let single = at_once.iter().map(|&i| {
-            let running = scope.spawn(move || vec![probe(&nodes[expects[i].from], &expects[i])]);
-            (vec![i], running)
-        });
-        let paced = groups.iter().map(|(source, group)| {
-            let running = scope.spawn(move || {
-                pacer.run(
-                    group,
-                    *source,
-                    |i| probe(&nodes[expects[i].from], &expects[i]),
-                    |observed| observed.may_have_drawn_an_error(),
-                    |observed| observed.detail == "no reply",
-                )
-            });
-            (group.clone(), running)
-        });
-        let running: Vec<_> = single.chain(paced).collect();
-        running
-            .into_iter()
-            .flat_map(|(indexes, handle)| {
-                let mut found = handle.join().unwrap_or_default().into_iter();
+        let paced: Vec<_> = groups
+            .iter()
+            .map(|(source, group)| {
+                let running = scope.spawn(move || {
+                    pacer.run(
+                        group,
+                        *source,
+                        |i| probe(&probers[expects[i].from], &expects[i]),
+                        |observed| observed.may_have_drawn_an_error(),
+                        |observed| observed.detail == "no reply",
+                    )
+                });
+                (group.clone(), running)
+            })
+            .collect();
+        let mut found = Vec::with_capacity(expects.len());
+        for batch in at_once.chunks(PROBE_WIDTH) {
+            make_room(&mut sockets, neigh_table::stats(), batch.len(), limit);
+            let running: Vec<_> = batch
+                .iter()
+                .map(|&i| (i, scope.spawn(move || probe(&probers[expects[i].from], &expects[i]))))
+                .collect();
+            found.extend(
+                running
+                    .into_iter()
+                    .map(|(i, h)| (i, h.join().unwrap_or_else(|_| panicked()))),
+            );
+        }
+        for (indexes, handle) in paced {
+            let mut answers = handle.join().unwrap_or_default().into_iter();
+            found.extend(
                 indexes
                     .into_iter()
-                    .map(move |i| (i, found.next().unwrap_or_else(panicked)))
-            })
-            .collect()
+                    .map(|i| (i, answers.next().unwrap_or_else(panicked))),
+            );
+        }
+        found
     });
     let mut by_index: Vec<Option<Observed>> = vec![None; expects.len()];
     for (i, o) in observed {

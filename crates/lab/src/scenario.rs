@@ -177,7 +177,7 @@ pub fn test(
     let first = Section {
         title: "up".into(),
         error: None,
-        checks: check_all(&nodes, &lab.expect, &pacer),
+        checks: check_all(&mut nodes, &lab.expect, &pacer),
     };
     record(first, &mut report);
     for step in &lab.steps {
@@ -185,7 +185,7 @@ pub fn test(
             Ok(()) => Section {
                 title: step.name.clone(),
                 error: None,
-                checks: check_all(&nodes, &step.expect, &pacer),
+                checks: check_all(&mut nodes, &step.expect, &pacer),
             },
             Err(e) => Section {
                 title: step.name.clone(),
