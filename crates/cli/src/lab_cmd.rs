@@ -613,6 +613,14 @@ fn exec(lab: Option<&str>, node: &str, command: &[String], store: &Store, regist
         )));
     }
     let command = Command::new(command, &[]).map_err(|e| e.to_string())?;
+    // In the node's kill group, so that `down` kills all it forks at once.
+    if let Some(group) = nsbox_lab::services::exec_group(registry, &netns) {
+        if let Err(e) = group.join() {
+            crate::report(format!(
+                "warning: {e}: what this command starts is killed one by one at down"
+            ));
+        }
+    }
     let failure = nsbox_runtime::netns_exec::netns_exec(registry, &netns, &command);
     crate::report(&failure.message);
     Ok(failure.code)
@@ -817,13 +825,25 @@ fn tear_down_on_signal(lab: &Lab, registry: &Registry, store: &Store) {
     std::thread::spawn(move || {
         let Ok(signal) = signals.wait() else { return };
         crate::report(format!("interrupted: taking lab {name} down"));
-        // Waits for the lab's lock, so an `up` under way finishes first.
-        // The probes of the main thread hold sockets in the namespaces:
-        // they are released when this process exits, right after.
-        if let Err(e) = deploy::down_with(&name, &names, &registry, &store, deploy::Wait::UnpinOnly) {
-            crate::report(e);
+        loop {
+            // Waits for the lab's lock, so an `up` under way finishes first.
+            // The probes of the main thread hold sockets in the namespaces:
+            // they are released when this process exits, right after.
+            if let Err(e) = deploy::down_with(&name, &names, &registry, &store, deploy::Wait::UnpinOnly) {
+                crate::report(e);
+                std::process::exit(128 + signal);
+            }
+            // The main thread may have begun its `up` once `down` let the
+            // lock go: exit holding the lock, so that no `up` runs while
+            // this process ends, and only if none ran in between.
+            let lock = store.lock(&name);
+            if !matches!(store.read(&name), Ok(Some(_))) {
+                // The lock file this lock made again, as `down` leaves none.
+                let _ = store.remove(&name);
+                std::process::exit(128 + signal);
+            }
+            drop(lock);
         }
-        std::process::exit(128 + signal);
     });
 }
 

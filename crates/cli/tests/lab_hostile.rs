@@ -409,6 +409,70 @@ echo "LEFT netns=[$(ip netns list | wc -l)] state=[$(ls /run/nsbox/labs | wc -l)
     assert_eq!(field(&out, "LEFT"), "netns=[0] state=[0]", "{out}");
 }
 
+/// What `lab exec` starts lives in the node's kill group (a v2 cgroup
+/// named and marked after the node's namespace), and `down` kills the
+/// group at once: a shell that keeps forking is gone with every child,
+/// however fast it forks. A directory of that name that nsbox did
+/// not mark is not joined, killed or removed.
+#[test]
+fn down_kills_what_lab_exec_started_at_once_and_leaves_a_stranger_s_group() {
+    require_lab_tools!();
+    let Some(v2) = nsbox_runtime::cgroup::Layout::unified_mount() else {
+        eprintln!("SKIPPED: no cgroup v2 hierarchy on this host");
+        return;
+    };
+    let out = run(&format!(
+        r#"
+V2={v2}
+cat > /run/x.yaml <<'EOF'
+name: x
+nodes: {{a: {{}}, b: {{}}}}
+links:
+  - endpoints: [a 10.0.0.1/24, b 10.0.0.2/24]
+EOF
+$NSBOX lab up /run/x.yaml >/dev/null
+$NSBOX lab exec a sh -c 'while :; do sleep 3131 & sleep 0.002; done' >/dev/null 2>&1 &
+# A stranger's directory where b's group would be.
+stranger=$V2/nsbox-netns-$(stat -L -c %i /run/netns/x-b)
+mkdir $stranger
+$NSBOX lab exec b sleep 3132 >/dev/null 2>/run/b.err &
+sleep 0.5
+group=$V2/nsbox-netns-$(stat -L -c %i /run/netns/x-a)
+# The loop keeps forking: a process seen in the namespace, and alive after
+# the group was read, was in the group when it was read.
+ip netns pids x-a | sort > /run/in_ns
+sort $group/cgroup.procs > /run/in_group
+outside=0
+for p in $(comm -23 /run/in_ns /run/in_group); do
+  [ -d /proc/$p ] && outside=$((outside + 1))
+done
+echo "SEEN $(wc -l < /run/in_ns) OUTSIDE $outside"
+echo "STRANGER_WARNED $(grep -c 'is not' /run/b.err)"
+start=$(date +%s%N)
+$NSBOX lab down x >/dev/null
+echo "DOWN_MS $(( ($(date +%s%N) - start) / 1000000 ))"
+sleep 0.2
+echo "SURVIVORS $(ps -eo args | grep -c '^sleep 313[12]$')"
+echo "GROUP_GONE $([ -d $group ] && echo no || echo yes)"
+echo "STRANGER_KEPT $([ -d $stranger ] && echo yes || echo no)"
+rmdir $stranger
+echo "LEFT netns=[$(ip netns list | wc -l)] state=[$(ls /run/nsbox/labs | wc -l)]"
+"#,
+        v2 = v2.display()
+    ));
+    let seen: Vec<&str> = field(&out, "SEEN").split(' ').collect();
+    assert!(seen[0].parse::<u32>().unwrap() > 2, "{out}");
+    assert_eq!(seen[2], "0", "every process of the exec is in its group: {out}");
+    assert_eq!(field(&out, "STRANGER_WARNED"), "1", "{out}");
+    assert_eq!(field(&out, "SURVIVORS"), "0", "{out}");
+    assert_eq!(field(&out, "GROUP_GONE"), "yes", "{out}");
+    assert_eq!(field(&out, "STRANGER_KEPT"), "yes", "{out}");
+    let ms: u64 = field(&out, "DOWN_MS").parse().unwrap();
+    // Not a timing target: a down that waited for its 30 s timeout.
+    assert!(ms < 10_000, "{out}");
+    assert_eq!(field(&out, "LEFT"), "netns=[0] state=[0]", "{out}");
+}
+
 #[test]
 fn up_warns_when_the_lab_can_overflow_the_host_s_neighbour_table() {
     require_lab_tools!();

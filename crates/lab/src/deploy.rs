@@ -166,6 +166,7 @@ fn destroy_with(
 /// Kills every process in `namespaces` (and reaps those that are this
 /// process's children): they would keep their namespaces alive.
 pub(crate) fn kill_processes(registry: &Registry, namespaces: &[String]) {
+    crate::services::kill_exec_groups(registry, namespaces);
     // Best effort: a process that survives shows in the teardown's error.
     let _ = registry.kill_all_in(namespaces);
 }

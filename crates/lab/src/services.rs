@@ -14,6 +14,7 @@ use crate::deploy::{LabError, NodeHandle};
 use crate::model::Node;
 use crate::state::Store;
 use nsbox_ns::netns::Registry;
+use nsbox_runtime::cgroup::{KillGroup, Layout};
 use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -170,6 +171,38 @@ pub fn await_started(started: &mut [Started], registry: &Registry, lab: &crate::
 
 fn netns_of(lab: &crate::Lab, node: &str) -> String {
     crate::model::netns_name(&lab.name, node)
+}
+
+/// The kill group of the processes that `lab exec` starts in network
+/// namespace `netns` (see [`nsbox_runtime::cgroup::KillGroup`]): named and
+/// marked after the namespace's inode, which no other live namespace has,
+/// so that labs of the same name under other state directories (tests'
+/// sandboxes) never share one. None when the namespace is not pinned or
+/// the host has no cgroup v2 hierarchy.
+pub fn exec_group(registry: &Registry, netns: &str) -> Option<KillGroup> {
+    exec_group_under(&Layout::unified_mount()?, registry, netns)
+}
+
+fn exec_group_under(root: &std::path::Path, registry: &Registry, netns: &str) -> Option<KillGroup> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(registry.path(netns).ok()?).ok()?.ino();
+    Some(KillGroup::under(
+        root,
+        &format!("nsbox-netns-{inode}"),
+        &format!("nsbox lab exec in {netns} ({inode})"),
+    ))
+}
+
+/// Kills what `lab exec` started in each of `namespaces`, all at once per
+/// namespace, and removes their kill groups; a group that is not ours is
+/// left alone (and its processes to the kill that reads /proc).
+pub(crate) fn kill_exec_groups(registry: &Registry, namespaces: &[String]) {
+    let Some(root) = Layout::unified_mount() else { return };
+    for group in namespaces.iter().filter_map(|n| exec_group_under(&root, registry, n)) {
+        // Best effort: what survives is killed through /proc next, and what
+        // survives that shows in the teardown's error.
+        let _ = group.kill();
+    }
 }
 
 /// The init of the container running in network namespace `netns`: an

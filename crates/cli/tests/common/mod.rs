@@ -282,6 +282,8 @@ pub fn in_private_run(script: &str) -> (i32, String, String) {
     let setup = "mount -t tmpfs nsbox-test-run /run && mkdir /run/netns\n\
         cleanup() { for n in $(ls /run/netns 2>/dev/null); do \
         for p in $(ip netns pids \"$n\" 2>/dev/null); do kill -9 $p 2>/dev/null; done; \
+        g=/sys/fs/cgroup/unified/nsbox-netns-$(stat -L -c %i \"/run/netns/$n\"); \
+        [ -d $g ] && echo 1 > $g/cgroup.kill && sleep 0.1 && rmdir $g; \
         ip netns delete \"$n\" 2>/dev/null; done; true; }\n\
         trap cleanup EXIT\n";
     let out = std::process::Command::new("unshare")

@@ -37,6 +37,18 @@ impl Controller {
     }
 }
 
+/// Each mount of a mountinfo text: (mount point, file system type, super
+/// block options).
+fn mounts(text: &str) -> impl Iterator<Item = (&str, &str, &str)> {
+    text.lines().filter_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mount_point = left.split(' ').nth(4).unwrap_or_default();
+        let mut right = right.split(' ');
+        let (fstype, _source, options) = (right.next()?, right.next(), right.next().unwrap_or_default());
+        Some((mount_point, fstype, options))
+    })
+}
+
 /// The cgroup hierarchies of the system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
@@ -56,18 +68,26 @@ impl Layout {
         Ok(Self::from_mountinfo(&text))
     }
 
+    /// Where the unified (v2) hierarchy is mounted, if it is: on a hybrid
+    /// host too, where [`Layout::detect`] says V1 (its controllers are
+    /// there) but processes can still be grouped in v2 cgroups.
+    pub fn unified_mount() -> Option<PathBuf> {
+        let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        Self::unified_mount_in(&text)
+    }
+
+    pub(crate) fn unified_mount_in(text: &str) -> Option<PathBuf> {
+        mounts(text)
+            .find(|(_, fstype, _)| *fstype == "cgroup2")
+            .map(|(mount_point, _, _)| PathBuf::from(mount_point))
+    }
+
     pub(crate) fn from_mountinfo(text: &str) -> Self {
         let mut v1 = Vec::new();
         let mut v2 = None;
-        for line in text.lines() {
-            let Some((left, right)) = line.split_once(" - ") else {
-                continue;
-            };
-            let mount_point = left.split(' ').nth(4).unwrap_or_default();
-            let mut right = right.split(' ');
-            let (fstype, _source, options) = (right.next(), right.next(), right.next().unwrap_or_default());
+        for (mount_point, fstype, options) in mounts(text) {
             match fstype {
-                Some("cgroup") => {
+                "cgroup" => {
                     let controllers: Vec<String> = options
                         .split(',')
                         .filter(|o| {
@@ -82,7 +102,7 @@ impl Layout {
                         v1.push((PathBuf::from(mount_point), controllers));
                     }
                 }
-                Some("cgroup2") if v2.is_none() => v2 = Some(PathBuf::from(mount_point)),
+                "cgroup2" if v2.is_none() => v2 = Some(PathBuf::from(mount_point)),
                 _ => {}
             }
         }
@@ -148,6 +168,17 @@ mod tests {
         assert_eq!(layout, Layout::V2("/sys/fs/cgroup".into()));
         let groups = layout.hierarchies_for(&[Controller::Memory, Controller::Pids]).unwrap();
         assert_eq!(groups.len(), 1);
+    }
+
+    /// The unified hierarchy is found beside v1 ones (kill groups use it
+    /// there), and is absent on a v1-only host.
+    #[test]
+    fn unified_mount_is_found_on_hybrid_and_v2_hosts() {
+        assert_eq!(Layout::unified_mount_in(HYBRID), Some("/sys/fs/cgroup/unified".into()));
+        let v2 = "29 24 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+        assert_eq!(Layout::unified_mount_in(v2), Some("/sys/fs/cgroup".into()));
+        let v1_only: String = HYBRID.lines().filter(|l| !l.contains("cgroup2")).collect();
+        assert_eq!(Layout::unified_mount_in(&v1_only), None);
     }
 
     #[test]

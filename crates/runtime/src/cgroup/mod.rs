@@ -10,11 +10,13 @@
 //! container is born in its cgroup (`clone3(CLONE_INTO_CGROUP)`), so nothing
 //! is written to `cgroup.procs` at all; v1 has no such way in.
 
+mod kill_group;
 mod layout;
 mod sweep;
 mod v1;
 mod v2;
 
+pub use kill_group::{KillGroup, Killed};
 pub use layout::{Controller, Layout};
 
 use crate::spec::Limits;
