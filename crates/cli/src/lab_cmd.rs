@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 use nsbox_lab::deploy::{self, LabError};
 use nsbox_lab::model::{Lab, Outcome};
-use nsbox_lab::probe::{check_all, Check};
+use nsbox_lab::probe::{check, Check};
 use nsbox_lab::scenario::{self, Section};
 use nsbox_lab::state::Store;
 use nsbox_lab::Diagnostics;
@@ -108,6 +108,9 @@ enum LabCmd {
         /// The source address to send from.
         #[arg(long)]
         from: Option<std::net::IpAddr>,
+        /// Model the way only: send no real echo to compare with.
+        #[arg(long)]
+        no_probe: bool,
         /// Print JSON for programs.
         #[arg(long)]
         json: bool,
@@ -220,10 +223,11 @@ pub fn lab(args: LabArgs) -> i32 {
                 }
                 return Ok(0);
             }
-            let checks = check_all(
+            let checks = check(
                 &mut nodes,
                 &lab.expect,
                 &nsbox_lab::pacing::Pacer::new(nsbox_lab::pacing::Pace::of(&lab)),
+                lab.sequential,
             );
             if json {
                 crate::output::print_json(&checks);
@@ -238,8 +242,20 @@ pub fn lab(args: LabArgs) -> i32 {
             node,
             dest,
             from,
+            no_probe,
             json,
-        } => explain(lab.as_deref(), &node, &dest, from, json, &store, &registry),
+        } => explain(
+            lab.as_deref(),
+            Asked {
+                node: &node,
+                dest: &dest,
+                from,
+                probe: !no_probe,
+            },
+            json,
+            &store,
+            &registry,
+        ),
         LabCmd::Partition { lab, a, b } => cut(lab.as_deref(), &a, &b, true, &store, &registry),
         LabCmd::Heal { lab, a, b } => cut(lab.as_deref(), &a, &b, false, &store, &registry),
         LabCmd::Test { file, json } => load(&file).map(|lab| test(&lab, &file, json, &registry, &store)),
@@ -694,15 +710,22 @@ fn running_lab(lab: Option<&str>, nodes: &[&str], store: &Store) -> Result<Lab, 
     load(file)
 }
 
-fn explain(
-    lab: Option<&str>,
-    node: &str,
-    dest: &str,
+/// What `explain` is asked: from which node, to what (an address or a
+/// node), from which source address, and whether to send a real echo too.
+struct Asked<'a> {
+    node: &'a str,
+    dest: &'a str,
     from: Option<std::net::IpAddr>,
-    json: bool,
-    store: &Store,
-    registry: &Registry,
-) -> Result<i32, String> {
+    probe: bool,
+}
+
+fn explain(lab: Option<&str>, asked: Asked, json: bool, store: &Store, registry: &Registry) -> Result<i32, String> {
+    let Asked {
+        node,
+        dest,
+        from,
+        probe,
+    } = asked;
     let target_node = dest.parse::<std::net::IpAddr>().is_err().then_some(dest);
     let named: Vec<&str> = [Some(node), target_node].into_iter().flatten().collect();
     let lab = running_lab(lab, &named, store)?;
@@ -714,23 +737,46 @@ fn explain(
         }
     };
     let mut nodes = deploy::open(&lab, registry).map_err(failed)?;
-    let explanation = nsbox_lab::explain::explain(&lab, &mut nodes, index(node), to, from).map_err(failed)?;
+    let explanation = nsbox_lab::explain::explain(&lab, &mut nodes, index(node), to, from, probe).map_err(failed)?;
     if json {
         crate::output::print_json(&explanation);
     } else {
         for step in &explanation.steps {
             println!("{step}");
         }
-        println!(
-            "{}",
-            match (explanation.arrived, explanation.answered) {
-                (true, true) => "reachable: the request arrives and the reply comes back",
-                (true, false) => "unreachable: the request arrives, the reply does not come back",
-                _ => "unreachable: the request does not arrive",
-            }
-        );
+        let verdict = match (explanation.arrived, explanation.answered) {
+            (true, true) => "reachable: the request arrives and the reply comes back",
+            (true, false) => "unreachable: the request arrives, the reply does not come back",
+            _ => "unreachable: the request does not arrive",
+        };
+        if explanation.unmodeled.is_empty() {
+            println!("{verdict}");
+        } else {
+            println!("{verdict}, as far as this model goes (see the notes)");
+        }
+        if let Some(probe) = &explanation.probe {
+            println!("{}", probe_verdict(&explanation, probe));
+        }
     }
-    Ok(i32::from(!explanation.answered))
+    // The kernel's answer when there is one, else the model's.
+    let reached = explanation.probe.as_ref().map_or(explanation.answered, |p| p.reachable);
+    Ok(i32::from(!reached))
+}
+
+/// The real echo's answer beside the model's, and what to make of a
+/// difference.
+fn probe_verdict(explanation: &nsbox_lab::explain::Explanation, probe: &nsbox_lab::probe::Observed) -> String {
+    if explanation.agrees() {
+        return format!("probe: {} (the kernel agrees)", probe.detail);
+    }
+    let beyond = if explanation.unmodeled.is_empty() {
+        "something this model does not follow is on the way (reverse-path filtering, conntrack state, \
+         a firewall that is not nsbox's, a rate limit...)"
+            .to_string()
+    } else {
+        "the notes above name what the model does not follow on the way".to_string()
+    };
+    format!("probe: {}: the kernel disagrees with the model; {beyond}", probe.detail)
 }
 
 fn cut(

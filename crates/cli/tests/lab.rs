@@ -156,6 +156,8 @@ fn refusing_route_types_are_probed_and_explained_as_the_kernel_answers() {
 FILE={dir}/route-types.yaml
 set +e
 $NSBOX lab test $FILE >/run/out 2>&1; echo "TEST $? $(tail -1 /run/out | sed 's/.*; //')"
+# What went wrong, if anything did: the lines that are not a holding check.
+echo "TEST_SAID $(grep -v '^  ok' /run/out | tr '\n' ';')"
 set -e
 $NSBOX lab up $FILE >/dev/null
 echo "KERNEL $(ip -n rtypes-router route show | grep -Eo '^(blackhole|prohibit|unreachable|throw) [0-9./]+' | tr '\n' ';')"
@@ -277,6 +279,197 @@ leftovers
     assert!(errors < 4, "without pacing the router's limit bites: {out}");
     let took: u64 = field(&out, "TOOK_MS").parse().unwrap();
     assert!(took >= 3000, "two errors at once, then one per two seconds: {out}");
+    nothing_left(&out);
+}
+
+/// A node's own nftables ruleset: `validate` places nft's errors at the
+/// file's line and column (nft asked in a throwaway namespace) and refuses
+/// a full flush; `up` of a broken ruleset rolls back whole; the ruleset
+/// stands beside nsbox's table (a stateful forward chain lets replies in
+/// and nothing new); `apply` replaces its tables and keeps a table made by
+/// hand in the node; `explain` notes the table and its probe disagrees
+/// with the model where the table drops.
+#[test]
+fn a_node_s_nftables_ruleset_is_checked_loaded_replaced_and_noted() {
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/fw.yaml <<'EOF'
+name: fw
+nodes:
+  a: {routes: [default via 10.0.1.1, default via 2001:db8:1::1]}
+  r:
+    forwarding: true
+    nftables: |
+      table inet fw {
+        chain forward {
+          type filter hook forward priority 0; policy drop;
+          ct state established,related accept
+          iifname "eth0" accept
+        }
+      }
+  b: {routes: [default via 10.0.2.1, default via 2001:db8:2::1]}
+links:
+  - endpoints: [a 10.0.1.2/24 2001:db8:1::2/64, r 10.0.1.1/24 2001:db8:1::1/64]
+  - endpoints: [r 10.0.2.1/24 2001:db8:2::1/64, b 10.0.2.2/24 2001:db8:2::2/64]
+expect:
+  a -> b: reachable
+  a -> 2001:db8:2::2: reachable
+  b -> a: unreachable (no reply)
+  b -> 2001:db8:1::2: unreachable (no reply)
+EOF
+sed 's/related accept/related acept/' /run/fw.yaml > /run/typo.yaml
+sed 's/iifname "eth0" accept/jump nowhere/' /run/fw.yaml > /run/jump.yaml
+sed 's/      table inet fw {/      flush ruleset\n      table inet fw {/' /run/fw.yaml > /run/flush.yaml
+set +e
+for f in typo jump flush; do
+  $NSBOX lab validate /run/$f.yaml >/dev/null 2>/run/err; echo "VALIDATE_$f $? $(head -1 /run/err)"
+done
+$NSBOX lab up /run/typo.yaml >/dev/null 2>/run/err; echo "UP_TYPO $? $(cat /run/err)"
+set -e
+leftovers
+$NSBOX lab up /run/fw.yaml >/dev/null
+set +e
+$NSBOX lab check /run/fw.yaml >/dev/null; echo "CHECK $?"
+$NSBOX lab explain b a >/run/explain; echo "EXPLAIN $?"
+set -e
+echo "NOTE $(grep -c '^note: r: its nftables tables inet fw are not nsbox' /run/explain)"
+echo "PROBE $(grep '^probe:' /run/explain | cut -c1-50)"
+# A table made by hand in the node, then the ruleset changed and removed.
+ip netns exec fw-r nft add table ip byhand
+sed 's/iifname "eth0" accept/accept/; s/inet fw/inet fw2/' /run/fw.yaml > /run/fw2.yaml
+echo "PLAN $($NSBOX lab apply /run/fw2.yaml | head -1)"
+echo "TABLES2 $(ip netns exec fw-r nft list tables | sort | tr '\n' ' ')"
+set +e
+$NSBOX lab check /run/fw2.yaml >/dev/null 2>&1; echo "CHECK2 $?"
+set -e
+sed '/nftables: |/,/^      }$/d' /run/fw.yaml | grep -v '^  b -> ' > /run/none.yaml
+echo "PLAN3 $($NSBOX lab apply /run/none.yaml | head -1)"
+echo "TABLES3 $(ip netns exec fw-r nft list tables | sort | tr '\n' ' ')"
+$NSBOX lab down fw >/dev/null
+leftovers
+"#);
+    let validate = |f: &str| field(&out, &format!("VALIDATE_{f}")).to_string();
+    assert_eq!(
+        validate("typo"),
+        "1 /run/typo.yaml:10:45: error: nftables: syntax error, unexpected newline",
+        "{out}"
+    );
+    assert!(
+        validate("jump").ends_with(
+            "/run/jump.yaml:11:16: error: nftables: Could not process rule: No such file or directory \
+             (a table, chain or set it names does not exist)"
+        ),
+        "{out}"
+    );
+    assert!(
+        validate("flush")
+            .starts_with("1 /run/flush.yaml:7:7: error: nftables: `flush ruleset` would remove nsbox's own table"),
+        "{out}"
+    );
+    assert!(
+        field(&out, "UP_TYPO").starts_with("1 nsbox: node r: nft refused its nftables ruleset: syntax error"),
+        "{out}"
+    );
+    assert!(
+        field(&out, "UP_TYPO").contains("(the lab file's line 10, column 45)"),
+        "{out}"
+    );
+    assert_eq!(field(&out, "CHECK"), "0", "{out}");
+    assert_eq!(field(&out, "EXPLAIN"), "1", "the probe's verdict: {out}");
+    assert_eq!(field(&out, "NOTE"), "1", "{out}");
+    assert_eq!(
+        field(&out, "PROBE"),
+        "probe: no reply: the kernel disagrees with the mod",
+        "{out}"
+    );
+    assert_eq!(field(&out, "PLAN"), "~ nftables r (its tables replaced)", "{out}");
+    assert_eq!(field(&out, "TABLES2"), "table inet fw2 table ip byhand", "{out}");
+    // b -> a is now let in by fw2: the file's expectation of no reply fails.
+    assert_eq!(field(&out, "CHECK2"), "1", "{out}");
+    assert_eq!(field(&out, "PLAN3"), "- nftables r", "{out}");
+    assert_eq!(field(&out, "TABLES3"), "table ip byhand", "{out}");
+    nothing_left(&out);
+}
+
+/// Steps that do what scripts do: set an interface down and up again
+/// (IPv4 and IPv6 follow; the router's route through it comes back with
+/// it), run commands in nodes whose exit status is
+/// checked (a wrong one fails the step, with what it printed), and probe
+/// in the file's order when told to (three silent probes one after the
+/// other take their three seconds; at once, one).
+#[test]
+fn steps_set_links_down_and_up_run_commands_and_probe_in_order() {
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/st.yaml <<'EOF'
+name: st
+nodes:
+  a: {routes: [default via 10.0.1.1, default via 2001:db8:1::1]}
+  r: {forwarding: true, routes: [blackhole 10.9.0.0/16, 10.8.0.0/16 via 10.0.2.2]}
+  b: {lo: [10.8.0.1/16], routes: [default via 10.0.2.1, default via 2001:db8:2::1]}
+links:
+  - endpoints: [a 10.0.1.2/24 2001:db8:1::2/64, r 10.0.1.1/24 2001:db8:1::1/64]
+  - endpoints: [r 10.0.2.1/24 2001:db8:2::1/64, b 10.0.2.2/24 2001:db8:2::2/64]
+expect:
+  a -> b: reachable
+  a -> 2001:db8:2::2: reachable
+steps:
+  - name: the router's far link goes down
+    down: [r:eth1]
+    exec:
+      - [r, "ip -o link show eth1 | grep -q 'state DOWN'"]
+      - [r, "ip route get 10.0.2.2", 2]
+    expect:
+      a -> b: unreachable (net unreachable from 10.0.1.1)
+      a -> 2001:db8:2::2: unreachable
+  - name: and up again
+    up: [r:eth1]
+    wait: 100ms
+    expect:
+      a -> b: reachable
+      a -> 2001:db8:2::2: reachable
+      # The router's route through eth1, which the kernel deleted at down.
+      a -> 10.8.0.1: reachable
+EOF
+echo "TEST $($NSBOX lab test /run/st.yaml --json | tr -d '\n')"
+sed 's/"ip route get 10.0.2.2", 2/"echo it said no; exit 3"/' /run/st.yaml > /run/fails.yaml
+set +e
+$NSBOX lab test /run/fails.yaml > /run/out 2>&1; echo "FAILS $?"
+set -e
+echo "SAID $(grep 'could not be applied' /run/out | sed 's/^ *//')"
+echo "PRINTED $(grep -c '^  it said no$' /run/out)"
+for order in true false; do
+  { echo "name: ord"
+    echo "sequential: $order"
+    echo "nodes:"
+    echo "  a: {routes: [default via 10.0.1.1]}"
+    echo "  r: {forwarding: true, routes: [blackhole 10.9.0.0/16]}"
+    echo "links:"
+    echo "  - endpoints: [a 10.0.1.2/24, r 10.0.1.1/24]"
+    echo "expect:"
+    for i in 1 2 3; do echo "  a -> 10.9.0.$i: unreachable (no reply)"; done
+  } > /run/ord.yaml
+  $NSBOX lab up /run/ord.yaml >/dev/null
+  start=$(date +%s%N)
+  $NSBOX lab check /run/ord.yaml >/dev/null
+  echo "TOOK_$order $(( ($(date +%s%N) - start) / 1000000 ))"
+  $NSBOX lab down ord >/dev/null
+done
+leftovers
+"#);
+    let report: serde_json::Value = serde_json::from_str(field(&out, "TEST")).unwrap();
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["passed"], 7, "{report:#}");
+    assert_eq!(field(&out, "FAILS"), "1", "{out}");
+    assert_eq!(
+        field(&out, "SAID"),
+        "FAIL  the step could not be applied: node r: `echo it said no; exit 3` exited with status 3 (0 was expected)",
+        "{out}"
+    );
+    assert_eq!(field(&out, "PRINTED"), "1", "{out}");
+    let took = |order: &str| -> u64 { field(&out, &format!("TOOK_{order}")).parse().unwrap() };
+    assert!(took("true") >= 3000, "one after the other: {out}");
+    assert!(took("false") < took("true"), "at once: {out}");
     nothing_left(&out);
 }
 
@@ -711,17 +904,24 @@ links:
   - endpoints: [client:vethC 10.0.2.2/24, router:veth-cli 10.0.2.1/24]
 EOF
 $NSBOX lab up /run/t10.yaml >/dev/null
-echo "SNAT $($NSBOX lab explain server 2.2.2.2 | tr '\n' ';')"
-echo "CLIENT $($NSBOX lab explain client 10.0.1.2 | tr '\n' ';')"
+# The model's account, and beside it the real echo's answer, which must
+# agree every time: PROBE_<case>.
+explain() {
+  $NSBOX lab explain "$2" "$3" > /run/ex || true
+  echo "PROBE_$1 $(grep "^probe:" /run/ex | grep -o "(the kernel agrees)$")" >> /run/probes
+  grep -v '^probe:' /run/ex
+}
+echo "SNAT $(explain SNAT server 2.2.2.2 | tr '\n' ';')"
+echo "CLIENT $(explain CLIENT client 10.0.1.2 | tr '\n' ';')"
 $NSBOX nat -n seed-router flush >/dev/null
 set +e
-echo "NO_SNAT $($NSBOX lab explain server 2.2.2.2 | tr '\n' ';')"
+echo "NO_SNAT $(explain NO_SNAT server 2.2.2.2 | tr '\n' ';')"
 $NSBOX lab explain server 2.2.2.2 >/dev/null; echo "NO_SNAT_CODE $?"
 $NSBOX filter -n seed-router add forward drop -s 10.0.1.2 >/dev/null
-echo "DROPPED $($NSBOX lab explain server 2.2.2.2 | tail -2 | tr '\n' ';')"
+echo "DROPPED $(explain DROPPED server 2.2.2.2 | tail -2 | tr '\n' ';')"
 $NSBOX filter -n seed-router flush >/dev/null
 ip netns exec seed-router sysctl -qw net.ipv4.ip_forward=0
-echo "NO_FORWARDING $($NSBOX lab explain server 2.2.2.2 | tail -2 | tr '\n' ';')"
+echo "NO_FORWARDING $(explain NO_FORWARDING server 2.2.2.2 | tail -2 | tr '\n' ';')"
 ip netns exec seed-router sysctl -qw net.ipv4.ip_forward=1
 # seed-lab.md T6c: an on-link route and a client that no longer answers
 # ARP for its loopback address: the router's neighbour entry fails.
@@ -729,7 +929,8 @@ ip -n seed-router route replace default dev veth-cli
 ip netns exec seed-client sysctl -qw net.ipv4.conf.all.arp_ignore=1
 ip -n seed-router neigh flush all
 ip netns exec seed-server ping -c 1 -W 4 2.2.2.2 >/dev/null 2>&1
-echo "NO_ARP $($NSBOX lab explain server 2.2.2.2 | tail -2 | tr '\n' ';')"
+echo "NO_ARP $(explain NO_ARP server 2.2.2.2 | tail -2 | tr '\n' ';')"
+cat /run/probes
 set -e
 $NSBOX lab down seed >/dev/null
 leftovers
@@ -768,6 +969,13 @@ leftovers
         field(&out, "NO_FORWARDING"),
         "router: does not forward (its forwarding switch is off): dropped;unreachable: the request does not arrive;"
     );
+    for case in ["SNAT", "CLIENT", "NO_SNAT", "DROPPED", "NO_FORWARDING", "NO_ARP"] {
+        assert_eq!(
+            field(&out, &format!("PROBE_{case}")),
+            "(the kernel agrees)",
+            "{case}: {out}"
+        );
+    }
     nothing_left(&out);
 }
 

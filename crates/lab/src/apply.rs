@@ -270,6 +270,17 @@ impl Running<'_> {
             Op::AddRule { node, rule } => {
                 self.firewall(node)?.add(std::slice::from_ref(rule)).map_err(fw(node))?;
             }
+            Op::SetRuleset { node, ruleset, old } => {
+                let handle = self.node(node)?;
+                // The old ruleset's own tables: not nsbox's, not one made by
+                // hand in the node.
+                let tables = old.as_ref().map(|b| b.tables()).unwrap_or_default();
+                nsbox_net::firewall::ruleset::remove_tables(&handle.fd, &tables)
+                    .map_err(|e| deploy::ruleset_error(node, None, e))?;
+                if let Some(block) = ruleset {
+                    deploy::load_ruleset(node, block, handle)?;
+                }
+            }
             Op::RestartCommands { node } => {
                 let netns = self.netns(node);
                 deploy::kill_processes(self.registry, &[netns]);
@@ -324,6 +335,11 @@ impl Running<'_> {
             Op::AddRule { node, rule } => Op::RemoveRule {
                 node: node.clone(),
                 rule: rule.clone(),
+            },
+            Op::SetRuleset { node, ruleset, old } => Op::SetRuleset {
+                node: node.clone(),
+                ruleset: old.clone(),
+                old: ruleset.clone(),
             },
             Op::SetSysctl {
                 node,

@@ -3,9 +3,11 @@
 //! netns` sees the nodes too.
 
 use crate::model::{End, Lab, Route};
+use crate::nft_block::NftBlock;
 use crate::owner::Owner;
 use crate::state::{State, StateError, Store};
 use nsbox_net::addr::add_address_request;
+use nsbox_net::firewall::ruleset::RulesetError;
 use nsbox_net::firewall::{Firewall, FirewallError};
 use nsbox_net::link::{bridge_request, set_up_request, veth_request, LinkChange, VethEnd, VethPeer};
 use nsbox_net::route::{add_route_request, RouteSpec};
@@ -39,6 +41,8 @@ pub enum LabError {
     },
     #[error("node {node}: {source}")]
     Firewall { node: String, source: FirewallError },
+    #[error("node {node}: nft refused its nftables ruleset: {errors}")]
+    Ruleset { node: String, errors: String },
     #[error(transparent)]
     State(#[from] StateError),
     #[error(transparent)]
@@ -58,6 +62,15 @@ pub enum LabError {
     },
     #[error("{what}: {why}")]
     Unsupported { what: String, why: String },
+    #[error("node {node}: `{command}` {how}{}", if output.is_empty() { String::new() } else { format!("\n  {output}") })]
+    StepCommand {
+        node: String,
+        command: String,
+        /// "exited with status 1 (0 was expected)", ...
+        how: String,
+        /// The end of what it printed.
+        output: String,
+    },
 }
 
 /// A node's namespace, open, with its netlink socket.
@@ -178,9 +191,15 @@ pub(crate) fn kill_processes(registry: &Registry, namespaces: &[String]) {
 /// scope of source address". A lab's addresses are unique by validation;
 /// a node that sets `net.ipv6.conf.default.accept_dad: 1` gets DAD back.
 /// Interfaces made in the namespace afterwards take `default`'s value.
-pub(crate) const LAB_DEFAULTS: [(&str, &str); 2] = [
+/// IPv6 addresses are also kept when an interface is set down (as IPv4's
+/// are): a step that sets a link down and up again gets the lab's
+/// addresses back (`keep_addr_on_down`; the kernel's default flushes
+/// them).
+pub(crate) const LAB_DEFAULTS: [(&str, &str); 4] = [
     ("net.ipv6.conf.all.accept_dad", "0"),
     ("net.ipv6.conf.default.accept_dad", "0"),
+    ("net.ipv6.conf.all.keep_addr_on_down", "1"),
+    ("net.ipv6.conf.default.keep_addr_on_down", "1"),
 ];
 
 /// Makes the lab's namespaces (nodes', then the switch's) on two threads
@@ -506,6 +525,9 @@ fn configure(
         for iface in mine.iter().filter(|f| f.mtu.is_some()) {
             set_mtu(handle, &iface.end.iface, iface.mtu)?;
         }
+        if let Some(block) = &node.nftables {
+            load_ruleset(&node.name, block, handle)?;
+        }
         if !node.rules.is_empty() {
             firewall(handle)?
                 .add(&node.rules)
@@ -516,6 +538,38 @@ fn configure(
         }
     }
     Ok(())
+}
+
+/// Loads a node's own ruleset. Before nsbox's rules at `up`: both tables
+/// are kept side by side (each table's chains see every packet; a drop in
+/// either drops it).
+pub(crate) fn load_ruleset(node: &str, block: &NftBlock, handle: &NodeHandle) -> Result<(), LabError> {
+    nsbox_net::firewall::ruleset::load(&handle.fd, &block.text).map_err(|e| ruleset_error(node, Some(block), e))
+}
+
+/// nft's refusal of `block` (or of deleting a ruleset's tables), each
+/// error placed in the lab file.
+pub(crate) fn ruleset_error(node: &str, block: Option<&NftBlock>, e: RulesetError) -> LabError {
+    match e {
+        RulesetError::Refused(errors) => LabError::Ruleset {
+            node: node.to_string(),
+            errors: errors
+                .iter()
+                .map(|e| match block {
+                    Some(block) => {
+                        let (line, column) = block.place(e.line, e.column);
+                        format!("{} (the lab file's line {line}, column {column})", e.message)
+                    }
+                    None => e.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+        RulesetError::Run(source) => LabError::Firewall {
+            node: node.to_string(),
+            source,
+        },
+    }
 }
 
 fn set_mtu(handle: &mut NodeHandle, iface: &str, mtu: Option<u32>) -> Result<(), LabError> {

@@ -16,9 +16,24 @@ const TTL: u32 = 64;
 pub struct Explanation {
     /// One line per hop and decision, in order.
     pub steps: Vec<String>,
-    /// Whether the request arrived, and whether the reply came back.
+    /// Whether the request arrived, and whether the reply came back, as
+    /// nsbox models it.
     pub arrived: bool,
     pub answered: bool,
+    /// What is on the way that nsbox does not model (another nftables
+    /// table than its own, say): the model may be wrong there.
+    pub unmodeled: Vec<String>,
+    /// The kernel's own answer: one real echo, sent as `lab check` sends
+    /// it, when asked for (see [`explain`]).
+    pub probe: Option<crate::probe::Observed>,
+}
+
+impl Explanation {
+    /// Whether the model and the real probe say the same (true when no
+    /// probe was sent).
+    pub fn agrees(&self) -> bool {
+        self.probe.as_ref().is_none_or(|p| p.reachable == self.answered)
+    }
 }
 
 /// A packet on its way: where it is, where it came in, its addresses.
@@ -51,6 +66,9 @@ struct Walk<'a> {
     undo: Vec<Translation>,
     /// Each node's rules, listed once (each listing runs `nft`).
     rules: std::collections::BTreeMap<usize, Vec<Listed>>,
+    /// Nodes whose other nftables tables were looked for already.
+    looked_at: std::collections::BTreeSet<usize>,
+    unmodeled: Vec<String>,
 }
 
 fn owner(lab: &Lab, address: IpAddr) -> Option<(usize, String)> {
@@ -97,6 +115,26 @@ impl Walk<'_> {
             })?;
         self.rules.insert(node, rules.clone());
         Ok(rules)
+    }
+
+    /// Says, once per node, what tables of the node's ruleset nsbox does
+    /// not model (its `nftables:` block, or tables made by hand): their
+    /// chains see the packet too, and may drop or change it.
+    fn note_other_tables(&mut self, node: usize) {
+        if !self.looked_at.insert(node) {
+            return;
+        }
+        let tables = nsbox_net::firewall::ruleset::foreign_tables(&self.nodes[node].fd).unwrap_or_default();
+        if tables.is_empty() {
+            return;
+        }
+        let note = format!(
+            "{}: its nftables tables {} are not nsbox's rules and are not modelled here: they may drop or change this packet",
+            self.name(node),
+            tables.join(", ")
+        );
+        self.say(format!("note: {note}"));
+        self.unmodeled.push(note);
     }
 
     /// The first of nsbox's rules at `hook` that the packet matches.
@@ -180,6 +218,7 @@ impl Walk<'_> {
     fn walk(&mut self, mut p: Packet) -> Result<Option<usize>, LabError> {
         let origin = p.at;
         loop {
+            self.note_other_tables(p.at);
             self.undo_nat(&mut p);
             // DNAT where the packet comes in.
             if p.came_in.is_some() {
@@ -358,8 +397,33 @@ fn refused_here(e: &nsbox_net::NetError, local: bool, destination: IpAddr) -> St
 }
 
 /// Explains an echo from node `from` to `to` (from `source`, else the
-/// address the kernel picks) and its reply.
+/// address the kernel picks) and its reply, as nsbox models them; with
+/// `probe`, then sends one real echo the same way, so that the kernel's
+/// answer stands beside the model's (see [`Explanation::agrees`]).
 pub fn explain(
+    lab: &Lab,
+    nodes: &mut [NodeHandle],
+    from: usize,
+    to: IpAddr,
+    source: Option<IpAddr>,
+    probe: bool,
+) -> Result<Explanation, LabError> {
+    let mut explanation = model(lab, nodes, from, to, source)?;
+    if probe {
+        let expect = crate::model::Expect {
+            text: String::new(),
+            from,
+            source,
+            to,
+            port: None,
+            outcome: crate::model::Outcome::Reachable,
+        };
+        explanation.probe = Some(crate::probe::probe(&(&nodes[from]).into(), &expect));
+    }
+    Ok(explanation)
+}
+
+fn model(
     lab: &Lab,
     nodes: &mut [NodeHandle],
     from: usize,
@@ -375,6 +439,8 @@ pub fn explain(
         translations: Vec::new(),
         undo: Vec::new(),
         rules: Default::default(),
+        looked_at: Default::default(),
+        unmodeled: Vec::new(),
     };
     let Some(source) = source else {
         let why = match &lookup {
@@ -387,6 +453,8 @@ pub fn explain(
             steps: walk.steps,
             arrived: false,
             answered: false,
+            unmodeled: walk.unmodeled,
+            probe: None,
         });
     };
     walk.say(format!("echo request {source} -> {to}"));
@@ -403,6 +471,8 @@ pub fn explain(
             steps: walk.steps,
             arrived: false,
             answered: false,
+            unmodeled: walk.unmodeled,
+            probe: None,
         });
     };
     // The reply goes from where the request arrived (its address after
@@ -433,6 +503,8 @@ pub fn explain(
         steps: walk.steps,
         arrived: true,
         answered,
+        unmodeled: walk.unmodeled,
+        probe: None,
     })
 }
 

@@ -80,6 +80,9 @@ pub struct LabFile {
     /// `SRC -> DEST: OUTCOME` entries.
     #[serde(default)]
     pub expect: Ordered<Text>,
+    /// Probe the lab's expectations one at a time, in the file's order.
+    #[serde(default)]
+    pub sequential: Option<Spanned<bool>>,
     #[serde(default)]
     pub steps: Vec<Spanned<StepFile>>,
 }
@@ -103,6 +106,10 @@ pub struct NodeFile {
     /// `nsbox filter add` arguments: `forward drop -s 10.0.1.2`.
     #[serde(default)]
     pub filter: Vec<Text>,
+    /// A ruleset in nft's own language, loaded whole in the node beside
+    /// nsbox's table: `nftables: |` and the lines of an nft file.
+    #[serde(default)]
+    pub nftables: Option<Text>,
     /// Commands (`sh -c`) started in the node once the lab is up, left
     /// running until `down`: servers, agents.
     #[serde(default)]
@@ -221,10 +228,23 @@ pub struct StepFile {
     /// Pairs of nodes to join again.
     #[serde(default)]
     pub heal: Vec<Spanned<Vec<Text>>>,
+    /// Node interfaces set down (`NODE:IFACE`), as `ip link set down`.
+    #[serde(default)]
+    pub down: Vec<Text>,
+    /// Node interfaces set up again.
+    #[serde(default)]
+    pub up: Vec<Text>,
+    /// Commands run in nodes, in order, each to its end: `[NODE, CMD]`
+    /// (it must exit 0) or `[NODE, CMD, STATUS]`.
+    #[serde(default)]
+    pub exec: Vec<Spanned<Vec<Text>>>,
     /// A pause after the step's changes, before its expectations: `2s`,
     /// `500ms`.
     #[serde(default)]
     pub wait: Option<Text>,
+    /// Probe the step's expectations one at a time, in the file's order.
+    #[serde(default)]
+    pub sequential: Option<Spanned<bool>>,
     #[serde(default)]
     pub expect: Ordered<Text>,
 }

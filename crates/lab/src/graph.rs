@@ -31,6 +31,12 @@ fn node_label(lab: &Lab, node: usize) -> String {
     for rule in &n.rules {
         label.push_str(&format!("\\n{}", escape(&rule.to_string())));
     }
+    if let Some(block) = &n.nftables {
+        label.push_str(&format!(
+            "\\nnftables: table {}",
+            escape(&block.tables().join(", table "))
+        ));
+    }
     // A container node's first command is its container, shown above.
     let services = n.run.iter().skip(usize::from(n.container.is_some()));
     for command in services {

@@ -10,6 +10,7 @@ pub mod file;
 pub mod graph;
 pub mod load;
 pub mod model;
+pub mod nft_block;
 pub mod observe;
 pub mod owner;
 pub mod pacing;

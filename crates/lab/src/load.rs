@@ -3,7 +3,9 @@
 //! almost certainly not meant) are returned beside the lab.
 
 use crate::file::{ChangeFile, LabFile, NodeFile, Ordered, Scalar, SegmentFile, Text};
-use crate::model::{Change, End, Expect, Lab, Link, Node, Outcome, Port, Route, RouteKind, Step, Transport};
+use crate::model::{
+    Change, End, Expect, Lab, Link, LinkState, Node, Outcome, Port, Route, RouteKind, Step, StepCommand, Transport,
+};
 use ipnet::IpNet;
 use nsbox_net::firewall::{words, Rule};
 use serde_saphyr::{Location, Spanned};
@@ -117,6 +119,7 @@ pub fn parse(path: &Path, text: &str) -> Result<(Lab, Diagnostics), Diagnostics>
 /// [`parse`], asking the kernel too (see [`AskKernel`]).
 pub fn parse_asking(path: &Path, text: &str, ask: AskKernel) -> Result<(Lab, Diagnostics), Diagnostics> {
     let mut checker = Checker {
+        source: text,
         diagnostics: Diagnostics {
             file: path.to_path_buf(),
             list: Vec::new(),
@@ -124,9 +127,11 @@ pub fn parse_asking(path: &Path, text: &str, ask: AskKernel) -> Result<(Lab, Dia
         ends_at: Vec::new(),
         lo_at: Vec::new(),
         partitioned: Default::default(),
+        downed: Default::default(),
         interfaces: Vec::new(),
         no_netem: None,
         sysctls_at: Vec::new(),
+        rulesets: Vec::new(),
         ask,
     };
     let file: LabFile = match serde_saphyr::from_str(text) {
@@ -158,7 +163,9 @@ pub fn parse_asking(path: &Path, text: &str, ask: AskKernel) -> Result<(Lab, Dia
 /// A node's interfaces: (name, addresses).
 type NodeInterfaces = Vec<(String, Vec<IpNet>)>;
 
-struct Checker {
+struct Checker<'a> {
+    /// The file's text: where a node's ruleset starts is read from it.
+    source: &'a str,
     diagnostics: Diagnostics,
     /// Where each end is written, in the order of [`Lab::ends`].
     ends_at: Vec<Location>,
@@ -166,11 +173,16 @@ struct Checker {
     lo_at: Vec<Vec<Location>>,
     /// The pairs of nodes cut apart at the step being read.
     partitioned: std::collections::BTreeSet<(usize, usize)>,
+    /// The interfaces set down at the step being read.
+    downed: std::collections::BTreeSet<(usize, String)>,
     /// Why delay and loss cannot be had here (the kernel asked at most once).
     no_netem: Option<String>,
     /// Every sysctl the file sets, with where its value is written: tried
     /// in a throwaway namespace once the file is read.
     sysctls_at: Vec<(String, String, Location)>,
+    /// Every node's ruleset: checked by nft in a throwaway namespace once
+    /// the file is read.
+    rulesets: Vec<crate::nft_block::NftBlock>,
     ask: AskKernel,
     /// Each node's interfaces with their addresses, once they are all
     /// named (a lab of 100 routers checks ten thousand routes against them).
@@ -190,11 +202,15 @@ fn is_plain_name(name: &str) -> bool {
         && !name.starts_with(['.', '-'])
 }
 
-impl Checker {
+impl Checker<'_> {
     fn push(&mut self, at: Location, message: String, warning: bool) {
+        self.push_at(at.line(), at.column(), message, warning);
+    }
+
+    fn push_at(&mut self, line: u64, column: u64, message: String, warning: bool) {
         self.diagnostics.list.push(Diagnostic {
-            line: at.line(),
-            column: at.column(),
+            line,
+            column,
             message,
             warning,
         });
@@ -219,6 +235,7 @@ impl Checker {
             links: Vec::new(),
             bridges: Vec::new(),
             expect: Vec::new(),
+            sequential: file.sequential.as_ref().is_some_and(|s| s.value),
             steps: Vec::new(),
         };
         for (name, node) in &file.nodes.0 {
@@ -267,6 +284,7 @@ impl Checker {
             lab.steps.push(resolved);
         }
         self.probe_sysctls();
+        self.check_rulesets();
         lab
     }
 
@@ -288,6 +306,7 @@ impl Checker {
             sysctls: Vec::new(),
             routes: Vec::new(),
             rules: Vec::new(),
+            nftables: n.nftables.as_ref().and_then(|text| self.nftables(text)),
             run: n.run.iter().map(|c| c.value.clone()).collect(),
             container: None,
         };
@@ -402,6 +421,45 @@ impl Checker {
         for ((key, _, at), why) in tried.iter().zip(found) {
             if let Some(why) = why {
                 self.error_at(*at, format!("sysctl {key}: {why}"));
+            }
+        }
+    }
+
+    /// A node's ruleset, refused where it would touch nsbox's own table.
+    fn nftables(&mut self, text: &Text) -> Option<crate::nft_block::NftBlock> {
+        let at = text.referenced;
+        if text.value.trim().is_empty() {
+            self.error_at(at, "an empty ruleset: write nft's rules, or leave nftables out");
+            return None;
+        }
+        let block = crate::nft_block::NftBlock::new(text.value.clone(), self.source, at.line(), at.column());
+        if let Some((line, why)) = nsbox_net::firewall::ruleset::forbidden(&block.text) {
+            let (line, column) = block.place(Some(line), None);
+            self.push_at(line, column, format!("nftables: {why}"), false);
+            return None;
+        }
+        self.rulesets.push(block.clone());
+        Some(block)
+    }
+
+    /// Asks nft about every ruleset (`nft -c` in a throwaway namespace),
+    /// when asked to ask the kernel; nft's errors are placed in the file.
+    fn check_rulesets(&mut self) {
+        use nsbox_net::firewall::ruleset::{check, RulesetError};
+        if self.ask == AskKernel::No {
+            return;
+        }
+        for block in std::mem::take(&mut self.rulesets) {
+            match check(&block.text) {
+                Ok(()) => {}
+                Err(RulesetError::Refused(errors)) => {
+                    for e in errors {
+                        let (line, column) = block.place(e.line, e.column);
+                        self.push_at(line, column, format!("nftables: {}", e.message), false);
+                    }
+                }
+                // No nft, or no namespace to try it in: `up` will say.
+                Err(RulesetError::Run(_)) => {}
             }
         }
     }
@@ -856,7 +914,10 @@ impl Checker {
             flush_neighbours: Vec::new(),
             partition: Vec::new(),
             heal: Vec::new(),
+            links: Vec::new(),
+            exec: Vec::new(),
             wait: None,
+            sequential: s.sequential.as_ref().is_some_and(|s| s.value),
             expect: Vec::new(),
         };
         if let Some(wait) = &s.wait {
@@ -948,9 +1009,115 @@ impl Checker {
                 out.heal.push((a, b));
             }
         }
+        for (texts, up) in [(&s.down, false), (&s.up, true)] {
+            for text in texts {
+                if let Some((node, iface)) = self.node_interface(lab, text) {
+                    if self.downed.contains(&(node, iface.clone())) == up {
+                        self.downed.remove(&(node, iface.clone()));
+                        if !up {
+                            self.downed.insert((node, iface.clone()));
+                        }
+                        let routes = if up {
+                            self.routes_through(node, &iface, &state[node].0)
+                        } else {
+                            Vec::new()
+                        };
+                        out.links.push(LinkState {
+                            node,
+                            iface,
+                            up,
+                            routes,
+                        });
+                    } else {
+                        let state = if up { "up" } else { "down" };
+                        self.error_at(
+                            text.referenced,
+                            format!("{} is {state} already at this step", text.value),
+                        );
+                    }
+                }
+            }
+        }
+        for command in &s.exec {
+            if let Some(c) = self.step_command(lab, command) {
+                out.exec.push(c);
+            }
+        }
         let routes: Vec<Vec<Route>> = state.iter().map(|(r, _)| r.clone()).collect();
         out.expect = self.expects(lab, &routes, &s.expect);
         out
+    }
+
+    /// Those of `routes` that go out through `iface` of `node`: named as
+    /// their device, or through a gateway on one of its subnets.
+    fn routes_through(&self, node: usize, iface: &str, routes: &[Route]) -> Vec<Route> {
+        let subnets: Vec<IpNet> = self.interfaces[node]
+            .iter()
+            .filter(|(i, _)| i == iface)
+            .flat_map(|(_, addresses)| addresses.iter().map(|a| a.trunc()))
+            .collect();
+        routes
+            .iter()
+            .filter(|r| match (&r.dev, r.via) {
+                (Some(dev), _) => dev == iface,
+                (None, Some(gw)) => subnets.iter().any(|n| n.contains(&gw)),
+                (None, None) => false,
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// `NODE:IFACE`, an interface the lab gives the node (`lo` too).
+    fn node_interface(&mut self, lab: &Lab, text: &Text) -> Option<(usize, String)> {
+        let Some((name, iface)) = text.value.split_once(':') else {
+            self.error_at(text.referenced, "name an interface as NODE:IFACE (eth0 of a: a:eth0)");
+            return None;
+        };
+        let node = self.node_index(lab, name, text.referenced)?;
+        if !self.interfaces[node].iter().any(|(i, _)| i == iface) {
+            let known: Vec<&str> = self.interfaces[node].iter().map(|(i, _)| i.as_str()).collect();
+            self.error_at(
+                text.referenced,
+                format!("{name} has no interface {iface:?} (it has {})", known.join(", ")),
+            );
+            return None;
+        }
+        Some((node, iface.to_string()))
+    }
+
+    /// `[NODE, CMD]` or `[NODE, CMD, STATUS]`.
+    fn step_command(&mut self, lab: &Lab, command: &Spanned<Vec<Text>>) -> Option<StepCommand> {
+        let (node, text, status) = match command.value.as_slice() {
+            [node, text] => (node, text, None),
+            [node, text, status] => (node, text, Some(status)),
+            _ => {
+                self.error_at(
+                    command.referenced,
+                    "a command is [NODE, COMMAND] or [NODE, COMMAND, EXIT STATUS]",
+                );
+                return None;
+            }
+        };
+        let node = self.node_index(lab, &node.value, node.referenced)?;
+        if text.value.trim().is_empty() {
+            self.error_at(text.referenced, "an empty command: say what to run");
+            return None;
+        }
+        let status = match status {
+            None => 0,
+            Some(s) => match s.value.parse::<u8>() {
+                Ok(n) => i32::from(n),
+                Err(_) => {
+                    self.error_at(s.referenced, format!("{:?} is not an exit status (0 to 255)", s.value));
+                    return None;
+                }
+            },
+        };
+        Some(StepCommand {
+            node,
+            command: text.value.clone(),
+            status,
+        })
     }
 }
 

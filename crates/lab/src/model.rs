@@ -14,6 +14,8 @@ pub struct Lab {
     /// Shared segments, each a bridge in the lab's switch namespace.
     pub bridges: Vec<Bridge>,
     pub expect: Vec<Expect>,
+    /// The lab's expectations probed one at a time, in order.
+    pub sequential: bool,
     pub steps: Vec<Step>,
 }
 
@@ -27,6 +29,8 @@ pub struct Node {
     pub routes: Vec<Route>,
     /// NAT and filter rules, in the order written.
     pub rules: Vec<Rule>,
+    /// The node's own nftables ruleset, loaded before nsbox's rules.
+    pub nftables: Option<crate::nft_block::NftBlock>,
     /// Commands started once the lab is up, running until `down` (a
     /// container node's comes first).
     pub run: Vec<String>,
@@ -188,9 +192,35 @@ pub struct Step {
     /// Pairs of nodes cut apart, then pairs joined again.
     pub partition: Vec<(usize, usize)>,
     pub heal: Vec<(usize, usize)>,
+    /// Interfaces set down or up, in the file's order.
+    pub links: Vec<LinkState>,
+    /// Commands run in nodes, in order, after the other changes.
+    pub exec: Vec<StepCommand>,
     /// A pause after the changes, before the expectations.
     pub wait: Option<std::time::Duration>,
+    /// Its expectations probed one at a time, in order.
+    pub sequential: bool,
     pub expect: Vec<Expect>,
+}
+
+/// An interface a step sets down or up. Up brings it back as the lab has
+/// it: the node's routes through it (at that step) are added again, as
+/// the kernel deleted them when it went down.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkState {
+    pub node: usize,
+    pub iface: String,
+    pub up: bool,
+    pub routes: Vec<Route>,
+}
+
+/// A command a step runs in a node (`sh -c`), and the exit status it must
+/// end with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepCommand {
+    pub node: usize,
+    pub command: String,
+    pub status: i32,
 }
 
 impl Lab {

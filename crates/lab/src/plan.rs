@@ -2,6 +2,7 @@
 //! version of its file says, without touching what did not change.
 
 use crate::model::{Lab, Route};
+use crate::nft_block::NftBlock;
 use ipnet::IpNet;
 use nsbox_net::firewall::Rule;
 use serde::Serialize;
@@ -93,6 +94,14 @@ pub enum Op {
         node: String,
         rule: Rule,
     },
+    /// The node's own nftables ruleset set, replaced or (`None`) removed:
+    /// the tables the old one declares are deleted, the new one loaded.
+    SetRuleset {
+        node: String,
+        ruleset: Option<NftBlock>,
+        #[serde(skip)]
+        old: Option<NftBlock>,
+    },
     /// The node's `run` commands changed: its processes are killed and
     /// the new commands started.
     RestartCommands {
@@ -131,6 +140,11 @@ impl fmt::Display for Op {
             Op::KeepSysctl { node, key } => write!(f, "= sysctl {node} {key} (no longer in the file: left as it is)"),
             Op::AddRoute { node, route } => write!(f, "+ route {node}: {}", route),
             Op::AddRule { node, rule } => write!(f, "+ rule {node}: {rule}"),
+            Op::SetRuleset { node, ruleset, old } => match (ruleset, old) {
+                (Some(_), None) => write!(f, "+ nftables {node}"),
+                (Some(_), Some(_)) => write!(f, "~ nftables {node} (its tables replaced)"),
+                (None, _) => write!(f, "- nftables {node}"),
+            },
             Op::RestartCommands { node } => write!(f, "~ commands of {node} (restarted)"),
         }
     }
@@ -368,7 +382,16 @@ pub fn plan(old: &Lab, new: &Lab) -> Result<Vec<Op>, String> {
                 key: key.clone(),
             });
         }
-        let (old_routes, old_rules, old_run) = before.map(|n| (n.routes, n.rules, n.run)).unwrap_or_default();
+        let (old_routes, old_rules, old_run, old_ruleset) = before
+            .map(|n| (n.routes, n.rules, n.run, n.nftables))
+            .unwrap_or_default();
+        if node.nftables != old_ruleset {
+            ops.push(Op::SetRuleset {
+                node: node.name.clone(),
+                ruleset: node.nftables.clone(),
+                old: old_ruleset,
+            });
+        }
         for route in missing(&node.routes, &old_routes) {
             ops.push(Op::AddRoute {
                 node: node.name.clone(),

@@ -429,12 +429,19 @@ pub fn check_all(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer) ->
     for (i, o) in observed {
         by_index[i] = Some(o);
     }
+    let observed = by_index.into_iter().map(|o| o.unwrap_or_else(panicked)).collect();
+    judge(expects, observed, before, pacer)
+}
+
+/// Each expectation beside what its probe observed: whether it holds, and
+/// for one that does not, what may explain it (the host's neighbour table
+/// overflowed while probing, a router's rate limit).
+fn judge(expects: &[Expect], observed: Vec<Observed>, before: Option<TableStats>, pacer: &Pacer) -> Vec<Check> {
     let note = overflow_note(before, neigh_table::stats());
     expects
         .iter()
-        .zip(by_index)
-        .map(|(expect, observed)| {
-            let mut observed = observed.unwrap_or_else(panicked);
+        .zip(observed)
+        .map(|(expect, mut observed)| {
             let holds = holds(&expect.outcome, &observed);
             if !holds {
                 note_overflow(&mut observed, note.as_deref());
@@ -450,6 +457,46 @@ pub fn check_all(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer) ->
             }
         })
         .collect()
+}
+
+/// Checks every expectation: [`check_in_order`] when the lab or step
+/// says `sequential`, else [`check_all`].
+pub fn check(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer, sequential: bool) -> Vec<Check> {
+    if sequential {
+        check_in_order(nodes, expects, pacer)
+    } else {
+        check_all(nodes, expects, pacer)
+    }
+}
+
+/// Checks every expectation one at a time, in the order given (for labs
+/// where one probe's traffic changes the next one's answer: conntrack
+/// state, a neighbour cache, counters); those that expect a router's ICMP
+/// error still wait for `pacer`'s tokens.
+pub fn check_in_order(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer) -> Vec<Check> {
+    let before = neigh_table::stats();
+    let (_, groups) = pacing::plan(expects);
+    let source_of = |i: usize| groups.iter().find(|(_, g)| g.contains(&i)).map(|(s, _)| *s);
+    let probers: Vec<Prober> = nodes.iter().map(Prober::from).collect();
+    let observed: Vec<Observed> = (0..expects.len())
+        .map(|i| {
+            let probe_one = |i: usize| probe(&probers[expects[i].from], &expects[i]);
+            match source_of(i) {
+                None => probe_one(i),
+                Some(source) => pacer
+                    .run(
+                        &[i],
+                        source,
+                        probe_one,
+                        |observed| observed.may_have_drawn_an_error(),
+                        |observed| observed.detail == "no reply",
+                    )
+                    .pop()
+                    .unwrap_or_else(panicked),
+            }
+        })
+        .collect();
+    judge(expects, observed, before, pacer)
 }
 
 /// What stands for the answer of a probe whose thread panicked.

@@ -3,8 +3,8 @@
 
 use crate::deploy::route_spec;
 use crate::deploy::{self, LabError, NodeHandle};
-use crate::model::{Lab, Step};
-use crate::probe::{check_all, Check};
+use crate::model::{Lab, Step, StepCommand};
+use crate::probe::{check, Check};
 use crate::state::Store;
 use nsbox_ns::netns::Registry;
 use serde::Serialize;
@@ -58,10 +58,108 @@ pub fn apply(lab: &Lab, nodes: &mut [NodeHandle], step: &Step) -> Result<(), Lab
             .flush_neighbours(None)
             .map_err(net(node, "flushing neighbours"))?;
     }
+    for link in &step.links {
+        let node = &mut nodes[link.node];
+        let op = if link.up {
+            "setting a link up"
+        } else {
+            "setting a link down"
+        };
+        node.nl.set_up(&link.iface, link.up).map_err(net(node, op))?;
+        for route in &link.routes {
+            match node.nl.add_route(&route_spec(route)) {
+                // EEXIST: the route is there (the kernel kept or made it).
+                Err(e) if e.errno() == Some(EEXIST) => {}
+                other => other.map_err(net(node, "adding a route back"))?,
+            }
+        }
+    }
+    for command in &step.exec {
+        run_step_command(&nodes[command.node], command)?;
+    }
     if let Some(wait) = step.wait {
         std::thread::sleep(wait);
     }
     Ok(())
+}
+
+const EEXIST: i32 = 17;
+
+/// How long a step's command may run.
+const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs a step's command (`sh -c`) in its node's network namespace to its
+/// end (at most [`COMMAND_TIMEOUT`]): an exit status other than the one
+/// asked for fails the step, with the end of what the command printed.
+fn run_step_command(node: &NodeHandle, step: &StepCommand) -> Result<(), LabError> {
+    use std::process::{Command, Stdio};
+    let failed = |how: String, output: &str| LabError::StepCommand {
+        node: node.name.clone(),
+        command: step.command.clone(),
+        how,
+        output: crate::services::last_lines(output, 5),
+    };
+    let command = step.command.clone();
+    let spawned = nsbox_ns::netns::run_in_fd(&node.fd, move || {
+        Command::new("sh")
+            .args(["-c", &command])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    })?;
+    let mut child = spawned.map_err(|e| failed(format!("could not start: {e}"), ""))?;
+    // Read its output on threads of their own: a command that prints more
+    // than a pipe holds must not block while it is waited for.
+    let readers: Vec<_> = [
+        child
+            .stdout
+            .take()
+            .map(|o| Box::new(o) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|e| Box::new(e) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+            text
+        })
+    })
+    .collect();
+    let deadline = std::time::Instant::now() + COMMAND_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let output: String = readers.into_iter().filter_map(|r| r.join().ok()).collect();
+    let Some(status) = status else {
+        return Err(failed(
+            format!("did not end within {} s: killed", COMMAND_TIMEOUT.as_secs()),
+            &output,
+        ));
+    };
+    // As a shell reports it: 128+N for signal N.
+    let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+    let code = status.code().or(signal.map(|s| 128 + s)).unwrap_or(-1);
+    if code == step.status {
+        return Ok(());
+    }
+    Err(failed(
+        format!("exited with status {code} ({} was expected)", step.status),
+        &output,
+    ))
 }
 
 /// Cuts nodes `a` and `b` apart (see [`Lab::partition_rules`]).
@@ -177,7 +275,7 @@ pub fn test(
     let first = Section {
         title: "up".into(),
         error: None,
-        checks: check_all(&mut nodes, &lab.expect, &pacer),
+        checks: check(&mut nodes, &lab.expect, &pacer, lab.sequential),
     };
     record(first, &mut report);
     for step in &lab.steps {
@@ -185,7 +283,7 @@ pub fn test(
             Ok(()) => Section {
                 title: step.name.clone(),
                 error: None,
-                checks: check_all(&mut nodes, &step.expect, &pacer),
+                checks: check(&mut nodes, &step.expect, &pacer, lab.sequential || step.sequential),
             },
             Err(e) => Section {
                 title: step.name.clone(),

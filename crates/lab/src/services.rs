@@ -229,10 +229,8 @@ fn describe(status: std::process::ExitStatus) -> String {
 /// The error for a command that died at start, with the last lines of
 /// what it printed.
 fn died(s: &Started, how: &str) -> LabError {
-    const LINES: usize = 5;
     let log = std::fs::read_to_string(&s.log).unwrap_or_default();
-    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = lines[lines.len().saturating_sub(LINES)..].join("\n  ");
+    let tail = last_lines(&log, 5);
     LabError::Died {
         node: s.node.clone(),
         what: if s.container { "its container" } else { "command" }.to_string(),
@@ -240,4 +238,11 @@ fn died(s: &Started, how: &str) -> LabError {
         how: how.to_string(),
         output: tail,
     }
+}
+
+/// The last `n` lines of `text` that are not blank, joined for one
+/// indented message.
+pub(crate) fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n  ")
 }

@@ -12,6 +12,7 @@ mod index;
 mod json;
 mod nft;
 pub mod rule;
+pub mod ruleset;
 pub mod words;
 
 use index::{Entry, Index};
