@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 use nsbox_lab::deploy::{self, LabError};
-use nsbox_lab::model::{Lab, Outcome};
+use nsbox_lab::model::Lab;
 use nsbox_lab::probe::{check, Check};
 use nsbox_lab::scenario::{self, Section};
 use nsbox_lab::state::Store;
@@ -108,6 +108,9 @@ enum LabCmd {
         /// The source address to send from.
         #[arg(long)]
         from: Option<std::net::IpAddr>,
+        /// The request's TTL (hop limit) [default: the node's own].
+        #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
+        ttl: Option<u8>,
         /// Model the way only: send no real echo to compare with.
         #[arg(long)]
         no_probe: bool,
@@ -242,6 +245,7 @@ pub fn lab(args: LabArgs) -> i32 {
             node,
             dest,
             from,
+            ttl,
             no_probe,
             json,
         } => explain(
@@ -250,6 +254,7 @@ pub fn lab(args: LabArgs) -> i32 {
                 node: &node,
                 dest: &dest,
                 from,
+                ttl,
                 probe: !no_probe,
             },
             json,
@@ -716,6 +721,7 @@ struct Asked<'a> {
     node: &'a str,
     dest: &'a str,
     from: Option<std::net::IpAddr>,
+    ttl: Option<u8>,
     probe: bool,
 }
 
@@ -724,6 +730,7 @@ fn explain(lab: Option<&str>, asked: Asked, json: bool, store: &Store, registry:
         node,
         dest,
         from,
+        ttl,
         probe,
     } = asked;
     let target_node = dest.parse::<std::net::IpAddr>().is_err().then_some(dest);
@@ -737,7 +744,8 @@ fn explain(lab: Option<&str>, asked: Asked, json: bool, store: &Store, registry:
         }
     };
     let mut nodes = deploy::open(&lab, registry).map_err(failed)?;
-    let explanation = nsbox_lab::explain::explain(&lab, &mut nodes, index(node), to, from, probe).map_err(failed)?;
+    let explanation =
+        nsbox_lab::explain::explain(&lab, &mut nodes, index(node), to, from, ttl, probe).map_err(failed)?;
     if json {
         crate::output::print_json(&explanation);
     } else {
@@ -804,8 +812,10 @@ fn cut(
     Ok(0)
 }
 
-fn outcome_text(outcome: &Outcome) -> String {
-    outcome.to_string()
+/// What a check asked for, as the file writes it: its outcome, then its
+/// probe parameters if any.
+fn wanted_text(check: &Check) -> String {
+    format!("{}{}", check.wanted, check.params)
 }
 
 /// Rows are sources, columns destinations: `+` reached, `.` not.
@@ -838,12 +848,12 @@ fn print_matrix(lab: &Lab, cells: &[nsbox_lab::probe::Cell]) {
 fn print_checks(checks: &[Check]) {
     let width = checks
         .iter()
-        .map(|c| c.expect.len() + outcome_text(&c.wanted).len())
+        .map(|c| c.expect.len() + wanted_text(c).len())
         .max()
         .unwrap_or(0);
     for c in checks {
         let mark = if c.holds { "ok  " } else { "FAIL" };
-        let wanted = format!("{}: {}", c.expect, outcome_text(&c.wanted));
+        let wanted = format!("{}: {}", c.expect, wanted_text(c));
         println!("  {mark}  {wanted:<w$}  {}", c.observed.detail, w = width + 2);
     }
 }

@@ -473,6 +473,66 @@ leftovers
     nothing_left(&out);
 }
 
+/// Probe parameters (count, interval, wait, ttl) after an outcome, IPv4
+/// and IPv6: a TTL that runs out two routers away is expected as the
+/// kernel answers it. `explain` follows each node's own default TTL and a
+/// `--ttl`, and places the expiry on the leg where it happens (the reply's,
+/// when the replier's TTL is the short one); its probe agrees each time.
+#[test]
+fn probe_parameters_and_ttl_expiry_are_probed_and_explained_on_the_right_leg() {
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/ttl.yaml <<'EOF'
+name: ttl
+nodes:
+  a: {routes: [default via 10.0.1.1, default via 2001:db8:1::1]}
+  r1: {forwarding: true, routes: [default via 10.0.2.2, default via 2001:db8:2::2]}
+  r2: {forwarding: true, routes: [10.0.1.0/24 via 10.0.2.1, 2001:db8:1::/64 via 2001:db8:2::1]}
+  b: {routes: [default via 10.0.3.1, default via 2001:db8:3::1]}
+links:
+  - endpoints: [a 10.0.1.2/24 2001:db8:1::2/64, r1 10.0.1.1/24 2001:db8:1::1/64]
+  - endpoints: [r1 10.0.2.1/24 2001:db8:2::1/64, r2 10.0.2.2/24 2001:db8:2::2/64]
+  - endpoints: [r2 10.0.3.1/24 2001:db8:3::1/64, b 10.0.3.2/24 2001:db8:3::2/64]
+expect:
+  a -> b: reachable (count 3, interval 100ms)
+  a -> 2001:db8:3::2: reachable (ttl 3)
+  a -> 10.0.3.2: unreachable (time to live exceeded from 10.0.2.2) (ttl 2)
+  a -> [2001:db8:3::2]: unreachable (hop limit from 2001:db8:2::2) (ttl 2)
+  a -> 10.0.3.2:tcp/80: closed (wait 2s)
+EOF
+echo "CHECK $($NSBOX lab test /run/ttl.yaml | grep -c '^  ok ')"
+sed 's/closed (wait 2s)/closed (ttl 2)/' /run/ttl.yaml > /run/bad.yaml
+set +e
+$NSBOX lab validate /run/bad.yaml 2>&1 | head -1 | sed 's/^/BAD /'
+set -e
+$NSBOX lab up /run/ttl.yaml >/dev/null
+echo "SHORT $($NSBOX lab explain a b --ttl 2 | tail -3 | tr '\n' ';')"
+ip netns exec ttl-b sysctl -qw net.ipv4.ip_default_ttl=2
+echo "REPLY $($NSBOX lab explain a b | tail -3 | tr '\n' ';')"
+$NSBOX lab down ttl >/dev/null
+leftovers
+"#);
+    assert_eq!(field(&out, "CHECK"), "5", "{out}");
+    assert_eq!(
+        field(&out, "BAD"),
+        "/run/bad.yaml:16:25: error: count, interval and ttl are for echoes: a port's probe takes only wait",
+        "{out}"
+    );
+    assert_eq!(
+        field(&out, "SHORT"),
+        "r2: the TTL runs out here (time exceeded, sent back to 10.0.1.2);unreachable: the request does not arrive;\
+         probe: time to live exceeded from 10.0.2.2 (the kernel agrees);",
+        "{out}"
+    );
+    assert_eq!(
+        field(&out, "REPLY"),
+        "r1: the TTL runs out here (time exceeded, sent back to 10.0.3.2);\
+         unreachable: the request arrives, the reply does not come back;probe: no reply (the kernel agrees);",
+        "{out}"
+    );
+    nothing_left(&out);
+}
+
 /// A check runs its unpaced probes in batches, never one thread and
 /// socket for every expectation at once: 200 probes that each wait their
 /// full second for a reply that never comes (a blackhole route on the

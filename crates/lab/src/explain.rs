@@ -9,8 +9,8 @@ use nsbox_net::firewall::{Action, Hook, Listed, Proto, Rule};
 use serde::Serialize;
 use std::net::IpAddr;
 
-/// Hops before an echo's TTL runs out (Linux's default TTL).
-const TTL: u32 = 64;
+/// Linux's default TTL, where a node's cannot be read.
+const DEFAULT_TTL: u32 = 64;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
@@ -175,14 +175,25 @@ impl Walk<'_> {
         } else {
             "net.ipv4.ip_forward"
         };
+        Ok(self.sysctl(node, key, "reading its forwarding switch")?.trim() == "1")
+    }
+
+    /// The TTL (hop limit) that `node` gives the packets it sends: its
+    /// `ip_default_ttl` (IPv6: `hop_limit`), 64 unless changed.
+    fn initial_ttl(&mut self, node: usize, v6: bool) -> Result<u32, LabError> {
+        let key = if v6 {
+            "net.ipv6.conf.all.hop_limit"
+        } else {
+            "net.ipv4.ip_default_ttl"
+        };
+        let value = self.sysctl(node, key, "reading its default TTL")?;
+        Ok(value.trim().parse().unwrap_or(DEFAULT_TTL))
+    }
+
+    fn sysctl(&mut self, node: usize, key: &'static str, op: &'static str) -> Result<String, LabError> {
         let value = nsbox_ns::netns::run_in_fd(&self.nodes[node].fd, move || nsbox_net::sysctl::read(key))?;
         let name = self.lab.nodes[node].name.clone();
-        let value = value.map_err(|source| LabError::Net {
-            node: name,
-            op: "reading its forwarding switch",
-            source,
-        })?;
-        Ok(value.trim() == "1")
+        value.map_err(|source| LabError::Net { node: name, op, source })
     }
 
     /// Undoes, at the node it came from, NAT that the request went
@@ -217,7 +228,11 @@ impl Walk<'_> {
     /// Walks `p` until it arrives (`Ok(Some(node))`) or stops (`Ok(None)`).
     fn walk(&mut self, mut p: Packet) -> Result<Option<usize>, LabError> {
         let origin = p.at;
+        // Nodes the packet has been at: one it comes back to is a loop.
+        let mut seen = std::collections::BTreeSet::new();
+        let mut looped = false;
         loop {
+            looped |= !seen.insert(p.at);
             self.note_other_tables(p.at);
             self.undo_nat(&mut p);
             // DNAT where the packet comes in.
@@ -262,11 +277,18 @@ impl Walk<'_> {
                     ));
                     return Ok(None);
                 }
-                p.ttl -= 1;
-                if p.ttl == 0 {
-                    self.say(format!("{}: TTL exceeded (a routing loop?)", self.name(p.at)));
+                // A router forwards only what still has a hop to go: one
+                // that arrives with TTL 1 gets "time exceeded" instead.
+                if p.ttl <= 1 {
+                    self.say(format!(
+                        "{}: the TTL runs out here (time exceeded, sent back to {}){}",
+                        self.name(p.at),
+                        p.source,
+                        if looped { ": a routing loop" } else { "" }
+                    ));
                     return Ok(None);
                 }
+                p.ttl -= 1;
             }
             let route = match self.nodes[p.at].nl.route_get(p.destination) {
                 Ok(route) => route,
@@ -397,7 +419,8 @@ fn refused_here(e: &nsbox_net::NetError, local: bool, destination: IpAddr) -> St
 }
 
 /// Explains an echo from node `from` to `to` (from `source`, else the
-/// address the kernel picks) and its reply, as nsbox models them; with
+/// address the kernel picks; with `ttl`, else the node's default TTL) and
+/// its reply (with the replier's default TTL), as nsbox models them; with
 /// `probe`, then sends one real echo the same way, so that the kernel's
 /// answer stands beside the model's (see [`Explanation::agrees`]).
 pub fn explain(
@@ -406,9 +429,10 @@ pub fn explain(
     from: usize,
     to: IpAddr,
     source: Option<IpAddr>,
+    ttl: Option<u8>,
     probe: bool,
 ) -> Result<Explanation, LabError> {
-    let mut explanation = model(lab, nodes, from, to, source)?;
+    let mut explanation = model(lab, nodes, from, to, source, ttl)?;
     if probe {
         let expect = crate::model::Expect {
             text: String::new(),
@@ -417,6 +441,10 @@ pub fn explain(
             to,
             port: None,
             outcome: crate::model::Outcome::Reachable,
+            params: crate::model::ProbeParams {
+                ttl,
+                ..Default::default()
+            },
         };
         explanation.probe = Some(crate::probe::probe(&(&nodes[from]).into(), &expect));
     }
@@ -429,6 +457,7 @@ fn model(
     from: usize,
     to: IpAddr,
     source: Option<IpAddr>,
+    ttl: Option<u8>,
 ) -> Result<Explanation, LabError> {
     let lookup = nodes[from].nl.route_get(to);
     let source = source.or_else(|| lookup.as_ref().ok().and_then(|r| r.prefsrc));
@@ -463,7 +492,10 @@ fn model(
         came_in: None,
         source,
         destination: to,
-        ttl: TTL,
+        ttl: match ttl {
+            Some(ttl) => u32::from(ttl),
+            None => walk.initial_ttl(from, to.is_ipv6())?,
+        },
     };
     let Some(replier) = walk.walk(request)? else {
         walk.steps.extend(full_table_note());
@@ -492,7 +524,7 @@ fn model(
         came_in: None,
         source: reply_from,
         destination: reply_to,
-        ttl: TTL,
+        ttl: walk.initial_ttl(replier, reply_to.is_ipv6())?,
     };
     let back = walk.walk(reply)?;
     let answered = back == Some(from);

@@ -12,6 +12,7 @@ pub mod load;
 pub mod model;
 pub mod nft_block;
 pub mod observe;
+pub mod outcome;
 pub mod owner;
 pub mod pacing;
 pub mod paths;

@@ -809,7 +809,8 @@ impl Checker<'_> {
     /// `SRC [from ADDR] -> DEST` with its outcome,
     /// `reachable|unreachable [(REASON)]`.
     fn expect(&mut self, lab: &Lab, path: &Text, outcome: &Text) -> Option<Expect> {
-        let outcome = match parse_outcome(&outcome.value) {
+        let outcome_at = outcome.referenced;
+        let (outcome, params) = match parse_outcome(&outcome.value) {
             Ok(o) => o,
             Err(e) => {
                 self.error_at(outcome.referenced, e);
@@ -827,6 +828,13 @@ impl Checker<'_> {
         match (port, &outcome) {
             (Some(_), Outcome::Reachable) => {
                 self.error_at(at, "a port is open, closed or unreachable, not reachable");
+                return None;
+            }
+            (Some(_), _) if params.count.is_some() || params.interval.is_some() || params.ttl.is_some() => {
+                self.error_at(
+                    outcome_at,
+                    "count, interval and ttl are for echoes: a port's probe takes only wait",
+                );
                 return None;
             }
             (None, Outcome::Open | Outcome::Closed) => {
@@ -869,6 +877,7 @@ impl Checker<'_> {
             to,
             port,
             outcome,
+            params,
         })
     }
 
@@ -1338,27 +1347,7 @@ pub fn parse_path(text: &str) -> Result<(String, Option<IpAddr>, String, Option<
     Ok((node, source, dest.to_string(), port))
 }
 
-/// `reachable` or `unreachable [(REASON)]`.
-pub fn parse_outcome(text: &str) -> Result<Outcome, String> {
-    let bad =
-        || format!("{text:?} is not an outcome: reachable, open, closed, or unreachable with an optional (reason)");
-    let text = text.trim();
-    match text {
-        "reachable" => return Ok(Outcome::Reachable),
-        "open" => return Ok(Outcome::Open),
-        "closed" => return Ok(Outcome::Closed),
-        _ => {}
-    }
-    let rest = text.strip_prefix("unreachable").ok_or_else(bad)?.trim();
-    if rest.is_empty() {
-        return Ok(Outcome::Unreachable(None));
-    }
-    let reason = rest
-        .strip_prefix('(')
-        .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(bad)?;
-    Ok(Outcome::Unreachable(Some(reason.trim().to_string())))
-}
+pub use crate::outcome::parse_outcome;
 
 #[cfg(test)]
 mod tests {
@@ -1715,7 +1704,7 @@ steps:
             .unwrap_err()
             .contains("or a type (blackhole, prohibit"));
         assert_eq!(
-            parse_outcome("unreachable ( host unreachable )").unwrap(),
+            parse_outcome("unreachable ( host unreachable )").unwrap().0,
             Outcome::Unreachable(Some("host unreachable".into()))
         );
         assert!(parse_outcome("unreachable host").is_err());
@@ -1739,6 +1728,6 @@ steps:
         );
         assert!(parse_path("a -> b:tcp/0").is_err());
         assert!(parse_path("a -> b:udp/70000").unwrap_err().contains("not a UDP port"));
-        assert_eq!(parse_outcome("open").unwrap(), Outcome::Open);
+        assert_eq!(parse_outcome("open").unwrap().0, Outcome::Open);
     }
 }

@@ -160,6 +160,45 @@ pub struct Expect {
     /// an echo.
     pub port: Option<Port>,
     pub outcome: Outcome,
+    /// How to probe, where the file says (else the probe's defaults).
+    pub params: ProbeParams,
+}
+
+impl std::fmt::Display for ProbeParams {
+    /// ` (count 5, ttl 3)` as the file writes it, or nothing.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = |d: std::time::Duration| match d.as_millis() {
+            ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+            ms => format!("{ms}ms"),
+        };
+        let given: Vec<String> = [
+            self.count.map(|n| format!("count {n}")),
+            self.interval.map(|d| format!("interval {}", seconds(d))),
+            self.wait.map(|d| format!("wait {}", seconds(d))),
+            self.ttl.map(|n| format!("ttl {n}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if given.is_empty() {
+            return Ok(());
+        }
+        write!(f, " ({})", given.join(", "))
+    }
+}
+
+/// Probe parameters an expectation may give: `(count 5, interval 200ms,
+/// wait 2s, ttl 3)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProbeParams {
+    /// Echoes sent, all of them (without it, echoes stop at the first
+    /// answer).
+    pub count: Option<u32>,
+    pub interval: Option<std::time::Duration>,
+    /// How long to wait for answers (a TCP connection, a UDP answer).
+    pub wait: Option<std::time::Duration>,
+    /// The requests' TTL (hop limit).
+    pub ttl: Option<u8>,
 }
 
 impl std::fmt::Display for Outcome {

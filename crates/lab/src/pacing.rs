@@ -276,6 +276,7 @@ mod tests {
             to: "10.0.0.1".parse().unwrap(),
             port: None,
             outcome,
+            params: Default::default(),
         }
     }
 

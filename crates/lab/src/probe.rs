@@ -65,6 +65,9 @@ impl Observed {
 pub struct Check {
     pub expect: String,
     pub wanted: Outcome,
+    /// How it was probed, where the file said.
+    #[serde(skip_serializing_if = "is_default")]
+    pub params: crate::model::ProbeParams,
     pub observed: Observed,
     pub holds: bool,
 }
@@ -75,14 +78,17 @@ pub struct Check {
 /// answer: a second error would spend another of the router's rate-limit
 /// tokens (see [`crate::pacing`]).
 fn options(expect: &Expect) -> PingOptions {
+    let p = &expect.params;
     PingOptions {
         // One echo where a router's error is expected: a second, sent when
-        // the error is held back, would only drain the router's bucket.
-        count: if pacing::draws_an_error(expect) { 1 } else { 2 },
-        interval: Duration::from_millis(200),
-        wait: Duration::from_secs(1),
+        // the error is held back, would only drain the router's bucket. A
+        // count the file gives is sent whole.
+        count: p.count.unwrap_or(if pacing::draws_an_error(expect) { 1 } else { 2 }),
+        interval: p.interval.unwrap_or(Duration::from_millis(200)),
+        wait: p.wait.unwrap_or(Duration::from_secs(1)),
         source: expect.source,
-        until_answered: true,
+        ttl: p.ttl,
+        until_answered: p.count.is_none(),
         ..PingOptions::default()
     }
 }
@@ -91,6 +97,16 @@ fn options(expect: &Expect) -> PingOptions {
 /// out reads as: no reply, and why.
 fn refused_by_output_rule(node: &str) -> String {
     format!("no reply (the send was refused by an output rule of {node})")
+}
+
+/// [`read`], and how many of the echoes were answered when the file asked
+/// for a count (`reply from 10.0.2.2, ttl 63 (4 of 5 answered)`).
+fn read_counted(summary: &Summary, node: &str, count: Option<u32>) -> Observed {
+    let mut observed = read(summary, node);
+    if let Some(count) = count {
+        observed.detail = format!("{} ({} of {count} answered)", observed.detail, summary.received);
+    }
+    observed
 }
 
 fn read(summary: &Summary, node: &str) -> Observed {
@@ -186,7 +202,8 @@ fn tcp_probe(node: &Prober, expect: &Expect, port: u16) -> Observed {
     } else {
         Duration::ZERO
     };
-    match nsbox_net::tcp::connect_in(node.fd, to, expect.source, CONNECT_TIMEOUT, patience) {
+    let timeout = expect.params.wait.unwrap_or(CONNECT_TIMEOUT);
+    match nsbox_net::tcp::connect_in(node.fd, to, expect.source, timeout, patience) {
         Ok(result) => tcp_observed(result, node.name),
         Err(e) => Observed {
             reachable: false,
@@ -206,7 +223,8 @@ fn udp_probe(node: &Prober, expect: &Expect, port: u16) -> Observed {
     // EPERM: an output rule of the node's own firewall dropped it.
     const EPERM: i32 = 1;
     let to = SocketAddr::new(expect.to, port);
-    let (reachable, detail) = match probe_in(node.fd, to, expect.source, UDP_WAIT) {
+    let wait = expect.params.wait.unwrap_or(UDP_WAIT);
+    let (reachable, detail) = match probe_in(node.fd, to, expect.source, wait) {
         Ok(Ok(UdpAnswer::Data(bytes))) => (true, format!("answered ({bytes} bytes)")),
         Ok(Ok(UdpAnswer::Error { text, from })) => match from {
             Some(from) => (false, format!("{} from {from}", icmp_words(&text))),
@@ -233,7 +251,7 @@ pub fn probe(node: &Prober, expect: &Expect) -> Observed {
         };
     }
     match ping(Some(node.fd), expect.to, &options(expect), |_| {}) {
-        Ok(summary) => read(&summary, node.name),
+        Ok(summary) => read_counted(&summary, node.name, expect.params.count),
         Err(e) => Observed {
             reachable: false,
             detail: local_failure(&e, node.name),
@@ -452,6 +470,7 @@ fn judge(expects: &[Expect], observed: Vec<Observed>, before: Option<TableStats>
             Check {
                 expect: expect.text.clone(),
                 wanted: expect.outcome.clone(),
+                params: expect.params.clone(),
                 holds,
                 observed,
             }
@@ -497,6 +516,10 @@ pub fn check_in_order(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pace
         })
         .collect();
     judge(expects, observed, before, pacer)
+}
+
+fn is_default(params: &crate::model::ProbeParams) -> bool {
+    *params == crate::model::ProbeParams::default()
 }
 
 /// What stands for the answer of a probe whose thread panicked.

@@ -1,0 +1,177 @@
+//! What an expectation asks for: its outcome (`reachable`, `open`,
+//! `closed`, `unreachable [(REASON)]`) and how to probe for it, in a
+//! parenthesised group of parameters after it: `reachable (count 5, ttl
+//! 3)`, `unreachable (time to live exceeded) (ttl 3)`.
+
+use crate::model::{Outcome, ProbeParams};
+use std::time::Duration;
+
+/// The words a parameter group may hold.
+const PARAMETERS: [&str; 4] = ["count", "interval", "wait", "ttl"];
+
+/// Most echoes one probe sends.
+const MOST_ECHOES: u32 = 100;
+
+/// Longest interval or wait of a probe.
+const LONGEST: Duration = Duration::from_secs(60);
+
+/// `reachable|open|closed|unreachable [(REASON)]`, then optionally
+/// `(count N, interval T, wait T, ttl N)` (any of them, in any order).
+pub fn parse_outcome(text: &str) -> Result<(Outcome, ProbeParams), String> {
+    let bad = || {
+        format!(
+            "{text:?} is not an outcome: reachable, open, closed, or unreachable with an optional (reason), \
+             then optionally (count N, interval T, wait T, ttl N)"
+        )
+    };
+    let text = text.trim();
+    let (text, params) = match split_parameters(text) {
+        Some((rest, group)) => (rest, parse_parameters(group)?),
+        None => (text, ProbeParams::default()),
+    };
+    let outcome = match text {
+        "reachable" => Outcome::Reachable,
+        "open" => Outcome::Open,
+        "closed" => Outcome::Closed,
+        _ => {
+            let rest = text.strip_prefix("unreachable").ok_or_else(bad)?.trim();
+            if rest.is_empty() {
+                Outcome::Unreachable(None)
+            } else {
+                let reason = rest
+                    .strip_prefix('(')
+                    .and_then(|r| r.strip_suffix(')'))
+                    .ok_or_else(bad)?;
+                Outcome::Unreachable(Some(reason.trim().to_string()))
+            }
+        }
+    };
+    Ok((outcome, params))
+}
+
+/// The text before a last parenthesised group whose every item starts
+/// with a parameter's word and a number (or has no value: an error to
+/// name), and that group's inside; None when there is no such group (a
+/// reason is not one: `(time to live exceeded)`, `(ttl exceeded)`).
+fn split_parameters(text: &str) -> Option<(&str, &str)> {
+    let inner = text.strip_suffix(')')?;
+    let open = inner.rfind('(')?;
+    let group = &inner[open + 1..];
+    // `ttl 3` is a parameter, `ttl exceeded` a reason's words.
+    let all_parameters = group.split(',').all(|item| {
+        let mut words = item.split_whitespace();
+        words.next().is_some_and(|word| PARAMETERS.contains(&word))
+            && words
+                .next()
+                .is_none_or(|value| value.starts_with(|c: char| c.is_ascii_digit()))
+    });
+    all_parameters.then(|| (text[..open].trim_end(), group))
+}
+
+fn parse_parameters(group: &str) -> Result<ProbeParams, String> {
+    let mut params = ProbeParams::default();
+    for item in group.split(',') {
+        let words: Vec<&str> = item.split_whitespace().collect();
+        let [word, value] = words.as_slice() else {
+            return Err(format!(
+                "{:?}: a probe parameter is a word and a value (count 5)",
+                item.trim()
+            ));
+        };
+        let given_twice = || format!("{word} is given twice");
+        match *word {
+            "count" => {
+                let n = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MOST_ECHOES).contains(n))
+                    .ok_or_else(|| format!("count {value:?}: 1 to {MOST_ECHOES} echoes"))?;
+                if params.count.replace(n).is_some() {
+                    return Err(given_twice());
+                }
+            }
+            "ttl" => {
+                let n = value
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| format!("ttl {value:?}: 1 to 255"))?;
+                if params.ttl.replace(n).is_some() {
+                    return Err(given_twice());
+                }
+            }
+            "interval" | "wait" => {
+                let d = duration(value).ok_or_else(|| {
+                    format!(
+                        "{word} {value:?}: a number and ms or s (200ms, 2s), up to {} s",
+                        LONGEST.as_secs()
+                    )
+                })?;
+                let slot = if *word == "wait" {
+                    &mut params.wait
+                } else {
+                    &mut params.interval
+                };
+                if slot.replace(d).is_some() {
+                    return Err(given_twice());
+                }
+            }
+            _ => unreachable!("split_parameters lets only parameters' words through"),
+        }
+    }
+    Ok(params)
+}
+
+/// `200ms`, `2s`, `1.5s`: more than zero, at most [`LONGEST`].
+fn duration(text: &str) -> Option<Duration> {
+    let (number, scale) = match text.strip_suffix("ms") {
+        Some(n) => (n, 0.001),
+        None => (text.strip_suffix('s')?, 1.0),
+    };
+    let seconds = number.parse::<f64>().ok()? * scale;
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero() && *d <= LONGEST)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_follow_the_outcome_and_its_reason() {
+        let (outcome, params) = parse_outcome("reachable (count 5, ttl 3)").unwrap();
+        assert_eq!(outcome, Outcome::Reachable);
+        assert_eq!((params.count, params.ttl), (Some(5), Some(3)));
+        let (outcome, params) = parse_outcome("unreachable (time to live exceeded) (ttl 2, wait 500ms)").unwrap();
+        assert_eq!(outcome, Outcome::Unreachable(Some("time to live exceeded".into())));
+        assert_eq!(params.wait, Some(Duration::from_millis(500)));
+        // A reason alone is a reason, even with a parameter's word inside.
+        let (outcome, params) = parse_outcome("unreachable (ttl exceeded)").unwrap();
+        assert_eq!(outcome, Outcome::Unreachable(Some("ttl exceeded".into())));
+        assert_eq!(params, ProbeParams::default());
+        assert_eq!(
+            parse_outcome("open (wait 2s)").unwrap().1.wait,
+            Some(Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        assert!(parse_outcome("reachable (count 0)")
+            .unwrap_err()
+            .contains("count \"0\": 1 to 100"));
+        assert!(parse_outcome("reachable (ttl 256)").unwrap_err().contains("1 to 255"));
+        assert!(parse_outcome("reachable (count 2, count 3)")
+            .unwrap_err()
+            .contains("given twice"));
+        assert!(parse_outcome("reachable (interval fast)")
+            .unwrap_err()
+            .contains("interval"));
+        assert!(parse_outcome("reachable (wait 0s)").is_err());
+        assert!(parse_outcome("reachable (count)")
+            .unwrap_err()
+            .contains("a word and a value"));
+        assert!(parse_outcome("reachable (sometimes)").is_err());
+    }
+}
