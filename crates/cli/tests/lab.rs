@@ -533,6 +533,91 @@ leftovers
     nothing_left(&out);
 }
 
+/// `seen as`: the address the receiver sees a datagram come from, after
+/// SNAT and masquerade (IPv4 and IPv6) and without them, as a plain
+/// socket in the same node sees it (Python's, the oracle); a wrong
+/// address fails with what was seen; `validate` refuses a port, a family
+/// that cannot be, and an address no node has.
+#[test]
+fn seen_as_is_the_source_address_the_receiver_sees_after_nat() {
+    const LAB: &str = r#"name: seen
+nodes:
+  server: {routes: [default via 10.0.1.1, default via 2001:db8:1::1]}
+  router:
+    forwarding: true
+    nat: [snat -s 10.0.1.0/24 -o outside --to-source 10.0.2.1, masquerade -s 2001:db8:1::/64 -o outside]
+  client: {}
+links:
+  - endpoints: [server 10.0.1.2/24 2001:db8:1::2/64, router:inside 10.0.1.1/24 2001:db8:1::1/64]
+  - endpoints: [client 10.0.2.2/24 2001:db8:2::2/64, router:outside 10.0.2.1/24 2001:db8:2::1/64]
+expect:
+  server -> client: seen as 10.0.2.1
+  server -> 2001:db8:2::2: seen as 2001:db8:2::1
+  router -> server: seen as 10.0.1.1
+  client -> server: unreachable (network unreachable)
+steps:
+  - name: without the SNAT
+    remove:
+      router: {nat: [snat -s 10.0.1.0/24 -o outside --to-source 10.0.2.1]}
+    add:
+      client: {routes: [10.0.1.0/24 via 10.0.2.1]}
+    expect:
+      server -> client: seen as 10.0.1.2
+      server -> 2001:db8:2::2: seen as 2001:db8:2::1"#;
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/seen.yaml <<'EOF'
+LAB_TEXT
+EOF
+echo "TEST $($NSBOX lab test /run/seen.yaml --json | tr -d '\n')"
+$NSBOX lab up /run/seen.yaml >/dev/null
+# The oracle: a datagram between two plain sockets, one in each node.
+ip netns exec seen-client python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 4999)); s.settimeout(2)
+print("ORACLE", s.recvfrom(64)[1][0])' > /run/oracle &
+sleep 0.3
+ip netns exec seen-server python3 -c '
+import socket
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("10.0.2.2", 4999))'
+wait
+cat /run/oracle
+sed 's/server -> client: seen as 10.0.2.1/server -> client: seen as 10.0.2.9/' /run/seen.yaml > /run/wrong.yaml
+set +e
+$NSBOX lab check /run/wrong.yaml > /run/out; echo "WRONG $? $(grep FAIL /run/out | sed 's/  */ /g')"
+for bad in 'server -> client:udp/53: seen as 10.0.2.1' 'router -> 10.0.2.2: seen as 2001:db8:2::1' 'server -> 10.7.7.7: seen as 10.0.2.1'; do
+  sed "s|  router -> server: seen as 10.0.1.1|  $bad|" /run/seen.yaml > /run/bad.yaml
+  $NSBOX lab validate /run/bad.yaml 2>&1 | head -1 | sed 's/^/BAD /'
+done
+set -e
+$NSBOX lab down seen >/dev/null
+leftovers
+"#
+    .replace("LAB_TEXT", LAB)
+    .as_str());
+    let report: serde_json::Value = serde_json::from_str(field(&out, "TEST")).unwrap();
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["passed"], 6, "{report:#}");
+    assert_eq!(field(&out, "ORACLE"), "10.0.2.1", "{out}");
+    assert_eq!(
+        field(&out, "WRONG"),
+        "1  FAIL server -> client: seen as 10.0.2.9 seen as 10.0.2.1",
+        "{out}"
+    );
+    let bad: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("BAD ")).collect();
+    assert_eq!(bad.len(), 3, "{out}");
+    assert!(
+        bad[0].ends_with("seen as is probed with a datagram of nsbox's own, to a port it picks: name no port"),
+        "{out}"
+    );
+    assert!(
+        bad[1].ends_with("seen as 2001:db8:2::1: a datagram to 10.0.2.2 comes from an IPv4 address"),
+        "{out}"
+    );
+    assert!(bad[2].contains("no node of the lab has 10.7.7.7"), "{out}");
+    nothing_left(&out);
+}
+
 /// A check runs its unpaced probes in batches, never one thread and
 /// socket for every expectation at once: 200 probes that each wait their
 /// full second for a reply that never comes (a blackhole route on the

@@ -445,6 +445,7 @@ pub fn explain(
                 ttl,
                 ..Default::default()
             },
+            receiver: None,
         };
         explanation.probe = Some(crate::probe::probe(&(&nodes[from]).into(), &expect));
     }

@@ -837,6 +837,13 @@ impl Checker<'_> {
                 );
                 return None;
             }
+            (Some(_), Outcome::SeenAs(_)) => {
+                self.error_at(
+                    at,
+                    "seen as is probed with a datagram of nsbox's own, to a port it picks: name no port",
+                );
+                return None;
+            }
             (None, Outcome::Open | Outcome::Closed) => {
                 self.error_at(
                     at,
@@ -870,6 +877,30 @@ impl Checker<'_> {
                 }
             }
         };
+        let receiver = (0..lab.nodes.len()).find(|&n| {
+            self.interfaces[n]
+                .iter()
+                .any(|(_, addresses)| addresses.iter().any(|a| a.addr() == to))
+        });
+        if let Outcome::SeenAs(seen) = outcome {
+            if seen.is_ipv4() != to.is_ipv4() {
+                let family = if to.is_ipv4() { "IPv4" } else { "IPv6" };
+                self.error_at(
+                    outcome_at,
+                    format!("seen as {seen}: a datagram to {to} comes from an {family} address"),
+                );
+                return None;
+            }
+            if receiver.is_none() {
+                self.error_at(
+                    at,
+                    format!(
+                        "no node of the lab has {to}: nsbox listens for `seen as` in the node that has the address"
+                    ),
+                );
+                return None;
+            }
+        }
         Some(Expect {
             text: path.value.clone(),
             from,
@@ -878,6 +909,7 @@ impl Checker<'_> {
             port,
             outcome,
             params,
+            receiver,
         })
     }
 

@@ -131,6 +131,10 @@ pub enum Outcome {
     /// reason must contain: "network unreachable", "net unreachable",
     /// "host unreachable", "no reply", "ttl exceeded").
     Unreachable(Option<String>),
+    /// The datagram arrives, and the receiver sees it come from this
+    /// address (after every SNAT on the way).
+    #[serde(rename = "seen_as")]
+    SeenAs(IpAddr),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -162,6 +166,9 @@ pub struct Expect {
     pub outcome: Outcome,
     /// How to probe, where the file says (else the probe's defaults).
     pub params: ProbeParams,
+    /// The node that owns the destination address: where nsbox listens
+    /// for a `seen as` probe.
+    pub receiver: Option<usize>,
 }
 
 impl std::fmt::Display for ProbeParams {
@@ -209,6 +216,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Closed => f.write_str("closed"),
             Outcome::Unreachable(None) => f.write_str("unreachable"),
             Outcome::Unreachable(Some(reason)) => write!(f, "unreachable ({reason})"),
+            Outcome::SeenAs(address) => write!(f, "seen as {address}"),
         }
     }
 }

@@ -20,8 +20,8 @@ const LONGEST: Duration = Duration::from_secs(60);
 pub fn parse_outcome(text: &str) -> Result<(Outcome, ProbeParams), String> {
     let bad = || {
         format!(
-            "{text:?} is not an outcome: reachable, open, closed, or unreachable with an optional (reason), \
-             then optionally (count N, interval T, wait T, ttl N)"
+            "{text:?} is not an outcome: reachable, open, closed, unreachable with an optional (reason), \
+             or seen as ADDRESS, then optionally (count N, interval T, wait T, ttl N)"
         )
     };
     let text = text.trim();
@@ -29,6 +29,13 @@ pub fn parse_outcome(text: &str) -> Result<(Outcome, ProbeParams), String> {
         Some((rest, group)) => (rest, parse_parameters(group)?),
         None => (text, ProbeParams::default()),
     };
+    if let Some(address) = text.strip_prefix("seen as ") {
+        let address = address
+            .trim()
+            .parse()
+            .map_err(|_| format!("seen as {:?}: an address (seen as 10.0.2.1)", address.trim()))?;
+        return Ok((Outcome::SeenAs(address), params));
+    }
     let outcome = match text {
         "reachable" => Outcome::Reachable,
         "open" => Outcome::Open,

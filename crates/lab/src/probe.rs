@@ -273,6 +273,42 @@ pub fn holds(wanted: &Outcome, observed: &Observed) -> bool {
         Outcome::Unreachable(Some(reason)) => {
             unreachable && observed.detail.to_lowercase().contains(&reason.to_lowercase())
         }
+        Outcome::SeenAs(address) => observed.reachable && observed.detail == seen_words(*address),
+    }
+}
+
+fn seen_words(address: IpAddr) -> String {
+    format!("seen as {address}")
+}
+
+/// How long a `seen as` datagram may take to arrive.
+const SEEN_WAIT: Duration = Duration::from_secs(1);
+
+/// One datagram from `from` to the expectation's address, received by
+/// nsbox in `at` (the node that has the address): whom it came from there.
+fn seen_probe(from: &Prober, at: &Prober, expect: &Expect) -> Observed {
+    let wait = expect.params.wait.unwrap_or(SEEN_WAIT);
+    let (reachable, detail) = match nsbox_net::seen::seen_as(from.fd, at.fd, expect.to, expect.source, wait) {
+        Ok(Ok(Some(address))) => (true, seen_words(address)),
+        Ok(Ok(None)) => (
+            false,
+            format!("nothing arrived at {} within {} ms", at.name, wait.as_millis()),
+        ),
+        Ok(Err(e)) => (
+            false,
+            refused_by_route(e.raw_os_error(), from.name).unwrap_or_else(|| format!("local error: {e}")),
+        ),
+        Err(e) => (false, format!("local error: {e}")),
+    };
+    Observed { reachable, detail }
+}
+
+/// Probes `expect` from its node, among the lab's `probers` (a `seen as`
+/// probe is received by another node).
+pub fn probe_among(probers: &[Prober], expect: &Expect) -> Observed {
+    match (&expect.outcome, expect.receiver) {
+        (Outcome::SeenAs(_), Some(at)) => seen_probe(&probers[expect.from], &probers[at], expect),
+        _ => probe(&probers[expect.from], expect),
     }
 }
 
@@ -412,7 +448,7 @@ pub fn check_all(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer) ->
                     pacer.run(
                         group,
                         *source,
-                        |i| probe(&probers[expects[i].from], &expects[i]),
+                        |i| probe_among(probers, &expects[i]),
                         |observed| observed.may_have_drawn_an_error(),
                         |observed| observed.detail == "no reply",
                     )
@@ -425,7 +461,7 @@ pub fn check_all(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer) ->
             make_room(&mut sockets, neigh_table::stats(), batch.len(), limit);
             let running: Vec<_> = batch
                 .iter()
-                .map(|&i| (i, scope.spawn(move || probe(&probers[expects[i].from], &expects[i]))))
+                .map(|&i| (i, scope.spawn(move || probe_among(probers, &expects[i]))))
                 .collect();
             found.extend(
                 running
@@ -499,7 +535,7 @@ pub fn check_in_order(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pace
     let probers: Vec<Prober> = nodes.iter().map(Prober::from).collect();
     let observed: Vec<Observed> = (0..expects.len())
         .map(|i| {
-            let probe_one = |i: usize| probe(&probers[expects[i].from], &expects[i]);
+            let probe_one = |i: usize| probe_among(&probers, &expects[i]);
             match source_of(i) {
                 None => probe_one(i),
                 Some(source) => pacer

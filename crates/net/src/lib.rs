@@ -17,6 +17,7 @@ pub mod nsid;
 pub mod ping;
 pub mod qdisc;
 pub mod route;
+pub mod seen;
 pub mod snapshot;
 pub mod socket;
 pub mod sysctl;
