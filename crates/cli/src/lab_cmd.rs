@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand, ValueEnum};
 use nsbox_lab::deploy::{self, LabError};
 use nsbox_lab::model::Lab;
-use nsbox_lab::probe::{check, Check};
+use nsbox_lab::probe::Check;
 use nsbox_lab::scenario::{self, Section};
 use nsbox_lab::state::Store;
 use nsbox_lab::Diagnostics;
@@ -226,9 +226,10 @@ pub fn lab(args: LabArgs) -> i32 {
                 }
                 return Ok(0);
             }
-            let checks = check(
+            let checks = nsbox_lab::scenario::checks_of(
                 &mut nodes,
                 &lab.expect,
+                &lab.counted,
                 &nsbox_lab::pacing::Pacer::new(nsbox_lab::pacing::Pace::of(&lab)),
                 lab.sequential,
             );

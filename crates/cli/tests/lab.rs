@@ -618,6 +618,72 @@ leftovers
     nothing_left(&out);
 }
 
+/// Rule counters as expectations: `NODE nat|filter RULE: packets N` (or
+/// `>= N`), read once the section's probes are done, as nft counts them
+/// (the oracle: nft's own listing). A NAT rule counts a connection's first
+/// packet only: one per probe, three echoes of one probe included.
+/// `validate` refuses a rule the node does not have and a bad count.
+#[test]
+fn rule_counters_are_expectations_read_after_the_probes() {
+    const LAB: &str = r#"name: cnt
+nodes:
+  server: {routes: [default via 10.0.1.1]}
+  router:
+    forwarding: true
+    nat: [snat -s 10.0.1.0/24 -o outside --to-source 10.0.2.1]
+    filter: [forward drop -s 10.0.1.2 -d 10.0.2.3]
+  client: {}
+links:
+  - endpoints: [server 10.0.1.2/24, router:inside 10.0.1.1/24]
+  - endpoints: [client 10.0.2.2/24, router:outside 10.0.2.1/24]
+sequential: true
+expect:
+  server -> client: reachable
+  server -> 10.0.2.3: unreachable (no reply)
+  router nat "snat -s 10.0.1.0/24 -o outside --to-source 10.0.2.1": packets 1
+  router filter "forward drop -s 10.0.1.2 -d 10.0.2.3": packets >= 1
+steps:
+  - name: twice more
+    expect:
+      server -> client: reachable (count 3)
+      server -> 10.0.2.2: reachable
+      router nat snat -s 10.0.1.0/24 -o outside --to-source 10.0.2.1: packets 3"#;
+    require_lab_tools!();
+    let out = run(&r#"
+cat > /run/cnt.yaml <<'EOF'
+LAB_TEXT
+EOF
+echo "TEST $($NSBOX lab test /run/cnt.yaml | tail -1)"
+$NSBOX lab up /run/cnt.yaml >/dev/null
+$NSBOX lab check /run/cnt.yaml >/dev/null
+echo "NFT $(ip netns exec cnt-router nft list chain inet nsbox postrouting | grep -o 'packets [0-9]*')"
+$NSBOX lab down cnt >/dev/null
+set +e
+sed 's/--to-source 10.0.2.1": packets 1/--to-source 10.0.2.9": packets 1/' /run/cnt.yaml > /run/bad.yaml
+$NSBOX lab validate /run/bad.yaml 2>&1 | head -1 | sed 's/^/BAD /'
+sed 's/": packets >= 1/": many/' /run/cnt.yaml > /run/bad.yaml
+$NSBOX lab validate /run/bad.yaml 2>&1 | head -1 | sed 's/^/BAD /'
+set -e
+leftovers
+"#
+    .replace("LAB_TEXT", LAB));
+    assert!(field(&out, "TEST").ends_with("; 7 of 7 expectations hold"), "{out}");
+    // The lab check after up: one probe through the SNAT rule.
+    assert_eq!(field(&out, "NFT"), "packets 1", "{out}");
+    let bad: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("BAD ")).collect();
+    assert!(
+        bad[0].ends_with(
+            "error: router has no nat rule \"snat -s 10.0.1.0/24 -o outside --to-source 10.0.2.9\" at this point"
+        ),
+        "{out}"
+    );
+    assert!(
+        bad[1].ends_with("error: \"many\": a counter is expected as packets N or packets >= N"),
+        "{out}"
+    );
+    nothing_left(&out);
+}
+
 /// A check runs its unpaced probes in batches, never one thread and
 /// socket for every expectation at once: 200 probes that each wait their
 /// full second for a reply that never comes (a blackhole route on the

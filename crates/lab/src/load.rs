@@ -4,7 +4,8 @@
 
 use crate::file::{ChangeFile, LabFile, NodeFile, Ordered, Scalar, SegmentFile, Text};
 use crate::model::{
-    Change, End, Expect, Lab, Link, LinkState, Node, Outcome, Port, Route, RouteKind, Step, StepCommand, Transport,
+    Change, Counted, End, Expect, Lab, Link, LinkState, Node, Outcome, Port, Route, RouteKind, Step, StepCommand,
+    Transport,
 };
 use ipnet::IpNet;
 use nsbox_net::firewall::{words, Rule};
@@ -235,6 +236,7 @@ impl Checker<'_> {
             links: Vec::new(),
             bridges: Vec::new(),
             expect: Vec::new(),
+            counted: Vec::new(),
             sequential: file.sequential.as_ref().is_some_and(|s| s.value),
             steps: Vec::new(),
         };
@@ -276,7 +278,8 @@ impl Checker<'_> {
             lab.nodes[index].routes = routes;
         }
         let routes: Vec<Vec<Route>> = lab.nodes.iter().map(|n| n.routes.clone()).collect();
-        lab.expect = self.expects(&lab, &routes, &file.expect);
+        let rules: Vec<Vec<Rule>> = lab.nodes.iter().map(|n| n.rules.clone()).collect();
+        (lab.expect, lab.counted) = self.expects(&lab, &routes, &rules, &file.expect);
         let mut state: Vec<(Vec<Route>, Vec<Rule>)> =
             lab.nodes.iter().map(|n| (n.routes.clone(), n.rules.clone())).collect();
         for step in &file.steps {
@@ -781,10 +784,23 @@ impl Checker<'_> {
     /// The expectations of a section, checked against the routes each node
     /// has at that point (`routes`): a path that would loop past an echo's
     /// 64 hops is an error.
-    fn expects(&mut self, lab: &Lab, routes: &[Vec<Route>], entries: &Ordered<Text>) -> Vec<Expect> {
+    fn expects(
+        &mut self,
+        lab: &Lab,
+        routes: &[Vec<Route>],
+        rules: &[Vec<Rule>],
+        entries: &Ordered<Text>,
+    ) -> (Vec<Expect>, Vec<Counted>) {
         let mut out = Vec::new();
+        let mut counted = Vec::new();
         let topology = crate::paths::Topology::new(lab);
         for (path, outcome) in &entries.0 {
+            // `NODE nat|filter RULE`: a rule's counter, not a path.
+            let second = path.value.split_whitespace().nth(1);
+            if !path.value.contains("->") && matches!(second, Some("nat" | "filter")) {
+                counted.extend(self.counted(lab, rules, path, outcome));
+                continue;
+            }
             let Some(e) = self.expect(lab, path, outcome) else {
                 continue;
             };
@@ -803,7 +819,72 @@ impl Checker<'_> {
             }
             out.push(e);
         }
-        out
+        (out, counted)
+    }
+
+    /// `NODE nat|filter RULE` (the rule quoted or not) with `packets N` or
+    /// `packets >= N`: a rule the node has at that point.
+    fn counted(&mut self, lab: &Lab, rules: &[Vec<Rule>], key: &Text, value: &Text) -> Option<Counted> {
+        let at = key.referenced;
+        let split = |text: &str| -> Option<(String, String)> {
+            let (first, rest) = text.trim().split_once(char::is_whitespace)?;
+            Some((first.to_string(), rest.trim().to_string()))
+        };
+        let Some(((node, kind), rule)) = split(&key.value).and_then(|(node, rest)| {
+            let (kind, rule) = split(&rest)?;
+            Some(((node, kind), rule))
+        }) else {
+            self.error_at(
+                at,
+                "an expectation is SRC -> DEST, or NODE nat|filter RULE for a rule's counter",
+            );
+            return None;
+        };
+        let node = self.node_index(lab, &node, at)?;
+        let rule_text = rule.trim_matches('"');
+        let parsed = match kind.as_str() {
+            "nat" => words::parse_nat(rule_text),
+            "filter" => words::parse_filter(rule_text),
+            _ => Err(format!("{kind:?}: a counted rule is nat or filter")),
+        };
+        let rule = match parsed {
+            Ok(rule) => rule,
+            Err(e) => {
+                self.error_at(at, e);
+                return None;
+            }
+        };
+        if !rules[node].contains(&rule) {
+            self.error_at(
+                at,
+                format!(
+                    "{} has no {kind} rule {rule_text:?} at this point",
+                    lab.nodes[node].name
+                ),
+            );
+            return None;
+        }
+        let wanted = value.value.trim();
+        let count = wanted
+            .strip_prefix("packets")
+            .map(str::trim)
+            .and_then(|c| match c.strip_prefix(">=") {
+                Some(n) => n.trim().parse().ok().map(|n| (n, true)),
+                None => c.parse().ok().map(|n| (n, false)),
+            });
+        let Some((count, at_least)) = count else {
+            self.error_at(
+                value.referenced,
+                format!("{wanted:?}: a counter is expected as packets N or packets >= N"),
+            );
+            return None;
+        };
+        Some(Counted {
+            text: key.value.clone(),
+            node,
+            rule,
+            outcome: Outcome::Packets { count, at_least },
+        })
     }
 
     /// `SRC [from ADDR] -> DEST` with its outcome,
@@ -960,6 +1041,7 @@ impl Checker<'_> {
             wait: None,
             sequential: s.sequential.as_ref().is_some_and(|s| s.value),
             expect: Vec::new(),
+            counted: Vec::new(),
         };
         if let Some(wait) = &s.wait {
             match parse_wait(&wait.value) {
@@ -1085,7 +1167,8 @@ impl Checker<'_> {
             }
         }
         let routes: Vec<Vec<Route>> = state.iter().map(|(r, _)| r.clone()).collect();
-        out.expect = self.expects(lab, &routes, &s.expect);
+        let rules: Vec<Vec<Rule>> = state.iter().map(|(_, r)| r.clone()).collect();
+        (out.expect, out.counted) = self.expects(lab, &routes, &rules, &s.expect);
         out
     }
 

@@ -14,6 +14,8 @@ pub struct Lab {
     /// Shared segments, each a bridge in the lab's switch namespace.
     pub bridges: Vec<Bridge>,
     pub expect: Vec<Expect>,
+    /// Rule counters checked after the lab's expectations.
+    pub counted: Vec<Counted>,
     /// The lab's expectations probed one at a time, in order.
     pub sequential: bool,
     pub steps: Vec<Step>,
@@ -135,6 +137,24 @@ pub enum Outcome {
     /// address (after every SNAT on the way).
     #[serde(rename = "seen_as")]
     SeenAs(IpAddr),
+    /// A rule's packet counter, read once the section's probes are done:
+    /// this many packets, or (`at_least`) this many or more.
+    Packets {
+        count: u64,
+        at_least: bool,
+    },
+}
+
+/// A rule of a node whose counter a section checks: `router nat "snat -s
+/// 10.0.1.0/24 --to-source 10.0.2.1": packets 3`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Counted {
+    /// The key as written, to name it in reports.
+    pub text: String,
+    pub node: usize,
+    pub rule: Rule,
+    /// Always [`Outcome::Packets`].
+    pub outcome: Outcome,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -217,6 +237,8 @@ impl std::fmt::Display for Outcome {
             Outcome::Unreachable(None) => f.write_str("unreachable"),
             Outcome::Unreachable(Some(reason)) => write!(f, "unreachable ({reason})"),
             Outcome::SeenAs(address) => write!(f, "seen as {address}"),
+            Outcome::Packets { count, at_least: false } => write!(f, "packets {count}"),
+            Outcome::Packets { count, at_least: true } => write!(f, "packets >= {count}"),
         }
     }
 }
@@ -248,6 +270,8 @@ pub struct Step {
     /// Its expectations probed one at a time, in order.
     pub sequential: bool,
     pub expect: Vec<Expect>,
+    /// Rule counters checked after its expectations.
+    pub counted: Vec<Counted>,
 }
 
 /// An interface a step sets down or up. Up brings it back as the lab has

@@ -274,7 +274,52 @@ pub fn holds(wanted: &Outcome, observed: &Observed) -> bool {
             unreachable && observed.detail.to_lowercase().contains(&reason.to_lowercase())
         }
         Outcome::SeenAs(address) => observed.reachable && observed.detail == seen_words(*address),
+        // A counter's check is judged where it is read (see `check_counted`).
+        Outcome::Packets { .. } => observed.reachable,
     }
+}
+
+/// Reads each counted rule's packet counter (once a section's probes are
+/// done) and judges it: exactly the count, or at least it.
+pub fn check_counted(nodes: &[NodeHandle], counted: &[crate::model::Counted]) -> Vec<Check> {
+    counted
+        .iter()
+        .map(|c| {
+            let listed = crate::deploy::firewall(&nodes[c.node])
+                .map_err(|e| e.to_string())
+                .and_then(|fw| fw.list(None).map_err(|e| e.to_string()));
+            let observed = match listed {
+                Ok(rules) => match rules.iter().find(|l| l.rule.as_ref() == Some(&c.rule)) {
+                    Some(l) => {
+                        let holds = match c.outcome {
+                            Outcome::Packets { count, at_least: true } => l.packets >= count,
+                            Outcome::Packets { count, .. } => l.packets == count,
+                            _ => false,
+                        };
+                        Observed {
+                            reachable: holds,
+                            detail: format!("packets {}", l.packets),
+                        }
+                    }
+                    None => Observed {
+                        reachable: false,
+                        detail: "the rule is not in nsbox's table".into(),
+                    },
+                },
+                Err(e) => Observed {
+                    reachable: false,
+                    detail: format!("reading the counters: {e}"),
+                },
+            };
+            Check {
+                expect: c.text.clone(),
+                wanted: c.outcome.clone(),
+                params: Default::default(),
+                holds: observed.reachable,
+                observed,
+            }
+        })
+        .collect()
 }
 
 fn seen_words(address: IpAddr) -> String {

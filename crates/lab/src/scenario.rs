@@ -231,6 +231,19 @@ impl Report {
     }
 }
 
+/// A section's checks: its probes, then the rule counters it reads.
+pub fn checks_of(
+    nodes: &mut [NodeHandle],
+    expects: &[crate::model::Expect],
+    counted: &[crate::model::Counted],
+    pacer: &crate::pacing::Pacer,
+    sequential: bool,
+) -> Vec<Check> {
+    let mut checks = check(nodes, expects, pacer, sequential);
+    checks.extend(crate::probe::check_counted(nodes, counted));
+    checks
+}
+
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
@@ -275,7 +288,7 @@ pub fn test(
     let first = Section {
         title: "up".into(),
         error: None,
-        checks: check(&mut nodes, &lab.expect, &pacer, lab.sequential),
+        checks: checks_of(&mut nodes, &lab.expect, &lab.counted, &pacer, lab.sequential),
     };
     record(first, &mut report);
     for step in &lab.steps {
@@ -283,7 +296,13 @@ pub fn test(
             Ok(()) => Section {
                 title: step.name.clone(),
                 error: None,
-                checks: check(&mut nodes, &step.expect, &pacer, lab.sequential || step.sequential),
+                checks: checks_of(
+                    &mut nodes,
+                    &step.expect,
+                    &step.counted,
+                    &pacer,
+                    lab.sequential || step.sequential,
+                ),
             },
             Err(e) => Section {
                 title: step.name.clone(),
