@@ -272,7 +272,13 @@ pub fn lab(args: LabArgs) -> i32 {
                 lab.name,
                 shape(&lab),
                 count(
-                    lab.expect.len() + lab.steps.iter().map(|s| s.expect.len()).sum::<usize>(),
+                    lab.expect.len()
+                        + lab.counted.len()
+                        + lab
+                            .steps
+                            .iter()
+                            .map(|s| s.expect.len() + s.counted.len())
+                            .sum::<usize>(),
                     "expectation"
                 ),
                 count(lab.steps.len(), "step")

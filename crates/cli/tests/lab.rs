@@ -419,6 +419,8 @@ steps:
     exec:
       - [r, "ip -o link show eth1 | grep -q 'state DOWN'"]
       - [r, "ip route get 10.0.2.2", 2]
+      # A command that leaves a process behind ends all the same.
+      - [r, "sleep 300 & echo started"]
     expect:
       a -> b: unreachable (net unreachable from 10.0.1.1)
       a -> 2001:db8:2::2: unreachable

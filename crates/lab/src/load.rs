@@ -1134,31 +1134,34 @@ impl Checker<'_> {
         }
         for (texts, up) in [(&s.down, false), (&s.up, true)] {
             for text in texts {
-                if let Some((node, iface)) = self.node_interface(lab, text) {
-                    if self.downed.contains(&(node, iface.clone())) == up {
-                        self.downed.remove(&(node, iface.clone()));
-                        if !up {
-                            self.downed.insert((node, iface.clone()));
-                        }
-                        let routes = if up {
-                            self.routes_through(node, &iface, &state[node].0)
-                        } else {
-                            Vec::new()
-                        };
-                        out.links.push(LinkState {
-                            node,
-                            iface,
-                            up,
-                            routes,
-                        });
-                    } else {
-                        let state = if up { "up" } else { "down" };
-                        self.error_at(
-                            text.referenced,
-                            format!("{} is {state} already at this step", text.value),
-                        );
-                    }
+                let Some((node, iface)) = self.node_interface(lab, text) else {
+                    continue;
+                };
+                let key = (node, iface.clone());
+                let changed = if up {
+                    self.downed.remove(&key)
+                } else {
+                    self.downed.insert(key)
+                };
+                if !changed {
+                    let state = if up { "up" } else { "down" };
+                    self.error_at(
+                        text.referenced,
+                        format!("{} is {state} already at this step", text.value),
+                    );
+                    continue;
                 }
+                let routes = if up {
+                    self.routes_through(node, &iface, &state[node].0)
+                } else {
+                    Vec::new()
+                };
+                out.links.push(LinkState {
+                    node,
+                    iface,
+                    up,
+                    routes,
+                });
             }
         }
         for command in &s.exec {

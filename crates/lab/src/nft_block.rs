@@ -76,29 +76,10 @@ impl NftBlock {
         }
     }
 
-    /// The tables the ruleset declares (`table inet fw {` or `add table
-    /// inet fw`), as `FAMILY NAME`: what `graph` and `explain` name.
+    /// The tables the ruleset declares, as `FAMILY NAME`: what `graph`
+    /// names and `apply` deletes when the ruleset is replaced.
     pub fn tables(&self) -> Vec<String> {
-        const FAMILIES: [&str; 6] = ["ip", "ip6", "inet", "arp", "bridge", "netdev"];
-        let mut out = Vec::new();
-        for line in self.text.lines() {
-            let words: Vec<&str> = line.split('#').next().unwrap_or_default().split_whitespace().collect();
-            let words = match words.first() {
-                Some(&"add") | Some(&"create") => &words[1..],
-                _ => &words[..],
-            };
-            let table = match words {
-                ["table", family, name, ..] if FAMILIES.contains(family) => format!("{family} {name}"),
-                // `table NAME {`: the ip family.
-                ["table", name, ..] => format!("ip {name}"),
-                _ => continue,
-            };
-            let table = table.trim_end_matches('{').trim_end().to_string();
-            if !out.contains(&table) {
-                out.push(table);
-            }
-        }
-        out
+        nsbox_net::firewall::ruleset::declared_tables(&self.text)
     }
 }
 
@@ -121,16 +102,5 @@ mod tests {
         let file = "    nftables: \"table ip t {}\"\n";
         let block = NftBlock::new("table ip t {}".into(), file, 1, 15);
         assert_eq!(block.place(Some(1), Some(7)), (1, 22));
-    }
-
-    #[test]
-    fn tables_are_named_with_their_family() {
-        let block = NftBlock::new(
-            "table inet fw {\n}\nadd table ip nat\ntable t {\n}\n# table ip6 no\ntable inet fw {\n}".into(),
-            "",
-            1,
-            1,
-        );
-        assert_eq!(block.tables(), ["inet fw", "ip nat", "ip t"]);
     }
 }

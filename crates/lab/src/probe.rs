@@ -282,12 +282,16 @@ pub fn holds(wanted: &Outcome, observed: &Observed) -> bool {
 /// Reads each counted rule's packet counter (once a section's probes are
 /// done) and judges it: exactly the count, or at least it.
 pub fn check_counted(nodes: &[NodeHandle], counted: &[crate::model::Counted]) -> Vec<Check> {
+    // Each node's rules listed once (each listing runs `nft`).
+    let mut listings = std::collections::BTreeMap::new();
     counted
         .iter()
         .map(|c| {
-            let listed = crate::deploy::firewall(&nodes[c.node])
-                .map_err(|e| e.to_string())
-                .and_then(|fw| fw.list(None).map_err(|e| e.to_string()));
+            let listed = listings.entry(c.node).or_insert_with(|| {
+                crate::deploy::firewall(&nodes[c.node])
+                    .map_err(|e| e.to_string())
+                    .and_then(|fw| fw.list(None).map_err(|e| e.to_string()))
+            });
             let observed = match listed {
                 Ok(rules) => match rules.iter().find(|l| l.rule.as_ref() == Some(&c.rule)) {
                     Some(l) => {
@@ -573,15 +577,20 @@ pub fn check(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer, sequen
 /// where one probe's traffic changes the next one's answer: conntrack
 /// state, a neighbour cache, counters); those that expect a router's ICMP
 /// error still wait for `pacer`'s tokens.
-pub fn check_in_order(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer) -> Vec<Check> {
+pub fn check_in_order(nodes: &[NodeHandle], expects: &[Expect], pacer: &Pacer) -> Vec<Check> {
     let before = neigh_table::stats();
-    let (_, groups) = pacing::plan(expects);
-    let source_of = |i: usize| groups.iter().find(|(_, g)| g.contains(&i)).map(|(s, _)| *s);
+    // The pacing source of each expectation that is paced.
+    let mut source_of = vec![None; expects.len()];
+    for (source, group) in pacing::plan(expects).1 {
+        for i in group {
+            source_of[i] = Some(source);
+        }
+    }
     let probers: Vec<Prober> = nodes.iter().map(Prober::from).collect();
     let observed: Vec<Observed> = (0..expects.len())
         .map(|i| {
             let probe_one = |i: usize| probe_among(&probers, &expects[i]);
-            match source_of(i) {
+            match source_of[i] {
                 None => probe_one(i),
                 Some(source) => pacer
                     .run(

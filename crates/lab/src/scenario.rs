@@ -68,8 +68,8 @@ pub fn apply(lab: &Lab, nodes: &mut [NodeHandle], step: &Step) -> Result<(), Lab
         node.nl.set_up(&link.iface, link.up).map_err(net(node, op))?;
         for route in &link.routes {
             match node.nl.add_route(&route_spec(route)) {
-                // EEXIST: the route is there (the kernel kept or made it).
-                Err(e) if e.errno() == Some(EEXIST) => {}
+                // The route is there (the kernel kept or made it).
+                Err(e) if e.already_exists() => {}
                 other => other.map_err(net(node, "adding a route back"))?,
             }
         }
@@ -82,8 +82,6 @@ pub fn apply(lab: &Lab, nodes: &mut [NodeHandle], step: &Step) -> Result<(), Lab
     }
     Ok(())
 }
-
-const EEXIST: i32 = 17;
 
 /// How long a step's command may run.
 const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -99,38 +97,21 @@ fn run_step_command(node: &NodeHandle, step: &StepCommand) -> Result<(), LabErro
         how,
         output: crate::services::last_lines(output, 5),
     };
+    // Its output goes to a file, not a pipe: a process the command leaves
+    // running in the background (`server &`) would hold a pipe open, and
+    // reading it to its end would wait for that process.
+    let mut output = output_file().map_err(|e| failed(format!("could not start: {e}"), ""))?;
     let command = step.command.clone();
+    let (stdout, stderr) = (output.try_clone(), output.try_clone());
     let spawned = nsbox_ns::netns::run_in_fd(&node.fd, move || {
         Command::new("sh")
             .args(["-c", &command])
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(stdout?)
+            .stderr(stderr?)
             .spawn()
     })?;
     let mut child = spawned.map_err(|e| failed(format!("could not start: {e}"), ""))?;
-    // Read its output on threads of their own: a command that prints more
-    // than a pipe holds must not block while it is waited for.
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|o| Box::new(o) as Box<dyn std::io::Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|e| Box::new(e) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|mut pipe| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
-            text
-        })
-    })
-    .collect();
     let deadline = std::time::Instant::now() + COMMAND_TIMEOUT;
     let status = loop {
         match child.try_wait() {
@@ -143,11 +124,11 @@ fn run_step_command(node: &NodeHandle, step: &StepCommand) -> Result<(), LabErro
             }
         }
     };
-    let output: String = readers.into_iter().filter_map(|r| r.join().ok()).collect();
+    let printed = read_from_start(&mut output);
     let Some(status) = status else {
         return Err(failed(
             format!("did not end within {} s: killed", COMMAND_TIMEOUT.as_secs()),
-            &output,
+            &printed,
         ));
     };
     // As a shell reports it: 128+N for signal N.
@@ -158,8 +139,34 @@ fn run_step_command(node: &NodeHandle, step: &StepCommand) -> Result<(), LabErro
     }
     Err(failed(
         format!("exited with status {code} ({} was expected)", step.status),
-        &output,
+        &printed,
     ))
+}
+
+/// A file for a command's output that is gone from the file system as
+/// soon as it is open (nothing is left behind, whatever happens next).
+fn output_file() -> std::io::Result<std::fs::File> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("nsbox-step-{}-{n}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
+}
+
+/// What was written to `file` so far (lossy: a command may print bytes
+/// that are not UTF-8).
+fn read_from_start(file: &mut std::fs::File) -> String {
+    use std::io::{Read, Seek};
+    let mut bytes = Vec::new();
+    let _ = file
+        .seek(std::io::SeekFrom::Start(0))
+        .and_then(|_| file.read_to_end(&mut bytes));
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Cuts nodes `a` and `b` apart (see [`Lab::partition_rules`]).

@@ -38,4 +38,9 @@ impl NetError {
             _ => None,
         }
     }
+
+    /// Whether the kernel refused because the object exists already.
+    pub fn already_exists(&self) -> bool {
+        self.errno() == Some(libc::EEXIST)
+    }
 }

@@ -42,39 +42,66 @@ impl std::fmt::Display for NftError {
     }
 }
 
-/// Why `text` cannot be a node's ruleset before nft is even asked: it may
-/// not touch nsbox's own table, nor flush the whole ruleset (which holds
-/// that table too). The line (1-based) and what is wrong.
-pub fn forbidden(text: &str) -> Option<(usize, String)> {
-    for (i, line) in text.lines().enumerate() {
-        let words: Vec<&str> = line
+/// The words of each line of nft text, comments left out, with its
+/// 1-based number: `table inet fw {` is `table`, `inet`, `fw`.
+fn lines_of_words(text: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
+    text.lines().enumerate().map(|(i, line)| {
+        let words = line
             .split('#')
             .next()
             .unwrap_or_default()
             .split(|c: char| c.is_whitespace() || c == '{' || c == ';')
             .filter(|w| !w.is_empty())
             .collect();
-        for (j, window) in words.windows(2).enumerate() {
-            if window == ["flush", "ruleset"] {
-                return Some((
-                    i + 1,
-                    format!(
-                        "`flush ruleset` would remove nsbox's own table too (inet {TABLE}): a lab node's \
-                         namespace starts with no ruleset, so nothing needs flushing"
-                    ),
-                ));
-            }
-            if window[0] == "table" && words.get(j + 2) == Some(&TABLE) && matches!(window[1], "inet") {
-                return Some((
-                    i + 1,
-                    format!(
-                        "table inet {TABLE} is nsbox's own (the node's nat: and filter: rules): name yours otherwise"
-                    ),
-                ));
-            }
+        (i + 1, words)
+    })
+}
+
+/// Why `text` cannot be a node's ruleset before nft is even asked: it may
+/// not name nsbox's own table (`inet nsbox`, to make, change or delete it),
+/// nor flush the whole ruleset (which holds that table too). The line
+/// (1-based) and what is wrong.
+pub fn forbidden(text: &str) -> Option<(usize, String)> {
+    for (line, words) in lines_of_words(text) {
+        if words.windows(2).any(|w| w == ["flush", "ruleset"]) {
+            return Some((
+                line,
+                format!(
+                    "`flush ruleset` would remove nsbox's own table too (inet {TABLE}): a lab node's \
+                     namespace starts with no ruleset, so nothing needs flushing"
+                ),
+            ));
+        }
+        if words.windows(2).any(|w| w == ["inet", TABLE]) {
+            return Some((
+                line,
+                format!("table inet {TABLE} is nsbox's own (the node's nat: and filter: rules): name yours otherwise"),
+            ));
         }
     }
     None
+}
+
+/// The tables `text` declares (`table inet fw {`, `add table inet fw`;
+/// `table NAME` is of the ip family), as `FAMILY NAME`, each once.
+pub fn declared_tables(text: &str) -> Vec<String> {
+    const FAMILIES: [&str; 6] = ["ip", "ip6", "inet", "arp", "bridge", "netdev"];
+    let mut out: Vec<String> = Vec::new();
+    for (_, words) in lines_of_words(text) {
+        let words = match words.first() {
+            Some(&"add") | Some(&"create") => &words[1..],
+            _ => &words[..],
+        };
+        let table = match words {
+            ["table", family, name, ..] if FAMILIES.contains(family) => format!("{family} {name}"),
+            ["table", name, ..] => format!("ip {name}"),
+            _ => continue,
+        };
+        if !out.contains(&table) {
+            out.push(table);
+        }
+    }
+    out
 }
 
 /// Loads `text` with `nft -f -` in namespace `ns`: all of it, or (nft
@@ -204,6 +231,12 @@ mod tests {
         assert_eq!(forbidden("table ip fw {}\n  flush ruleset\n").unwrap().0, 2);
         assert!(forbidden("table inet nsbox {\n}").unwrap().1.contains("nsbox's own"));
         assert!(forbidden("add table inet nsbox").is_some());
+    }
+
+    #[test]
+    fn tables_are_named_with_their_family() {
+        let text = "table inet fw {\n}\nadd table ip nat\ntable t {\n}\n# table ip6 no\ntable inet fw{\n}";
+        assert_eq!(declared_tables(text), ["inet fw", "ip nat", "ip t"]);
     }
 
     #[test]
