@@ -21,6 +21,7 @@ pub mod probe;
 pub mod scenario;
 pub mod services;
 pub mod state;
+pub mod window;
 mod yaml_errors;
 
 pub use load::{load, Diagnostic, Diagnostics};

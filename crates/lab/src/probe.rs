@@ -4,6 +4,7 @@
 use crate::deploy::NodeHandle;
 use crate::model::{Expect, Outcome, RouteKind, Transport};
 use crate::pacing::{self, Pacer};
+use crate::window;
 use nsbox_net::neigh_table::{self, TableStats};
 use nsbox_net::ping::{ping, Event, PingError, PingOptions, Summary};
 use nsbox_net::Netlink;
@@ -370,25 +371,19 @@ pub struct Cell {
     pub observed: Observed,
 }
 
-/// How many probes (of a matrix, or of a check's unpaced expectations) run
-/// at once: every probe from a node adds neighbour entries, and the
-/// neighbour table is one table for all namespaces (the host's too), capped
-/// at gc_thresh3 (1024 here); a thread each costs memory too.
-const PROBE_WIDTH: usize = 64;
-
 /// Who reaches whom: from every node to every other node's address (its
 /// first on a link, else on `lo`), one echo each, a second to answer.
 pub fn matrix(lab: &crate::model::Lab, nodes: &mut [NodeHandle]) -> Vec<Cell> {
     matrix_with(lab, nodes, Duration::from_secs(1), &|_, _| {})
 }
 
-/// [`matrix`], each probe waiting `wait` for its answer, telling
-/// `progress(done, total)` after each batch of probes.
+/// [`matrix`], each probe waiting `wait` for its answer, as many at once as
+/// [`window`] allows, telling `progress(done, total)` as probes end.
 pub fn matrix_with(
     lab: &crate::model::Lab,
     nodes: &mut [NodeHandle],
     wait: Duration,
-    progress: &dyn Fn(usize, usize),
+    progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Vec<Cell> {
     let targets: Vec<(usize, IpAddr)> = (0..lab.nodes.len())
         .filter_map(|i| crate::load::node_address(lab, i).map(|a| (i, a)))
@@ -406,65 +401,40 @@ pub fn matrix_with(
         wait,
         ..PingOptions::default()
     };
-    let limit = neigh_table::limit().unwrap_or(1024);
-    let mut cells = Vec::with_capacity(pairs.len());
-    let (probers, mut sockets) = split(nodes);
-    for chunk in pairs.chunks(PROBE_WIDTH) {
-        let before = neigh_table::stats();
-        make_room(&mut sockets, before, chunk.len(), limit);
-        let shared = &probers;
-        let observed: Vec<Observed> = std::thread::scope(|scope| {
-            let running: Vec<_> = chunk
-                .iter()
-                .map(|&(from, _, address)| {
-                    let options = &options;
-                    scope.spawn(move || match ping(Some(shared[from].fd), address, options, |_| {}) {
-                        Ok(summary) => read(&summary, shared[from].name),
-                        Err(e) => Observed {
-                            reachable: false,
-                            detail: local_failure(&e, shared[from].name),
-                        },
-                    })
-                })
-                .collect();
-            running
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or(Observed {
-                        reachable: false,
-                        detail: "the probe panicked".into(),
-                    })
-                })
-                .collect()
-        });
-        let note = overflow_note(before, neigh_table::stats());
-        for (&(from, to, address), mut observed) in chunk.iter().zip(observed) {
+    let before = neigh_table::stats();
+    let (probers, sockets) = split(nodes);
+    let probe = |i: usize| {
+        let (from, _, address) = pairs[i];
+        match ping(Some(probers[from].fd), address, &options, |_| {}) {
+            Ok(summary) => read(&summary, probers[from].name),
+            Err(e) => Observed {
+                reachable: false,
+                detail: local_failure(&e, probers[from].name),
+            },
+        }
+    };
+    let done = |finished: usize| {
+        // Often enough for a person, seldom enough to cost nothing.
+        if finished.is_multiple_of(64) || finished == pairs.len() {
+            progress(finished, pairs.len());
+        }
+    };
+    let observed = window::run(pairs.len(), window::width(), sockets, &probe, &done);
+    let note = overflow_note(before, neigh_table::stats());
+    pairs
+        .iter()
+        .zip(observed)
+        .map(|(&(from, to, address), observed)| {
+            let mut observed = observed.unwrap_or_else(panicked);
             note_overflow(&mut observed, note.as_deref());
-            cells.push(Cell {
+            Cell {
                 from: lab.nodes[from].name.clone(),
                 to: lab.nodes[to].name.clone(),
                 address,
                 observed,
-            });
-        }
-        progress(cells.len(), pairs.len());
-    }
-    cells
-}
-
-/// Paces a matrix: before `probes` more probes (each may add an entry per
-/// hop and direction to the host's neighbour table), if the table is past
-/// half its cap, the lab's own nodes forget their neighbours (never anyone
-/// else's: the host's and other labs' entries are left as they are).
-fn make_room(sockets: &mut [&mut Netlink], now: Option<TableStats>, probes: usize, limit: u64) {
-    const ENTRIES_PER_PROBE: u64 = 4;
-    let Some(now) = now else { return };
-    if now.entries + ENTRIES_PER_PROBE * probes as u64 > limit / 2 {
-        for nl in sockets.iter_mut() {
-            // Best effort: a node that cannot flush only takes more room.
-            let _ = nl.flush_neighbours(None);
-        }
-    }
+            }
+        })
+        .collect()
 }
 
 /// A ping that could not be sent, as people say it.
@@ -477,17 +447,15 @@ fn local_failure(e: &PingError, node: &str) -> String {
     }
 }
 
-/// Checks every expectation: those that draw no ICMP error
-/// [`PROBE_WIDTH`] at a time, each from a thread of its own (a failing
-/// probe waits a second; they wait together), the lab's neighbours
-/// flushed between batches when the host's table fills up; those that
+/// Checks every expectation: those that draw no ICMP error in a
+/// [`window`] of probes (failing probes wait their second side by side;
+/// the lab's neighbours are flushed when the host's table fills up); those that
 /// expect an error from a router one source at a time, as `pacer` allows
 /// (see [`crate::pacing`]), alongside.
 pub fn check_all(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer) -> Vec<Check> {
     let before = neigh_table::stats();
-    let limit = neigh_table::limit().unwrap_or(1024);
     let (at_once, groups) = pacing::plan(expects);
-    let (probers, mut sockets) = split(nodes);
+    let (probers, sockets) = split(nodes);
     let probers = &probers;
     let observed: Vec<(usize, Observed)> = std::thread::scope(|scope| {
         let paced: Vec<_> = groups
@@ -505,19 +473,15 @@ pub fn check_all(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer) ->
                 (group.clone(), running)
             })
             .collect();
-        let mut found = Vec::with_capacity(expects.len());
-        for batch in at_once.chunks(PROBE_WIDTH) {
-            make_room(&mut sockets, neigh_table::stats(), batch.len(), limit);
-            let running: Vec<_> = batch
+        let probe = |k: usize| probe_among(probers, &expects[at_once[k]]);
+        let answers = window::run(at_once.len(), window::width(), sockets, &probe, &|_| {});
+        let mut found: Vec<(usize, Observed)> = Vec::with_capacity(expects.len());
+        found.extend(
+            at_once
                 .iter()
-                .map(|&i| (i, scope.spawn(move || probe_among(probers, &expects[i]))))
-                .collect();
-            found.extend(
-                running
-                    .into_iter()
-                    .map(|(i, h)| (i, h.join().unwrap_or_else(|_| panicked()))),
-            );
-        }
+                .zip(answers)
+                .map(|(&i, o)| (i, o.unwrap_or_else(panicked))),
+        );
         for (indexes, handle) in paced {
             let mut answers = handle.join().unwrap_or_default().into_iter();
             found.extend(

@@ -40,23 +40,47 @@ fn read_stat(path: &str) -> Option<TableStats> {
 }
 
 /// The host's tables' counters, IPv4 and IPv6 together; `None` where the
-/// kernel does not show them (they are shown in the host's namespace).
+/// kernel does not show them. It shows them only in the host's network
+/// namespace: nsbox run from another one (a test's sandbox, a container
+/// that shares the host's PIDs) reads them through PID 1's, which is the
+/// host's wherever PIDs are shared.
 pub fn stats() -> Option<TableStats> {
-    let v4 = read_stat("/proc/net/stat/arp_cache")?;
-    let v6 = read_stat("/proc/net/stat/ndisc_cache").unwrap_or_default();
+    let [v4, v6] = stats_by_table()?;
     Some(TableStats {
         entries: v4.entries + v6.entries,
         table_fulls: v4.table_fulls + v6.table_fulls,
     })
 }
 
+/// The counters of the IPv4 table and of the IPv6 one, each capped by a
+/// `gc_thresh3` of its own (see [`stats`] for where they are read).
+pub fn stats_by_table() -> Option<[TableStats; 2]> {
+    ["/proc/net/stat", "/proc/1/net/stat"].iter().find_map(|dir| {
+        let v4 = read_stat(&format!("{dir}/arp_cache"))?;
+        let v6 = read_stat(&format!("{dir}/ndisc_cache")).unwrap_or_default();
+        Some([v4, v6])
+    })
+}
+
 /// The sysctl that caps the IPv4 table.
 pub const LIMIT_SYSCTL: &str = "net.ipv4.neigh.default.gc_thresh3";
 
-/// The most entries the IPv4 table may hold (`gc_thresh3`).
+/// The most entries the IPv4 table may hold (`gc_thresh3`); `None` outside
+/// the host's network namespace, where the sysctl is not shown (callers
+/// then assume the kernel's default, 1024).
 pub fn limit() -> Option<u64> {
-    let path = Path::new("/proc/sys/net/ipv4/neigh/default/gc_thresh3");
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    read_limit("ipv4")
+}
+
+/// The caps of the IPv4 and the IPv6 tables, where shown (see [`limit`]),
+/// else the kernel's default of 1024 each.
+pub fn limits_by_table() -> [u64; 2] {
+    ["ipv4", "ipv6"].map(|family| read_limit(family).unwrap_or(1024))
+}
+
+fn read_limit(family: &str) -> Option<u64> {
+    let path = format!("/proc/sys/net/{family}/neigh/default/gc_thresh3");
+    std::fs::read_to_string(Path::new(&path)).ok()?.trim().parse().ok()
 }
 
 /// What to tell a user whose probe failed while the table overflowed.
