@@ -1,0 +1,290 @@
+//! Expectations: the path (`a -> b:tcp/80`), the outcome, the probe's
+//! parameters, and rule counters.
+use super::*;
+
+impl Checker<'_> {
+    /// The expectations of a section, checked against the routes each node
+    /// has at that point (`routes`): a path that would loop past an echo's
+    /// 64 hops is an error.
+    pub(super) fn expects(
+        &mut self,
+        lab: &Lab,
+        routes: &[Vec<Route>],
+        rules: &[Vec<Rule>],
+        entries: &Ordered<Text>,
+    ) -> (Vec<Expect>, Vec<Counted>) {
+        let mut out = Vec::new();
+        let mut counted = Vec::new();
+        let topology = crate::paths::Topology::new(lab);
+        for (path, outcome) in &entries.0 {
+            // `NODE nat|filter RULE`: a rule's counter, not a path.
+            let second = path.value.split_whitespace().nth(1);
+            if !path.value.contains("->") && matches!(second, Some("nat" | "filter")) {
+                counted.extend(self.counted(lab, rules, path, outcome));
+                continue;
+            }
+            let Some(e) = self.expect(lab, path, outcome) else {
+                continue;
+            };
+            // A loop is a mistake in the routes, whatever is expected of it
+            // (an expectation of TTL expiry on a long chain is not).
+            if let crate::paths::Path::Loops(visited) = topology.follow(lab, routes, e.from, e.to) {
+                let names: Vec<&str> = visited.iter().map(|&n| lab.nodes[n].name.as_str()).collect();
+                self.error_at(
+                    path.referenced,
+                    format!(
+                        "the way to {} is a routing loop: {} -> ... (until the TTL runs out)",
+                        e.to,
+                        names.join(" -> ")
+                    ),
+                );
+            }
+            out.push(e);
+        }
+        (out, counted)
+    }
+
+    /// `NODE nat|filter RULE` (the rule quoted or not) with `packets N` or
+    /// `packets >= N`: a rule the node has at that point.
+    pub(super) fn counted(&mut self, lab: &Lab, rules: &[Vec<Rule>], key: &Text, value: &Text) -> Option<Counted> {
+        let at = key.referenced;
+        let split = |text: &str| -> Option<(String, String)> {
+            let (first, rest) = text.trim().split_once(char::is_whitespace)?;
+            Some((first.to_string(), rest.trim().to_string()))
+        };
+        let Some(((node, kind), rule)) = split(&key.value).and_then(|(node, rest)| {
+            let (kind, rule) = split(&rest)?;
+            Some(((node, kind), rule))
+        }) else {
+            self.error_at(
+                at,
+                "an expectation is SRC -> DEST, or NODE nat|filter RULE for a rule's counter",
+            );
+            return None;
+        };
+        let node = self.node_index(lab, &node, at)?;
+        let rule_text = rule.trim_matches('"');
+        let parsed = match kind.as_str() {
+            "nat" => words::parse_nat(rule_text),
+            "filter" => words::parse_filter(rule_text),
+            _ => Err(format!("{kind:?}: a counted rule is nat or filter")),
+        };
+        let rule = match parsed {
+            Ok(rule) => rule,
+            Err(e) => {
+                self.error_at(at, e);
+                return None;
+            }
+        };
+        if !rules[node].contains(&rule) {
+            self.error_at(
+                at,
+                format!(
+                    "{} has no {kind} rule {rule_text:?} at this point",
+                    lab.nodes[node].name
+                ),
+            );
+            return None;
+        }
+        let wanted = value.value.trim();
+        let count = wanted
+            .strip_prefix("packets")
+            .map(str::trim)
+            .and_then(|c| match c.strip_prefix(">=") {
+                Some(n) => n.trim().parse().ok().map(|n| (n, true)),
+                None => c.parse().ok().map(|n| (n, false)),
+            });
+        let Some((count, at_least)) = count else {
+            self.error_at(
+                value.referenced,
+                format!("{wanted:?}: a counter is expected as packets N or packets >= N"),
+            );
+            return None;
+        };
+        Some(Counted {
+            text: key.value.clone(),
+            node,
+            rule,
+            outcome: Outcome::Packets { count, at_least },
+        })
+    }
+
+    /// `SRC [from ADDR] -> DEST` with its outcome,
+    /// `reachable|unreachable [(REASON)]`.
+    pub(super) fn expect(&mut self, lab: &Lab, path: &Text, outcome: &Text) -> Option<Expect> {
+        let outcome_at = outcome.referenced;
+        let (outcome, params) = match parse_outcome(&outcome.value) {
+            Ok(o) => o,
+            Err(e) => {
+                self.error_at(outcome.referenced, e);
+                return None;
+            }
+        };
+        let at = path.referenced;
+        let (src, source, dest, port) = match parse_path(&path.value) {
+            Ok(p) => p,
+            Err(e) => {
+                self.error_at(at, e);
+                return None;
+            }
+        };
+        match (port, &outcome) {
+            (Some(_), Outcome::Reachable) => {
+                self.error_at(at, "a port is open, closed or unreachable, not reachable");
+                return None;
+            }
+            (Some(_), _) if params.count.is_some() || params.interval.is_some() || params.ttl.is_some() => {
+                self.error_at(
+                    outcome_at,
+                    "count, interval and ttl are for echoes: a port's probe takes only wait",
+                );
+                return None;
+            }
+            (Some(_), Outcome::SeenAs(_)) => {
+                self.error_at(
+                    at,
+                    "seen as is probed with a datagram of nsbox's own, to a port it picks: name no port",
+                );
+                return None;
+            }
+            (None, Outcome::Open | Outcome::Closed) => {
+                self.error_at(
+                    at,
+                    format!("{outcome} needs a port: {0}:tcp/PORT or {0}:udp/PORT", path.value),
+                );
+                return None;
+            }
+            _ => {}
+        }
+        let from = self.node_index(lab, &src, at)?;
+        if let Some(source) = source {
+            let own = lab
+                .interfaces(from)
+                .iter()
+                .flat_map(|(_, a)| a.clone())
+                .any(|a| a.addr() == source);
+            if !own {
+                self.error_at(at, format!("{source} is not an address of {src}"));
+            }
+        }
+        let to = match dest.parse::<IpAddr>() {
+            Ok(addr) => addr,
+            Err(_) => {
+                let node = self.node_index(lab, &dest, at)?;
+                match node_address(lab, node) {
+                    Some(a) => a,
+                    None => {
+                        self.error_at(at, format!("node {dest:?} has no address to probe"));
+                        return None;
+                    }
+                }
+            }
+        };
+        let receiver = (0..lab.nodes.len()).find(|&n| {
+            self.interfaces[n]
+                .iter()
+                .any(|(_, addresses)| addresses.iter().any(|a| a.addr() == to))
+        });
+        if let Outcome::SeenAs(seen) = outcome {
+            if seen.is_ipv4() != to.is_ipv4() {
+                let family = if to.is_ipv4() { "IPv4" } else { "IPv6" };
+                self.error_at(
+                    outcome_at,
+                    format!("seen as {seen}: a datagram to {to} comes from an {family} address"),
+                );
+                return None;
+            }
+            if receiver.is_none() {
+                self.error_at(
+                    at,
+                    format!(
+                        "no node of the lab has {to}: nsbox listens for `seen as` in the node that has the address"
+                    ),
+                );
+                return None;
+            }
+        }
+        Some(Expect {
+            text: path.value.clone(),
+            from,
+            source,
+            to,
+            port,
+            outcome,
+            params,
+            receiver,
+        })
+    }
+
+    /// `[a, b]`: two different nodes.
+    pub(super) fn pair(&mut self, lab: &Lab, pair: &Spanned<Vec<Text>>) -> Option<(usize, usize)> {
+        let [a, b] = pair.value.as_slice() else {
+            self.error_at(pair.referenced, "a pair is two nodes: [a, b]");
+            return None;
+        };
+        let a = self.node_index(lab, &a.value, a.referenced)?;
+        let b = self.node_index(lab, &b.value, b.referenced)?;
+        if a == b {
+            self.error_at(pair.referenced, "a node cannot be partitioned from itself");
+            return None;
+        }
+        Some((a, b))
+    }
+}
+
+/// A node's address for probes: its first address on a link, else its
+/// first on `lo`.
+pub fn node_address(lab: &Lab, node: usize) -> Option<IpAddr> {
+    let interfaces = lab.interfaces(node);
+    let on_link = interfaces
+        .iter()
+        .filter(|(i, _)| *i != "lo")
+        .find_map(|(_, a)| a.first());
+    on_link.or_else(|| lab.nodes[node].lo.first()).map(|a| a.addr())
+}
+
+/// `SRC [from ADDR] -> DEST[:tcp/PORT|:udp/PORT]`, DEST a node or an
+/// address (an IPv6 one in brackets when a port follows).
+pub fn parse_path(text: &str) -> Result<(String, Option<IpAddr>, String, Option<Port>), String> {
+    let shape = || format!("{text:?}: expected SRC [from ADDR] -> DEST[:tcp/PORT|:udp/PORT]");
+    let (src, dest) = text.split_once("->").ok_or_else(shape)?;
+    let mut src_words = src.split_whitespace();
+    let node = src_words.next().ok_or_else(shape)?.to_string();
+    let source = match (src_words.next(), src_words.next(), src_words.next()) {
+        (None, ..) => None,
+        (Some("from"), Some(addr), None) => Some(addr.parse().map_err(|_| format!("{addr:?} is not an address"))?),
+        _ => return Err(shape()),
+    };
+    let dest = dest.trim();
+    if dest.is_empty() || dest.contains(char::is_whitespace) {
+        return Err(shape());
+    }
+    let mut port = None;
+    let mut dest = dest;
+    // `DEST:PROTO/PORT`; an IPv6 address alone has colons but no slash.
+    if let Some((host, tail)) = dest.rsplit_once(':') {
+        if let Some((proto, number)) = tail
+            .split_once('/')
+            .filter(|(p, _)| p.chars().all(|c| c.is_ascii_alphabetic()) && !p.is_empty())
+        {
+            let transport = match proto {
+                "tcp" => Transport::Tcp,
+                "udp" => Transport::Udp,
+                _ => {
+                    return Err(format!(
+                        "{text:?}: nsbox probes tcp and udp ports, not {proto}: DEST:tcp/PORT or DEST:udp/PORT"
+                    ))
+                }
+            };
+            let number = number
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{number:?} is not a {} port", proto.to_uppercase()))?;
+            port = Some(Port { transport, number });
+            dest = host;
+        }
+    }
+    let dest = dest.strip_prefix('[').and_then(|d| d.strip_suffix(']')).unwrap_or(dest);
+    Ok((node, source, dest.to_string(), port))
+}

@@ -1,0 +1,201 @@
+//! A node: its name, container, sysctls, rules and raw nftables block.
+use super::*;
+
+impl Checker<'_> {
+    pub(super) fn node(&mut self, name: &Text, node: &Spanned<NodeFile>) -> Node {
+        if !is_plain_name(&name.value) || name.value.len() > MAX_NODE_NAME {
+            self.error_at(
+                name.referenced,
+                format!(
+                    "node name {:?}: use 1 to {MAX_NODE_NAME} letters, digits, '.', '_' or '-', not starting with '.' or '-'",
+                    crate::model::cut_for_display(&name.value)
+                ),
+            );
+        }
+        let n = &node.value;
+        self.lo_at.push(n.lo.iter().map(|a| a.referenced).collect());
+        let mut resolved = Node {
+            name: name.value.clone(),
+            lo: n.lo.iter().filter_map(|a| self.address(a)).collect(),
+            sysctls: Vec::new(),
+            routes: Vec::new(),
+            rules: Vec::new(),
+            nftables: n.nftables.as_ref().and_then(|text| self.nftables(text)),
+            run: n.run.iter().map(|c| c.value.clone()).collect(),
+            container: None,
+        };
+        for command in n.run.iter().filter(|c| c.value.trim().is_empty()) {
+            self.error_at(command.referenced, "an empty command: say what to run");
+        }
+        if let Some(container) = &n.container {
+            self.container(&mut resolved, container);
+        }
+        if let Some(forwarding) = &n.forwarding {
+            let value = u8::from(forwarding.value).to_string();
+            resolved.sysctls.push(("net.ipv4.ip_forward".into(), value.clone()));
+            resolved.sysctls.push(("net.ipv6.conf.all.forwarding".into(), value));
+        }
+        resolved.sysctls.extend(self.sysctls(&n.sysctls));
+        resolved.rules = self.rules(&n.nat, &n.filter);
+        resolved
+    }
+
+    /// A container node: its command becomes the node's first `run` command,
+    /// started through nsbox's own runtime (`nsbox unshare`, the binary
+    /// named by `$NSBOX_BIN`, which the nsbox command line sets to itself).
+    pub(super) fn container(&mut self, node: &mut Node, container: &Spanned<crate::file::ContainerFile>) {
+        let c = &container.value;
+        let hostname = c.hostname.as_ref().map_or(node.name.clone(), |h| h.value.clone());
+        if hostname.is_empty() || hostname.len() > 64 || !is_plain_name(&hostname) {
+            let at = c.hostname.as_ref().map_or(container.referenced, |h| h.referenced);
+            self.error_at(
+                at,
+                format!("hostname {hostname:?}: use up to 64 letters, digits, '.', '_' or '-'"),
+            );
+        }
+        let mut command = format!("exec \"${{NSBOX_BIN:-nsbox}}\" unshare --ns pid,ipc,mnt,uts --hostname {hostname}");
+        if c.command.value.trim().is_empty() {
+            self.error_at(
+                c.command.referenced,
+                "the container's command is empty: say what it runs",
+            );
+        }
+        if let Some(rootfs) = &c.rootfs {
+            let path = std::path::Path::new(&rootfs.value);
+            if !path.is_dir() {
+                self.error_at(
+                    rootfs.referenced,
+                    format!("rootfs {:?} is not a directory", rootfs.value),
+                );
+            } else if path.canonicalize().is_ok_and(|p| p == std::path::Path::new("/")) {
+                // pivot_root cannot make the host's own root a container's
+                // root; leaving `rootfs` out gives a read-only view of it.
+                self.error_at(
+                    rootfs.referenced,
+                    format!(
+                        "rootfs {:?} is the host's own root: leave rootfs out for a read-only view of the host's",
+                        rootfs.value
+                    ),
+                );
+            }
+            command.push_str(&format!(" --rootfs {}", shell_quote(&rootfs.value)));
+        }
+        command.push_str(&format!(" -- sh -c {}", shell_quote(&c.command.value)));
+        node.run.insert(0, command);
+        node.container = Some(hostname);
+    }
+
+    pub(super) fn sysctls(&mut self, sysctls: &Ordered<Spanned<Scalar>>) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (key, value) in &sysctls.0 {
+            let k = &key.value;
+            if !k.starts_with("net.") || k.contains("..") || k.contains('/') {
+                self.error_at(
+                    key.referenced,
+                    format!("sysctl {k:?}: only net.* keys belong to a network namespace"),
+                );
+                continue;
+            }
+            let text = value.value.to_sysctl();
+            if text.contains('\n') {
+                self.warn_at(
+                    value.referenced,
+                    format!("the value of {k} has a line break: the kernel reads it only up to there"),
+                );
+            }
+            self.sysctls_at.push((k.clone(), text.clone(), value.referenced));
+            out.push((k.clone(), text));
+        }
+        out
+    }
+
+    /// Tries the file's sysctls in a throwaway network namespace (as netem
+    /// is probed), so that `validate` refuses what `up` would: keys that
+    /// are not per-namespace, values the kernel rejects. The forwarding
+    /// switches `forwarding:` sets are known good and cost no namespace;
+    /// where no namespace can be made (not root), nothing is tried.
+    pub(super) fn probe_sysctls(&mut self) {
+        const KNOWN: [&str; 2] = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"];
+        if self.ask == AskKernel::No {
+            return;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let tried: Vec<(String, String, Location)> = std::mem::take(&mut self.sysctls_at)
+            .into_iter()
+            .filter(|(k, v, _)| !(KNOWN.contains(&k.as_str()) && (v == "0" || v == "1")))
+            .filter(|(k, v, _)| seen.insert((k.clone(), v.clone())))
+            .collect();
+        if tried.is_empty() {
+            return;
+        }
+        let pairs: Vec<(String, String)> = tried.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect();
+        let Ok(found) = nsbox_net::sysctl::probe(&pairs) else {
+            return;
+        };
+        for ((key, _, at), why) in tried.iter().zip(found) {
+            if let Some(why) = why {
+                self.error_at(*at, format!("sysctl {key}: {why}"));
+            }
+        }
+    }
+
+    /// A node's ruleset, refused where it would touch nsbox's own table.
+    pub(super) fn nftables(&mut self, text: &Text) -> Option<crate::nft_block::NftBlock> {
+        let at = text.referenced;
+        if text.value.trim().is_empty() {
+            self.error_at(at, "an empty ruleset: write nft's rules, or leave nftables out");
+            return None;
+        }
+        let block = crate::nft_block::NftBlock::new(text.value.clone(), self.source, at.line(), at.column());
+        if let Some((line, why)) = nsbox_net::firewall::ruleset::forbidden(&block.text) {
+            let (line, column) = block.place(Some(line), None);
+            self.push_at(line, column, format!("nftables: {why}"), false);
+            return None;
+        }
+        self.rulesets.push(block.clone());
+        Some(block)
+    }
+
+    /// Asks nft about every ruleset (`nft -c` in a throwaway namespace),
+    /// when asked to ask the kernel; nft's errors are placed in the file.
+    pub(super) fn check_rulesets(&mut self) {
+        use nsbox_net::firewall::ruleset::{check, RulesetError};
+        if self.ask == AskKernel::No {
+            return;
+        }
+        for block in std::mem::take(&mut self.rulesets) {
+            match check(&block.text) {
+                Ok(()) => {}
+                Err(RulesetError::Refused(errors)) => {
+                    for e in errors {
+                        let (line, column) = block.place(e.line, e.column);
+                        self.push_at(line, column, format!("nftables: {}", e.message), false);
+                    }
+                }
+                // No nft, or no namespace to try it in: `up` will say.
+                Err(RulesetError::Run(_)) => {}
+            }
+        }
+    }
+
+    pub(super) fn rules(&mut self, nat: &[Text], filter: &[Text]) -> Vec<Rule> {
+        let mut out = Vec::new();
+        for (texts, parse) in [
+            (nat, words::parse_nat as fn(&str) -> Result<Rule, String>),
+            (filter, words::parse_filter),
+        ] {
+            for text in texts {
+                match parse(&text.value) {
+                    Ok(rule) => out.push(rule),
+                    Err(e) => self.error_at(text.referenced, e),
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `text` as one word for `sh`.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}

@@ -1,0 +1,266 @@
+//! Steps: the changes each makes (routes, rules, links down and up,
+//! partitions, sysctls), waits and commands.
+use super::*;
+
+impl Checker<'_> {
+    pub(super) fn change(&mut self, lab: &Lab, node: usize, change: &Spanned<ChangeFile>, adding: bool) -> Change {
+        let c = &change.value;
+        Change {
+            routes: c
+                .routes
+                .iter()
+                .filter_map(|r| self.route_checked(lab, node, r, adding))
+                .collect(),
+            rules: self.rules(&c.nat, &c.filter),
+        }
+    }
+
+    pub(super) fn step(
+        &mut self,
+        lab: &Lab,
+        state: &mut [(Vec<Route>, Vec<Rule>)],
+        step: &Spanned<crate::file::StepFile>,
+    ) -> Step {
+        let s = &step.value;
+        let mut out = Step {
+            name: s.name.value.clone(),
+            remove: Vec::new(),
+            add: Vec::new(),
+            sysctls: Vec::new(),
+            flush_neighbours: Vec::new(),
+            partition: Vec::new(),
+            heal: Vec::new(),
+            links: Vec::new(),
+            exec: Vec::new(),
+            wait: None,
+            sequential: s.sequential.as_ref().is_some_and(|s| s.value),
+            expect: Vec::new(),
+            counted: Vec::new(),
+        };
+        if let Some(wait) = &s.wait {
+            match parse_wait(&wait.value) {
+                Ok(d) => out.wait = Some(d),
+                Err(e) => self.error_at(wait.referenced, e),
+            }
+        }
+        for (key, change) in &s.remove.0 {
+            let name = &key.value;
+            let Some(node) = self.node_index(lab, name, key.referenced) else {
+                continue;
+            };
+            let c = self.change(lab, node, change, false);
+            let (routes, rules) = &mut state[node];
+            for r in &c.routes {
+                match routes.iter().position(|o| o == r) {
+                    Some(i) => {
+                        routes.remove(i);
+                    }
+                    None => self.error_at(
+                        change.referenced,
+                        format!(
+                            "{name} has no route to {} like this at step {:?}",
+                            r.destination, out.name
+                        ),
+                    ),
+                }
+            }
+            for r in &c.rules {
+                match rules.iter().position(|o| o == r) {
+                    Some(i) => {
+                        rules.remove(i);
+                    }
+                    None => self.error_at(
+                        change.referenced,
+                        format!("{name} has no rule {r} at step {:?}", out.name),
+                    ),
+                }
+            }
+            out.remove.push((node, c));
+        }
+        for (key, change) in &s.add.0 {
+            let name = &key.value;
+            let Some(node) = self.node_index(lab, name, key.referenced) else {
+                continue;
+            };
+            let c = self.change(lab, node, change, true);
+            let (routes, rules) = &mut state[node];
+            for r in &c.routes {
+                if routes
+                    .iter()
+                    .any(|o| o.destination == r.destination && o.metric == r.metric)
+                {
+                    self.error_at(
+                        change.referenced,
+                        format!("{name} already has a route to {} at step {:?}", r.destination, out.name),
+                    );
+                }
+                routes.push(r.clone());
+            }
+            rules.extend(c.rules.iter().cloned());
+            out.add.push((node, c));
+        }
+        for (name, sysctls) in &s.sysctls.0 {
+            if let Some(node) = self.node_index(lab, &name.value, name.referenced) {
+                let values = self.sysctls(sysctls);
+                out.sysctls.push((node, values));
+            }
+        }
+        for name in &s.flush_neighbours {
+            if let Some(node) = self.node_index(lab, &name.value, name.referenced) {
+                out.flush_neighbours.push(node);
+            }
+        }
+        for pair in &s.partition {
+            if let Some((a, b)) = self.pair(lab, pair) {
+                if !self.partitioned.insert((a.min(b), a.max(b))) {
+                    self.error_at(pair.referenced, "these nodes are partitioned already at this step");
+                }
+                out.partition.push((a, b));
+            }
+        }
+        for pair in &s.heal {
+            if let Some((a, b)) = self.pair(lab, pair) {
+                if !self.partitioned.remove(&(a.min(b), a.max(b))) {
+                    self.error_at(pair.referenced, "these nodes are not partitioned at this step");
+                }
+                out.heal.push((a, b));
+            }
+        }
+        for (texts, up) in [(&s.down, false), (&s.up, true)] {
+            for text in texts {
+                let Some((node, iface)) = self.node_interface(lab, text) else {
+                    continue;
+                };
+                let key = (node, iface.clone());
+                let changed = if up {
+                    self.downed.remove(&key)
+                } else {
+                    self.downed.insert(key)
+                };
+                if !changed {
+                    let state = if up { "up" } else { "down" };
+                    self.error_at(
+                        text.referenced,
+                        format!("{} is {state} already at this step", text.value),
+                    );
+                    continue;
+                }
+                let routes = if up {
+                    self.routes_through(node, &iface, &state[node].0)
+                } else {
+                    Vec::new()
+                };
+                out.links.push(LinkState {
+                    node,
+                    iface,
+                    up,
+                    routes,
+                });
+            }
+        }
+        for command in &s.exec {
+            if let Some(c) = self.step_command(lab, command) {
+                out.exec.push(c);
+            }
+        }
+        let routes: Vec<Vec<Route>> = state.iter().map(|(r, _)| r.clone()).collect();
+        let rules: Vec<Vec<Rule>> = state.iter().map(|(_, r)| r.clone()).collect();
+        (out.expect, out.counted) = self.expects(lab, &routes, &rules, &s.expect);
+        out
+    }
+
+    /// Those of `routes` that go out through `iface` of `node`: named as
+    /// their device, or through a gateway on one of its subnets.
+    pub(super) fn routes_through(&self, node: usize, iface: &str, routes: &[Route]) -> Vec<Route> {
+        let subnets: Vec<IpNet> = self.interfaces[node]
+            .iter()
+            .filter(|(i, _)| i == iface)
+            .flat_map(|(_, addresses)| addresses.iter().map(|a| a.trunc()))
+            .collect();
+        routes
+            .iter()
+            .filter(|r| match (&r.dev, r.via) {
+                (Some(dev), _) => dev == iface,
+                (None, Some(gw)) => subnets.iter().any(|n| n.contains(&gw)),
+                (None, None) => false,
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// `NODE:IFACE`, an interface the lab gives the node (`lo` too).
+    pub(super) fn node_interface(&mut self, lab: &Lab, text: &Text) -> Option<(usize, String)> {
+        let Some((name, iface)) = text.value.split_once(':') else {
+            self.error_at(text.referenced, "name an interface as NODE:IFACE (eth0 of a: a:eth0)");
+            return None;
+        };
+        let node = self.node_index(lab, name, text.referenced)?;
+        if !self.interfaces[node].iter().any(|(i, _)| i == iface) {
+            let known: Vec<&str> = self.interfaces[node].iter().map(|(i, _)| i.as_str()).collect();
+            self.error_at(
+                text.referenced,
+                format!("{name} has no interface {iface:?} (it has {})", known.join(", ")),
+            );
+            return None;
+        }
+        Some((node, iface.to_string()))
+    }
+
+    /// `[NODE, CMD]` or `[NODE, CMD, STATUS]`.
+    pub(super) fn step_command(&mut self, lab: &Lab, command: &Spanned<Vec<Text>>) -> Option<StepCommand> {
+        let (node, text, status) = match command.value.as_slice() {
+            [node, text] => (node, text, None),
+            [node, text, status] => (node, text, Some(status)),
+            _ => {
+                self.error_at(
+                    command.referenced,
+                    "a command is [NODE, COMMAND] or [NODE, COMMAND, EXIT STATUS]",
+                );
+                return None;
+            }
+        };
+        let node = self.node_index(lab, &node.value, node.referenced)?;
+        if text.value.trim().is_empty() {
+            self.error_at(text.referenced, "an empty command: say what to run");
+            return None;
+        }
+        let status = match status {
+            None => 0,
+            Some(s) => match s.value.parse::<u8>() {
+                Ok(n) => i32::from(n),
+                Err(_) => {
+                    self.error_at(s.referenced, format!("{:?} is not an exit status (0 to 255)", s.value));
+                    return None;
+                }
+            },
+        };
+        Some(StepCommand {
+            node,
+            command: text.value.clone(),
+            status,
+        })
+    }
+}
+
+/// The longest pause a step may take.
+const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A step's pause: a number and its unit, `ms`, `s` or `m` (`2s`, `0.5s`,
+/// `500ms`), at most an hour.
+pub fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let bad = || format!("wait {text:?} is not a duration: a number and ms, s or m (2s, 500ms), up to 1 hour");
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "s" => number,
+        "m" => number * 60.0,
+        _ => return Err(bad()),
+    };
+    std::time::Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| *d <= LONGEST_WAIT)
+        .ok_or_else(bad)
+}
