@@ -2,7 +2,8 @@
 # `nsbox lab check --matrix` on a star of 11 nodes, a bridge of 50 nodes and
 # a chain of 100 routers (9,900 ordered pairs, many beyond the 64 hops an
 # echo's TTL allows): the time (hyperfine), the host's neighbour table's
-# `table_fulls` before and after, and every verdict of the last run checked
+# `table_fulls` before and after, beside iputils `ping` run for every pair
+# 32 at a time (what a script does), and every verdict of nsbox's last run checked
 # against iputils `ping` (every pair of the bridge; 300 pairs of the chain
 # drawn at random, all its failing ones among them). In a private mount
 # namespace with its own /run. Writes bench-results/matrix-*. Run as root.
@@ -28,17 +29,30 @@ matrix() { # matrix NAME RUNS LABNAME ORACLE_PAIRS GEN-ARGS...
   local name=$1 runs=$2 labname=$3 pairs=$4; shift 4
   python3 scripts/gen-lab.py "$@" > "$work/$name.yaml"
   "$NSBOX" lab up "$work/$name.yaml" >/dev/null
-  local before after
-  sleep "${SETTLE:-2}" # what the last lab's oracle left in the table ages out
-  before=$(table_fulls)
+  "$NSBOX" lab check "$work/$name.yaml" --matrix --json > "$work/$name.json"
+  # The anchor: what a script does, iputils ping for every pair, 32 at a
+  # time (`xargs -P 32`); the same pairs, the same one-second wait.
+  python3 -c 'import json, sys
+lab = sys.argv[2]
+for c in json.load(open(sys.argv[1])):
+    print(lab + "-" + c["from"], c["address"])' "$work/$name.json" "$labname" > "$work/$name.pairs"
+  cat > "$work/$name-iputils.sh" <<SH
+xargs -P 32 -L 1 sh -c 'ip netns exec "\$0" ping -n -q -c 1 -W 1 "\$1" >/dev/null 2>&1 || true' < $work/$name.pairs
+SH
   hyperfine -N --warmup 1 --runs "$runs" --export-json "bench-results/matrix-$name.json" \
-    -n "nsbox lab check --matrix ($name)" "$NSBOX lab check $work/$name.yaml --matrix" >/dev/null
+    -n "nsbox lab check --matrix ($name)" "$NSBOX lab check $work/$name.yaml --matrix" \
+    -n "iputils ping per pair, 32 at a time ($name)" "sh $work/$name-iputils.sh" >/dev/null
+  # nsbox's own run, alone, between two looks at the table's overflows
+  # (iputils' runs above overflow it on the bridge).
+  local before after
+  sleep "${SETTLE:-2}"
+  before=$(table_fulls)
   "$NSBOX" lab check "$work/$name.yaml" --matrix --json > "$work/$name.json"
   after=$(table_fulls)
   echo "## $name"
-  scripts/bench-table.py "nsbox lab check --matrix ($name)" "bench-results/matrix-$name.json"
+  scripts/bench-table.py "iputils ping per pair, 32 at a time ($name)" "bench-results/matrix-$name.json"
   echo
-  echo "- table_fulls: $before before, $after after"
+  echo "- table_fulls around nsbox's last run: $before before, $after after"
   python3 - "$work/$name.json" "$labname" "$pairs" <<'PYEOF'
 import json, random, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor

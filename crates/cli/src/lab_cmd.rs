@@ -822,7 +822,7 @@ fn cut(
 /// What a check asked for, as the file writes it: its outcome, then its
 /// probe parameters if any.
 fn wanted_text(check: &Check) -> String {
-    format!("{}{}", check.wanted, check.params)
+    format!("{}{}{}", check.wanted, check.facts, check.params)
 }
 
 /// Rows are sources, columns destinations: `+` reached, `.` not.

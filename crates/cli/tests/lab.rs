@@ -475,6 +475,86 @@ leftovers
     nothing_left(&out);
 }
 
+/// Steps add and remove addresses, IPv4 and IPv6: a host renumbered
+/// mid-test is reached at its new address and no longer at its old one;
+/// a route through the new subnet is accepted in the same step; what
+/// iproute2 sees agrees; the kernel's deletion of routes through a removed
+/// subnet is followed by the file's view (removing such a route again is
+/// refused before anything is made).
+#[test]
+fn steps_add_and_remove_addresses() {
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/rn.yaml <<'EOF'
+name: rn
+nodes:
+  a: {routes: [default via 10.0.1.1, default via 2001:db8:1::1]}
+  r: {forwarding: true}
+  b: {routes: [default via 10.0.2.1, default via 2001:db8:2::1]}
+links:
+  - endpoints: [a 10.0.1.2/24 2001:db8:1::2/64, r 10.0.1.1/24 2001:db8:1::1/64]
+  - endpoints: [r 10.0.2.1/24 2001:db8:2::1/64, b 10.0.2.2/24 2001:db8:2::2/64]
+expect:
+  a -> 10.0.2.2: reachable
+  a -> 2001:db8:2::2: reachable
+steps:
+  - name: b moves to 10.0.3.0/24 and 2001:db8:3::/64
+    remove:
+      b: {routes: [default via 10.0.2.1, default via 2001:db8:2::1], addresses: [eth0 10.0.2.2/24, eth0 2001:db8:2::2/64]}
+    add:
+      r: {addresses: [eth1 10.0.3.1/24, eth1 2001:db8:3::1/64]}
+      b: {addresses: [eth0 10.0.3.2/24, eth0 2001:db8:3::2/64], routes: [default via 10.0.3.1, default via 2001:db8:3::1]}
+    exec:
+      - [b, "ip -o addr show dev eth0 | grep -q 'inet 10.0.3.2/24'"]
+      - [b, "ip -o addr show dev eth0 | grep -q 'inet 10.0.2.2/24'", 1]
+    expect:
+      a -> 10.0.3.2: reachable
+      a -> 2001:db8:3::2: reachable
+      a -> 10.0.2.2: unreachable
+      a -> 2001:db8:2::2: unreachable
+EOF
+echo "TEST $($NSBOX lab test /run/rn.yaml --json | tr -d '\n')"
+# A route through a subnet whose address a step removed is gone with it.
+cat > /run/gone.yaml <<'EOF'
+name: gone
+nodes:
+  a: {routes: [10.9.0.0/16 via 10.0.1.1]}
+  b: {}
+links:
+  - endpoints: [a 10.0.1.2/24, b 10.0.1.1/24]
+steps:
+  - name: renumber a
+    remove:
+      a: {addresses: [eth0 10.0.1.2/24, eth0 10.0.7.7/24, eth9 10.0.1.3/24, eth0 nonsense]}
+    add:
+      a: {addresses: [eth0 10.0.1.1/24, eth0 10.0.1.1/24]}
+  - name: the route went with the subnet
+    remove:
+      a: {routes: [10.9.0.0/16 via 10.0.1.1]}
+EOF
+set +e
+$NSBOX lab validate /run/gone.yaml > /run/out 2>&1; echo "VALIDATE $?"
+set -e
+sed -n 's/^.*gone.yaml:/AT /p' /run/out
+leftovers
+"#);
+    let report: serde_json::Value = serde_json::from_str(field(&out, "TEST")).unwrap();
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["passed"], 6, "{report:#}");
+    assert_eq!(field(&out, "VALIDATE"), "1", "{out}");
+    let at: Vec<&str> = out.lines().filter(|l| l.starts_with("AT ")).collect();
+    for want in [
+        "a:eth0 has no address 10.0.7.7/24 at this step",
+        "node \"a\" has no interface \"eth9\" (it has lo, eth0)",
+        "\"nonsense\" is not an address with its prefix length",
+        "a:eth0 has 10.0.1.1/24 already at this step",
+        "a has no route to 10.9.0.0/16 like this at step \"the route went with the subnet\"",
+    ] {
+        assert!(at.iter().any(|l| l.contains(want)), "{want:?} not in:\n{out}");
+    }
+    nothing_left(&out);
+}
+
 /// Probe parameters (count, interval, wait, ttl) after an outcome, IPv4
 /// and IPv6: a TTL that runs out two routers away is expected as the
 /// kernel answers it. `explain` follows each node's own default TTL and a
@@ -530,6 +610,144 @@ leftovers
         field(&out, "REPLY"),
         "r1: the TTL runs out here (time exceeded, sent back to 10.0.3.2);\
          unreachable: the request arrives, the reply does not come back;probe: no reply (the kernel agrees);",
+        "{out}"
+    );
+    nothing_left(&out);
+}
+
+/// What echoes saw beside the outcome: the replies' TTL (hop limit), the
+/// number of ICMP errors and the exit status iputils would give, each
+/// checked against iputils `ping` run from the same node (the oracle);
+/// a wrong one fails and says what was seen. `explain` takes an IPv6
+/// node's hop limit from the interface it sends out of (the kernel's;
+/// `conf.all.hop_limit` changes no interface that exists).
+#[test]
+fn reply_ttl_errors_and_exit_status_are_expectations_iputils_agrees_with() {
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/fx.yaml <<'EOF'
+name: fx
+nodes:
+  a: {routes: [default via 10.0.1.1, default via 2001:db8:1::1]}
+  r: {forwarding: true, routes: [unreachable 10.9.0.0/16, blackhole 10.8.0.0/16]}
+  b: {routes: [default via 10.0.2.1, default via 2001:db8:2::1], sysctls: {net.ipv4.ip_default_ttl: 100}}
+links:
+  - endpoints: [a 10.0.1.2/24 2001:db8:1::2/64, r 10.0.1.1/24 2001:db8:1::1/64]
+  - endpoints: [r 10.0.2.1/24 2001:db8:2::1/64, b 10.0.2.2/24 2001:db8:2::2/64]
+expect:
+  a -> b: reachable, reply ttl 99, exit 0
+  a -> 2001:db8:2::2: reachable, reply ttl 63, exit 0 (count 3, interval 50ms)
+  a -> r: reachable, reply ttl 64
+  a -> 10.9.0.1: unreachable (host unreachable from 10.0.1.1), errors 1, exit 1
+  a -> 10.7.0.1: unreachable (net unreachable), errors 1, exit 1
+  a -> 10.8.0.1: unreachable (no reply), errors 0, exit 1 (wait 300ms)
+EOF
+echo "TEST $($NSBOX lab test /run/fx.yaml --json | tr -d '\n')"
+$NSBOX lab up /run/fx.yaml >/dev/null
+# The oracle: iputils from the same node, its TTL and exit status.
+oracle() { set +e; out=$(ip netns exec fx-a ping -n -c 1 -W 1 "$1" 2>&1); code=$?; set -e
+  echo "ORACLE_$2 exit=$code $(echo "$out" | grep -o 'ttl=[0-9]*' | head -1)"; }
+oracle 10.0.2.2 b; oracle 2001:db8:2::2 b6; oracle 10.0.1.1 r; oracle 10.9.0.1 unr; oracle 10.8.0.1 none
+# A wrong fact fails and says what was seen.
+sed -e 's/reply ttl 99, exit 0/reply ttl 98/' -e '/10.9.0.1/s/errors 1, exit 1$/errors 2/' /run/fx.yaml > /run/wrong.yaml
+echo "WRONG $($NSBOX lab check /run/wrong.yaml --json | tr -d '\n')"
+ip netns exec fx-b sysctl -qw net.ipv6.conf.all.hop_limit=50
+echo "ALL $($NSBOX lab explain a 2001:db8:2::2 | tail -1)"
+ip netns exec fx-b sysctl -qw net.ipv6.conf.eth0.hop_limit=50
+echo "DEV $($NSBOX lab explain a 2001:db8:2::2 | tail -1)"
+$NSBOX lab down fx >/dev/null
+leftovers
+"#);
+    let report: serde_json::Value = serde_json::from_str(field(&out, "TEST")).unwrap();
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["passed"], 6, "{report:#}");
+    // iputils agrees with every fact the file states.
+    assert_eq!(field(&out, "ORACLE_b"), "exit=0 ttl=99", "{out}");
+    assert_eq!(field(&out, "ORACLE_b6"), "exit=0 ttl=63", "{out}");
+    assert_eq!(field(&out, "ORACLE_r"), "exit=0 ttl=64", "{out}");
+    assert_eq!(field(&out, "ORACLE_unr"), "exit=1", "{out}");
+    assert_eq!(field(&out, "ORACLE_none"), "exit=1", "{out}");
+    let wrong: serde_json::Value = serde_json::from_str(field(&out, "WRONG")).unwrap();
+    let failed: Vec<String> = wrong
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["holds"] == false)
+        .map(|c| c["observed"]["detail"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(failed.len(), 2, "{wrong:#}");
+    assert!(failed[0].ends_with("(reply ttl 99, not 98)"), "{failed:?}");
+    assert!(failed[1].ends_with("(1 ICMP errors, not 2)"), "{failed:?}");
+    assert!(field(&out, "ALL").contains("ttl 63"), "{out}");
+    assert!(field(&out, "DEV").contains("ttl 49"), "{out}");
+    nothing_left(&out);
+}
+
+/// Reverse-path filtering, as the kernel's input route lookup answers it
+/// (`ip route get DEST from SRC iif IFACE`): strict mode drops a packet
+/// whose way back leaves by another interface, loose mode one with no way
+/// back at all, and with it off the request arrives (the reply is what
+/// gets lost); a neighbour whose ARP requests the filter drops is named
+/// as such. Each verdict is checked against a real probe in the same run
+/// ("the kernel agrees").
+#[test]
+fn explain_names_reverse_path_filtering_as_the_kernel_answers_it() {
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/rp.yaml <<'EOF'
+name: rp
+nodes:
+  a: {lo: [10.0.9.1/32], routes: [default via 10.0.1.1]}
+  r: {forwarding: true, sysctls: {net.ipv4.conf.all.rp_filter: 1}, routes: [10.0.9.0/24 via 10.0.3.2]}
+  b: {routes: [default via 10.0.2.1]}
+  c: {}
+links:
+  - endpoints: [a 10.0.1.2/24, r 10.0.1.1/24]
+  - endpoints: [r 10.0.2.1/24, b 10.0.2.2/24]
+  - endpoints: [r 10.0.3.1/24, c 10.0.3.2/24]
+expect:
+  a -> b: reachable
+  a from 10.0.9.1 -> b: unreachable (no reply)
+EOF
+$NSBOX lab up /run/rp.yaml >/dev/null
+echo "STRICT $($NSBOX lab explain a b --from 10.0.9.1 | grep -e rp_filter -e '^probe' | tr '\n' ';')"
+# a's ARP requests carry the echo's source too, and r's filter drops them
+# as well (said when the entry has failed): each look starts afresh.
+echo "ARP $($NSBOX lab explain a b --from 10.0.9.1 --no-probe | grep -c "its ARP requests come from 10.0.9.1, which r's reverse-path filter refuses on eth0" || true)"
+ip -n rp-a neigh flush all
+ip netns exec rp-r sysctl -qw net.ipv4.conf.all.rp_filter=2
+echo "LOOSE_OK $($NSBOX lab explain a b --from 10.0.9.1 --no-probe | grep -c rp_filter || true)"
+ip -n rp-r route del 10.0.9.0/24
+ip -n rp-a neigh flush all
+echo "LOOSE $($NSBOX lab explain a b --from 10.0.9.1 | grep -e rp_filter -e '^probe' | tr '\n' ';')"
+ip -n rp-r route add 10.0.9.0/24 via 10.0.3.2
+ip netns exec rp-r sysctl -qw net.ipv4.conf.all.rp_filter=0
+ip -n rp-a neigh flush all
+echo "OFF $($NSBOX lab explain a b --from 10.0.9.1 | grep -e '^unreachable' -e '^probe' | tr '\n' ';')"
+$NSBOX lab down rp >/dev/null
+leftovers
+"#);
+    assert_eq!(
+        field(&out, "STRICT"),
+        "r: dropped by reverse-path filtering (rp_filter 1, strict): it came in on eth0, \
+         and the way back to 10.0.9.1 is through eth2;probe: no reply (the kernel agrees);",
+        "{out}"
+    );
+    assert_eq!(
+        field(&out, "LOOSE_OK"),
+        "0",
+        "loose mode passes a source it has a way back to: {out}"
+    );
+    assert_eq!(
+        field(&out, "LOOSE"),
+        "r: dropped by reverse-path filtering (rp_filter 2): there is no way back to 10.0.9.1 at all;\
+         probe: no reply (the kernel agrees);",
+        "{out}"
+    );
+    assert_eq!(field(&out, "ARP"), "1", "{out}");
+    assert_eq!(
+        field(&out, "OFF"),
+        "unreachable: the request arrives, the reply does not come back;probe: no reply (the kernel agrees);",
         "{out}"
     );
     nothing_left(&out);

@@ -178,20 +178,39 @@ impl Walk<'_> {
         Ok(self.sysctl(node, key, "reading its forwarding switch")?.trim() == "1")
     }
 
-    /// The TTL (hop limit) that `node` gives the packets it sends: its
-    /// `ip_default_ttl` (IPv6: `hop_limit`), 64 unless changed.
-    fn initial_ttl(&mut self, node: usize, v6: bool) -> Result<u32, LabError> {
-        let key = if v6 {
-            "net.ipv6.conf.all.hop_limit"
+    /// The TTL (hop limit) that `node` gives the packets it sends to
+    /// `destination`: its `ip_default_ttl`; for IPv6 the `hop_limit` of
+    /// the interface the kernel sends them out of (the kernel reads the
+    /// device's own; `conf.all.hop_limit` changes none that exists), 64
+    /// unless changed.
+    fn initial_ttl(&mut self, node: usize, destination: IpAddr) -> Result<u32, LabError> {
+        let key = if destination.is_ipv6() {
+            let dev = self.nodes[node]
+                .nl
+                .route_get(destination)
+                .ok()
+                .and_then(|r| r.oif)
+                .and_then(|oif| {
+                    let links = self.nodes[node].nl.links().ok()?;
+                    links.into_iter().find(|l| l.index == oif).map(|l| l.name)
+                });
+            match dev {
+                Some(dev) => format!("net.ipv6.conf.{dev}.hop_limit"),
+                None => "net.ipv6.conf.default.hop_limit".to_string(),
+            }
         } else {
-            "net.ipv4.ip_default_ttl"
+            "net.ipv4.ip_default_ttl".to_string()
         };
-        let value = self.sysctl(node, key, "reading its default TTL")?;
+        let value = self.sysctl_named(node, key, "reading its default TTL")?;
         Ok(value.trim().parse().unwrap_or(DEFAULT_TTL))
     }
 
     fn sysctl(&mut self, node: usize, key: &'static str, op: &'static str) -> Result<String, LabError> {
-        let value = nsbox_ns::netns::run_in_fd(&self.nodes[node].fd, move || nsbox_net::sysctl::read(key))?;
+        self.sysctl_named(node, key.to_string(), op)
+    }
+
+    fn sysctl_named(&mut self, node: usize, key: String, op: &'static str) -> Result<String, LabError> {
+        let value = nsbox_ns::netns::run_in_fd(&self.nodes[node].fd, move || nsbox_net::sysctl::read(&key))?;
         let name = self.lab.nodes[node].name.clone();
         value.map_err(|source| LabError::Net { node: name, op, source })
     }
@@ -225,6 +244,86 @@ impl Walk<'_> {
         }
     }
 
+    /// The kernel's input checks, asked rather than modelled: the input
+    /// route lookup of an IPv4 packet that came in on an interface (after
+    /// DNAT, as in the kernel) refuses it when the node's reverse-path
+    /// filter rejects its source there, or when it is a martian. Which of
+    /// them it was is then told from the node's `rp_filter` (the larger
+    /// of `all` and the interface's) and the kernel's own way back to the
+    /// source. IPv6 has no such switch (nft's `fib` does it, which the
+    /// ruleset shows).
+    fn reverse_path(&mut self, p: &Packet) -> Result<Option<String>, LabError> {
+        let Some(iif) = p.came_in.clone() else {
+            return Ok(None);
+        };
+        if !p.source.is_ipv4() {
+            return Ok(None);
+        }
+        let nl = &mut self.nodes[p.at].nl;
+        match nl.route_get_input(p.destination, p.source, &iif) {
+            Err(e) if e.refused_on_input() => {}
+            _ => return Ok(None),
+        }
+        // A refusing route to the destination answers the input lookup
+        // with EINVAL too (a blackhole's error): that is the walk's to tell.
+        match nl.route_get(p.destination) {
+            Ok(route) if route.kind == "unicast" || route.kind == "local" => {}
+            _ => return Ok(None),
+        }
+        let back = nl.route_get(p.source).ok();
+        let links = nl.links().unwrap_or_default();
+        let back_dev = back
+            .as_ref()
+            .and_then(|r| r.oif)
+            .and_then(|i| links.iter().find(|l| l.index == i))
+            .map(|l| l.name.clone());
+        let mode = |walk: &mut Self, key: String| -> Result<u32, LabError> {
+            Ok(walk
+                .sysctl_named(p.at, key, "reading its rp_filter")?
+                .trim()
+                .parse()
+                .unwrap_or(0))
+        };
+        let strictness = mode(self, "net.ipv4.conf.all.rp_filter".into())?
+            .max(mode(self, format!("net.ipv4.conf.{iif}.rp_filter"))?);
+        let (node, source) = (self.name(p.at).to_string(), p.source);
+        Ok(Some(match (strictness, back_dev) {
+            (1, Some(dev)) if dev != iif => format!(
+                "{node}: dropped by reverse-path filtering (rp_filter 1, strict): it came in on {iif}, \
+                 and the way back to {source} is through {dev}"
+            ),
+            (1 | 2, None) => format!(
+                "{node}: dropped by reverse-path filtering (rp_filter {strictness}): there is no way back to {source} at all"
+            ),
+            _ => format!(
+                "{node}: the kernel refuses a packet from {source} coming in on {iif} (a martian source or destination)"
+            ),
+        }))
+    }
+
+    /// Why the lab node that has `hop` may not answer `p.at`'s ARP
+    /// requests for it: they carry the packet's source as their sender
+    /// (`arp_announce` 0), and the kernel checks that sender as it checks
+    /// a packet's source (`arp_process` asks the input route lookup), so
+    /// its reverse-path filter drops them too.
+    fn arp_refused(&mut self, hop: IpAddr, p: &Packet) -> Option<String> {
+        if !hop.is_ipv4() {
+            return None;
+        }
+        let (next, iface) = owner(self.lab, hop)?;
+        let refused = self.nodes[next]
+            .nl
+            .route_get_input(hop, p.source, &iface)
+            .is_err_and(|e| e.refused_on_input());
+        refused.then(|| {
+            format!(
+                " (its ARP requests come from {}, which {}'s reverse-path filter refuses on {iface})",
+                p.source,
+                self.name(next)
+            )
+        })
+    }
+
     /// Walks `p` until it arrives (`Ok(Some(node))`) or stops (`Ok(None)`).
     fn walk(&mut self, mut p: Packet) -> Result<Option<usize>, LabError> {
         let origin = p.at;
@@ -254,6 +353,10 @@ impl Walk<'_> {
                     });
                     p.destination = to.addr;
                 }
+            }
+            if let Some(dropped) = self.reverse_path(&p)? {
+                self.say(dropped);
+                return Ok(None);
             }
             if let Some((node, iface)) = owner(self.lab, p.destination).filter(|(n, _)| *n == p.at) {
                 if p.came_in.is_some() {
@@ -359,8 +462,9 @@ impl Walk<'_> {
                 .iter()
                 .find(|n| n.address == hop && route.oif.is_none_or(|i| i == n.index));
             if let Some(entry) = entry.filter(|n| n.state == "FAILED" || n.state == "INCOMPLETE") {
+                let why = self.arp_refused(hop, &p).unwrap_or_default();
                 self.say(format!(
-                    "{}: the neighbour {hop} does not answer ({}): the packet goes nowhere",
+                    "{}: the neighbour {hop} does not answer ({}){why}: the packet goes nowhere",
                     self.name(p.at),
                     entry.state
                 ));
@@ -445,6 +549,7 @@ pub fn explain(
                 ttl,
                 ..Default::default()
             },
+            facts: Default::default(),
             receiver: None,
         };
         explanation.probe = Some(crate::probe::probe(&(&nodes[from]).into(), &expect));
@@ -495,7 +600,7 @@ fn model(
         destination: to,
         ttl: match ttl {
             Some(ttl) => u32::from(ttl),
-            None => walk.initial_ttl(from, to.is_ipv6())?,
+            None => walk.initial_ttl(from, to)?,
         },
     };
     let Some(replier) = walk.walk(request)? else {
@@ -525,7 +630,7 @@ fn model(
         came_in: None,
         source: reply_from,
         destination: reply_to,
-        ttl: walk.initial_ttl(replier, reply_to.is_ipv6())?,
+        ttl: walk.initial_ttl(replier, reply_to)?,
     };
     let back = walk.walk(reply)?;
     let answered = back == Some(from);

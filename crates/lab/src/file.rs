@@ -253,6 +253,10 @@ pub struct StepFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeFile {
+    /// `IFACE ADDRESS/PREFIX`: an address given to (or taken from) one of
+    /// the node's interfaces.
+    #[serde(default)]
+    pub addresses: Vec<Text>,
     #[serde(default)]
     pub routes: Vec<Text>,
     #[serde(default)]

@@ -186,6 +186,8 @@ pub struct Expect {
     pub outcome: Outcome,
     /// How to probe, where the file says (else the probe's defaults).
     pub params: ProbeParams,
+    /// What the echoes must have seen beside the outcome.
+    pub facts: EchoFacts,
     /// The node that owns the destination address: where nsbox listens
     /// for a `seen as` probe.
     pub receiver: Option<usize>,
@@ -228,6 +230,46 @@ pub struct ProbeParams {
     pub ttl: Option<u8>,
 }
 
+/// What an echo probe must have seen beside its outcome, as iputils
+/// `ping` would have reported it: `reachable, reply ttl 62`,
+/// `unreachable (host unreachable), errors 3, exit 1 (count 3)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EchoFacts {
+    /// Every reply's TTL (hop limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_ttl: Option<u8>,
+    /// How many ICMP errors came back (redirects aside, as iputils counts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<u32>,
+    /// The exit status iputils `ping` gives for the same run: 0 when a
+    /// reply came, 1 when none did, 2 when nothing could be sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit: Option<i32>,
+}
+
+impl EchoFacts {
+    pub fn any(&self) -> bool {
+        *self != EchoFacts::default()
+    }
+}
+
+impl std::fmt::Display for EchoFacts {
+    /// `, reply ttl 62, errors 3, exit 1` as the file writes them, or
+    /// nothing.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(ttl) = self.reply_ttl {
+            write!(f, ", reply ttl {ttl}")?;
+        }
+        if let Some(n) = self.errors {
+            write!(f, ", errors {n}")?;
+        }
+        if let Some(n) = self.exit {
+            write!(f, ", exit {n}")?;
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -246,6 +288,10 @@ impl std::fmt::Display for Outcome {
 /// Changes made to one node by a step.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Change {
+    /// Addresses given to or taken from the node's interfaces: (interface,
+    /// address). Added before the change's routes (which may go through
+    /// them), removed after.
+    pub addresses: Vec<(String, IpNet)>,
     pub routes: Vec<Route>,
     pub rules: Vec<Rule>,
 }

@@ -1,9 +1,11 @@
 //! What an expectation asks for: its outcome (`reachable`, `open`,
-//! `closed`, `unreachable [(REASON)]`) and how to probe for it, in a
-//! parenthesised group of parameters after it: `reachable (count 5, ttl
-//! 3)`, `unreachable (time to live exceeded) (ttl 3)`.
+//! `closed`, `unreachable [(REASON)]`), what else its echoes must have
+//! seen, after commas (`reply ttl 62`, `errors 3`, `exit 1`), and how to
+//! probe for it, in a parenthesised group of parameters at the end:
+//! `reachable (count 5, ttl 3)`, `unreachable (time to live exceeded),
+//! errors 1 (ttl 3)`.
 
-use crate::model::{Outcome, ProbeParams};
+use crate::model::{EchoFacts, Outcome, ProbeParams};
 use std::time::Duration;
 
 /// The words a parameter group may hold.
@@ -16,12 +18,14 @@ const MOST_ECHOES: u32 = 100;
 const LONGEST: Duration = Duration::from_secs(60);
 
 /// `reachable|open|closed|unreachable [(REASON)]`, then optionally
-/// `(count N, interval T, wait T, ttl N)` (any of them, in any order).
-pub fn parse_outcome(text: &str) -> Result<(Outcome, ProbeParams), String> {
+/// `, reply ttl N`, `, errors N`, `, exit N`, then optionally `(count N,
+/// interval T, wait T, ttl N)` (any of them, in any order).
+pub fn parse_outcome(text: &str) -> Result<(Outcome, ProbeParams, EchoFacts), String> {
     let bad = || {
         format!(
             "{text:?} is not an outcome: reachable, open, closed, unreachable with an optional (reason), \
-             or seen as ADDRESS, then optionally (count N, interval T, wait T, ttl N)"
+             or seen as ADDRESS, then optionally `, reply ttl N`, `, errors N`, `, exit N`, \
+             then optionally (count N, interval T, wait T, ttl N)"
         )
     };
     let text = text.trim();
@@ -29,12 +33,15 @@ pub fn parse_outcome(text: &str) -> Result<(Outcome, ProbeParams), String> {
         Some((rest, group)) => (rest, parse_parameters(group)?),
         None => (text, ProbeParams::default()),
     };
+    let mut pieces = split_top_level(text).into_iter();
+    let text = pieces.next().unwrap_or_default();
+    let facts = parse_facts(pieces)?;
     if let Some(address) = text.strip_prefix("seen as ") {
         let address = address
             .trim()
             .parse()
             .map_err(|_| format!("seen as {:?}: an address (seen as 10.0.2.1)", address.trim()))?;
-        return Ok((Outcome::SeenAs(address), params));
+        return Ok((Outcome::SeenAs(address), params, facts));
     }
     let outcome = match text {
         "reachable" => Outcome::Reachable,
@@ -53,7 +60,70 @@ pub fn parse_outcome(text: &str) -> Result<(Outcome, ProbeParams), String> {
             }
         }
     };
-    Ok((outcome, params))
+    Ok((outcome, params, facts))
+}
+
+/// `text` cut at its commas outside parentheses (a reason may hold one),
+/// each piece trimmed.
+fn split_top_level(text: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                pieces.push(text[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    pieces.push(text[start..].trim());
+    pieces
+}
+
+/// `reply ttl N`, `errors N`, `exit N`, each at most once.
+fn parse_facts<'a>(pieces: impl Iterator<Item = &'a str>) -> Result<EchoFacts, String> {
+    let mut facts = EchoFacts::default();
+    for piece in pieces {
+        let words: Vec<&str> = piece.split_whitespace().collect();
+        let given_twice = || format!("{:?} is given twice", words[..words.len() - 1].join(" "));
+        match words.as_slice() {
+            ["reply", "ttl", n] => {
+                let n = n
+                    .parse::<u8>()
+                    .map_err(|_| format!("reply ttl {n:?}: a TTL of 0 to 255"))?;
+                if facts.reply_ttl.replace(n).is_some() {
+                    return Err(given_twice());
+                }
+            }
+            ["errors", n] => {
+                let n = n
+                    .parse::<u32>()
+                    .map_err(|_| format!("errors {n:?}: a number of ICMP errors"))?;
+                if facts.errors.replace(n).is_some() {
+                    return Err(given_twice());
+                }
+            }
+            ["exit", n] => {
+                let n = n
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|n| (0..=2).contains(n))
+                    .ok_or_else(|| format!("exit {n:?}: iputils ping exits 0, 1 or 2"))?;
+                if facts.exit.replace(n).is_some() {
+                    return Err(given_twice());
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "{piece:?} is not something an echo sees: reply ttl N, errors N or exit N"
+                ))
+            }
+        }
+    }
+    Ok(facts)
 }
 
 /// The text before a last parenthesised group whose every item starts
@@ -147,20 +217,42 @@ mod tests {
 
     #[test]
     fn parameters_follow_the_outcome_and_its_reason() {
-        let (outcome, params) = parse_outcome("reachable (count 5, ttl 3)").unwrap();
+        let (outcome, params, _) = parse_outcome("reachable (count 5, ttl 3)").unwrap();
         assert_eq!(outcome, Outcome::Reachable);
         assert_eq!((params.count, params.ttl), (Some(5), Some(3)));
-        let (outcome, params) = parse_outcome("unreachable (time to live exceeded) (ttl 2, wait 500ms)").unwrap();
+        let (outcome, params, _) = parse_outcome("unreachable (time to live exceeded) (ttl 2, wait 500ms)").unwrap();
         assert_eq!(outcome, Outcome::Unreachable(Some("time to live exceeded".into())));
         assert_eq!(params.wait, Some(Duration::from_millis(500)));
         // A reason alone is a reason, even with a parameter's word inside.
-        let (outcome, params) = parse_outcome("unreachable (ttl exceeded)").unwrap();
+        let (outcome, params, _) = parse_outcome("unreachable (ttl exceeded)").unwrap();
         assert_eq!(outcome, Outcome::Unreachable(Some("ttl exceeded".into())));
         assert_eq!(params, ProbeParams::default());
         assert_eq!(
             parse_outcome("open (wait 2s)").unwrap().1.wait,
             Some(Duration::from_secs(2))
         );
+    }
+
+    #[test]
+    fn facts_follow_the_outcome_before_the_parameters() {
+        let (outcome, params, facts) =
+            parse_outcome("unreachable (host unreachable, it seems), errors 3, exit 1 (count 3)").unwrap();
+        assert_eq!(outcome, Outcome::Unreachable(Some("host unreachable, it seems".into())));
+        assert_eq!(params.count, Some(3));
+        assert_eq!((facts.errors, facts.exit, facts.reply_ttl), (Some(3), Some(1), None));
+        let (outcome, _, facts) = parse_outcome("reachable, reply ttl 62").unwrap();
+        assert_eq!((outcome, facts.reply_ttl), (Outcome::Reachable, Some(62)));
+        assert!(!parse_outcome("reachable").unwrap().2.any());
+        for (text, said) in [
+            ("reachable, exit 3", "exit \"3\": iputils ping exits 0, 1 or 2"),
+            ("reachable, reply ttl 300", "reply ttl \"300\""),
+            ("reachable, errors 1, errors 2", "\"errors\" is given twice"),
+            ("reachable, fast", "\"fast\" is not something an echo sees"),
+            ("reachable,", "\"\" is not something an echo sees"),
+        ] {
+            let e = parse_outcome(text).unwrap_err();
+            assert!(e.contains(said), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -277,6 +277,7 @@ mod tests {
             port: None,
             outcome,
             params: Default::default(),
+            facts: Default::default(),
             receiver: None,
         }
     }

@@ -47,6 +47,70 @@ pub struct Observed {
     /// "reply from 2.2.2.2, ttl 63", "network unreachable",
     /// "destination net unreachable from 10.0.1.1", "no reply"...
     pub detail: String,
+    /// What echoes saw, counted as iputils counts (an echo probe's only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub echo: Option<EchoSeen>,
+}
+
+/// The run of echoes behind a probe, as iputils `ping` would sum it up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EchoSeen {
+    pub replies: u32,
+    /// Each reply's TTL (hop limit), in the order they came.
+    pub reply_ttls: Vec<u8>,
+    /// ICMP errors, redirects aside.
+    pub errors: u32,
+    /// iputils' exit status: 0 a reply came, 1 none did, 2 nothing could
+    /// be sent.
+    pub exit: i32,
+}
+
+impl EchoSeen {
+    fn of(summary: &Summary) -> EchoSeen {
+        EchoSeen {
+            replies: summary.received,
+            reply_ttls: summary
+                .events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Reply { ttl, .. } => *ttl,
+                    _ => None,
+                })
+                .collect(),
+            errors: summary.errors,
+            exit: if summary.received > 0 { 0 } else { 1 },
+        }
+    }
+
+    /// A run that could not send anything (iputils exits 2).
+    fn not_sent() -> EchoSeen {
+        EchoSeen {
+            replies: 0,
+            reply_ttls: Vec::new(),
+            errors: 0,
+            exit: 2,
+        }
+    }
+
+    /// Where this run differs from what `facts` ask, in words
+    /// (`reply ttl 63, not 62`); None when it is all as asked.
+    pub fn differs(&self, facts: &crate::model::EchoFacts) -> Option<String> {
+        let mut said = Vec::new();
+        if let Some(want) = facts.reply_ttl {
+            match self.reply_ttls.iter().find(|t| **t != want) {
+                _ if self.reply_ttls.is_empty() => said.push(format!("no reply to show ttl {want}")),
+                Some(t) => said.push(format!("reply ttl {t}, not {want}")),
+                None => {}
+            }
+        }
+        if let Some(want) = facts.errors.filter(|n| *n != self.errors) {
+            said.push(format!("{} ICMP errors, not {want}", self.errors));
+        }
+        if let Some(want) = facts.exit.filter(|n| *n != self.exit) {
+            said.push(format!("iputils would exit {}, not {want}", self.exit));
+        }
+        (!said.is_empty()).then(|| said.join(", "))
+    }
 }
 
 impl Observed {
@@ -66,6 +130,9 @@ impl Observed {
 pub struct Check {
     pub expect: String,
     pub wanted: Outcome,
+    /// What its echoes had to see besides, where the file said.
+    #[serde(skip_serializing_if = "is_default")]
+    pub facts: crate::model::EchoFacts,
     /// How it was probed, where the file said.
     #[serde(skip_serializing_if = "is_default")]
     pub params: crate::model::ProbeParams,
@@ -116,6 +183,7 @@ fn read(summary: &Summary, node: &str) -> Observed {
         return Observed {
             reachable: true,
             detail: format!("reply from {from}{ttl}"),
+            echo: None,
         };
     }
     let errors = summary.events.iter().filter_map(|e| match e {
@@ -136,6 +204,7 @@ fn read(summary: &Summary, node: &str) -> Observed {
     Observed {
         reachable: false,
         detail,
+        echo: None,
     }
 }
 
@@ -192,7 +261,11 @@ fn tcp_observed(result: std::io::Result<()>, node: &str) -> Observed {
             ),
         },
     };
-    Observed { reachable, detail }
+    Observed {
+        reachable,
+        detail,
+        echo: None,
+    }
 }
 
 /// A TCP connection from the node to the expectation's port.
@@ -209,6 +282,7 @@ fn tcp_probe(node: &Prober, expect: &Expect, port: u16) -> Observed {
         Err(e) => Observed {
             reachable: false,
             detail: format!("local error: {e}"),
+            echo: None,
         },
     }
 }
@@ -239,7 +313,11 @@ fn udp_probe(node: &Prober, expect: &Expect, port: u16) -> Observed {
         ),
         Err(e) => (false, format!("local error: {e}")),
     };
-    Observed { reachable, detail }
+    Observed {
+        reachable,
+        detail,
+        echo: None,
+    }
 }
 
 /// Probes `expect` from its node: a TCP connection when it names a port,
@@ -252,10 +330,14 @@ pub fn probe(node: &Prober, expect: &Expect) -> Observed {
         };
     }
     match ping(Some(node.fd), expect.to, &options(expect), |_| {}) {
-        Ok(summary) => read_counted(&summary, node.name, expect.params.count),
+        Ok(summary) => Observed {
+            echo: Some(EchoSeen::of(&summary)),
+            ..read_counted(&summary, node.name, expect.params.count)
+        },
         Err(e) => Observed {
             reachable: false,
             detail: local_failure(&e, node.name),
+            echo: Some(EchoSeen::not_sent()),
         },
     }
 }
@@ -304,21 +386,25 @@ pub fn check_counted(nodes: &[NodeHandle], counted: &[crate::model::Counted]) ->
                         Observed {
                             reachable: holds,
                             detail: format!("packets {}", l.packets),
+                            echo: None,
                         }
                     }
                     None => Observed {
                         reachable: false,
                         detail: "the rule is not in nsbox's table".into(),
+                        echo: None,
                     },
                 },
                 Err(e) => Observed {
                     reachable: false,
                     detail: format!("reading the counters: {e}"),
+                    echo: None,
                 },
             };
             Check {
                 expect: c.text.clone(),
                 wanted: c.outcome.clone(),
+                facts: Default::default(),
                 params: Default::default(),
                 holds: observed.reachable,
                 observed,
@@ -350,7 +436,11 @@ fn seen_probe(from: &Prober, at: &Prober, expect: &Expect) -> Observed {
         ),
         Err(e) => (false, format!("local error: {e}")),
     };
-    Observed { reachable, detail }
+    Observed {
+        reachable,
+        detail,
+        echo: None,
+    }
 }
 
 /// Probes `expect` from its node, among the lab's `probers` (a `seen as`
@@ -410,6 +500,7 @@ pub fn matrix_with(
             Err(e) => Observed {
                 reachable: false,
                 detail: local_failure(&e, probers[from].name),
+                echo: None,
             },
         }
     };
@@ -509,7 +600,11 @@ fn judge(expects: &[Expect], observed: Vec<Observed>, before: Option<TableStats>
         .iter()
         .zip(observed)
         .map(|(expect, mut observed)| {
-            let holds = holds(&expect.outcome, &observed);
+            let differs = observed.echo.as_ref().and_then(|seen| seen.differs(&expect.facts));
+            let holds = holds(&expect.outcome, &observed) && differs.is_none();
+            if let Some(differs) = differs {
+                observed.detail = format!("{} ({differs})", observed.detail);
+            }
             if !holds {
                 note_overflow(&mut observed, note.as_deref());
                 if pacing::draws_an_error(expect) && observed.detail == "no reply" {
@@ -519,6 +614,7 @@ fn judge(expects: &[Expect], observed: Vec<Observed>, before: Option<TableStats>
             Check {
                 expect: expect.text.clone(),
                 wanted: expect.outcome.clone(),
+                facts: expect.facts,
                 params: expect.params.clone(),
                 holds,
                 observed,
@@ -572,8 +668,8 @@ pub fn check_in_order(nodes: &[NodeHandle], expects: &[Expect], pacer: &Pacer) -
     judge(expects, observed, before, pacer)
 }
 
-fn is_default(params: &crate::model::ProbeParams) -> bool {
-    *params == crate::model::ProbeParams::default()
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// What stands for the answer of a probe whose thread panicked.
@@ -581,6 +677,7 @@ fn panicked() -> Observed {
     Observed {
         reachable: false,
         detail: "the probe panicked".into(),
+        echo: None,
     }
 }
 
@@ -671,6 +768,7 @@ mod tests {
         let observed = Observed {
             reachable: false,
             detail: "destination net unreachable from 10.0.1.1".into(),
+            echo: None,
         };
         assert!(holds(&Outcome::Unreachable(None), &observed));
         assert!(holds(
@@ -706,6 +804,7 @@ mod tests {
         let mut lost = Observed {
             reachable: false,
             detail: "no reply".into(),
+            echo: None,
         };
         note_overflow(&mut lost, Some(&neigh_table::overflow_note(Some(1024))));
         assert!(
@@ -722,6 +821,7 @@ mod tests {
         let mut reached = Observed {
             reachable: true,
             detail: "reply from 10.0.0.1".into(),
+            echo: None,
         };
         note_overflow(&mut reached, Some("the table overflowed"));
         assert_eq!(reached.detail, "reply from 10.0.0.1");

@@ -11,8 +11,10 @@ use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
 
-/// Applies one step's changes: removals, additions, sysctls, then the
-/// neighbour caches it asks to flush.
+/// Applies one step's changes: removals (routes, rules, then addresses),
+/// additions (addresses, then routes and rules), sysctls, partitions,
+/// the neighbour caches it asks to flush, links down and up, commands,
+/// and its wait.
 pub fn apply(lab: &Lab, nodes: &mut [NodeHandle], step: &Step) -> Result<(), LabError> {
     let net = |node: &NodeHandle, op: &'static str| {
         let name = node.name.clone();
@@ -32,9 +34,19 @@ pub fn apply(lab: &Lab, nodes: &mut [NodeHandle], step: &Step) -> Result<(), Lab
         for rule in &change.rules {
             firewall.delete_rule(rule).map_err(fw(node))?;
         }
+        for (iface, address) in &change.addresses {
+            node.nl
+                .delete_address(iface, *address)
+                .map_err(net(node, "deleting an address"))?;
+        }
     }
     for (i, change) in &step.add {
         let node = &mut nodes[*i];
+        for (iface, address) in &change.addresses {
+            node.nl
+                .add_address(iface, *address)
+                .map_err(net(node, "adding an address"))?;
+        }
         for route in &change.routes {
             let spec = route_spec(route);
             node.nl.add_route(&spec).map_err(net(node, "adding a route"))?;

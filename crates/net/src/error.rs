@@ -43,4 +43,12 @@ impl NetError {
     pub fn already_exists(&self) -> bool {
         self.errno() == Some(libc::EEXIST)
     }
+
+    /// Whether an input route lookup refused the packet as it came in:
+    /// reverse-path filtering or a martian source or destination. Kernels
+    /// before 6.12 answer reverse-path filtering with EXDEV; later ones
+    /// answer every input drop with EINVAL (seen on 6.18).
+    pub fn refused_on_input(&self) -> bool {
+        matches!(self.errno(), Some(libc::EXDEV | libc::EINVAL))
+    }
 }

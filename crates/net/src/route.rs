@@ -334,6 +334,23 @@ impl Netlink {
     /// The route the kernel would use to reach `destination` (`ip route get`).
     pub fn route_get(&mut self, destination: IpAddr) -> Result<Route, NetError> {
         let msg = lookup_message(destination);
+        self.lookup(msg, destination)
+    }
+
+    /// The kernel's decision for a packet from `source` to `destination`
+    /// that came in on interface `iif` (`ip route get DEST from SRC iif
+    /// IFACE`): the input route lookup, reverse-path filtering included
+    /// (a refusal: [`NetError::refused_on_input`]).
+    pub fn route_get_input(&mut self, destination: IpAddr, source: IpAddr, iif: &str) -> Result<Route, NetError> {
+        let index = self.link_index(iif)?;
+        let mut msg = lookup_message(destination);
+        msg.header.source_prefix_length = if source.is_ipv4() { 32 } else { 128 };
+        msg.attributes.push(RouteAttribute::Source(route_address(source)));
+        msg.attributes.push(RouteAttribute::Iif(index));
+        self.lookup(msg, destination)
+    }
+
+    fn lookup(&mut self, msg: RouteMessage, destination: IpAddr) -> Result<Route, NetError> {
         let op = || format!("looking up the route to {destination}");
         match self.query(RouteNetlinkMessage::GetRoute(msg), op)? {
             RouteNetlinkMessage::NewRoute(route) => route_from_message(route)

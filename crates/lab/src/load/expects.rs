@@ -113,7 +113,7 @@ impl Checker<'_> {
     /// `reachable|unreachable [(REASON)]`.
     pub(super) fn expect(&mut self, lab: &Lab, path: &Text, outcome: &Text) -> Option<Expect> {
         let outcome_at = outcome.referenced;
-        let (outcome, params) = match parse_outcome(&outcome.value) {
+        let (outcome, params, facts) = match parse_outcome(&outcome.value) {
             Ok(o) => o,
             Err(e) => {
                 self.error_at(outcome.referenced, e);
@@ -144,6 +144,20 @@ impl Checker<'_> {
                 self.error_at(
                     at,
                     "seen as is probed with a datagram of nsbox's own, to a port it picks: name no port",
+                );
+                return None;
+            }
+            (Some(_), _) if facts.any() => {
+                self.error_at(
+                    outcome_at,
+                    "reply ttl, errors and exit are what echoes see: a port's probe has none",
+                );
+                return None;
+            }
+            (_, Outcome::SeenAs(_)) if facts.any() => {
+                self.error_at(
+                    outcome_at,
+                    "reply ttl, errors and exit are what echoes see: seen as is probed with a datagram",
                 );
                 return None;
             }
@@ -212,6 +226,7 @@ impl Checker<'_> {
             port,
             outcome,
             params,
+            facts,
             receiver,
         })
     }

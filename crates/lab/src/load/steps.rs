@@ -3,16 +3,105 @@
 use super::*;
 
 impl Checker<'_> {
+    /// What a step adds to or removes from `node`. Addresses change the
+    /// node's interfaces as the rest of the file sees them: an added one
+    /// before the change's routes are checked (a gateway may be on its
+    /// subnet), a removed one after.
     pub(super) fn change(&mut self, lab: &Lab, node: usize, change: &Spanned<ChangeFile>, adding: bool) -> Change {
         let c = &change.value;
+        let mut addresses = Vec::new();
+        if adding {
+            addresses = self.step_addresses(lab, node, &c.addresses, true);
+        }
+        let routes = c
+            .routes
+            .iter()
+            .filter_map(|r| self.route_checked(lab, node, r, adding))
+            .collect();
+        if !adding {
+            addresses = self.step_addresses(lab, node, &c.addresses, false);
+        }
         Change {
-            routes: c
-                .routes
-                .iter()
-                .filter_map(|r| self.route_checked(lab, node, r, adding))
-                .collect(),
+            addresses,
+            routes,
             rules: self.rules(&c.nat, &c.filter),
         }
+    }
+
+    /// `IFACE ADDRESS/PREFIX` of a step's `addresses`, checked against the
+    /// node's interfaces as they are at this step (an address added must
+    /// not be there yet, one removed must be), which they then change.
+    fn step_addresses(&mut self, lab: &Lab, node: usize, texts: &[Text], adding: bool) -> Vec<(String, IpNet)> {
+        let name = lab.nodes[node].name.clone();
+        let mut out = Vec::new();
+        for text in texts {
+            let Some((iface, address)) = text.value.split_once(char::is_whitespace) else {
+                self.error_at(
+                    text.referenced,
+                    format!(
+                        "{:?}: give the interface and the address (eth0 10.0.9.1/24)",
+                        text.value
+                    ),
+                );
+                continue;
+            };
+            let address = Text {
+                value: address.trim().to_string(),
+                referenced: text.referenced,
+                defined: text.defined,
+            };
+            let Some(address) = self.address(&address) else {
+                continue;
+            };
+            let interfaces = std::rc::Rc::make_mut(&mut self.interfaces[node]);
+            let Some((_, on)) = interfaces.iter_mut().find(|(i, _)| i == iface) else {
+                let known: Vec<String> = interfaces.iter().map(|(i, _)| i.clone()).collect();
+                self.error_at(
+                    text.referenced,
+                    format!("node {name:?} has no interface {iface:?} (it has {})", known.join(", ")),
+                );
+                continue;
+            };
+            let there = on.iter().position(|a| *a == address);
+            match (adding, there) {
+                (true, None) => on.push(address),
+                (false, Some(i)) => {
+                    on.remove(i);
+                }
+                (true, Some(_)) => {
+                    self.error_at(
+                        text.referenced,
+                        format!("{name}:{iface} has {address} already at this step"),
+                    );
+                    continue;
+                }
+                (false, None) => {
+                    self.error_at(
+                        text.referenced,
+                        format!("{name}:{iface} has no address {address} at this step"),
+                    );
+                    continue;
+                }
+            }
+            out.push((iface.to_string(), address));
+        }
+        out
+    }
+
+    /// Forgets the routes of `node` whose gateway is no longer on one of
+    /// its subnets: the kernel deletes them with the last address of the
+    /// gateway's subnet.
+    fn drop_stranded_routes(&self, node: usize, routes: &mut Vec<Route>) {
+        let interfaces = &self.interfaces[node];
+        routes.retain(|r| {
+            r.via.is_none_or(|gw| {
+                interfaces
+                    .iter()
+                    .filter(|(i, _)| r.dev.as_deref().is_none_or(|d| d == *i))
+                    .flat_map(|(_, a)| a.iter())
+                    .any(|a| a.contains(&gw))
+            })
+        });
     }
 
     pub(super) fn step(
@@ -74,6 +163,9 @@ impl Checker<'_> {
                         format!("{name} has no rule {r} at step {:?}", out.name),
                     ),
                 }
+            }
+            if !c.addresses.is_empty() {
+                self.drop_stranded_routes(node, routes);
             }
             out.remove.push((node, c));
         }
