@@ -1348,6 +1348,11 @@ $NSBOX nat -n seed-router flush >/dev/null
 set +e
 echo "NO_SNAT $(explain NO_SNAT server 2.2.2.2 | tr '\n' ';')"
 $NSBOX lab explain server 2.2.2.2 >/dev/null; echo "NO_SNAT_CODE $?"
+# A masquerade of everything: the reply, part of the request's connection,
+# is translated back by conntrack and meets no NAT rule of its own.
+$NSBOX nat -n seed-router add masquerade >/dev/null
+echo "MASQ_ALL $(explain MASQ_ALL server 2.2.2.2 | tr '\n' ';')"
+$NSBOX nat -n seed-router flush >/dev/null
 $NSBOX filter -n seed-router add forward drop -s 10.0.1.2 >/dev/null
 echo "DROPPED $(explain DROPPED server 2.2.2.2 | tail -2 | tr '\n' ';')"
 $NSBOX filter -n seed-router flush >/dev/null
@@ -1386,6 +1391,13 @@ leftovers
         "{no_snat}"
     );
     assert_eq!(field(&out, "NO_SNAT_CODE"), "1", "explain exits 1 when the way fails");
+    let masq_all = field(&out, "MASQ_ALL");
+    assert_eq!(masq_all.matches("(SNAT)").count(), 1, "the request's only: {masq_all}");
+    assert!(
+        masq_all.contains("router: destination 10.0.2.1 turned back to 10.0.1.2 (SNAT undone)")
+            && masq_all.ends_with("reachable: the request arrives and the reply comes back;"),
+        "{masq_all}"
+    );
     assert!(
         field(&out, "DROPPED").starts_with("router: dropped by filter rule"),
         "{out}"
@@ -1400,7 +1412,15 @@ leftovers
         field(&out, "NO_FORWARDING"),
         "router: does not forward (its forwarding switch is off): dropped;unreachable: the request does not arrive;"
     );
-    for case in ["SNAT", "CLIENT", "NO_SNAT", "DROPPED", "NO_FORWARDING", "NO_ARP"] {
+    for case in [
+        "SNAT",
+        "CLIENT",
+        "NO_SNAT",
+        "MASQ_ALL",
+        "DROPPED",
+        "NO_FORWARDING",
+        "NO_ARP",
+    ] {
         assert_eq!(
             field(&out, &format!("PROBE_{case}")),
             "(the kernel agrees)",

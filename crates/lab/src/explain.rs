@@ -44,6 +44,10 @@ struct Packet {
     source: IpAddr,
     destination: IpAddr,
     ttl: u32,
+    /// The echo reply: a packet of the request's connection, which NAT
+    /// rules never see (the kernel consults them for a connection's first
+    /// packet only; conntrack translates the rest, see `undo`).
+    reply: bool,
 }
 
 /// NAT done on the way out, undone for the reply where it was done (what
@@ -335,7 +339,7 @@ impl Walk<'_> {
             self.note_other_tables(p.at);
             self.undo_nat(&mut p);
             // DNAT where the packet comes in.
-            if p.came_in.is_some() {
+            if p.came_in.is_some() && !p.reply {
                 let hit = self.first_match(p.at, Hook::Prerouting, &p, None)?;
                 if let Some(Action::Dnat { to }) = hit.as_ref().and_then(|l| l.rule.as_ref()).map(|r| r.action.clone())
                 {
@@ -432,7 +436,11 @@ impl Walk<'_> {
                 return Ok(None);
             }
             // SNAT where the packet goes out.
-            let hit = self.first_match(p.at, Hook::Postrouting, &p, out.as_deref())?;
+            let hit = if p.reply {
+                None
+            } else {
+                self.first_match(p.at, Hook::Postrouting, &p, out.as_deref())?
+            };
             if let Some(action) = hit.as_ref().and_then(|l| l.rule.as_ref()).map(|r| r.action.clone()) {
                 let new_source = match action {
                     Action::Snat { to } => Some(to.addr),
@@ -602,6 +610,7 @@ fn model(
             Some(ttl) => u32::from(ttl),
             None => walk.initial_ttl(from, to)?,
         },
+        reply: false,
     };
     let Some(replier) = walk.walk(request)? else {
         walk.steps.extend(full_table_note());
@@ -631,6 +640,7 @@ fn model(
         source: reply_from,
         destination: reply_to,
         ttl: walk.initial_ttl(replier, reply_to)?,
+        reply: true,
     };
     let back = walk.walk(reply)?;
     let answered = back == Some(from);
