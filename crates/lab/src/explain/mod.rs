@@ -2,12 +2,24 @@
 //! each node's kernel decides it (its own route lookup, RTM_GETROUTE), with
 //! nsbox's filter and NAT rules and the forwarding switch of each node on
 //! the way, stopping where it fails and saying why; then the way back.
+//!
+//! Here the walk itself; each thing it asks a node lives in a module of
+//! its own: `fib` (the input lookup: reverse-path filtering, martians, a
+//! neighbour's refused ARP; refused output lookups), `ruleset` (nsbox's
+//! rules, NAT and its undoing, other nftables tables) and `sysctls`
+//! (forwarding, the TTL a node sends with).
 
 use crate::deploy::{self, LabError, NodeHandle};
 use crate::model::{Lab, RouteKind};
 use nsbox_net::firewall::{Action, Hook, Listed, Proto, Rule};
 use serde::Serialize;
 use std::net::IpAddr;
+
+mod fib;
+mod ruleset;
+mod sysctls;
+
+use fib::refused_here;
 
 /// Linux's default TTL, where a node's cannot be read.
 const DEFAULT_TTL: u32 = 64;
@@ -83,21 +95,6 @@ fn owner(lab: &Lab, address: IpAddr) -> Option<(usize, String)> {
             .map(|(iface, _)| (n, iface.to_string()))
     })
 }
-
-/// Whether an ICMP echo from `source` to `destination` (in on `came_in`,
-/// out on `out`) matches `rule`.
-fn matches(rule: &Rule, source: IpAddr, destination: IpAddr, came_in: Option<&str>, out: Option<&str>) -> bool {
-    let m = &rule.matches;
-    let icmp = if source.is_ipv4() { Proto::Icmp } else { Proto::Icmpv6 };
-    m.source.is_none_or(|s| s.contains(&source))
-        && m.destination.is_none_or(|d| d.contains(&destination))
-        && m.in_iface.as_deref().is_none_or(|i| Some(i) == came_in)
-        && m.out_iface.as_deref().is_none_or(|o| Some(o) == out)
-        && m.proto.is_none_or(|p| p == icmp)
-        && m.sport.is_none()
-        && m.dport.is_none()
-}
-
 impl Walk<'_> {
     fn name(&self, node: usize) -> &str {
         &self.lab.nodes[node].name
@@ -106,228 +103,6 @@ impl Walk<'_> {
     fn say(&mut self, text: String) {
         self.steps.push(text);
     }
-
-    fn rules(&mut self, node: usize) -> Result<Vec<Listed>, LabError> {
-        if let Some(rules) = self.rules.get(&node) {
-            return Ok(rules.clone());
-        }
-        let rules = deploy::firewall(&self.nodes[node])?
-            .list(None)
-            .map_err(|source| LabError::Firewall {
-                node: self.lab.nodes[node].name.clone(),
-                source,
-            })?;
-        self.rules.insert(node, rules.clone());
-        Ok(rules)
-    }
-
-    /// Says, once per node, what tables of the node's ruleset nsbox does
-    /// not model (its `nftables:` block, or tables made by hand): their
-    /// chains see the packet too, and may drop or change it.
-    fn note_other_tables(&mut self, node: usize) {
-        if !self.looked_at.insert(node) {
-            return;
-        }
-        let tables = nsbox_net::firewall::ruleset::foreign_tables(&self.nodes[node].fd).unwrap_or_default();
-        if tables.is_empty() {
-            return;
-        }
-        let note = format!(
-            "{}: its nftables tables {} are not nsbox's rules and are not modelled here: they may drop or change this packet",
-            self.name(node),
-            tables.join(", ")
-        );
-        self.say(format!("note: {note}"));
-        self.unmodeled.push(note);
-    }
-
-    /// The first of nsbox's rules at `hook` that the packet matches.
-    fn first_match(
-        &mut self,
-        node: usize,
-        hook: Hook,
-        p: &Packet,
-        out: Option<&str>,
-    ) -> Result<Option<Listed>, LabError> {
-        Ok(self.rules(node)?.into_iter().find(|l| {
-            l.hook == hook
-                && l.rule
-                    .as_ref()
-                    .is_some_and(|r| matches(r, p.source, p.destination, p.came_in.as_deref(), out))
-        }))
-    }
-
-    /// Applies a filter hook: `Some(reason)` if the packet is dropped.
-    fn filter(&mut self, p: &Packet, hook: Hook, out: Option<&str>) -> Result<Option<String>, LabError> {
-        let Some(hit) = self.first_match(p.at, hook, p, out)? else {
-            return Ok(None);
-        };
-        let rule = hit.rule.as_ref().expect("matched rules are decoded");
-        Ok(match rule.action {
-            Action::Drop | Action::Reject => Some(format!(
-                "{}: dropped by filter rule {} ({rule})",
-                self.name(p.at),
-                hit.handle
-            )),
-            _ => None,
-        })
-    }
-
-    fn forwarding(&mut self, node: usize, v6: bool) -> Result<bool, LabError> {
-        let key = if v6 {
-            "net.ipv6.conf.all.forwarding"
-        } else {
-            "net.ipv4.ip_forward"
-        };
-        Ok(self.sysctl(node, key, "reading its forwarding switch")?.trim() == "1")
-    }
-
-    /// The TTL (hop limit) that `node` gives the packets it sends to
-    /// `destination`: its `ip_default_ttl`; for IPv6 the `hop_limit` of
-    /// the interface the kernel sends them out of (the kernel reads the
-    /// device's own; `conf.all.hop_limit` changes none that exists), 64
-    /// unless changed.
-    fn initial_ttl(&mut self, node: usize, destination: IpAddr) -> Result<u32, LabError> {
-        let key = if destination.is_ipv6() {
-            let dev = self.nodes[node]
-                .nl
-                .route_get(destination)
-                .ok()
-                .and_then(|r| r.oif)
-                .and_then(|oif| {
-                    let links = self.nodes[node].nl.links().ok()?;
-                    links.into_iter().find(|l| l.index == oif).map(|l| l.name)
-                });
-            match dev {
-                Some(dev) => format!("net.ipv6.conf.{dev}.hop_limit"),
-                None => "net.ipv6.conf.default.hop_limit".to_string(),
-            }
-        } else {
-            "net.ipv4.ip_default_ttl".to_string()
-        };
-        let value = self.sysctl_named(node, key, "reading its default TTL")?;
-        Ok(value.trim().parse().unwrap_or(DEFAULT_TTL))
-    }
-
-    fn sysctl(&mut self, node: usize, key: &'static str, op: &'static str) -> Result<String, LabError> {
-        self.sysctl_named(node, key.to_string(), op)
-    }
-
-    fn sysctl_named(&mut self, node: usize, key: String, op: &'static str) -> Result<String, LabError> {
-        let value = nsbox_ns::netns::run_in_fd(&self.nodes[node].fd, move || nsbox_net::sysctl::read(&key))?;
-        let name = self.lab.nodes[node].name.clone();
-        value.map_err(|source| LabError::Net { node: name, op, source })
-    }
-
-    /// Undoes, at the node it came from, NAT that the request went
-    /// through (what conntrack does to the reply).
-    fn undo_nat(&mut self, p: &mut Packet) {
-        while let Some(i) = self.undo.iter().position(|t| {
-            t.node == p.at
-                && if t.source_side {
-                    p.destination == t.after
-                } else {
-                    p.source == t.after
-                }
-        }) {
-            let t = self.undo.remove(i);
-            let name = self.name(t.node).to_string();
-            if t.source_side {
-                self.say(format!(
-                    "{name}: destination {} turned back to {} (SNAT undone)",
-                    t.after, t.before
-                ));
-                p.destination = t.before;
-            } else {
-                self.say(format!(
-                    "{name}: source {} turned back to {} (DNAT undone)",
-                    t.after, t.before
-                ));
-                p.source = t.before;
-            }
-        }
-    }
-
-    /// The kernel's input checks, asked rather than modelled: the input
-    /// route lookup of an IPv4 packet that came in on an interface (after
-    /// DNAT, as in the kernel) refuses it when the node's reverse-path
-    /// filter rejects its source there, or when it is a martian. Which of
-    /// them it was is then told from the node's `rp_filter` (the larger
-    /// of `all` and the interface's) and the kernel's own way back to the
-    /// source. IPv6 has no such switch (nft's `fib` does it, which the
-    /// ruleset shows).
-    fn reverse_path(&mut self, p: &Packet) -> Result<Option<String>, LabError> {
-        let Some(iif) = p.came_in.clone() else {
-            return Ok(None);
-        };
-        if !p.source.is_ipv4() {
-            return Ok(None);
-        }
-        let nl = &mut self.nodes[p.at].nl;
-        match nl.route_get_input(p.destination, p.source, &iif) {
-            Err(e) if e.refused_on_input() => {}
-            _ => return Ok(None),
-        }
-        // A refusing route to the destination answers the input lookup
-        // with EINVAL too (a blackhole's error): that is the walk's to tell.
-        match nl.route_get(p.destination) {
-            Ok(route) if route.kind == "unicast" || route.kind == "local" => {}
-            _ => return Ok(None),
-        }
-        let back = nl.route_get(p.source).ok();
-        let links = nl.links().unwrap_or_default();
-        let back_dev = back
-            .as_ref()
-            .and_then(|r| r.oif)
-            .and_then(|i| links.iter().find(|l| l.index == i))
-            .map(|l| l.name.clone());
-        let mode = |walk: &mut Self, key: String| -> Result<u32, LabError> {
-            Ok(walk
-                .sysctl_named(p.at, key, "reading its rp_filter")?
-                .trim()
-                .parse()
-                .unwrap_or(0))
-        };
-        let strictness = mode(self, "net.ipv4.conf.all.rp_filter".into())?
-            .max(mode(self, format!("net.ipv4.conf.{iif}.rp_filter"))?);
-        let (node, source) = (self.name(p.at).to_string(), p.source);
-        Ok(Some(match (strictness, back_dev) {
-            (1, Some(dev)) if dev != iif => format!(
-                "{node}: dropped by reverse-path filtering (rp_filter 1, strict): it came in on {iif}, \
-                 and the way back to {source} is through {dev}"
-            ),
-            (1 | 2, None) => format!(
-                "{node}: dropped by reverse-path filtering (rp_filter {strictness}): there is no way back to {source} at all"
-            ),
-            _ => format!(
-                "{node}: the kernel refuses a packet from {source} coming in on {iif} (a martian source or destination)"
-            ),
-        }))
-    }
-
-    /// Why the lab node that has `hop` may not answer `p.at`'s ARP
-    /// requests for it: they carry the packet's source as their sender
-    /// (`arp_announce` 0), and the kernel checks that sender as it checks
-    /// a packet's source (`arp_process` asks the input route lookup), so
-    /// its reverse-path filter drops them too.
-    fn arp_refused(&mut self, hop: IpAddr, p: &Packet) -> Option<String> {
-        if !hop.is_ipv4() {
-            return None;
-        }
-        let (next, iface) = owner(self.lab, hop)?;
-        let refused = self.nodes[next]
-            .nl
-            .route_get_input(hop, p.source, &iface)
-            .is_err_and(|e| e.refused_on_input());
-        refused.then(|| {
-            format!(
-                " (its ARP requests come from {}, which {}'s reverse-path filter refuses on {iface})",
-                p.source,
-                self.name(next)
-            )
-        })
-    }
-
     /// Walks `p` until it arrives (`Ok(Some(node))`) or stops (`Ok(None)`).
     fn walk(&mut self, mut p: Packet) -> Result<Option<usize>, LabError> {
         let origin = p.at;
@@ -495,38 +270,6 @@ impl Walk<'_> {
                 ..p
             };
         }
-    }
-}
-
-/// What a failed route lookup means for the packet: the kernel answers a
-/// lookup that meets a refusing route type (blackhole, prohibit,
-/// unreachable; throw in the main table is no route) with that type's
-/// error, which is also what a local sender gets; a router answers the
-/// sender with the type's ICMP error, or nothing.
-fn refused_here(e: &nsbox_net::NetError, local: bool, destination: IpAddr) -> String {
-    let kind = RouteKind::refusing_with(e.errno());
-    let what = match kind {
-        // What a throw route in the main table answers is no route.
-        Some(RouteKind::Throw) => format!("no route to {destination} (network unreachable)"),
-        Some(kind) => format!("the route to {destination} is of type {kind}"),
-        None => {
-            let reason = e.to_string();
-            let reason = reason
-                .rsplit_once(": ")
-                .map_or(reason.as_str(), |(_, r)| r)
-                .to_lowercase();
-            format!("no route to {destination} ({reason})")
-        }
-    };
-    if local {
-        return format!("{what}: nothing is sent");
-    }
-    let answer = kind
-        .and_then(RouteKind::refusal)
-        .and_then(|r| if destination.is_ipv6() { r.v6 } else { r.v4 });
-    match answer {
-        Some(icmp) => format!("{what}: dropped, and the sender gets an ICMP error ({icmp})"),
-        None => format!("{what}: dropped without a word"),
     }
 }
 
