@@ -555,6 +555,97 @@ leftovers
     nothing_left(&out);
 }
 
+/// Steps connect and disconnect links: cutting a link by one end takes the
+/// pair away (iproute2 no longer sees the other end) and the routes
+/// through it with it; a link made at a step gets its named or next free
+/// interface, MTU and addresses (IPv4 and IPv6), and routes of the same
+/// step go through it. `validate` refuses what cannot be, at its place.
+#[test]
+fn steps_connect_and_disconnect_links() {
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/cn.yaml <<'EOF'
+name: cn
+nodes:
+  a: {routes: [default via 10.0.1.1, default via 2001:db8:1::1]}
+  r1: {forwarding: true, routes: [10.0.3.0/24 via 10.0.2.2]}
+  r2: {forwarding: true, routes: [10.0.1.0/24 via 10.0.2.1]}
+  b: {routes: [default via 10.0.3.1]}
+links:
+  - endpoints: [a 10.0.1.2/24 2001:db8:1::2/64, r1 10.0.1.1/24 2001:db8:1::1/64]
+  - endpoints: [r1 10.0.2.1/24, r2 10.0.2.2/24]
+  - endpoints: [r2 10.0.3.1/24, b 10.0.3.2/24]
+expect:
+  a -> b: reachable
+steps:
+  - name: the middle link is cut
+    disconnect: [r2:eth0]
+    exec:
+      - [r1, "ip link show eth1", 1]
+      - [r1, "ip route show 10.0.3.0/24 | grep -q .", 1]
+    expect:
+      a -> b: unreachable (net unreachable from 10.0.1.1)
+  - name: a direct link from r1 to b replaces it
+    connect:
+      - endpoints: [r1 10.0.4.1/24 2001:db8:4::1/64, b:wan 10.0.4.2/24 2001:db8:4::2/64]
+        mtu: 1400
+    remove:
+      b: {routes: [default via 10.0.3.1]}
+    add:
+      r1: {routes: [10.0.3.0/24 via 10.0.4.2]}
+      b: {routes: [default via 10.0.4.1, default via 2001:db8:4::1]}
+    exec:
+      - [r1, "ip -o link show eth1 | grep -q 'mtu 1400'"]
+      - [b, "ip -o addr show dev wan | grep -q 'inet 10.0.4.2/24'"]
+    expect:
+      a -> b: reachable
+      a -> 2001:db8:4::2: reachable
+EOF
+echo "TEST $($NSBOX lab test /run/cn.yaml --json | tr -d '\n')"
+cat > /run/bad.yaml <<'EOF'
+name: bad
+nodes:
+  a: {}
+  b: {routes: [10.9.0.0/16 via 10.0.1.1]}
+links:
+  - endpoints: [a 10.0.1.1/24, b 10.0.1.2/24]
+steps:
+  - name: cut
+    disconnect: [a:eth0, a:lo, a:eth7]
+  - name: the route went with the link
+    remove:
+      b: {routes: [10.9.0.0/16 via 10.0.1.1]}
+  - name: links that cannot be
+    connect:
+      - endpoints: [a:x 10.0.2.1/24, b:x 10.0.2.2/24]
+        rate: 1mbit
+      - endpoints: [a:y, a:z]
+      - endpoints: [a:lo, b]
+EOF
+set +e
+$NSBOX lab validate /run/bad.yaml > /run/out 2>&1; echo "VALIDATE $?"
+set -e
+sed -n 's/^.*bad.yaml:/AT /p' /run/out
+leftovers
+"#);
+    let report: serde_json::Value = serde_json::from_str(field(&out, "TEST")).unwrap();
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["passed"], 4, "{report:#}");
+    assert_eq!(field(&out, "VALIDATE"), "1", "{out}");
+    let at: Vec<&str> = out.lines().filter(|l| l.starts_with("AT ")).collect();
+    for want in [
+        "9:26: error: lo is no link: it cannot be disconnected",
+        "9:32: error: a has no interface \"eth7\" (it has lo)",
+        "b has no route to 10.9.0.0/16 like this at step \"the route went with the link\"",
+        "a step's link has no rate, delay or loss",
+        "a link joins two different nodes",
+        "node \"a\" has an interface named \"lo\" already at this step",
+    ] {
+        assert!(at.iter().any(|l| l.contains(want)), "{want:?} not in:\n{out}");
+    }
+    nothing_left(&out);
+}
+
 /// Probe parameters (count, interval, wait, ttl) after an outcome, IPv4
 /// and IPv6: a TTL that runs out two routers away is expected as the
 /// kernel answers it. `explain` follows each node's own default TTL and a

@@ -358,7 +358,7 @@ impl Running<'_> {
     }
 }
 
-fn dup(node: &str) -> impl FnOnce(std::io::Error) -> LabError + '_ {
+pub(crate) fn dup(node: &str) -> impl FnOnce(std::io::Error) -> LabError + '_ {
     move |e| LabError::Net {
         node: node.to_string(),
         op: "duplicating its namespace descriptor",

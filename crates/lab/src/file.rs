@@ -228,6 +228,14 @@ pub struct StepFile {
     /// Pairs of nodes to join again.
     #[serde(default)]
     pub heal: Vec<Spanned<Vec<Text>>>,
+    /// Links made at this step, as the lab's `links` (no rate, delay or
+    /// loss).
+    #[serde(default)]
+    pub connect: Vec<Spanned<SegmentFile>>,
+    /// Links taken away at this step, each by one of its ends
+    /// (`NODE:IFACE`): the veth pair goes whole.
+    #[serde(default)]
+    pub disconnect: Vec<Text>,
     /// Node interfaces set down (`NODE:IFACE`), as `ip link set down`.
     #[serde(default)]
     pub down: Vec<Text>,

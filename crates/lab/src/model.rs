@@ -304,6 +304,11 @@ pub struct Step {
     pub add: Vec<(usize, Change)>,
     pub sysctls: Vec<(usize, Vec<(String, String)>)>,
     pub flush_neighbours: Vec<usize>,
+    /// Links taken away (by one end: node, interface), after the removals.
+    pub disconnect: Vec<(usize, String)>,
+    /// Links made, after the links taken away and before the additions
+    /// (whose addresses and routes may be on them).
+    pub connect: Vec<Link>,
     /// Pairs of nodes cut apart, then pairs joined again.
     pub partition: Vec<(usize, usize)>,
     pub heal: Vec<(usize, usize)>,

@@ -12,7 +12,8 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Applies one step's changes: removals (routes, rules, then addresses),
-/// additions (addresses, then routes and rules), sysctls, partitions,
+/// links taken away, links made, additions (addresses, then routes and
+/// rules), sysctls, partitions,
 /// the neighbour caches it asks to flush, links down and up, commands,
 /// and its wait.
 pub fn apply(lab: &Lab, nodes: &mut [NodeHandle], step: &Step) -> Result<(), LabError> {
@@ -39,6 +40,13 @@ pub fn apply(lab: &Lab, nodes: &mut [NodeHandle], step: &Step) -> Result<(), Lab
                 .delete_address(iface, *address)
                 .map_err(net(node, "deleting an address"))?;
         }
+    }
+    for (i, iface) in &step.disconnect {
+        let node = &mut nodes[*i];
+        node.nl.delete_link(iface).map_err(net(node, "deleting a link"))?;
+    }
+    for link in &step.connect {
+        connect(nodes, link)?;
     }
     for (i, change) in &step.add {
         let node = &mut nodes[*i];
@@ -91,6 +99,61 @@ pub fn apply(lab: &Lab, nodes: &mut [NodeHandle], step: &Step) -> Result<(), Lab
     }
     if let Some(wait) = step.wait {
         std::thread::sleep(wait);
+    }
+    Ok(())
+}
+
+/// Makes a link a step asks for: a veth pair from one node's namespace
+/// to the other's, both ends up, with their MTU and addresses.
+fn connect(nodes: &mut [NodeHandle], link: &crate::model::Link) -> Result<(), LabError> {
+    use nsbox_net::link::{LinkChange, VethEnd, VethPeer};
+    use std::os::fd::AsFd;
+    let [a, b] = &link.ends;
+    let net = |node: &NodeHandle, op: &'static str| {
+        let name = node.name.clone();
+        move |source| LabError::Net { node: name, op, source }
+    };
+    let peer_fd = nodes[b.node]
+        .fd
+        .try_clone()
+        .map_err(crate::apply::dup(&nodes[b.node].name))?;
+    let end = &mut nodes[a.node];
+    end.nl
+        .create_veth(
+            VethEnd {
+                name: &a.iface,
+                netns: None,
+                up: true,
+                index: None,
+            },
+            VethPeer {
+                name: &b.iface,
+                netns: Some(peer_fd.as_fd()),
+                index: None,
+            },
+            None,
+        )
+        .map_err(net(end, "creating a link"))?;
+    nodes[b.node]
+        .nl
+        .set_up(&b.iface, true)
+        .map_err(net(&nodes[b.node], "bringing a link up"))?;
+    for e in [a, b] {
+        let node = &mut nodes[e.node];
+        if let Some(mtu) = link.mtu {
+            let change = LinkChange {
+                mtu: Some(mtu),
+                ..Default::default()
+            };
+            node.nl
+                .change_link(&e.iface, &change)
+                .map_err(net(node, "setting the MTU"))?;
+        }
+        for address in &e.addresses {
+            node.nl
+                .add_address(&e.iface, *address)
+                .map_err(net(node, "adding an address"))?;
+        }
     }
     Ok(())
 }

@@ -149,6 +149,7 @@ pub fn parse_asking(path: &Path, text: &str, ask: AskKernel) -> Result<(Lab, Dia
         lo_at: Vec::new(),
         partitioned: Default::default(),
         downed: Default::default(),
+        peers: None,
         interfaces: Vec::new(),
         no_netem: None,
         sysctls_at: Vec::new(),
@@ -196,6 +197,10 @@ struct Checker<'a> {
     partitioned: std::collections::BTreeSet<(usize, usize)>,
     /// The interfaces set down at the step being read.
     downed: std::collections::BTreeSet<(usize, String)>,
+    /// The other end of each veth link as the step being read has it:
+    /// (node, interface) both ways. Made from the lab's links at the
+    /// first step.
+    peers: Option<std::collections::BTreeMap<(usize, String), (usize, String)>>,
     /// Why delay and loss cannot be had here (the kernel asked at most once).
     no_netem: Option<String>,
     /// Every sysctl the file sets, with where its value is written: tried

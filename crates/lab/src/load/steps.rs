@@ -88,6 +88,90 @@ impl Checker<'_> {
         out
     }
 
+    /// A link a step makes: its ends named as the lab's are (`ethN`, the
+    /// first free at this step, where the file names none), and added to
+    /// the nodes' interfaces as the rest of the file sees them.
+    fn connect(&mut self, lab: &Lab, link: &Spanned<SegmentFile>) -> Option<Link> {
+        let l = &link.value;
+        if l.rate.is_some() || l.delay.is_some() || l.loss.is_some() {
+            self.error_at(
+                link.referenced,
+                "a step's link has no rate, delay or loss: give them to a link of the lab",
+            );
+            return None;
+        }
+        let mut link = self.link(lab, link)?;
+        if link.ends[0].node == link.ends[1].node {
+            self.error_at(l.endpoints[1].referenced, "a link joins two different nodes");
+            return None;
+        }
+        let mut named = Vec::new();
+        for (end, at) in link.ends.iter_mut().zip(&l.endpoints) {
+            let interfaces = std::rc::Rc::make_mut(&mut self.interfaces[end.node]);
+            if end.iface.is_empty() {
+                end.iface = (0..)
+                    .map(|k| format!("eth{k}"))
+                    .find(|n| !interfaces.iter().any(|(i, _)| i == n))
+                    .expect("some name is free");
+            } else if interfaces.iter().any(|(i, _)| *i == end.iface) {
+                let message = format!(
+                    "node {:?} has an interface named {:?} already at this step",
+                    lab.nodes[end.node].name, end.iface
+                );
+                self.error_at(at.referenced, message);
+                continue;
+            }
+            interfaces.push((end.iface.clone(), end.addresses.clone()));
+            named.push((end.node, end.iface.clone()));
+        }
+        if let [a, b] = named.as_slice() {
+            let peers = self.peers(lab);
+            peers.insert(a.clone(), b.clone());
+            peers.insert(b.clone(), a.clone());
+        }
+        Some(link)
+    }
+
+    /// A link a step takes away, by one of its ends (not `lo`): both ends
+    /// leave the nodes' interfaces, and the routes through them the file's
+    /// view of the nodes (the kernel deletes them with the link).
+    fn disconnect(&mut self, lab: &Lab, state: &mut [(Vec<Route>, Vec<Rule>)], text: &Text) -> Option<(usize, String)> {
+        let (node, iface) = self.node_interface(lab, text)?;
+        if iface == "lo" {
+            self.error_at(text.referenced, "lo is no link: it cannot be disconnected");
+            return None;
+        }
+        let peer = self.peers(lab).remove(&(node, iface.clone()));
+        let mut ends = vec![(node, iface.clone())];
+        if let Some(peer) = peer {
+            self.peers(lab).remove(&peer);
+            ends.push(peer);
+        }
+        for (n, i) in ends {
+            std::rc::Rc::make_mut(&mut self.interfaces[n]).retain(|(name, _)| *name != i);
+            self.downed.remove(&(n, i.clone()));
+            let routes = &mut state[n].0;
+            routes.retain(|r| r.dev.as_deref() != Some(i.as_str()));
+            self.drop_stranded_routes(n, routes);
+        }
+        Some((node, iface))
+    }
+
+    /// The peers of the lab's links, made at the first step that needs
+    /// them; steps' links are added and taken away as they are read.
+    fn peers(&mut self, lab: &Lab) -> &mut std::collections::BTreeMap<(usize, String), (usize, String)> {
+        self.peers.get_or_insert_with(|| {
+            lab.links
+                .iter()
+                .flat_map(|l| {
+                    let [a, b] = &l.ends;
+                    let (a, b) = ((a.node, a.iface.clone()), (b.node, b.iface.clone()));
+                    [(a.clone(), b.clone()), (b, a)]
+                })
+                .collect()
+        })
+    }
+
     /// Forgets the routes of `node` whose gateway is no longer on one of
     /// its subnets: the kernel deletes them with the last address of the
     /// gateway's subnet.
@@ -117,6 +201,8 @@ impl Checker<'_> {
             add: Vec::new(),
             sysctls: Vec::new(),
             flush_neighbours: Vec::new(),
+            disconnect: Vec::new(),
+            connect: Vec::new(),
             partition: Vec::new(),
             heal: Vec::new(),
             links: Vec::new(),
@@ -168,6 +254,16 @@ impl Checker<'_> {
                 self.drop_stranded_routes(node, routes);
             }
             out.remove.push((node, c));
+        }
+        for text in &s.disconnect {
+            if let Some(end) = self.disconnect(lab, &mut state[..], text) {
+                out.disconnect.push(end);
+            }
+        }
+        for link in &s.connect {
+            if let Some(link) = self.connect(lab, link) {
+                out.connect.push(link);
+            }
         }
         for (key, change) in &s.add.0 {
             let name = &key.value;
