@@ -646,6 +646,72 @@ leftovers
     nothing_left(&out);
 }
 
+/// An `open` probe that is refused waits for a service to start listening
+/// anywhere in the lab instead of connecting again and again: a port
+/// forward to a closed port counts the expectation's one connection
+/// (it counted one per retry, ~40, before), and a service that starts
+/// half a second late behind a port forward is found open with at most
+/// two connections counted.
+#[test]
+fn a_refused_open_probe_waits_for_a_listener_and_counts_once() {
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/oc.yaml <<'EOF'
+name: oc
+nodes:
+  web:
+    routes: [default via 10.0.1.1]
+    run: ["sleep 0.5; exec busybox nc -ll -p 80 -e /bin/true"]
+  router:
+    forwarding: true
+    nat:
+      - dnat -i outside -p tcp --dport 8080 --to-destination 10.0.1.2:80
+      - dnat -i outside -p tcp --dport 8081 --to-destination 10.0.1.2:81
+  client: {}
+links:
+  - endpoints: [web 10.0.1.2/24, router:inside 10.0.1.1/24]
+  - endpoints: [client 10.0.2.2/24, router:outside 10.0.2.1/24]
+expect:
+  client -> 10.0.2.1:tcp/8080: open
+  router nat "dnat -i outside -p tcp --dport 8080 --to-destination 10.0.1.2:80": packets >= 1
+EOF
+$NSBOX lab up /run/oc.yaml >/dev/null
+echo "CHECK $($NSBOX lab check /run/oc.yaml --json | tr -d '\n')"
+{ echo "name: oc"; sed -n '/^nodes:/,/^expect:/p' /run/oc.yaml; echo "  client -> 10.0.2.1:tcp/8081: open"; } > /run/closed.yaml
+set +e
+start=$(date +%s%N)
+$NSBOX lab check /run/closed.yaml >/dev/null; echo "CLOSED $?"
+echo "TOOK $(( ($(date +%s%N) - start) / 1000000 ))"
+set -e
+echo "COUNTED $(ip netns exec oc-router nft -j list ruleset | python3 -c '
+import json, sys
+for item in json.load(sys.stdin)["nftables"]:
+    rule = item.get("rule")
+    if rule and any("81" in json.dumps(e) and "dnat" in e for e in rule["expr"]):
+        print(sum(e["counter"]["packets"] for e in rule["expr"] if "counter" in e))')"
+echo "RACE $(ip netns exec oc-router nft -j list ruleset | python3 -c '
+import json, sys
+for item in json.load(sys.stdin)["nftables"]:
+    rule = item.get("rule")
+    if rule and any("\"port\": 80" in json.dumps(e) and "dnat" in e for e in rule["expr"]):
+        print(sum(e["counter"]["packets"] for e in rule["expr"] if "counter" in e))')"
+$NSBOX lab down oc >/dev/null
+leftovers
+"#);
+    let check: serde_json::Value = serde_json::from_str(field(&out, "CHECK")).unwrap();
+    assert!(
+        check.as_array().unwrap().iter().all(|c| c["holds"] == true),
+        "{check:#}"
+    );
+    assert_eq!(field(&out, "CLOSED"), "1", "{out}");
+    let took: u64 = field(&out, "TOOK").parse().unwrap();
+    assert!((2000..6000).contains(&took), "it waits its patience once: {out}");
+    assert_eq!(field(&out, "COUNTED"), "1", "one connection, one count: {out}");
+    let race: u64 = field(&out, "RACE").parse().unwrap();
+    assert!((1..=2).contains(&race), "{out}");
+    nothing_left(&out);
+}
+
 /// Probe parameters (count, interval, wait, ttl) after an outcome, IPv4
 /// and IPv6: a TTL that runs out two routers away is expected as the
 /// kernel answers it. `explain` follows each node's own default TTL and a

@@ -268,16 +268,28 @@ fn tcp_observed(result: std::io::Result<()>, node: &str) -> Observed {
     }
 }
 
-/// A TCP connection from the node to the expectation's port.
-fn tcp_probe(node: &Prober, expect: &Expect, port: u16) -> Observed {
+/// A TCP connection from the node to the expectation's port. One that
+/// should be open and is refused may have met a service still starting
+/// (a node's `run` commands start at `up`): nsbox then waits, up to
+/// [`OPEN_PATIENCE`], for a socket to start listening anywhere in
+/// `others` (the lab's nodes; the service may be behind DNAT), without
+/// connecting again meanwhile, since each connection is one more first
+/// packet for a NAT rule's counter; and tries once more if one does.
+fn tcp_probe(node: &Prober, others: &[Prober], expect: &Expect, port: u16) -> Observed {
     let to = SocketAddr::new(expect.to, port);
-    let patience = if expect.outcome == Outcome::Open {
-        OPEN_PATIENCE
-    } else {
-        Duration::ZERO
-    };
     let timeout = expect.params.wait.unwrap_or(CONNECT_TIMEOUT);
-    match nsbox_net::tcp::connect_in(node.fd, to, expect.source, timeout, patience) {
+    let connect = || nsbox_net::tcp::connect_in(node.fd, to, expect.source, timeout);
+    // What listens before the first attempt: a service that starts after
+    // it is one that was starting.
+    let before = (expect.outcome == Outcome::Open).then(|| listeners(others));
+    let mut result = connect();
+    let refused = matches!(&result, Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused);
+    if let Some(before) = before.filter(|_| refused) {
+        if a_listener_starts(others, &before) {
+            result = connect();
+        }
+    }
+    match result {
         Ok(result) => tcp_observed(result, node.name),
         Err(e) => Observed {
             reachable: false,
@@ -285,6 +297,30 @@ fn tcp_probe(node: &Prober, expect: &Expect, port: u16) -> Observed {
             echo: None,
         },
     }
+}
+
+/// Every (node, port) a TCP socket listens on among `probers`.
+fn listeners(probers: &[Prober]) -> std::collections::BTreeSet<(usize, u16)> {
+    let fds: Vec<&OwnedFd> = probers.iter().map(|p| p.fd).collect();
+    nsbox_net::tcp::listening_ports_in_each(&fds)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .flat_map(|(node, ports)| ports.into_iter().map(move |port| (node, port)))
+        .collect()
+}
+
+/// Whether a socket starts listening among `probers` (one not in
+/// `before`) within [`OPEN_PATIENCE`].
+fn a_listener_starts(probers: &[Prober], before: &std::collections::BTreeSet<(usize, u16)>) -> bool {
+    let deadline = std::time::Instant::now() + OPEN_PATIENCE;
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        if listeners(probers).difference(before).next().is_some() {
+            return true;
+        }
+    }
+    false
 }
 
 /// How long a UDP datagram's answer may take.
@@ -320,12 +356,13 @@ fn udp_probe(node: &Prober, expect: &Expect, port: u16) -> Observed {
     }
 }
 
-/// Probes `expect` from its node: a TCP connection when it names a port,
-/// ICMP echoes otherwise.
-pub fn probe(node: &Prober, expect: &Expect) -> Observed {
+/// Probes `expect` from its node: a TCP connection when it names a port
+/// (among `others`, the lab's nodes, a refused one waits for a service to
+/// start: see [`tcp_probe`]), ICMP echoes otherwise.
+pub fn probe(node: &Prober, others: &[Prober], expect: &Expect) -> Observed {
     if let Some(port) = expect.port {
         return match port.transport {
-            Transport::Tcp => tcp_probe(node, expect, port.number),
+            Transport::Tcp => tcp_probe(node, others, expect, port.number),
             Transport::Udp => udp_probe(node, expect, port.number),
         };
     }
@@ -448,7 +485,7 @@ fn seen_probe(from: &Prober, at: &Prober, expect: &Expect) -> Observed {
 pub fn probe_among(probers: &[Prober], expect: &Expect) -> Observed {
     match (&expect.outcome, expect.receiver) {
         (Outcome::SeenAs(_), Some(at)) => seen_probe(&probers[expect.from], &probers[at], expect),
-        _ => probe(&probers[expect.from], expect),
+        _ => probe(&probers[expect.from], probers, expect),
     }
 }
 

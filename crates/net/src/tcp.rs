@@ -4,9 +4,10 @@
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{bind, connect as connect_socket, socket_with, sockopt, AddressFamily, SocketFlags, SocketType};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One attempt from the calling thread's namespace; a silence longer than
 /// `timeout` is `TimedOut`.
@@ -42,26 +43,70 @@ fn connect_once(to: SocketAddr, source: Option<IpAddr>, timeout: Duration) -> Re
     sockopt::socket_error(&socket)?
 }
 
-/// Connects from the namespace `ns` to `to` (from `source` if given),
-/// waiting up to `timeout` for an answer; while refused, tries again for
-/// up to `patience` (a server may still be starting). The inner result is
-/// the connection's (`ConnectionRefused`, `TimedOut`, `NetworkUnreachable`,
+/// Connects once from the namespace `ns` to `to` (from `source` if
+/// given), waiting up to `timeout` for an answer. The inner result is the
+/// connection's (`ConnectionRefused`, `TimedOut`, `NetworkUnreachable`,
 /// `HostUnreachable`...); the outer one joining the namespace.
 pub fn connect_in(
     ns: &OwnedFd,
     to: SocketAddr,
     source: Option<IpAddr>,
     timeout: Duration,
-    patience: Duration,
 ) -> Result<std::io::Result<()>, nsbox_ns::netns::NetnsError> {
-    nsbox_ns::netns::run_in_fd(ns, move || {
-        let deadline = Instant::now() + patience;
-        loop {
-            let result = connect_once(to, source, timeout);
-            if result != Err(Errno::CONNREFUSED) || Instant::now() >= deadline {
-                return result.map_err(Into::into);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    nsbox_ns::netns::run_in_fd(ns, move || connect_once(to, source, timeout).map_err(Into::into))
+}
+
+/// The ports TCP sockets listen on in each of the namespaces `each`,
+/// IPv4 and IPv6 (the kernel's `/proc/net/tcp` and `tcp6` as each shows
+/// them), read by one thread that joins them in turn.
+pub fn listening_ports_in_each(each: &[&OwnedFd]) -> Result<Vec<BTreeSet<u16>>, nsbox_ns::netns::NetnsError> {
+    let fds = each
+        .iter()
+        .map(|fd| fd.try_clone())
+        .collect::<std::io::Result<Vec<OwnedFd>>>()
+        .map_err(|source| nsbox_ns::netns::NetnsError::Io {
+            step: "duplicating",
+            path: "namespace fd".into(),
+            source,
+        })?;
+    nsbox_ns::netns::run_in_each(fds, |_| {
+        // thread-self: this thread joined the namespace, the process did not.
+        ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"]
+            .iter()
+            .filter_map(|path| std::fs::read_to_string(path).ok())
+            .flat_map(|text| listening_ports(&text))
+            .collect()
     })
+}
+
+/// The local ports of the LISTEN lines (state 0A) of a `/proc/net/tcp`
+/// table: `sl local_address rem_address st ...`, addresses as HEX:PORT.
+fn listening_ports(table: &str) -> Vec<u16> {
+    const LISTEN: &str = "0A";
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, state) = (fields.get(1)?, fields.get(3)?);
+            (*state == LISTEN).then_some(())?;
+            u16::from_str_radix(local.rsplit_once(':')?.1, 16).ok()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_listening_sockets_are_read_from_the_kernel_s_table() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0
+   1: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 20 4 30 10 -1
+   2: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 0A 0 0 0 0 0 0
+";
+        assert_eq!(listening_ports(table), vec![80, 53]);
+        assert!(listening_ports("").is_empty());
+    }
 }

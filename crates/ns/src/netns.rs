@@ -262,10 +262,20 @@ impl Registry {
 
     /// Makes the run directory a shared mount point, as `ip netns add` does,
     /// so that a pin made from one mount namespace shows in the others.
+    ///
+    /// Under an exclusive lock on the directory: two pins made at once (a
+    /// lab's nodes are made by several threads, and two nsbox may run)
+    /// would otherwise both find it no mount point and both bind it onto
+    /// itself. Two stacked binds of one shared directory hold every pin
+    /// twice at the same place, and deleting one then fails with EBUSY.
     fn prepare_dir(&self) -> Result<(), NetnsError> {
+        use rustix::fs::{flock, FlockOperation};
         use rustix::mount::{mount_bind, mount_change, MountPropagationFlags};
         let dir = &self.dir;
         io("creating", dir, std::fs::create_dir_all(dir))?;
+        let handle = io("opening", dir, std::fs::File::open(dir))?;
+        // Released when `handle` closes, at the end of this function.
+        io("locking", dir, rx(flock(&handle, FlockOperation::LockExclusive)))?;
         let shared = MountPropagationFlags::SHARED | MountPropagationFlags::REC;
         match mount_change(dir, shared) {
             Ok(()) => Ok(()),
@@ -286,10 +296,21 @@ impl Registry {
         if !path.exists() {
             return Err(NetnsError::NotFound(display_name(name)));
         }
-        // A pin that is not mounted (left by a crash half-way) is removed all the same.
-        match rustix::mount::unmount(&path, rustix::mount::UnmountFlags::DETACH) {
-            Ok(()) | Err(rustix::io::Errno::INVAL) => {}
-            Err(e) => return io("unmounting", &path, rx(Err(e))),
+        // A pin that is not mounted (left by a crash half-way) is removed
+        // all the same. One mounted more than once at its place (the run
+        // directory bound onto itself twice by a race of other tools, see
+        // `prepare_dir`) is unmounted until it is no mount point.
+        const MOST_MOUNTS: usize = 8;
+        for _ in 0..MOST_MOUNTS {
+            match rustix::mount::unmount(&path, rustix::mount::UnmountFlags::DETACH) {
+                Ok(()) => {}
+                Err(rustix::io::Errno::INVAL) => break,
+                Err(e) => return io("unmounting", &path, rx(Err(e))),
+            }
+            match std::fs::remove_file(&path) {
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::BUSY.raw_os_error()) => continue,
+                other => return io("removing", &path, other),
+            }
         }
         io("removing", &path, std::fs::remove_file(&path))
     }

@@ -303,7 +303,8 @@ pub fn explain(
             facts: Default::default(),
             receiver: None,
         };
-        explanation.probe = Some(crate::probe::probe(&(&nodes[from]).into(), &expect));
+        let node = (&nodes[from]).into();
+        explanation.probe = Some(crate::probe::probe(&node, std::slice::from_ref(&node), &expect));
     }
     Ok(explanation)
 }
