@@ -103,7 +103,9 @@ enum LabCmd {
         lab: Option<String>,
         /// The node the echo starts from.
         node: String,
-        /// Where it goes: an address, or a node (its first address).
+        /// Where it goes: an address, or a node (its first address), and
+        /// for a TCP or UDP probe its port: `10.0.2.1:tcp/8080`,
+        /// `[2001:db8::2]:udp/53`, `web:tcp/80`.
         dest: String,
         /// The source address to send from.
         #[arg(long)]
@@ -740,28 +742,39 @@ fn explain(lab: Option<&str>, asked: Asked, json: bool, store: &Store, registry:
         ttl,
         probe,
     } = asked;
-    let target_node = dest.parse::<std::net::IpAddr>().is_err().then_some(dest);
+    // DEST as an expectation writes it: an address or a node, and a port.
+    let (_, _, dest, port) = nsbox_lab::load::parse_path(&format!("{node} -> {dest}"))?;
+    let target_node = dest.parse::<std::net::IpAddr>().is_err().then_some(dest.as_str());
     let named: Vec<&str> = [Some(node), target_node].into_iter().flatten().collect();
     let lab = running_lab(lab, &named, store)?;
     let index = |n: &str| lab.nodes.iter().position(|m| m.name == n).expect("the state names it");
     let to = match dest.parse() {
         Ok(address) => address,
         Err(_) => {
-            nsbox_lab::load::node_address(&lab, index(dest)).ok_or_else(|| format!("node {dest} has no address"))?
+            nsbox_lab::load::node_address(&lab, index(&dest)).ok_or_else(|| format!("node {dest} has no address"))?
         }
     };
     let mut nodes = deploy::open(&lab, registry).map_err(failed)?;
-    let explanation =
-        nsbox_lab::explain::explain(&lab, &mut nodes, index(node), to, from, ttl, probe).map_err(failed)?;
+    let question = nsbox_lab::explain::Question {
+        from: index(node),
+        to,
+        port,
+        source: from,
+        ttl,
+        probe,
+    };
+    let explanation = nsbox_lab::explain::explain(&lab, &mut nodes, &question).map_err(failed)?;
     if json {
         crate::output::print_json(&explanation);
     } else {
         for step in &explanation.steps {
             println!("{step}");
         }
-        let verdict = match (explanation.arrived, explanation.answered) {
-            (true, true) => "reachable: the request arrives and the reply comes back",
-            (true, false) => "unreachable: the request arrives, the reply does not come back",
+        let verdict = match (explanation.arrived, explanation.answered, explanation.listening) {
+            (true, true, None) => "reachable: the request arrives and the reply comes back",
+            (true, true, Some(true)) => "open: the request arrives and the answer comes back",
+            (true, true, Some(false)) => "closed: the request arrives and the host's refusal comes back",
+            (true, false, _) => "unreachable: the request arrives, the reply does not come back",
             _ => "unreachable: the request does not arrive",
         };
         if explanation.unmodeled.is_empty() {
@@ -774,7 +787,10 @@ fn explain(lab: Option<&str>, asked: Asked, json: bool, store: &Store, registry:
         }
     }
     // The kernel's answer when there is one, else the model's.
-    let reached = explanation.probe.as_ref().map_or(explanation.answered, |p| p.reachable);
+    let reached = explanation
+        .probe
+        .as_ref()
+        .map_or(explanation.reachable(), |p| p.reachable);
     Ok(i32::from(!reached))
 }
 

@@ -1587,6 +1587,89 @@ leftovers
     nothing_left(&out);
 }
 
+/// `explain` of TCP and UDP ports, IPv4 and IPv6: through a port forward
+/// (the port rewritten on the way and turned back for the answer), to a
+/// port nothing listens on (a reset, closed), to a UDP port nothing is
+/// bound to (port unreachable), and into a filter rule that names the
+/// port; each beside a real probe that agrees with it.
+#[test]
+fn explain_follows_tcp_and_udp_ports_through_nat_and_rules() {
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/pt.yaml <<'EOF'
+name: pt
+nodes:
+  web:
+    routes: [default via 10.0.1.1, default via 2001:db8:1::1]
+    run: [busybox nc -ll -p 80 -e /bin/true]
+  router:
+    forwarding: true
+    nat: [dnat -i outside -p tcp --dport 8080 --to-destination 10.0.1.2:80]
+  client: {routes: [2001:db8:1::/64 via 2001:db8:2::1]}
+links:
+  - endpoints: [web 10.0.1.2/24 2001:db8:1::2/64, router:inside 10.0.1.1/24 2001:db8:1::1/64]
+  - endpoints: [client 10.0.2.2/24 2001:db8:2::2/64, router:outside 10.0.2.1/24 2001:db8:2::1/64]
+EOF
+$NSBOX lab up /run/pt.yaml >/dev/null
+for i in $(seq 50); do ip netns exec pt-web sh -c 'grep -q ":0050 .* 0A " /proc/net/tcp' && break; sleep 0.05; done
+explain() {
+  set +e; $NSBOX lab explain client "$2" > /run/ex; echo "CODE_$1 $?"; set -e
+  echo "STEPS_$1 $(grep -v '^probe:' /run/ex | tr '\n' ';')"
+  echo "PROBE_$1 $(grep '^probe:' /run/ex)"
+}
+explain FORWARD 10.0.2.1:tcp/8080
+explain CLOSED 10.0.2.1:tcp/8081
+explain UDP 10.0.2.1:udp/53
+explain CLOSED6 '[2001:db8:1::2]:tcp/81'
+$NSBOX filter -n pt-router add forward drop -p tcp --dport 81 >/dev/null
+explain DROPPED6 '[2001:db8:1::2]:tcp/81'
+explain OTHER6 '[2001:db8:1::2]:tcp/82'
+$NSBOX lab down pt >/dev/null
+leftovers
+"#);
+    let steps = |case: &str| field(&out, &format!("STEPS_{case}")).to_string();
+    assert!(
+        steps("FORWARD").contains("router: destination 10.0.2.1:8080 rewritten to 10.0.1.2:80 (DNAT);")
+            && steps("FORWARD").contains("web: a socket listens on tcp/80: the connection is accepted;")
+            && steps("FORWARD").contains("tcp answer from port 80 10.0.1.2 -> 10.0.2.2;")
+            && steps("FORWARD").contains("router: source 10.0.1.2:80 turned back to 10.0.2.1:8080 (DNAT undone);")
+            && steps("FORWARD").ends_with("open: the request arrives and the answer comes back;"),
+        "{out}"
+    );
+    assert_eq!(field(&out, "CODE_FORWARD"), "0", "{out}");
+    assert!(
+        steps("CLOSED").contains("router: nothing listens on tcp/8081: the kernel answers with a reset (closed)")
+            && steps("CLOSED").ends_with("closed: the request arrives and the host's refusal comes back;"),
+        "{out}"
+    );
+    assert_eq!(field(&out, "CODE_CLOSED"), "1", "{out}");
+    assert!(
+        steps("UDP").contains("router: nothing is bound to udp/53: the kernel answers port unreachable (closed)"),
+        "{out}"
+    );
+    assert!(
+        steps("CLOSED6").contains("web: nothing listens on tcp/81")
+            && steps("CLOSED6").ends_with("closed: the request arrives and the host's refusal comes back;"),
+        "{out}"
+    );
+    assert!(
+        steps("DROPPED6").contains("router: dropped by filter rule")
+            && steps("DROPPED6").ends_with("unreachable: the request does not arrive;"),
+        "{out}"
+    );
+    assert!(
+        steps("OTHER6").contains("web: nothing listens on tcp/82"),
+        "the rule names 81 only: {out}"
+    );
+    for case in ["FORWARD", "CLOSED", "UDP", "CLOSED6", "DROPPED6", "OTHER6"] {
+        assert!(
+            field(&out, &format!("PROBE_{case}")).ends_with("(the kernel agrees)"),
+            "{case}: {out}"
+        );
+    }
+    nothing_left(&out);
+}
+
 #[test]
 fn container_nodes_have_namespaces_of_their_own_and_go_with_down() {
     require_lab_tools!();

@@ -60,6 +60,25 @@ pub fn connect_in(
 /// IPv4 and IPv6 (the kernel's `/proc/net/tcp` and `tcp6` as each shows
 /// them), read by one thread that joins them in turn.
 pub fn listening_ports_in_each(each: &[&OwnedFd]) -> Result<Vec<BTreeSet<u16>>, nsbox_ns::netns::NetnsError> {
+    ports_in_each(each, ["tcp", "tcp6"], LISTEN)
+}
+
+/// The ports UDP sockets are bound to (and not connected) in each of the
+/// namespaces `each`, as [`listening_ports_in_each`].
+pub fn bound_udp_ports_in_each(each: &[&OwnedFd]) -> Result<Vec<BTreeSet<u16>>, nsbox_ns::netns::NetnsError> {
+    // An unconnected UDP socket shows the state TCP calls CLOSE (07).
+    const UNCONNECTED: &str = "07";
+    ports_in_each(each, ["udp", "udp6"], UNCONNECTED)
+}
+
+/// TCP's LISTEN state in `/proc/net/tcp`.
+const LISTEN: &str = "0A";
+
+fn ports_in_each(
+    each: &[&OwnedFd],
+    tables: [&'static str; 2],
+    state: &'static str,
+) -> Result<Vec<BTreeSet<u16>>, nsbox_ns::netns::NetnsError> {
     let fds = each
         .iter()
         .map(|fd| fd.try_clone())
@@ -69,27 +88,26 @@ pub fn listening_ports_in_each(each: &[&OwnedFd]) -> Result<Vec<BTreeSet<u16>>, 
             path: "namespace fd".into(),
             source,
         })?;
-    nsbox_ns::netns::run_in_each(fds, |_| {
+    nsbox_ns::netns::run_in_each(fds, move |_| {
         // thread-self: this thread joined the namespace, the process did not.
-        ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"]
+        tables
             .iter()
-            .filter_map(|path| std::fs::read_to_string(path).ok())
-            .flat_map(|text| listening_ports(&text))
+            .filter_map(|table| std::fs::read_to_string(format!("/proc/thread-self/net/{table}")).ok())
+            .flat_map(|text| ports_in_state(&text, state))
             .collect()
     })
 }
 
-/// The local ports of the LISTEN lines (state 0A) of a `/proc/net/tcp`
+/// The local ports of the lines in `state` of a `/proc/net/tcp`-like
 /// table: `sl local_address rem_address st ...`, addresses as HEX:PORT.
-fn listening_ports(table: &str) -> Vec<u16> {
-    const LISTEN: &str = "0A";
+fn ports_in_state(table: &str, state: &str) -> Vec<u16> {
     table
         .lines()
         .skip(1)
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let (local, state) = (fields.get(1)?, fields.get(3)?);
-            (*state == LISTEN).then_some(())?;
+            let (local, st) = (fields.get(1)?, fields.get(3)?);
+            (*st == state).then_some(())?;
             u16::from_str_radix(local.rsplit_once(':')?.1, 16).ok()
         })
         .collect()
@@ -106,7 +124,7 @@ mod tests {
    1: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 20 4 30 10 -1
    2: 00000000000000000000000001000000:0035 00000000000000000000000000000000:0000 0A 0 0 0 0 0 0
 ";
-        assert_eq!(listening_ports(table), vec![80, 53]);
-        assert!(listening_ports("").is_empty());
+        assert_eq!(ports_in_state(table, LISTEN), vec![80, 53]);
+        assert!(ports_in_state("", LISTEN).is_empty());
     }
 }

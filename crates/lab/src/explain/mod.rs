@@ -11,15 +11,25 @@
 
 use crate::deploy::{self, LabError, NodeHandle};
 use crate::model::{Lab, RouteKind};
+use crate::model::{Port, Transport};
 use nsbox_net::firewall::{Action, Hook, Listed, Proto, Rule};
 use serde::Serialize;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 mod fib;
 mod ruleset;
+mod sockets;
 mod sysctls;
 
 use fib::refused_here;
+
+/// `tcp`, `udp`.
+fn words(transport: Transport) -> &'static str {
+    match transport {
+        Transport::Tcp => "tcp",
+        Transport::Udp => "udp",
+    }
+}
 
 /// Linux's default TTL, where a node's cannot be read.
 const DEFAULT_TTL: u32 = 64;
@@ -35,17 +45,51 @@ pub struct Explanation {
     /// What is on the way that nsbox does not model (another nftables
     /// table than its own, say): the model may be wrong there.
     pub unmodeled: Vec<String>,
-    /// The kernel's own answer: one real echo, sent as `lab check` sends
+    /// For a TCP or UDP port: whether a socket took the request where it
+    /// arrived (listening on the port, or bound to it). `None` for an echo,
+    /// or where the request did not arrive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listening: Option<bool>,
+    /// The kernel's own answer: one real probe, sent as `lab check` sends
     /// it, when asked for (see [`explain`]).
     pub probe: Option<crate::probe::Observed>,
 }
 
 impl Explanation {
-    /// Whether the model and the real probe say the same (true when no
-    /// probe was sent).
-    pub fn agrees(&self) -> bool {
-        self.probe.as_ref().is_none_or(|p| p.reachable == self.answered)
+    /// Whether the request reaches a socket and its answer comes back:
+    /// an echo that is answered, a port that is open.
+    pub fn reachable(&self) -> bool {
+        self.answered && self.listening.unwrap_or(true)
     }
+
+    /// Whether the request reaches the host, which refuses it (a reset, a
+    /// port unreachable) and the refusal comes back: a closed port.
+    pub fn closed(&self) -> bool {
+        self.answered && self.listening == Some(false)
+    }
+
+    /// Whether the model and the real probe say the same (true when no
+    /// probe was sent): reachable (or open) both, closed both, or
+    /// unreachable both.
+    pub fn agrees(&self) -> bool {
+        self.probe.as_ref().is_none_or(|p| {
+            let closed = crate::probe::holds(&crate::model::Outcome::Closed, p);
+            p.reachable == self.reachable() && closed == self.closed()
+        })
+    }
+}
+
+/// What `lab explain` is asked: from which node, to what address (and
+/// port), from which source address, with which TTL, and whether to send
+/// a real probe beside the model.
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub from: usize,
+    pub to: IpAddr,
+    pub port: Option<Port>,
+    pub source: Option<IpAddr>,
+    pub ttl: Option<u8>,
+    pub probe: bool,
 }
 
 /// A packet on its way: where it is, where it came in, its addresses.
@@ -60,6 +104,10 @@ struct Packet {
     /// rules never see (the kernel consults them for a connection's first
     /// packet only; conntrack translates the rest, see `undo`).
     reply: bool,
+    /// For a TCP or UDP probe, the service's port: the request's
+    /// destination port, the reply's source port (the other side's is an
+    /// ephemeral one, unknown here). `None` for an echo.
+    port: Option<Port>,
 }
 
 /// NAT done on the way out, undone for the reply where it was done (what
@@ -70,6 +118,8 @@ struct Translation {
     before: IpAddr,
     after: IpAddr,
     source_side: bool,
+    /// The service's port before and after, where DNAT changed it.
+    port: Option<(u16, u16)>,
 }
 
 struct Walk<'a> {
@@ -85,6 +135,9 @@ struct Walk<'a> {
     /// Nodes whose other nftables tables were looked for already.
     looked_at: std::collections::BTreeSet<usize>,
     unmodeled: Vec<String>,
+    /// For a TCP or UDP probe, whether a socket took the request where it
+    /// arrived (see `service`).
+    listening: Option<bool>,
 }
 
 fn owner(lab: &Lab, address: IpAddr) -> Option<(usize, String)> {
@@ -112,28 +165,45 @@ impl Walk<'_> {
         loop {
             looped |= !seen.insert(p.at);
             self.note_other_tables(p.at);
+            // The input lookup sees the source the packet came with: a
+            // reply's source is turned back (DNAT undone) only on its way
+            // out of this node, its destination (SNAT undone) before.
+            let came_from = p.source;
             self.undo_nat(&mut p);
             // DNAT where the packet comes in.
             if p.came_in.is_some() && !p.reply {
                 let hit = self.first_match(p.at, Hook::Prerouting, &p, None)?;
                 if let Some(Action::Dnat { to }) = hit.as_ref().and_then(|l| l.rule.as_ref()).map(|r| r.action.clone())
                 {
+                    let new_port = p.port.zip(to.ports).map(|(port, ports)| (port.number, ports.first));
+                    let shown = |address: IpAddr, port: Option<u16>| match port {
+                        Some(port) => SocketAddr::new(address, port).to_string(),
+                        None => address.to_string(),
+                    };
                     self.say(format!(
                         "{}: destination {} rewritten to {} (DNAT)",
                         self.name(p.at),
-                        p.destination,
-                        to.addr
+                        shown(p.destination, new_port.map(|(before, _)| before)),
+                        shown(to.addr, new_port.map(|(_, after)| after)),
                     ));
                     self.translations.push(Translation {
                         node: p.at,
                         before: p.destination,
                         after: to.addr,
                         source_side: false,
+                        port: new_port,
                     });
                     p.destination = to.addr;
+                    if let (Some(port), Some((_, after))) = (p.port.as_mut(), new_port) {
+                        port.number = after;
+                    }
                 }
             }
-            if let Some(dropped) = self.reverse_path(&p)? {
+            let as_it_came = Packet {
+                source: came_from,
+                ..p.clone()
+            };
+            if let Some(dropped) = self.reverse_path(&as_it_came)? {
                 self.say(dropped);
                 return Ok(None);
             }
@@ -149,6 +219,9 @@ impl Walk<'_> {
                     self.name(node),
                     p.destination
                 ));
+                if let Some(port) = p.port.filter(|_| !p.reply) {
+                    self.listening = Some(self.service(node, port));
+                }
                 return Ok(Some(node));
             }
             if p.at != origin {
@@ -233,6 +306,7 @@ impl Walk<'_> {
                         before: p.source,
                         after: new_source,
                         source_side: true,
+                        port: None,
                     });
                     p.source = new_source;
                 }
@@ -278,23 +352,24 @@ impl Walk<'_> {
 /// its reply (with the replier's default TTL), as nsbox models them; with
 /// `probe`, then sends one real echo the same way, so that the kernel's
 /// answer stands beside the model's (see [`Explanation::agrees`]).
-pub fn explain(
-    lab: &Lab,
-    nodes: &mut [NodeHandle],
-    from: usize,
-    to: IpAddr,
-    source: Option<IpAddr>,
-    ttl: Option<u8>,
-    probe: bool,
-) -> Result<Explanation, LabError> {
-    let mut explanation = model(lab, nodes, from, to, source, ttl)?;
+pub fn explain(lab: &Lab, nodes: &mut [NodeHandle], question: &Question) -> Result<Explanation, LabError> {
+    let Question {
+        from,
+        to,
+        port,
+        source,
+        ttl,
+        probe,
+    } = *question;
+    let mut explanation = model(lab, nodes, question)?;
     if probe {
+        // One attempt, as the model has it: a refused port is not retried.
         let expect = crate::model::Expect {
             text: String::new(),
             from,
             source,
             to,
-            port: None,
+            port,
             outcome: crate::model::Outcome::Reachable,
             params: crate::model::ProbeParams {
                 ttl,
@@ -309,14 +384,15 @@ pub fn explain(
     Ok(explanation)
 }
 
-fn model(
-    lab: &Lab,
-    nodes: &mut [NodeHandle],
-    from: usize,
-    to: IpAddr,
-    source: Option<IpAddr>,
-    ttl: Option<u8>,
-) -> Result<Explanation, LabError> {
+fn model(lab: &Lab, nodes: &mut [NodeHandle], question: &Question) -> Result<Explanation, LabError> {
+    let Question {
+        from,
+        to,
+        port,
+        source,
+        ttl,
+        ..
+    } = *question;
     let lookup = nodes[from].nl.route_get(to);
     let source = source.or_else(|| lookup.as_ref().ok().and_then(|r| r.prefsrc));
     let mut walk = Walk {
@@ -328,6 +404,7 @@ fn model(
         rules: Default::default(),
         looked_at: Default::default(),
         unmodeled: Vec::new(),
+        listening: None,
     };
     let Some(source) = source else {
         let why = match &lookup {
@@ -341,10 +418,17 @@ fn model(
             arrived: false,
             answered: false,
             unmodeled: walk.unmodeled,
+            listening: None,
             probe: None,
         });
     };
-    walk.say(format!("echo request {source} -> {to}"));
+    let what = |port: Option<Port>, reply: bool| match (port, reply) {
+        (None, false) => "echo request".to_string(),
+        (None, true) => "echo reply".to_string(),
+        (Some(p), false) => format!("{} request to port {}", words(p.transport), p.number),
+        (Some(p), true) => format!("{} answer from port {}", words(p.transport), p.number),
+    };
+    walk.say(format!("{} {source} -> {to}", what(port, false)));
     let request = Packet {
         at: from,
         came_in: None,
@@ -355,6 +439,7 @@ fn model(
             None => walk.initial_ttl(from, to)?,
         },
         reply: false,
+        port,
     };
     let Some(replier) = walk.walk(request)? else {
         walk.steps.extend(full_table_note());
@@ -363,6 +448,7 @@ fn model(
             arrived: false,
             answered: false,
             unmodeled: walk.unmodeled,
+            listening: None,
             probe: None,
         });
     };
@@ -377,7 +463,17 @@ fn model(
     };
     let (reply_from, reply_to) = (last(false, to), last(true, source));
     walk.undo = std::mem::take(&mut walk.translations);
-    walk.say(format!("echo reply {reply_from} -> {reply_to}"));
+    // The answer's port: the service's, after DNAT where it changed it.
+    let service_port = port.map(|p| Port {
+        number: walk
+            .undo
+            .iter()
+            .rev()
+            .find_map(|t| t.port.map(|(_, after)| after))
+            .unwrap_or(p.number),
+        ..p
+    });
+    walk.say(format!("{} {reply_from} -> {reply_to}", what(service_port, true)));
     let reply = Packet {
         at: replier,
         came_in: None,
@@ -385,6 +481,7 @@ fn model(
         destination: reply_to,
         ttl: walk.initial_ttl(replier, reply_to)?,
         reply: true,
+        port: service_port,
     };
     let back = walk.walk(reply)?;
     let answered = back == Some(from);
@@ -396,6 +493,7 @@ fn model(
         arrived: true,
         answered,
         unmodeled: walk.unmodeled,
+        listening: walk.listening,
         probe: None,
     })
 }

@@ -4,18 +4,35 @@
 //! nftables tables on the way, noted as beyond the model.
 
 use super::*;
-/// Whether an ICMP echo from `source` to `destination` (in on `came_in`,
-/// out on `out`) matches `rule`.
-fn matches(rule: &Rule, source: IpAddr, destination: IpAddr, came_in: Option<&str>, out: Option<&str>) -> bool {
+/// Whether packet `p` (out on `out`) matches `rule`: its addresses,
+/// interfaces and protocol (ICMP for an echo), and for a TCP or UDP probe
+/// the service's port: the request's destination port, the reply's
+/// source port. The other side's port is an ephemeral one nsbox does not
+/// know: a rule that names it is taken not to match.
+fn matches(rule: &Rule, p: &Packet, out: Option<&str>) -> bool {
     let m = &rule.matches;
-    let icmp = if source.is_ipv4() { Proto::Icmp } else { Proto::Icmpv6 };
-    m.source.is_none_or(|s| s.contains(&source))
-        && m.destination.is_none_or(|d| d.contains(&destination))
-        && m.in_iface.as_deref().is_none_or(|i| Some(i) == came_in)
+    let proto = match p.port.map(|port| port.transport) {
+        Some(Transport::Tcp) => Proto::Tcp,
+        Some(Transport::Udp) => Proto::Udp,
+        None if p.source.is_ipv4() => Proto::Icmp,
+        None => Proto::Icmpv6,
+    };
+    let in_range = |ports: &nsbox_net::firewall::Ports| {
+        p.port
+            .is_some_and(|port| (ports.first..=ports.last).contains(&port.number))
+    };
+    let (service, other) = if p.reply {
+        (&m.sport, &m.dport)
+    } else {
+        (&m.dport, &m.sport)
+    };
+    m.source.is_none_or(|s| s.contains(&p.source))
+        && m.destination.is_none_or(|d| d.contains(&p.destination))
+        && m.in_iface.as_deref().is_none_or(|i| Some(i) == p.came_in.as_deref())
         && m.out_iface.as_deref().is_none_or(|o| Some(o) == out)
-        && m.proto.is_none_or(|p| p == icmp)
-        && m.sport.is_none()
-        && m.dport.is_none()
+        && m.proto.is_none_or(|mp| mp == proto)
+        && service.as_ref().is_none_or(in_range)
+        && other.is_none()
 }
 
 impl Walk<'_> {
@@ -61,12 +78,10 @@ impl Walk<'_> {
         p: &Packet,
         out: Option<&str>,
     ) -> Result<Option<Listed>, LabError> {
-        Ok(self.rules(node)?.into_iter().find(|l| {
-            l.hook == hook
-                && l.rule
-                    .as_ref()
-                    .is_some_and(|r| matches(r, p.source, p.destination, p.came_in.as_deref(), out))
-        }))
+        Ok(self
+            .rules(node)?
+            .into_iter()
+            .find(|l| l.hook == hook && l.rule.as_ref().is_some_and(|r| matches(r, p, out))))
     }
 
     /// Applies a filter hook: `Some(reason)` if the packet is dropped.
@@ -104,11 +119,18 @@ impl Walk<'_> {
                 ));
                 p.destination = t.before;
             } else {
-                self.say(format!(
-                    "{name}: source {} turned back to {} (DNAT undone)",
-                    t.after, t.before
-                ));
+                let (after, before) = match t.port {
+                    Some((before, after)) => (
+                        SocketAddr::new(t.after, after).to_string(),
+                        SocketAddr::new(t.before, before).to_string(),
+                    ),
+                    None => (t.after.to_string(), t.before.to_string()),
+                };
+                self.say(format!("{name}: source {after} turned back to {before} (DNAT undone)"));
                 p.source = t.before;
+                if let (Some(port), Some((before, _))) = (p.port.as_mut(), t.port) {
+                    port.number = before;
+                }
             }
         }
     }
