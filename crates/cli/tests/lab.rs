@@ -42,6 +42,24 @@ fn run(script: &str) -> String {
     out
 }
 
+/// The report of `lab test --json` printed as `TEST ...`: every
+/// expectation held, `passed` of them.
+fn assert_test_passed(out: &str, passed: u64) {
+    let report: serde_json::Value = serde_json::from_str(field(out, "TEST")).unwrap();
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["passed"], passed, "{report:#}");
+}
+
+/// `lab validate` failed (`VALIDATE 1`) and said each of `wants` on one of
+/// its `AT FILE:LINE:COL: ...` lines.
+fn assert_validation_says(out: &str, wants: &[&str]) {
+    assert_eq!(field(out, "VALIDATE"), "1", "{out}");
+    let at: Vec<&str> = out.lines().filter(|l| l.starts_with("AT ")).collect();
+    for want in wants {
+        assert!(at.iter().any(|l| l.contains(want)), "{want:?} not in:\n{out}");
+    }
+}
+
 fn nothing_left(out: &str) {
     for line in out.lines().filter(|l| l.starts_with("LEFT ")) {
         assert_eq!(line, "LEFT netns=[] state=[]", "{out}");
@@ -538,20 +556,17 @@ set -e
 sed -n 's/^.*gone.yaml:/AT /p' /run/out
 leftovers
 "#);
-    let report: serde_json::Value = serde_json::from_str(field(&out, "TEST")).unwrap();
-    assert_eq!(report["failed"], 0, "{report:#}");
-    assert_eq!(report["passed"], 6, "{report:#}");
-    assert_eq!(field(&out, "VALIDATE"), "1", "{out}");
-    let at: Vec<&str> = out.lines().filter(|l| l.starts_with("AT ")).collect();
-    for want in [
-        "a:eth0 has no address 10.0.7.7/24 at this step",
-        "node \"a\" has no interface \"eth9\" (it has lo, eth0)",
-        "\"nonsense\" is not an address with its prefix length",
-        "a:eth0 has 10.0.1.1/24 already at this step",
-        "a has no route to 10.9.0.0/16 like this at step \"the route went with the subnet\"",
-    ] {
-        assert!(at.iter().any(|l| l.contains(want)), "{want:?} not in:\n{out}");
-    }
+    assert_test_passed(&out, 6);
+    assert_validation_says(
+        &out,
+        &[
+            "a:eth0 has no address 10.0.7.7/24 at this step",
+            "node \"a\" has no interface \"eth9\" (it has lo, eth0)",
+            "\"nonsense\" is not an address with its prefix length",
+            "a:eth0 has 10.0.1.1/24 already at this step",
+            "a has no route to 10.9.0.0/16 like this at step \"the route went with the subnet\"",
+        ],
+    );
     nothing_left(&out);
 }
 
@@ -628,21 +643,18 @@ set -e
 sed -n 's/^.*bad.yaml:/AT /p' /run/out
 leftovers
 "#);
-    let report: serde_json::Value = serde_json::from_str(field(&out, "TEST")).unwrap();
-    assert_eq!(report["failed"], 0, "{report:#}");
-    assert_eq!(report["passed"], 4, "{report:#}");
-    assert_eq!(field(&out, "VALIDATE"), "1", "{out}");
-    let at: Vec<&str> = out.lines().filter(|l| l.starts_with("AT ")).collect();
-    for want in [
-        "9:26: error: lo is no link: it cannot be disconnected",
-        "9:32: error: a has no interface \"eth7\" (it has lo)",
-        "b has no route to 10.9.0.0/16 like this at step \"the route went with the link\"",
-        "a step's link has no rate, delay or loss",
-        "a link joins two different nodes",
-        "node \"a\" has an interface named \"lo\" already at this step",
-    ] {
-        assert!(at.iter().any(|l| l.contains(want)), "{want:?} not in:\n{out}");
-    }
+    assert_test_passed(&out, 4);
+    assert_validation_says(
+        &out,
+        &[
+            "9:26: error: lo is no link: it cannot be disconnected",
+            "9:32: error: a has no interface \"eth7\" (it has lo)",
+            "b has no route to 10.9.0.0/16 like this at step \"the route went with the link\"",
+            "a step's link has no rate, delay or loss",
+            "a link joins two different nodes",
+            "node \"a\" has an interface named \"lo\" already at this step",
+        ],
+    );
     nothing_left(&out);
 }
 

@@ -149,6 +149,19 @@ fn owner(lab: &Lab, address: IpAddr) -> Option<(usize, String)> {
     })
 }
 impl Walk<'_> {
+    /// The explanation of a walk that ended: its steps and notes, and
+    /// whether the request arrived and the reply came back.
+    fn finish(self, arrived: bool, answered: bool) -> Explanation {
+        Explanation {
+            steps: self.steps,
+            arrived,
+            answered,
+            unmodeled: self.unmodeled,
+            listening: self.listening,
+            probe: None,
+        }
+    }
+
     fn name(&self, node: usize) -> &str {
         &self.lab.nodes[node].name
     }
@@ -413,14 +426,7 @@ fn model(lab: &Lab, nodes: &mut [NodeHandle], question: &Question) -> Result<Exp
         };
         let name = walk.name(from).to_string();
         walk.say(format!("{name}: {why}"));
-        return Ok(Explanation {
-            steps: walk.steps,
-            arrived: false,
-            answered: false,
-            unmodeled: walk.unmodeled,
-            listening: None,
-            probe: None,
-        });
+        return Ok(walk.finish(false, false));
     };
     let what = |port: Option<Port>, reply: bool| match (port, reply) {
         (None, false) => "echo request".to_string(),
@@ -443,14 +449,7 @@ fn model(lab: &Lab, nodes: &mut [NodeHandle], question: &Question) -> Result<Exp
     };
     let Some(replier) = walk.walk(request)? else {
         walk.steps.extend(full_table_note());
-        return Ok(Explanation {
-            steps: walk.steps,
-            arrived: false,
-            answered: false,
-            unmodeled: walk.unmodeled,
-            listening: None,
-            probe: None,
-        });
+        return Ok(walk.finish(false, false));
     };
     // The reply goes from where the request arrived (its address after
     // DNAT) to the request's source there (after SNAT).
@@ -488,14 +487,7 @@ fn model(lab: &Lab, nodes: &mut [NodeHandle], question: &Question) -> Result<Exp
     if !answered {
         walk.steps.extend(full_table_note());
     }
-    Ok(Explanation {
-        steps: walk.steps,
-        arrived: true,
-        answered,
-        unmodeled: walk.unmodeled,
-        listening: walk.listening,
-        probe: None,
-    })
+    Ok(walk.finish(true, answered))
 }
 
 /// The routes may be right and a packet still lost: when the host's
