@@ -785,6 +785,9 @@ fn explain(lab: Option<&str>, asked: Asked, json: bool, store: &Store, registry:
         if let Some(probe) = &explanation.probe {
             println!("{}", probe_verdict(&explanation, probe));
         }
+        for decision in &explanation.trace {
+            println!("nft trace: {decision}");
+        }
     }
     // The kernel's answer when there is one, else the model's.
     let reached = explanation
@@ -800,7 +803,9 @@ fn probe_verdict(explanation: &nsbox_lab::explain::Explanation, probe: &nsbox_la
     if explanation.agrees() {
         return format!("probe: {} (the kernel agrees)", probe.detail);
     }
-    let beyond = if explanation.unmodeled.is_empty() {
+    let beyond = if !explanation.trace.is_empty() {
+        "nft's trace below says what the tables the model does not follow did".to_string()
+    } else if explanation.unmodeled.is_empty() {
         "something this model does not follow is on the way (reverse-path filtering, conntrack state, \
          a firewall that is not nsbox's, a rate limit...)"
             .to_string()

@@ -1682,6 +1682,80 @@ leftovers
     nothing_left(&out);
 }
 
+/// Where a node's tables are not nsbox's (a chain with `policy drop`, `ct
+/// state` rules), `explain` says its model stops there, and nft's own
+/// tracing reports what those tables did to the real probe, IPv4 and IPv6:
+/// the policy that dropped the request, the rule that let the reply back.
+/// The trace table goes when the probe is done; one that nsbox did not make
+/// is left alone, and that node is not traced.
+#[test]
+fn explain_traces_what_tables_it_does_not_model_did_to_the_probe() {
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/fw.yaml <<'EOF'
+name: fw
+nodes:
+  a: {routes: [default via 10.0.1.1, default via 2001:db8:1::1]}
+  r:
+    forwarding: true
+    nftables: |
+      table inet guard {
+        chain forward {
+          type filter hook forward priority 0; policy drop;
+          ct state established,related accept
+          ip saddr 10.0.2.0/24 accept
+          ip6 saddr 2001:db8:2::/64 accept
+        }
+      }
+  b: {routes: [default via 10.0.2.1, default via 2001:db8:2::1]}
+links:
+  - endpoints: [a 10.0.1.2/24 2001:db8:1::2/64, r 10.0.1.1/24 2001:db8:1::1/64]
+  - endpoints: [r 10.0.2.1/24 2001:db8:2::1/64, b 10.0.2.2/24 2001:db8:2::2/64]
+EOF
+$NSBOX lab up /run/fw.yaml >/dev/null
+set +e
+echo "OUT $($NSBOX lab explain a b | grep -e '^nft trace' -e '^probe' | sort -u | tr '\n' ';')"
+echo "IN $($NSBOX lab explain b a | grep -e '^nft trace' -e '^probe' | sort -u | tr '\n' ';')"
+echo "IN6 $($NSBOX lab explain b 2001:db8:1::2 | grep -e '^nft trace' | sort -u | tr '\n' ';')"
+echo "TABLES $(ip netns exec fw-r nft list tables | tr '\n' ';')"
+ip netns exec fw-r nft add table inet nsbox-trace
+echo "THEIRS $($NSBOX lab explain a b | grep -e 'not traced' -e '^nft trace' | tr '\n' ';')"
+echo "KEPT $(ip netns exec fw-r nft list tables | grep -c nsbox-trace)"
+set -e
+$NSBOX lab down fw >/dev/null
+leftovers
+"#);
+    assert_eq!(
+        field(&out, "OUT"),
+        "nft trace: r: inet guard forward: policy drop (10.0.1.2 -> 10.0.2.2 icmp echo-request);\
+         probe: no reply: the kernel disagrees with the model; nft's trace below says what the tables the model does not follow did;",
+        "{out}"
+    );
+    assert_eq!(
+        field(&out, "IN"),
+        "nft trace: r: inet guard forward: rule ct state established,related accept (verdict accept) (10.0.1.2 -> 10.0.2.2 icmp echo-reply);\
+         nft trace: r: inet guard forward: rule ip saddr 10.0.2.0/24 accept (verdict accept) (10.0.2.2 -> 10.0.1.2 icmp echo-request);\
+         probe: reply from 10.0.1.2, ttl 63 (the kernel agrees);",
+        "{out}"
+    );
+    assert!(
+        field(&out, "IN6").contains("rule ip6 saddr 2001:db8:2::/64 accept (verdict accept) (2001:db8:2::2 -> 2001:db8:1::2 icmpv6 echo-request)"),
+        "{out}"
+    );
+    assert_eq!(
+        field(&out, "TABLES"),
+        "table inet guard;",
+        "the trace table goes: {out}"
+    );
+    assert_eq!(
+        field(&out, "THEIRS"),
+        "nft trace: r: not traced: it has a table inet nsbox-trace that this explain did not make;",
+        "{out}"
+    );
+    assert_eq!(field(&out, "KEPT"), "1", "{out}");
+    nothing_left(&out);
+}
+
 #[test]
 fn container_nodes_have_namespaces_of_their_own_and_go_with_down() {
     require_lab_tools!();

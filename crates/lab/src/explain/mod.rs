@@ -20,6 +20,7 @@ mod fib;
 mod ruleset;
 mod sockets;
 mod sysctls;
+mod trace;
 
 use fib::refused_here;
 
@@ -53,6 +54,15 @@ pub struct Explanation {
     /// The kernel's own answer: one real probe, sent as `lab check` sends
     /// it, when asked for (see [`explain`]).
     pub probe: Option<crate::probe::Observed>,
+    /// What nftables did to that probe in the nodes whose tables the model
+    /// does not follow, as nft's tracing reports it (see [`trace`]): `r:
+    /// inet guard forward: policy drop (10.0.1.2 -> 10.0.2.2 icmp
+    /// echo-request)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<String>,
+    /// The nodes the model's walk went through.
+    #[serde(skip)]
+    visited: Vec<usize>,
 }
 
 impl Explanation {
@@ -159,6 +169,8 @@ impl Walk<'_> {
             unmodeled: self.unmodeled,
             listening: self.listening,
             probe: None,
+            trace: Vec::new(),
+            visited: self.looked_at.into_iter().collect(),
         }
     }
 
@@ -391,8 +403,19 @@ pub fn explain(lab: &Lab, nodes: &mut [NodeHandle], question: &Question) -> Resu
             facts: Default::default(),
             receiver: None,
         };
-        let node = (&nodes[from]).into();
-        explanation.probe = Some(crate::probe::probe(&node, std::slice::from_ref(&node), &expect));
+        let send = |nodes: &mut [NodeHandle]| {
+            let node = (&nodes[from]).into();
+            crate::probe::probe(&node, std::slice::from_ref(&node), &expect)
+        };
+        explanation.probe = Some(if explanation.unmodeled.is_empty() {
+            send(nodes)
+        } else {
+            // Tables the model does not follow are on the way: the kernel
+            // reports what they did to the probe.
+            let (observed, trace) = trace::watching(lab, nodes, &explanation.visited, send);
+            explanation.trace = trace;
+            observed
+        });
     }
     Ok(explanation)
 }

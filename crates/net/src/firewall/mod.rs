@@ -13,6 +13,7 @@ mod json;
 mod nft;
 pub mod rule;
 pub mod ruleset;
+pub mod trace;
 pub mod words;
 
 use index::{Entry, Index};

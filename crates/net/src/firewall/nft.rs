@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 /// Where `nft` is: `$NSBOX_NFT` if set, else on `PATH` or in the sbin
 /// directories a non-login shell may leave out of it.
-fn locate() -> Result<PathBuf, FirewallError> {
+pub(crate) fn locate() -> Result<PathBuf, FirewallError> {
     if let Some(chosen) = std::env::var_os("NSBOX_NFT") {
         let chosen = PathBuf::from(chosen);
         return if chosen.is_file() {
