@@ -571,3 +571,69 @@ fn cgroups_left_by_a_killed_nsbox_are_swept_later() {
     assert!(swept, "the stale {name} was swept");
     assert!(decoy_kept, "a directory nsbox did not name was left alone");
 }
+
+/// A seccomp filter that answers clone3 with ENOSYS, as docker's and
+/// podman's default profiles do for callers without CAP_SYS_ADMIN, then
+/// runs its arguments (Python's ctypes: no compiler needed). It says
+/// `clone3: ENOSYS` on stderr once the filter holds.
+const NO_CLONE3: &str = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+class Filter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+class Prog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+ENOSYS, CLONE3 = 38, 435
+program = (Filter * 4)(
+    Filter(0x20, 0, 0, 0),                  # load the syscall number
+    Filter(0x15, 0, 1, CLONE3),             # clone3?
+    Filter(0x06, 0, 0, 0x00050000 | ENOSYS),  # then ERRNO(ENOSYS)
+    Filter(0x06, 0, 0, 0x7fff0000),         # else allow
+)
+prog = Prog(4, program)
+assert libc.prctl(38, 1, 0, 0, 0) == 0                        # PR_SET_NO_NEW_PRIVS
+assert libc.prctl(22, 2, ctypes.byref(prog), 0, 0) == 0       # PR_SET_SECCOMP, FILTER
+libc.syscall(CLONE3, None, 0)
+if ctypes.get_errno() == ENOSYS:
+    print("clone3: ENOSYS", file=sys.stderr, flush=True)
+os.execvp(sys.argv[1], sys.argv[1:])
+"#;
+
+/// Where a sandbox refuses clone3 (ENOSYS), nsbox makes the container with
+/// clone instead, and puts it in its cgroups through `cgroup.procs`: the
+/// limit holds, the namespaces are new, and the container's cgroup
+/// namespace has its own cgroup as root.
+#[test]
+fn containers_are_made_where_clone3_is_refused() {
+    require_root!();
+    if missing_tool(&["python3"]) {
+        return;
+    }
+    let script = std::env::temp_dir().join(format!("nsbox-no-clone3-{}.py", std::process::id()));
+    std::fs::write(&script, NO_CLONE3).unwrap();
+    let host_pid_ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(env!("CARGO_BIN_EXE_nsbox"))
+        .args(["unshare", "--pids", "10", "--", "sh", "-c"])
+        .arg("readlink /proc/self/ns/pid; cat /proc/self/cgroup | grep pids; echo $$")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&script);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stderr.contains("clone3: ENOSYS"), "the filter holds: {stderr}");
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_ne!(lines[0], host_pid_ns.to_string_lossy(), "a new pid namespace: {stdout}");
+    assert!(
+        lines[1].ends_with(":pids:/"),
+        "in its own pids cgroup, seen as root: {stdout}"
+    );
+    assert_eq!(
+        lines[2], "2",
+        "the command runs under nsbox-init, PID 1 of the new namespace: {stdout}"
+    );
+}

@@ -121,8 +121,11 @@ impl Drop for ChildGuard {
 }
 
 fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -> Result<i32, RunError> {
-    // On cgroup v2 the child is born in its cgroup; on v1 the parent moves it in.
-    let cgroup_target = cgroups.and_then(CgroupSet::clone_target);
+    // On cgroup v2 the child is born in its cgroup; on v1 the parent moves
+    // it in, as it does where clone3 is refused (a container's seccomp
+    // profile): then `clone` makes it, which cannot place it in a cgroup.
+    let clone3 = nsbox_sys::clone3_available();
+    let cgroup_target = cgroups.filter(|_| clone3).and_then(CgroupSet::clone_target);
     let moved_in_later = cgroups.filter(|_| cgroup_target.is_none());
     // The child waits only when the parent has work to do for it first.
     let needs_gate = spec.has(NsKind::User) || moved_in_later.is_some();
@@ -145,12 +148,16 @@ fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -
     // The child is a copy of this thread only, so nsbox must have no other
     // thread here (checked by clone3_checked).
     let target = cgroup_target.as_ref().map(|f| f.as_fd());
-    let step = match target {
+    let (step, cloned) = match target {
         // CLONE_INTO_CGROUP needs Linux 5.7.
-        Some(_) => "creating namespaces in the container's cgroup (clone3)",
-        None => "creating namespaces (clone3)",
+        Some(_) => (
+            "creating namespaces in the container's cgroup (clone3)",
+            nsbox_sys::clone3_checked(flags, target),
+        ),
+        None if clone3 => ("creating namespaces (clone3)", nsbox_sys::clone3_checked(flags, None)),
+        None => ("creating namespaces (clone)", nsbox_sys::clone_checked(flags)),
     };
-    let pid = match nsbox_sys::clone3_checked(flags, target).map_err(io_err(step))? {
+    let pid = match cloned.map_err(io_err(step))? {
         CloneResult::Child => child_main(spec, command, &me, gate_wait, reporter),
         CloneResult::Parent(pid) => pid,
     };

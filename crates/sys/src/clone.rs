@@ -87,6 +87,57 @@ unsafe fn clone3_raw(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<C
     }
 }
 
+/// Whether `clone3` may be called here. Docker's and podman's default
+/// seccomp profiles answer it with ENOSYS for callers without
+/// CAP_SYS_ADMIN (so that libc falls back to `clone`), whatever its
+/// arguments; the kernel itself refuses a zero-sized argument with EINVAL.
+/// One cheap, harmless call tells them apart.
+pub fn clone3_available() -> bool {
+    // SAFETY: a null pointer with size 0 is refused before anything is
+    // read or created (EINVAL from the kernel, ENOSYS from a filter).
+    let rc = unsafe { libc::syscall(libc::SYS_clone3, std::ptr::null_mut::<libc::clone_args>(), 0usize) };
+    !(rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS))
+}
+
+/// [`clone3`] where it is refused: `clone` with the same flags (they fit
+/// its 32 bits, CLONE_INTO_CGROUP aside, which it lacks: the caller puts
+/// the child in its cgroups itself).
+///
+/// # Safety
+///
+/// As for [`clone3`].
+unsafe fn clone_raw(flags: u64) -> io::Result<CloneResult> {
+    let flags = libc::c_ulong::try_from(flags).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: with no new stack (0) and no CLONE_VM the child runs on a
+    // copy of our stack, exactly like fork; the remaining arguments (the
+    // tid pointers and TLS) are unused without the flags that read them.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags | libc::SIGCHLD as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match rc {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(CloneResult::Child),
+        pid => Ok(CloneResult::Parent(pid as i32)),
+    }
+}
+
+/// [`clone_raw`], made safe as [`clone3_checked`] is: the caller must be
+/// single-threaded, which is checked first (`EDEADLK` otherwise).
+pub fn clone_checked(flags: u64) -> io::Result<CloneResult> {
+    if !is_single_threaded()? {
+        return Err(io::Error::from_raw_os_error(libc::EDEADLK));
+    }
+    // SAFETY: the process has one thread (checked just above).
+    unsafe { clone_raw(flags) }
+}
+
 /// Whether the calling process has exactly one thread. A procfs task
 /// directory has two links plus one per thread, so one stat answers.
 pub fn is_single_threaded() -> io::Result<bool> {

@@ -11,7 +11,7 @@ pub mod net;
 pub mod signal;
 pub mod spawn;
 
-pub use clone::{clone3, clone3_checked, clone3_into_cgroup, CloneResult};
+pub use clone::{clone3, clone3_available, clone3_checked, clone3_into_cgroup, clone_checked, CloneResult};
 pub use exec::execve;
 pub use signal::SignalSet;
 
