@@ -637,3 +637,22 @@ fn containers_are_made_where_clone3_is_refused() {
         "the command runs under nsbox-init, PID 1 of the new namespace: {stdout}"
     );
 }
+
+/// A new ipc namespace gets its own POSIX message queues at /dev/mqueue (a
+/// queue made there is the namespace's: another container does not see it,
+/// and it goes with the namespace).
+#[test]
+fn a_new_ipc_namespace_has_its_own_dev_mqueue() {
+    require_root!();
+    let script = "grep ' /dev/mqueue ' /proc/self/mountinfo | cut -d' ' -f9; \
+                  touch /dev/mqueue/nsbox-test-queue && ls /dev/mqueue";
+    let (code, out, err) = run(&["unshare", "--", "sh", "-c", script]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "mqueue\nnsbox-test-queue\n", "{err}");
+    let (code, out, err) = run(&["unshare", "--", "ls", "/dev/mqueue"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, ""),
+        "another container sees no queue of the first: {err}"
+    );
+}

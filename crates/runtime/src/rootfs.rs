@@ -181,7 +181,7 @@ fn populate(
     binds: Vec<(&Bind, OwnedFd, bool)>,
 ) -> Result<(), RootfsError> {
     mount_proc(&ensure_dir(&new_root.join("proc"))?)?;
-    build_dev(new_root, devs)?;
+    build_dev(new_root, devs, spec.has(nsbox_ns::NsKind::Ipc))?;
     for (bind, fd, is_dir) in binds {
         attach(&fd, &new_root.join(relative(&bind.target)), is_dir)?;
     }
@@ -281,8 +281,9 @@ fn mount_proc(target: &Path) -> Result<(), RootfsError> {
 
 /// /dev: a tmpfs with the basic device nodes, a private devpts, and /dev/shm
 /// (a sticky world-writable directory of that tmpfs, as bwrap makes it: a
-/// tmpfs of its own would cost a superblock made and torn down per start).
-fn build_dev(new_root: &Path, nodes: Vec<DevNode>) -> Result<(), RootfsError> {
+/// tmpfs of its own would cost a superblock made and torn down per start);
+/// with a new ipc namespace, its POSIX message queues at /dev/mqueue.
+fn build_dev(new_root: &Path, nodes: Vec<DevNode>, own_ipc: bool) -> Result<(), RootfsError> {
     let dev = ensure_dir(&new_root.join("dev"))?;
     let data = c"mode=0755";
     step(
@@ -310,6 +311,25 @@ fn build_dev(new_root: &Path, nodes: Vec<DevNode>) -> Result<(), RootfsError> {
     for (link, target) in DEV_LINKS {
         let path = dev.join(link);
         io_step("creating symlink", &path, std::os::unix::fs::symlink(target, &path))?;
+    }
+    if own_ipc {
+        // The mqueue filesystem shows the queues of the ipc namespace of
+        // whoever mounts it: this process's new one. The namespace already
+        // has its superblock, so the mount costs no new one.
+        let mqueue = dev.join("mqueue");
+        let mode = rustix::fs::Mode::from_bits_truncate(0o1777);
+        step("creating directory", &mqueue, rustix::fs::mkdir(&mqueue, mode))?;
+        step(
+            "mounting mqueue at",
+            &mqueue,
+            mount(
+                "mqueue",
+                &mqueue,
+                "mqueue",
+                MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+                c"",
+            ),
+        )?;
     }
     Ok(())
 }
