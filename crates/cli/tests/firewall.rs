@@ -373,7 +373,8 @@ echo "RACE $(ip netns exec server nft list ruleset | grep -c 'dport 4242')"
     for line in [
         "oifname \"veth-cli\" ip saddr 10.0.1.0/24 counter packets 0 bytes 0 snat ip to 10.0.2.1-10.0.2.5",
         "oifname \"veth-srv\" meta l4proto udp counter packets 0 bytes 0 masquerade to :1024-2048",
-        "iifname \"veth-cli\" udp dport 5300-5399 counter packets 0 bytes 0 dnat ip6 to [fd00::2]:53",
+        // No address of its own says the family: the target's is given.
+        "iifname \"veth-cli\" meta nfproto ipv6 udp dport 5300-5399 counter packets 0 bytes 0 dnat ip6 to [fd00::2]:53",
         "ip6 daddr fd00::/64 tcp dport 80 counter packets 0 bytes 0 dnat ip6 to fd00::2",
         "meta l4proto ipv6-icmp counter packets 0 bytes 0 accept",
         "oifname \"veth-cli\" sctp sport 9 counter packets 0 bytes 0 drop",

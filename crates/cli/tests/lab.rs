@@ -1823,8 +1823,9 @@ leftovers
     assert_eq!(
         field(&out, "PLAN"),
         "+ node right;+ link r3:eth1 -- right:eth0;+ address left:eth0 10.0.0.2/24;+ address r3:eth1 10.0.3.1/24;\
-         + address right:eth0 10.0.3.2/24;+ route left: default via 10.0.0.1;+ route r2: 10.0.3.0/24 via 10.0.2.2;\
-         + rule r3: forward: -s 10.9.9.9 -> drop;+ route right: default via 10.0.3.1;"
+         + address r3:eth1 2001:db8:3::1/64;+ address right:eth0 10.0.3.2/24;+ address right:eth0 2001:db8:3::2/64;\
+         + route left: default via 10.0.0.1;+ route r2: 10.0.3.0/24 via 10.0.2.2;\
+         + rule r3: forward: -s 10.9.9.9 -> drop;+ route right: default via 10.0.3.1;+ route right: default via 2001:db8:3::1;"
     );
     assert_eq!(field(&out, "AGAIN"), "lab chain: nothing to change");
     assert_eq!(field(&out, "PING"), "0");

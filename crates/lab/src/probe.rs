@@ -235,10 +235,13 @@ fn refused_by_route(errno: Option<i32>, node: &str) -> Option<String> {
 /// What a refused TCP connection reads as.
 const REFUSED: &str = "connection refused";
 
-/// How long a TCP connection may take, and how long a port that should be
-/// open may keep refusing (a service the lab started may still be on its
-/// way up).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a TCP connection may take: long enough for the kernel's first
+/// retransmission of the SYN, 1 s after it (a first SYN lost on the way is
+/// sent again, as it would be for any client: an IPv6 port forward loses
+/// the first packet of its first connection on this kernel), and how long
+/// a port that should be open may keep refusing (a service the lab
+/// started may still be on its way up).
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
 const OPEN_PATIENCE: Duration = Duration::from_secs(2);
 
 fn tcp_observed(result: std::io::Result<()>, node: &str) -> Observed {

@@ -26,7 +26,14 @@ fn matches(rule: &Rule, p: &Packet, out: Option<&str>) -> bool {
     } else {
         (&m.dport, &m.sport)
     };
-    m.source.is_none_or(|s| s.contains(&p.source))
+    // A NAT rule translates to an address of one family, and matches only
+    // that family's packets (nsbox gives it `meta nfproto`).
+    let target_family = match &rule.action {
+        Action::Snat { to } | Action::Dnat { to } => Some(to.addr.is_ipv4()),
+        _ => None,
+    };
+    target_family.is_none_or(|v4| v4 == p.destination.is_ipv4())
+        && m.source.is_none_or(|s| s.contains(&p.source))
         && m.destination.is_none_or(|d| d.contains(&p.destination))
         && m.in_iface.as_deref().is_none_or(|i| Some(i) == p.came_in.as_deref())
         && m.out_iface.as_deref().is_none_or(|o| Some(o) == out)

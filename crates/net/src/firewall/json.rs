@@ -135,6 +135,18 @@ pub fn statements(rule: &Rule) -> Vec<Statement<'static>> {
             out.push(equals(payload(protocol, field), prefix(net)));
         }
     }
+    // A NAT rule to an address of one family, with no address of its own
+    // to say which, would match the other family's packets too in an inet
+    // table (nft's `dnat ip to` then does nothing to them, but the rule's
+    // counter counts them, and the rules after it are never reached for
+    // them): it is given its family explicitly.
+    if let (None, None, Some(target)) = (m.source, m.destination, nat_target(&rule.action)) {
+        let family = match Family::of(target.addr) {
+            Family::V4 => "ipv4",
+            Family::V6 => "ipv6",
+        };
+        out.push(equals(meta(MetaKey::Nfproto), string(family)));
+    }
     match m.proto {
         // A port match implies its protocol (nft adds the dependency).
         Some(p) if m.sport.is_some() || m.dport.is_some() => {
@@ -169,6 +181,14 @@ pub fn statements(rule: &Rule) -> Vec<Statement<'static>> {
         Action::Reject => Statement::Reject(None),
     });
     out
+}
+
+/// The address a NAT action translates to, if it names one.
+fn nat_target(action: &Action) -> Option<&NatTarget> {
+    match action {
+        Action::Snat { to } | Action::Dnat { to } => Some(to),
+        _ => None,
+    }
 }
 
 fn rule_object(rule: &Rule) -> NftRule<'static> {
@@ -405,6 +425,9 @@ fn read_match(m: &mut Match, left: &Expression, right: &Expression) -> Option<()
             MetaKey::Iifname => m.in_iface = Some(as_str(right)?.to_string()),
             MetaKey::Oifname => m.out_iface = Some(as_str(right)?.to_string()),
             MetaKey::L4proto => m.proto = Some(Proto::from_nft(as_str(right)?)?),
+            // The family nsbox gives a NAT rule without addresses (see
+            // `statements`): implied by its target, so not a match of its own.
+            MetaKey::Nfproto if matches!(as_str(right)?, "ipv4" | "ipv6") => {}
             _ => return None,
         },
         Expression::Named(NamedExpression::Payload(Payload::PayloadField(p))) => {
@@ -503,6 +526,8 @@ mod tests {
             stmts,
             json!([
                 {"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": "veth-cli"}},
+                // No address says the family: the target's is given.
+                {"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv4"}},
                 {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 8080}},
                 {"counter": null},
                 {"dnat": {"addr": "10.0.1.2", "family": "ip", "port": 80}}
