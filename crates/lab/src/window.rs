@@ -40,14 +40,17 @@ const ENTRIES_PER_PROBE: u64 = 2;
 /// checks the way out.
 const FILES_PER_PROBE: u64 = 3;
 
-/// How many probes may be in flight given the open-file limit (the soft
-/// limit, less what nsbox itself keeps open), between 1 and [`MAX_WIDTH`].
+/// How many probes may be in flight given the open-file limit: the soft
+/// limit, less what is open now (the lab's namespaces and sockets) and a
+/// margin for what opens meanwhile (nft's pipes, a listing), between 1 and
+/// [`MAX_WIDTH`].
 pub fn width() -> usize {
-    const KEPT_OPEN: u64 = 64;
+    const MARGIN: u64 = 16;
     let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
         .current
         .unwrap_or(u64::MAX);
-    (soft.saturating_sub(KEPT_OPEN) / FILES_PER_PROBE).clamp(1, MAX_WIDTH as u64) as usize
+    let open = std::fs::read_dir("/proc/self/fd").map_or(64, |d| d.count() as u64);
+    (soft.saturating_sub(open + MARGIN) / FILES_PER_PROBE).clamp(1, MAX_WIDTH as u64) as usize
 }
 
 /// Runs `probe(i)` for every `i` in `0..count`, at most `width` at a time,
