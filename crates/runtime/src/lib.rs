@@ -3,6 +3,7 @@
 //! that tie them together. Knows nothing of labs.
 
 pub mod cgroup;
+pub mod container;
 pub mod enter;
 pub mod exec;
 pub mod init;
