@@ -588,6 +588,9 @@ pub fn check_all(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer) ->
     let (at_once, groups) = pacing::plan(expects);
     let (probers, sockets) = split(nodes);
     let probers = &probers;
+    // Paced probes pass the window's gate too: the lab's neighbours are
+    // never flushed under any probe in flight.
+    let room = &window::Room::new(sockets);
     let observed: Vec<(usize, Observed)> = std::thread::scope(|scope| {
         let paced: Vec<_> = groups
             .iter()
@@ -596,7 +599,7 @@ pub fn check_all(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer) ->
                     pacer.run(
                         group,
                         *source,
-                        |i| probe_among(probers, &expects[i]),
+                        |i| room.pass(|| probe_among(probers, &expects[i])),
                         |observed| observed.may_have_drawn_an_error(),
                         |observed| observed.detail == "no reply",
                     )
@@ -605,7 +608,7 @@ pub fn check_all(nodes: &mut [NodeHandle], expects: &[Expect], pacer: &Pacer) ->
             })
             .collect();
         let probe = |k: usize| probe_among(probers, &expects[at_once[k]]);
-        let answers = window::run(at_once.len(), window::width(), sockets, &probe, &|_| {});
+        let answers = window::run_in(room, at_once.len(), window::width(), &probe, &|_| {});
         let mut found: Vec<(usize, Observed)> = Vec::with_capacity(expects.len());
         found.extend(
             at_once

@@ -65,12 +65,18 @@ pub fn run<T: Send>(
     probe: &(dyn Fn(usize) -> T + Sync),
     done: &(dyn Fn(usize) + Sync),
 ) -> Vec<Option<T>> {
-    let room = Room {
-        gate: RwLock::new(()),
-        sockets: Mutex::new(sockets),
-        full_at: neigh_table::limits_by_table().map(|limit| limit / 2),
-        floor: [AtomicU64::new(0), AtomicU64::new(0)],
-    };
+    run_in(&Room::new(sockets), count, width, probe, done)
+}
+
+/// [`run`], in a `room` that probes running beside the window pass too
+/// (see [`Room::pass`]), so that no flush happens under any of them.
+pub fn run_in<T: Send>(
+    room: &Room<'_>,
+    count: usize,
+    width: usize,
+    probe: &(dyn Fn(usize) -> T + Sync),
+    done: &(dyn Fn(usize) + Sync),
+) -> Vec<Option<T>> {
     let next = AtomicUsize::new(0);
     let finished = AtomicUsize::new(0);
     let workers = width.clamp(1, count.max(1));
@@ -87,12 +93,7 @@ pub fn run<T: Send>(
                         if i.is_multiple_of(LOOK_EVERY) {
                             room.make();
                         }
-                        let answer = {
-                            // A poisoned gate only means a probe panicked
-                            // elsewhere; the gate itself holds no data.
-                            let _in_flight = room.gate.read().unwrap_or_else(|e| e.into_inner());
-                            probe(i)
-                        };
+                        let answer = room.pass(|| probe(i));
                         mine.push((i, answer));
                         done(finished.fetch_add(1, Ordering::Relaxed) + 1);
                     }
@@ -112,8 +113,9 @@ pub fn run<T: Send>(
     in_order
 }
 
-/// The gate probes pass while in flight, and what opens room.
-struct Room<'a> {
+/// The gate probes pass while in flight, and what opens room in the
+/// neighbour tables (the lab's nodes' netlink sockets, to flush them).
+pub struct Room<'a> {
     gate: RwLock<()>,
     sockets: Mutex<Vec<&'a mut Netlink>>,
     /// Entries of the IPv4 and of the IPv6 table past which the lab's
@@ -134,7 +136,24 @@ const MARGIN: u64 = ENTRIES_PER_PROBE * (LOOK_EVERY as u64 + 1) * 2;
 /// another one to be worth stalling the probes in flight.
 const WORTH_A_FLUSH: u64 = 64;
 
-impl Room<'_> {
+impl<'a> Room<'a> {
+    pub fn new(sockets: Vec<&'a mut Netlink>) -> Room<'a> {
+        Room {
+            gate: RwLock::new(()),
+            sockets: Mutex::new(sockets),
+            full_at: neigh_table::limits_by_table().map(|limit| limit / 2),
+            floor: [AtomicU64::new(0), AtomicU64::new(0)],
+        }
+    }
+
+    /// Runs the probe `f` as one in flight: no flush starts until it ends.
+    pub fn pass<T>(&self, f: impl FnOnce() -> T) -> T {
+        // A poisoned gate only means a probe panicked elsewhere; the gate
+        // itself holds no data.
+        let _in_flight = self.gate.read().unwrap_or_else(|e| e.into_inner());
+        f()
+    }
+
     /// Whether either table is past half its cap (or will be by the next
     /// look) with entries a flush would free.
     fn crowded(&self) -> bool {
