@@ -545,7 +545,7 @@ steps:
     remove:
       a: {addresses: [eth0 10.0.1.2/24, eth0 10.0.7.7/24, eth9 10.0.1.3/24, eth0 nonsense]}
     add:
-      a: {addresses: [eth0 10.0.1.1/24, eth0 10.0.1.1/24]}
+      a: {addresses: [eth0 10.0.1.1/24, eth0 10.0.1.5/24, eth0 10.0.1.5/24]}
   - name: the route went with the subnet
     remove:
       a: {routes: [10.9.0.0/16 via 10.0.1.1]}
@@ -563,7 +563,8 @@ leftovers
             "a:eth0 has no address 10.0.7.7/24 at this step",
             "node \"a\" has no interface \"eth9\" (it has lo, eth0)",
             "\"nonsense\" is not an address with its prefix length",
-            "a:eth0 has 10.0.1.1/24 already at this step",
+            "10.0.1.1 is b:eth0's already at this step",
+            "10.0.1.5 is a:eth0's already at this step",
             "a has no route to 10.9.0.0/16 like this at step \"the route went with the subnet\"",
         ],
     );
@@ -621,7 +622,7 @@ cat > /run/bad.yaml <<'EOF'
 name: bad
 nodes:
   a: {}
-  b: {routes: [10.9.0.0/16 via 10.0.1.1]}
+  b: {lo: [10.0.8.1/32], routes: [10.9.0.0/16 via 10.0.1.1]}
 links:
   - endpoints: [a 10.0.1.1/24, b 10.0.1.2/24]
 steps:
@@ -636,6 +637,7 @@ steps:
         rate: 1mbit
       - endpoints: [a:y, a:z]
       - endpoints: [a:lo, b]
+      - endpoints: [a:w 10.0.8.1/32, b:w 10.0.9.2/24]
 EOF
 set +e
 $NSBOX lab validate /run/bad.yaml > /run/out 2>&1; echo "VALIDATE $?"
@@ -653,6 +655,7 @@ leftovers
             "a step's link has no rate, delay or loss",
             "a link joins two different nodes",
             "node \"a\" has an interface named \"lo\" already at this step",
+            "10.0.8.1 is b:lo's already at this step",
         ],
     );
     nothing_left(&out);

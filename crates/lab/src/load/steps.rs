@@ -53,6 +53,9 @@ impl Checker<'_> {
             let Some(address) = self.address(&address) else {
                 continue;
             };
+            if adding && self.address_taken(lab, text, address.addr()) {
+                continue;
+            }
             let interfaces = std::rc::Rc::make_mut(&mut self.interfaces[node]);
             let Some((_, on)) = interfaces.iter_mut().find(|(i, _)| i == iface) else {
                 let known: Vec<String> = interfaces.iter().map(|(i, _)| i.clone()).collect();
@@ -107,6 +110,9 @@ impl Checker<'_> {
         }
         let mut named = Vec::new();
         for (end, at) in link.ends.iter_mut().zip(&l.endpoints) {
+            if end.addresses.iter().any(|a| self.address_taken(lab, at, a.addr())) {
+                continue;
+            }
             let interfaces = std::rc::Rc::make_mut(&mut self.interfaces[end.node]);
             if end.iface.is_empty() {
                 end.iface = (0..)
@@ -155,6 +161,21 @@ impl Checker<'_> {
             self.drop_stranded_routes(n, routes);
         }
         Some((node, iface))
+    }
+
+    /// Whether `address` is an interface's at this step already (an error
+    /// at `at`, naming whose): probes and routes could not tell them apart.
+    fn address_taken(&mut self, lab: &Lab, at: &Text, address: IpAddr) -> bool {
+        let owner = self.interfaces.iter().enumerate().find_map(|(node, interfaces)| {
+            interfaces
+                .iter()
+                .find(|(_, on)| on.iter().any(|a| a.addr() == address))
+                .map(|(iface, _)| format!("{}:{iface}", lab.nodes[node].name))
+        });
+        if let Some(owner) = &owner {
+            self.error_at(at.referenced, format!("{address} is {owner}'s already at this step"));
+        }
+        owner.is_some()
     }
 
     /// The peers of the lab's links, made at the first step that needs
