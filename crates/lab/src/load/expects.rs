@@ -1,5 +1,6 @@
 //! Expectations: the path (`a -> b:tcp/80`), the outcome, the probe's
 //! parameters, and rule counters.
+
 use super::*;
 
 impl Checker<'_> {

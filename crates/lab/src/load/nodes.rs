@@ -1,4 +1,5 @@
 //! A node: its name, container, sysctls, rules and raw nftables block.
+
 use super::*;
 
 impl Checker<'_> {

@@ -1,5 +1,6 @@
 //! Routes: the words of one, and each checked against the node's
 //! interfaces and the routes beside it.
+
 use super::*;
 
 impl Checker<'_> {

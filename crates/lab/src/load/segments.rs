@@ -1,5 +1,6 @@
 //! Links and bridges: their ends, addresses, MTU and impairments, and the
 //! interface names they give each node.
+
 use super::*;
 
 impl Checker<'_> {

@@ -1,5 +1,7 @@
-//! Steps: the changes each makes (routes, rules, links down and up,
-//! partitions, sysctls), waits and commands.
+//! Steps: the changes each makes (addresses, routes, rules, links made and
+//! taken away, links set down and up, partitions, sysctls), waits and
+//! commands, each checked against the lab as the steps before it left it.
+
 use super::*;
 
 impl Checker<'_> {
