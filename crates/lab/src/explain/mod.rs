@@ -60,9 +60,9 @@ pub struct Explanation {
     /// echo-request)`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<String>,
-    /// The nodes the model's walk went through.
+    /// The nodes on the model's way whose tables it does not follow.
     #[serde(skip)]
-    visited: Vec<usize>,
+    unmodeled_at: Vec<usize>,
 }
 
 impl Explanation {
@@ -145,6 +145,8 @@ struct Walk<'a> {
     /// Nodes whose other nftables tables were looked for already.
     looked_at: std::collections::BTreeSet<usize>,
     unmodeled: Vec<String>,
+    /// The nodes `unmodeled` speaks of, in the order met.
+    unmodeled_at: Vec<usize>,
     /// For a TCP or UDP probe, whether a socket took the request where it
     /// arrived (see `service`).
     listening: Option<bool>,
@@ -170,7 +172,7 @@ impl Walk<'_> {
             listening: self.listening,
             probe: None,
             trace: Vec::new(),
-            visited: self.looked_at.into_iter().collect(),
+            unmodeled_at: self.unmodeled_at,
         }
     }
 
@@ -378,16 +380,16 @@ impl Walk<'_> {
 /// `probe`, then sends one real echo the same way, so that the kernel's
 /// answer stands beside the model's (see [`Explanation::agrees`]).
 pub fn explain(lab: &Lab, nodes: &mut [NodeHandle], question: &Question) -> Result<Explanation, LabError> {
-    let Question {
-        from,
-        to,
-        port,
-        source,
-        ttl,
-        probe,
-    } = *question;
     let mut explanation = model(lab, nodes, question)?;
-    if probe {
+    if question.probe {
+        let Question {
+            from,
+            to,
+            port,
+            source,
+            ttl,
+            ..
+        } = *question;
         // One attempt, as the model has it: a refused port is not retried.
         let expect = crate::model::Expect {
             text: String::new(),
@@ -412,7 +414,7 @@ pub fn explain(lab: &Lab, nodes: &mut [NodeHandle], question: &Question) -> Resu
         } else {
             // Tables the model does not follow are on the way: the kernel
             // reports what they did to the probe.
-            let (observed, trace) = trace::watching(lab, nodes, &explanation.visited, send);
+            let (observed, trace) = trace::watching(lab, nodes, &explanation.unmodeled_at, send);
             explanation.trace = trace;
             observed
         });
@@ -440,6 +442,7 @@ fn model(lab: &Lab, nodes: &mut [NodeHandle], question: &Question) -> Result<Exp
         rules: Default::default(),
         looked_at: Default::default(),
         unmodeled: Vec::new(),
+        unmodeled_at: Vec::new(),
         listening: None,
     };
     let Some(source) = source else {

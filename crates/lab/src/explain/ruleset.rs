@@ -75,6 +75,7 @@ impl Walk<'_> {
         );
         self.say(format!("note: {note}"));
         self.unmodeled.push(note);
+        self.unmodeled_at.push(node);
     }
 
     /// The first of nsbox's rules at `hook` that the packet matches.

@@ -9,13 +9,14 @@ use nsbox_net::firewall::trace::Tracer;
 /// sent, and the last packets to be reported after it.
 const SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Runs `send` while nft traces, in the nodes `visited` that have tables
-/// nsbox does not model, the packets between the lab's addresses; returns
-/// what `send` observed and each decision nft reported, in words.
+/// Runs `send` while nft traces, in the nodes `unmodeled_at` (those on the
+/// way with tables nsbox does not model), the packets between the lab's
+/// addresses; returns what `send` observed and each decision nft
+/// reported, in words.
 pub(super) fn watching(
     lab: &Lab,
     nodes: &mut [NodeHandle],
-    visited: &[usize],
+    unmodeled_at: &[usize],
     send: impl FnOnce(&mut [NodeHandle]) -> crate::probe::Observed,
 ) -> (crate::probe::Observed, Vec<String>) {
     let addresses: Vec<IpAddr> = (0..lab.nodes.len())
@@ -24,12 +25,8 @@ pub(super) fn watching(
         .collect();
     let mut said = Vec::new();
     let mut tracers = Vec::new();
-    for &node in visited {
+    for &node in unmodeled_at {
         let name = &lab.nodes[node].name;
-        let foreign = nsbox_net::firewall::ruleset::foreign_tables(&nodes[node].fd).unwrap_or_default();
-        if foreign.is_empty() {
-            continue;
-        }
         match Tracer::start(&nodes[node].fd, &addresses) {
             Ok(Some(tracer)) => tracers.push((name.clone(), tracer)),
             Ok(None) => said.push(format!(

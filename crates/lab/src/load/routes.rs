@@ -35,11 +35,7 @@ impl Checker<'_> {
                 }
                 if let Some(via) = route.via.filter(|_| adding) {
                     let own = interfaces.iter().flat_map(|(_, a)| a.iter()).any(|a| a.addr() == via);
-                    let connected = interfaces
-                        .iter()
-                        .filter(|(i, _)| route.dev.as_deref().is_none_or(|d| d == *i))
-                        .flat_map(|(_, a)| a.iter())
-                        .any(|a| a.contains(&via));
+                    let connected = self.connected(node, via, route.dev.as_deref());
                     if own {
                         self.warn_at(
                             at,
@@ -66,6 +62,16 @@ impl Checker<'_> {
                 Some(route)
             }
         }
+    }
+
+    /// Whether `gateway` is on a subnet of `node`'s interfaces (of `dev`
+    /// alone, when the route names one), as the rest of the file sees them.
+    pub(super) fn connected(&self, node: usize, gateway: IpAddr, dev: Option<&str>) -> bool {
+        self.interfaces[node]
+            .iter()
+            .filter(|(i, _)| dev.is_none_or(|d| d == *i))
+            .flat_map(|(_, a)| a.iter())
+            .any(|a| a.contains(&gateway))
     }
 
     pub(super) fn check_route_list(&mut self, routes: &[Route], texts: &[Text]) {

@@ -199,16 +199,7 @@ impl Checker<'_> {
     /// its subnets: the kernel deletes them with the last address of the
     /// gateway's subnet.
     fn drop_stranded_routes(&self, node: usize, routes: &mut Vec<Route>) {
-        let interfaces = &self.interfaces[node];
-        routes.retain(|r| {
-            r.via.is_none_or(|gw| {
-                interfaces
-                    .iter()
-                    .filter(|(i, _)| r.dev.as_deref().is_none_or(|d| d == *i))
-                    .flat_map(|(_, a)| a.iter())
-                    .any(|a| a.contains(&gw))
-            })
-        });
+        routes.retain(|r| r.via.is_none_or(|gw| self.connected(node, gw, r.dev.as_deref())));
     }
 
     pub(super) fn step(
