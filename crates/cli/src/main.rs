@@ -15,6 +15,7 @@ mod lab_cmd;
 mod netns_cmd;
 mod ns_cmd;
 mod numbers;
+mod oci;
 mod output;
 
 pub(crate) use output::report;
@@ -28,16 +29,22 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "nsbox",
-    version = env!("NSBOX_VERSION"),
+    disable_version_flag = true,
     about = "Linux containers and network labs from the kernel's namespaces",
     after_help = "Exit status: 0 done; 1 failed (for `lab check` and `lab test`: an expectation does not hold; \
 for `ping`: no reply); 2 a usage error (also `ping`'s local errors, as iputils). `unshare` and `enter` \
 exit with the command's status, 128+N if it died of signal N, 125 if nsbox itself failed, 126 if the \
-command could not be run, 127 if it was not found."
+command could not be run, 127 if it was not found. The OCI runtime's verbs (create, start, run, state, \
+kill, delete, list, spec, features) take runc's global flags before the verb and exit as runc: 0 done, 1 failed."
 )]
 struct Cli {
+    #[command(flatten)]
+    global: oci::GlobalOpts,
+    /// Print the version (and the runtime-spec release it reads), as runc does.
+    #[arg(short = 'v', long = "version")]
+    version: bool,
     #[command(subcommand)]
-    command: Cmd,
+    command: Option<Cmd>,
 }
 
 #[derive(Subcommand)]
@@ -68,6 +75,24 @@ enum Cmd {
     },
     /// Print nsbox's man page (roff: `nsbox man | man -l -`).
     Man,
+    /// OCI runtime: create a container from a bundle, waiting for `start`.
+    Create(oci::CreateArgs),
+    /// OCI runtime: start a created container.
+    Start(oci::IdArg),
+    /// OCI runtime: create and start a container; in the foreground, wait for it and exit with its status.
+    Run(oci::RunArgs),
+    /// OCI runtime: print a container's state as the OCI state JSON.
+    State(oci::IdArg),
+    /// OCI runtime: send a signal to a container (SIGTERM unless named).
+    Kill(oci::KillArgs),
+    /// OCI runtime: delete a stopped container (--force: any).
+    Delete(oci::DeleteArgs),
+    /// OCI runtime: list the containers under --root.
+    List(oci::ListArgs),
+    /// OCI runtime: write a starting config.json.
+    Spec(oci::SpecArgs),
+    /// OCI runtime: print what this runtime supports (JSON, as runc's `features`).
+    Features,
 }
 
 /// Writes the completion script for `shell` to stdout.
@@ -130,7 +155,16 @@ fn run() -> ! {
         Ok(cli) => cli,
         Err(err) => exit_on_usage_error(err),
     };
-    let code = match cli.command {
+    let Some(command) = cli.command else {
+        if cli.version {
+            std::process::exit(oci::print_version());
+        }
+        use clap::CommandFactory;
+        let _ = Cli::command().print_help();
+        std::process::exit(EXIT_USAGE);
+    };
+    let global = &cli.global;
+    let code = match command {
         // Parsed apart above; here only for `nsbox help unshare` and the like.
         Cmd::Unshare(args) => unshare_cmd::unshare(*args),
         Cmd::Enter(args) => unshare_cmd::enter(args),
@@ -143,6 +177,15 @@ fn run() -> ! {
         Cmd::Lab(args) => lab_cmd::lab(args),
         Cmd::Completions { shell } => completions(shell),
         Cmd::Man => man_page(),
+        Cmd::Create(args) => oci::create(global, args),
+        Cmd::Start(args) => oci::start(global, args),
+        Cmd::Run(args) => oci::run(global, args),
+        Cmd::State(args) => oci::state(global, args),
+        Cmd::Kill(args) => oci::kill(global, args),
+        Cmd::Delete(args) => oci::delete(global, args),
+        Cmd::List(args) => oci::list(global, args),
+        Cmd::Spec(args) => oci::spec(args),
+        Cmd::Features => oci::features(),
     };
     std::process::exit(code);
 }

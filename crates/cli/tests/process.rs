@@ -148,14 +148,16 @@ fn broken_pipe_ends_nsbox_quietly() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
 
-/// `--version` names the commit nsbox was built from.
+/// `--version` names the commit nsbox was built from, in runc's format
+/// (a version line, then the runtime-spec release).
 #[test]
 fn version_names_the_commit() {
     let out = nsbox().arg("--version").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(text.starts_with("nsbox 0."), "{text}");
+    assert!(text.starts_with("nsbox version 0."), "{text}");
     assert!(text.contains("commit"), "{text}");
+    assert!(text.lines().nth(1).is_some_and(|l| l.starts_with("spec: 1.")), "{text}");
 }
 
 /// Completions and the man page come from the binary itself.

@@ -3,11 +3,13 @@
 //! that tie them together. Knows nothing of labs.
 
 pub mod cgroup;
+pub mod config;
 pub mod container;
 pub mod enter;
 pub mod exec;
 pub mod init;
 pub mod netns_exec;
+pub mod process;
 pub mod report;
 pub mod rootfs;
 pub mod spec;

@@ -367,7 +367,7 @@ fn populate_dev(dev: &Path, nodes: Vec<DevNode>) -> Result<(), RootfsError> {
 
 /// Makes `new_root` the root and detaches the old one, so that no path
 /// leads back to the host's files.
-fn pivot_into(new_root: &Path) -> Result<(), RootfsError> {
+pub(crate) fn pivot_into(new_root: &Path) -> Result<(), RootfsError> {
     // pivot_root(".", ".") stacks the old root on top of the new one at "/";
     // unmounting "." then takes the old root away without needing a
     // directory to park it in (the trick runc and crun use).

@@ -92,3 +92,72 @@ pub fn unshare_namespaces(flags: u64) -> std::io::Result<()> {
         Err(std::io::Error::last_os_error())
     }
 }
+
+/// Closes every file descriptor from `first` up, except those in `keep`:
+/// what a container's process must not inherit (nsbox's own files, a lock).
+pub fn close_fds_from(first: u32, keep: &[i32]) -> std::io::Result<()> {
+    let mut keep: Vec<u32> = keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).filter(|&fd| fd >= first).collect();
+    keep.sort_unstable();
+    let mut low = first;
+    for fd in keep.into_iter().chain([u32::MAX]) {
+        if fd > low {
+            let high = if fd == u32::MAX { u32::MAX } else { fd - 1 };
+            // SAFETY: close_range takes plain integers; closing numbers this
+            // single-threaded child owns (copies of the parent's) is its
+            // purpose, and no Rust object of the child uses them afterwards
+            // (the caller keeps what it needs in `keep`).
+            let rc = unsafe { libc::syscall(libc::SYS_close_range, low, high, 0u32) };
+            if rc != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        low = fd.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// Gives the calling process a new session keyring named `name` (runc does
+/// so for each container, so that containers share no keys).
+pub fn join_session_keyring(name: &std::ffi::CStr) -> std::io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: `name` is a valid NUL-terminated string for the whole call.
+    let rc = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Sends signal `sig` to the process a pidfd refers to: unlike kill(2) by
+/// PID, it can never reach a process that took the PID over since.
+pub fn pidfd_send_signal(pidfd: impl std::os::fd::AsFd, sig: i32) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain integers and a null siginfo pointer (the kernel then
+    // fills it as kill(2) would); the fd is borrowed for the whole call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_fd().as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The caller's effective ids.
+pub mod ids {
+    pub fn euid() -> u32 {
+        rustix::process::geteuid().as_raw()
+    }
+
+    pub fn egid() -> u32 {
+        rustix::process::getegid().as_raw()
+    }
+}

@@ -19,12 +19,34 @@ struct MountAttr {
 /// Unlike a `MS_REMOUNT|MS_BIND|MS_RDONLY` remount, this works on a detached
 /// tree in one call and covers every submount (Linux 5.12).
 pub fn set_tree_readonly(fd: impl AsFd) -> io::Result<()> {
+    set_tree_attrs(fd, MOUNT_ATTR_RDONLY, 0, true)
+}
+
+/// `MOUNT_ATTR_*` bits of `mount_setattr` (linux/mount.h).
+pub mod attr {
+    pub const RDONLY: u64 = 0x0000_0001;
+    pub const NOSUID: u64 = 0x0000_0002;
+    pub const NODEV: u64 = 0x0000_0004;
+    pub const NOEXEC: u64 = 0x0000_0008;
+    /// The access-time setting is one field of these bits, not three flags.
+    pub const ATIME_MASK: u64 = 0x0000_0070;
+    pub const RELATIME: u64 = 0x0000_0000;
+    pub const NOATIME: u64 = 0x0000_0010;
+    pub const STRICTATIME: u64 = 0x0000_0020;
+    pub const NODIRATIME: u64 = 0x0000_0080;
+}
+
+/// Sets the attributes `set` and clears `clear` (`attr::*` bits) on the
+/// mount at `fd` (with its submounts if `recursive`): the way to change a
+/// bind mount's flags, detached or attached, in one call.
+pub fn set_tree_attrs(fd: impl AsFd, set: u64, clear: u64, recursive: bool) -> io::Result<()> {
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
+        attr_set: set,
+        attr_clr: clear,
         propagation: 0,
         userns_fd: 0,
     };
+    let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
     let empty = c"";
     // SAFETY: `empty` is a valid C string, `attr` is a valid `mount_attr` whose
     // size is passed with it, and the fd is borrowed for the whole call.
@@ -33,7 +55,7 @@ pub fn set_tree_readonly(fd: impl AsFd) -> io::Result<()> {
             libc::SYS_mount_setattr,
             fd.as_fd().as_raw_fd(),
             empty.as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )

@@ -12,6 +12,7 @@
 
 mod kill_group;
 mod layout;
+pub mod oci;
 mod sweep;
 mod v1;
 mod v2;
@@ -36,6 +37,8 @@ pub enum CgroupError {
     },
     #[error("removing cgroup {path}: {source}")]
     Remove { path: PathBuf, source: std::io::Error },
+    #[error("{0}: not supported yet")]
+    Unsupported(&'static str),
     #[error("reading {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
 }

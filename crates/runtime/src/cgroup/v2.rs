@@ -12,6 +12,21 @@ pub(crate) fn enable_controllers(parent: &Path, controllers: &[Controller]) -> R
     write_file(parent, "cgroup.subtree_control", &value.join(" "))
 }
 
+/// Enables `controllers` in every cgroup from `root` down to `dir`'s parent,
+/// so that `dir` has their files (v2 hands controllers down level by level).
+pub(crate) fn enable_controllers_for_oci(root: &Path, dir: &Path, controllers: &[&str]) -> Result<(), CgroupError> {
+    let value: Vec<String> = controllers.iter().filter(|c| **c != "devices").map(|c| format!("+{c}")).collect();
+    if value.is_empty() {
+        return Ok(());
+    }
+    let mut levels: Vec<&Path> = dir.ancestors().skip(1).take_while(|p| p.starts_with(root)).collect();
+    levels.reverse();
+    for level in levels {
+        write_file(level, "cgroup.subtree_control", &value.join(" "))?;
+    }
+    Ok(())
+}
+
 pub(crate) fn apply(dir: &Path, controller: Controller, limits: &Limits) -> Result<(), CgroupError> {
     match controller {
         Controller::Memory => {

@@ -1,10 +1,112 @@
-//! Containers as the OCI runtime's verbs (`create`, `start`, `state`,
-//! `kill`, `delete`) will see them (issue 15; ../shared/RUNTIME.md's
-//! `container/`). So far: the status and the identity of a container's
-//! process (`state`), and the root directory of their records (`store`).
+//! Containers behind runc's verbs: `create`, `start`, `state`, `kill`,
+//! `delete`, `run`, `list`, each a file over the store (one directory per
+//! container under `--root`, see `store`) and runc's state machine
+//! (`state`).
 
+pub mod create;
+pub mod delete;
+pub mod kill;
+pub mod run;
+pub mod start;
 pub mod state;
 pub mod store;
 
+pub use create::{create, now_rfc3339 as now, CreateOptions};
+pub use delete::delete;
+pub use kill::{kill, parse_signal};
+pub use run::run;
+pub use start::start;
 pub use state::{ProcessIdentity, Status};
 pub use store::{check_id, Entry, Record, Root, StoreError};
+
+use crate::cgroup::CgroupError;
+use crate::config::ConfigError;
+use crate::process::channel::InitFailure;
+use std::path::PathBuf;
+
+/// Why a lifecycle verb failed. Every variant names the container or the
+/// object and the step.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error("container {id}: {failure}")]
+    Init { id: String, failure: InitFailure },
+    #[error("container {id}: {step}: {}", nsbox_sys::errno::describe(source))]
+    Io {
+        id: String,
+        step: &'static str,
+        source: std::io::Error,
+    },
+    #[error("container {id} is {status}: {what}")]
+    WrongStatus { id: String, status: Status, what: &'static str },
+    #[error("{0}")]
+    Usage(String),
+    #[error("container {id}: writing the pid file {}: {}", path.display(), nsbox_sys::errno::describe(source))]
+    PidFile {
+        id: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub(crate) fn io_err(id: &str, step: &'static str) -> impl FnOnce(std::io::Error) -> ContainerError {
+    let id = id.to_string();
+    move |source| ContainerError::Io {
+        id,
+        step,
+        source,
+    }
+}
+
+/// The OCI state document (`state`'s output, and the hooks' stdin).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState {
+    pub oci_version: String,
+    pub id: String,
+    pub status: Status,
+    /// Absent once the container has stopped (its PID may be another's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    pub bundle: PathBuf,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+impl Record {
+    /// The state as the OCI spec shows it, with the status of now.
+    pub fn oci_state(&self) -> OciState {
+        let status = self.status();
+        OciState {
+            oci_version: self.oci_version.clone(),
+            id: self.id.clone(),
+            status,
+            pid: self.process.filter(|_| status != Status::Stopped).map(|p| p.pid),
+            bundle: self.bundle.clone(),
+            annotations: self.annotations.clone(),
+        }
+    }
+}
+
+/// The state of container `id`.
+pub fn state(root: &Root, id: &str) -> Result<OciState, ContainerError> {
+    Ok(root.peek(id)?.oci_state())
+}
+
+/// Every container under `root` (ids that vanish while listing are skipped).
+pub fn list(root: &Root) -> Result<Vec<Record>, ContainerError> {
+    let mut out = Vec::new();
+    for id in root.list()? {
+        match root.peek(&id) {
+            Ok(record) => out.push(record),
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}

@@ -51,6 +51,16 @@ pub struct Record {
     pub status: Status,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// The cgroups made or joined for it (removed at `delete`: what was made).
+    #[serde(default)]
+    pub cgroups: Vec<crate::cgroup::oci::CgroupDir>,
+    /// Whether it has a pid namespace of its own (`kill --all` then finds
+    /// its processes by that namespace).
+    #[serde(default)]
+    pub own_pid_ns: bool,
+    /// When `create` made it (RFC 3339, UTC).
+    #[serde(default)]
+    pub created: String,
 }
 
 impl Record {
@@ -128,6 +138,21 @@ impl Root {
         Ok(entry)
     }
 
+    /// Reads the record of `id` without waiting for the command that holds
+    /// it (records are replaced whole, so a reader never sees half of one).
+    pub fn peek(&self, id: &str) -> Result<Record, StoreError> {
+        let path = self.path(id)?.join(STATE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| StoreError::Io {
+                step: "reading",
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NotFound(id.to_string())),
+            Err(e) => io("reading", &path, Err(e)),
+        }
+    }
+
     /// The ids of the containers under the root, sorted.
     pub fn list(&self) -> Result<Vec<String>, StoreError> {
         let entries = match std::fs::read_dir(&self.dir) {
@@ -148,6 +173,8 @@ impl Root {
 
 /// The record's file in a container's directory.
 const STATE: &str = "state.json";
+/// The socket the container's process listens on until `start`.
+const START_SOCKET: &str = "exec.sock";
 
 fn lock(id: &str, dir: PathBuf) -> Result<Entry, StoreError> {
     let file = io("opening", &dir, File::open(&dir))?;
@@ -189,6 +216,11 @@ impl Entry {
         })
     }
 
+    /// Where `start` releases the container's process (see `create`).
+    pub fn start_socket(&self) -> PathBuf {
+        self.dir.join(START_SOCKET)
+    }
+
     /// Removes the container's directory and all in it (the lock is held
     /// to the end).
     pub fn remove(self) -> Result<(), StoreError> {
@@ -209,6 +241,9 @@ mod tests {
             process,
             status,
             annotations: BTreeMap::new(),
+            cgroups: Vec::new(),
+            own_pid_ns: false,
+            created: String::new(),
         }
     }
 

@@ -1,0 +1,248 @@
+//! An OCI container's cgroups: at `linux.cgroupsPath` (absolute: from each
+//! hierarchy's root; relative: below the runtime's own cgroup, as runc reads
+//! it; none: `nsbox/<id>` below the runtime's own), in the hierarchies its
+//! `linux.resources` need, with those resources written. What it made is
+//! recorded, so that `delete` removes exactly that and never a cgroup that
+//! was there before (an engine may make the cgroup in advance).
+
+use super::{remove_dir_patiently, write_file, CgroupError, Layout};
+use crate::config::{Config, DeviceRule, Resources};
+use std::path::{Path, PathBuf};
+
+/// The cgroup directory of one hierarchy, and those of its directories
+/// that this runtime made (deepest last).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CgroupDir {
+    pub path: PathBuf,
+    pub made: Vec<PathBuf>,
+}
+
+/// The devices every container may use, after the config's own rules (runc's list).
+const DEFAULT_ALLOWED: [&str; 9] = [
+    "c 1:3 rwm",   // null
+    "c 1:5 rwm",   // zero
+    "c 1:7 rwm",   // full
+    "c 1:8 rwm",   // random
+    "c 1:9 rwm",   // urandom
+    "c 5:0 rwm",   // tty
+    "c 5:2 rwm",   // ptmx
+    "c 136:* rwm", // pts
+    "c 10:200 rwm", // tun
+];
+
+/// The controllers `resources` needs.
+fn controllers(r: &Resources) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if r.memory_limit.is_some() || r.memory_reservation.is_some() {
+        out.push("memory");
+    }
+    if r.pids_limit.is_some() {
+        out.push("pids");
+    }
+    if r.cpu_shares.is_some() || r.cpu_quota.is_some() || r.cpu_period.is_some() {
+        out.push("cpu");
+    }
+    if !r.devices.is_empty() {
+        out.push("devices");
+    }
+    out
+}
+
+/// Whether the container gets cgroups of its own.
+pub fn wanted(config: &Config) -> bool {
+    !config.resources.is_empty() || config.cgroups_path.is_some()
+}
+
+/// This process's cgroup in the v1 hierarchy holding `controller` (or v2's).
+fn own_cgroup(controller: &str) -> String {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    text.lines()
+        .find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, names, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let hit = if controller.is_empty() { names.is_empty() } else { names.split(',').any(|n| n == controller) };
+            hit.then(|| path.to_string())
+        })
+        .unwrap_or_else(|| "/".into())
+}
+
+/// Creates the container's cgroups and writes its resources; on failure
+/// removes what it made.
+pub fn create(config: &Config, id: &str) -> Result<Vec<CgroupDir>, CgroupError> {
+    let layout = Layout::detect()?;
+    let mut wanted = controllers(&config.resources);
+    if wanted.is_empty() {
+        // A path without resources: the container is still grouped (for
+        // `kill --all` and the engines' accounting).
+        wanted.push("pids");
+    }
+    let mut dirs: Vec<CgroupDir> = Vec::new();
+    let made = (|| {
+        match &layout {
+            Layout::V2(root) => {
+                if config.resources.devices.iter().any(|_| true) {
+                    return Err(CgroupError::Unsupported(
+                        "linux.resources.devices on cgroup v2 (an eBPF device program, nsbox issue 16)",
+                    ));
+                }
+                let dir = make_dir(root, &own_cgroup(""), config, id, &mut dirs)?;
+                super::v2::enable_controllers_for_oci(root, &dir, &wanted)?;
+                apply_v2(&dir, &config.resources)?;
+            }
+            Layout::V1(mounts) => {
+                for controller in &wanted {
+                    let (root, _) = mounts
+                        .iter()
+                        .find(|(_, names)| names.iter().any(|n| n == controller))
+                        .ok_or(CgroupError::NoController(controller))?;
+                    if dirs.iter().any(|d| d.path.starts_with(root)) {
+                        continue;
+                    }
+                    let dir = make_dir(root, &own_cgroup(controller), config, id, &mut dirs)?;
+                    apply_v1(&dir, controller, &config.resources)?;
+                }
+            }
+        }
+        Ok(())
+    })();
+    match made {
+        Ok(()) => Ok(dirs),
+        Err(e) => {
+            let _ = remove(&dirs);
+            Err(e)
+        }
+    }
+}
+
+fn make_dir(root: &Path, own: &str, config: &Config, id: &str, dirs: &mut Vec<CgroupDir>) -> Result<PathBuf, CgroupError> {
+    let relative = match &config.cgroups_path {
+        Some(p) if p.is_absolute() => p.clone(),
+        Some(p) => Path::new(own).join(p),
+        None => Path::new(own).join("nsbox").join(id),
+    };
+    let path = root.join(relative.strip_prefix("/").unwrap_or(&relative));
+    if !path.starts_with(root) || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return Err(CgroupError::Unsupported("linux.cgroupsPath with '..'"));
+    }
+    let mut made = Vec::new();
+    let mut missing: Vec<&Path> = path.ancestors().take_while(|p| !p.exists()).collect();
+    missing.reverse();
+    for dir in missing {
+        std::fs::create_dir(dir).map_err(|source| CgroupError::Create { path: dir.into(), source })?;
+        made.push(dir.to_path_buf());
+    }
+    dirs.push(CgroupDir { path: path.clone(), made });
+    Ok(path)
+}
+
+fn apply_v1(dir: &Path, controller: &str, r: &Resources) -> Result<(), CgroupError> {
+    match controller {
+        "memory" => {
+            if let Some(v) = r.memory_limit {
+                write_file(dir, "memory.limit_in_bytes", &v.to_string())?;
+            }
+            if let Some(v) = r.memory_reservation {
+                write_file(dir, "memory.soft_limit_in_bytes", &v.to_string())?;
+            }
+        }
+        "pids" => {
+            if let Some(v) = r.pids_limit {
+                write_file(dir, "pids.max", &pids_value(v))?;
+            }
+        }
+        "cpu" => {
+            if let Some(v) = r.cpu_shares {
+                write_file(dir, "cpu.shares", &v.to_string())?;
+            }
+            if let Some(v) = r.cpu_period {
+                write_file(dir, "cpu.cfs_period_us", &v.to_string())?;
+            }
+            if let Some(v) = r.cpu_quota {
+                write_file(dir, "cpu.cfs_quota_us", &v.to_string())?;
+            }
+        }
+        "devices" => apply_devices_v1(dir, &r.devices)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Everything denied, then the config's rules in order, then the defaults.
+fn apply_devices_v1(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError> {
+    write_file(dir, "devices.deny", "a")?;
+    for rule in rules {
+        let file = if rule.allow { "devices.allow" } else { "devices.deny" };
+        if rule.kind == 'a' && !rule.allow {
+            continue; // denied already
+        }
+        write_file(dir, file, &rule.v1_line())?;
+    }
+    for line in DEFAULT_ALLOWED {
+        write_file(dir, "devices.allow", line)?;
+    }
+    Ok(())
+}
+
+fn pids_value(v: i64) -> String {
+    if v <= 0 {
+        "max".into()
+    } else {
+        v.to_string()
+    }
+}
+
+fn apply_v2(dir: &Path, r: &Resources) -> Result<(), CgroupError> {
+    if let Some(v) = r.memory_limit {
+        write_file(dir, "memory.max", &if v < 0 { "max".into() } else { v.to_string() })?;
+    }
+    if let Some(v) = r.memory_reservation {
+        write_file(dir, "memory.low", &v.to_string())?;
+    }
+    if let Some(v) = r.pids_limit {
+        write_file(dir, "pids.max", &pids_value(v))?;
+    }
+    if let Some(shares) = r.cpu_shares {
+        // runc's conversion of v1 shares (2..262144) to v2 weight (1..10000).
+        let weight = 1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142;
+        write_file(dir, "cpu.weight", &weight.to_string())?;
+    }
+    if r.cpu_quota.is_some() || r.cpu_period.is_some() {
+        let quota = r.cpu_quota.filter(|q| *q > 0).map_or("max".to_string(), |q| q.to_string());
+        write_file(dir, "cpu.max", &format!("{quota} {}", r.cpu_period.unwrap_or(100_000)))?;
+    }
+    Ok(())
+}
+
+/// Puts process `pid` into every directory.
+pub fn add(dirs: &[CgroupDir], pid: i32) -> Result<(), CgroupError> {
+    for dir in dirs {
+        write_file(&dir.path, "cgroup.procs", &pid.to_string())?;
+    }
+    Ok(())
+}
+
+/// The PIDs in the container's cgroups.
+pub fn pids(dirs: &[CgroupDir]) -> Vec<i32> {
+    let mut out: Vec<i32> = dirs
+        .iter()
+        .filter_map(|d| std::fs::read_to_string(d.path.join("cgroup.procs")).ok())
+        .flat_map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect::<Vec<i32>>())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Removes the directories this runtime made, deepest first; tries all,
+/// returns the first error.
+pub fn remove(dirs: &[CgroupDir]) -> Result<(), CgroupError> {
+    let mut first = None;
+    for dir in dirs.iter().rev() {
+        for made in dir.made.iter().rev() {
+            if let Err(e) = remove_dir_patiently(made) {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    first.map_or(Ok(()), Err)
+}

@@ -1,0 +1,201 @@
+//! What to run: the one model of a container that the runtime's engine
+//! executes. `config.json` (see [`oci`]) translates into it; every field of
+//! the file is either carried here or refused by name while translating, so
+//! the engine never meets a field it would silently ignore.
+
+pub mod mount_options;
+pub mod oci;
+
+use nsbox_ns::idmap::IdMap;
+use nsbox_ns::NsKind;
+use rustix::mount::{MountFlags, MountPropagationFlags};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub use oci::{from_bundle, ConfigError};
+
+/// A container, validated: paths are absolute, names known, values in range.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub oci_version: String,
+    /// The bundle directory, absolute.
+    pub bundle: PathBuf,
+    /// The root filesystem, absolute.
+    pub rootfs: PathBuf,
+    pub rootfs_readonly: bool,
+    /// The propagation of the container's `/` (rprivate unless asked).
+    pub rootfs_propagation: MountPropagationFlags,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub annotations: BTreeMap<String, String>,
+    pub namespaces: Vec<Namespace>,
+    pub uid_maps: Vec<IdMap>,
+    pub gid_maps: Vec<IdMap>,
+    /// In the order they are mounted.
+    pub mounts: Vec<Mount>,
+    /// `linux.devices`, made beside the default ones.
+    pub devices: Vec<Device>,
+    pub masked_paths: Vec<PathBuf>,
+    pub readonly_paths: Vec<PathBuf>,
+    pub sysctl: Vec<(String, String)>,
+    pub process: Process,
+    pub cgroups_path: Option<PathBuf>,
+    pub resources: Resources,
+    /// Clock offsets for a new time namespace: (monotonic, boottime) seconds.
+    pub time_offsets: Option<(i64, i64)>,
+}
+
+/// A namespace the container gets: a new one, or an existing one joined by path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    pub kind: NsKind,
+    pub join: Option<PathBuf>,
+}
+
+impl Config {
+    /// Whether the container has a namespace of `kind` of its own (new or joined).
+    pub fn has(&self, kind: NsKind) -> bool {
+        self.namespaces.iter().any(|n| n.kind == kind)
+    }
+
+    /// Whether the container gets a new namespace of `kind`.
+    pub fn creates(&self, kind: NsKind) -> bool {
+        self.namespaces.iter().any(|n| n.kind == kind && n.join.is_none())
+    }
+
+    /// The namespaces joined by path, user first (joining it gives the
+    /// rights to join the others), mount last (paths after it are the
+    /// joined namespace's).
+    pub fn joins(&self) -> Vec<(NsKind, &PathBuf)> {
+        let rank = |k: NsKind| match k {
+            NsKind::User => 0,
+            NsKind::Mnt => 2,
+            _ => 1,
+        };
+        let mut out: Vec<(NsKind, &PathBuf)> = self
+            .namespaces
+            .iter()
+            .filter_map(|n| Some((n.kind, n.join.as_ref()?)))
+            .collect();
+        out.sort_by_key(|(k, _)| rank(*k));
+        out
+    }
+}
+
+/// One entry of `mounts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub destination: PathBuf,
+    /// The file system type (`bind` for binds).
+    pub fstype: String,
+    pub source: Option<PathBuf>,
+    pub kind: MountKind,
+    pub flags: MountFlags,
+    /// Flags that are cleared rather than set (`rw`, `suid`, ...): for a
+    /// bind's remount, which must say every flag it keeps.
+    pub cleared: MountFlags,
+    /// Applied after the mount, recursively where the option says `r...`.
+    pub propagation: Option<MountPropagationFlags>,
+    /// The options the file system itself reads (`mode=755,size=64k`).
+    pub data: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountKind {
+    /// `bind` or `rbind` (recursive).
+    Bind { recursive: bool },
+    /// A new file system of the type given (`cgroup` is mounted by nsbox
+    /// itself, see the init's mounts).
+    New,
+}
+
+/// A device node of `linux.devices`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub path: PathBuf,
+    /// `c`, `b` or `p` (`u` is `c`).
+    pub kind: char,
+    pub major: u32,
+    pub minor: u32,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The process the container runs.
+#[derive(Debug, Clone, Default)]
+pub struct Process {
+    pub args: Vec<String>,
+    /// Exactly the environment given (nothing is inherited from nsbox).
+    pub env: Vec<String>,
+    pub cwd: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub umask: Option<u32>,
+    pub additional_gids: Vec<u32>,
+    pub rlimits: Vec<Rlimit>,
+    /// None: the capability sets are left as they are (all, as root).
+    pub capabilities: Option<Capabilities>,
+    pub no_new_privileges: bool,
+    pub oom_score_adj: Option<i32>,
+    pub terminal: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    /// The name as given (`RLIMIT_NOFILE`), for errors.
+    pub name: &'static str,
+    pub resource: rustix::process::Resource,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// The five capability sets, as bit masks of capability numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    pub bounding: u64,
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub ambient: u64,
+}
+
+/// The part of `linux.resources` this runtime applies so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resources {
+    pub memory_limit: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub pids_limit: Option<i64>,
+    pub cpu_shares: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    /// The device cgroup's rules, in order (v1 `devices.allow`/`deny`).
+    pub devices: Vec<DeviceRule>,
+}
+
+impl Resources {
+    pub fn is_empty(&self) -> bool {
+        *self == Resources::default()
+    }
+}
+
+/// One rule of the device cgroup: `a`, `c` or `b`, numbers (None: any), access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRule {
+    pub allow: bool,
+    pub kind: char,
+    pub major: Option<i64>,
+    pub minor: Option<i64>,
+    pub access: String,
+}
+
+impl DeviceRule {
+    /// The rule as v1's `devices.allow` and `devices.deny` read it: `c 1:3 rwm`.
+    pub fn v1_line(&self) -> String {
+        let number = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+        match self.kind {
+            'a' => "a".to_string(),
+            kind => format!("{kind} {}:{} {}", number(self.major), number(self.minor), self.access),
+        }
+    }
+}

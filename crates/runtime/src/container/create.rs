@@ -1,0 +1,252 @@
+//! `create`: the container's process is made in its namespaces, set up
+//! (see `process::init`), and left waiting for `start` on a socket in the
+//! container's directory; `create` returns once the pid file is written.
+//!
+//! ```text
+//! nsbox create (parent)                 container process (child, PID 1 of a new pid ns)
+//!   config.json → Config
+//!   claims the id (its directory)
+//!   cgroups; exec.sock listening
+//!   clone ──────────────────────────────▶ waits for Go
+//!   id maps, cgroup.procs; Go ─────────▶ joins, mounts, pivots, drops privileges
+//!   ◀──────────────────────── Ready | Failed { step }
+//!   pid file, state.json: created         accept() on exec.sock …
+//! ```
+//!
+//! A failure at any point removes what was made: the process is killed,
+//! the cgroups and the container's directory removed.
+
+use super::{io_err, ContainerError, ProcessIdentity, Record, Root, Status};
+use crate::cgroup::oci::{self as cgroups, CgroupDir};
+use crate::config::Config;
+use crate::process::channel::{self, Message};
+use crate::process::init::{self, InitContext};
+use nsbox_ns::idmap::{write_map, IdKind};
+use nsbox_ns::NsKind;
+use nsbox_sys::CloneResult;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// runc's `create` flags.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// What `create` made: the record, and the process if this runtime is its parent.
+pub struct Created {
+    pub record: Record,
+    pub pid: i32,
+}
+
+/// Creates container `id` from the bundle. Nothing is made before the
+/// config is read and checked.
+pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<Created, ContainerError> {
+    super::check_id(id)?;
+    let config = crate::config::from_bundle(&opts.bundle)?;
+    if !config.has(NsKind::Mnt) {
+        return Err(ContainerError::Usage(format!(
+            "{}: linux.namespaces: a mount namespace is required (the container's mounts would be the host's)",
+            config.bundle.join("config.json").display()
+        )));
+    }
+    let entry = root.create(id)?;
+    let mut record = Record {
+        oci_version: config.oci_version.clone(),
+        id: id.to_string(),
+        bundle: config.bundle.clone(),
+        process: None,
+        status: Status::Creating,
+        annotations: config.annotations.clone(),
+        cgroups: Vec::new(),
+        own_pid_ns: config.has(NsKind::Pid),
+        created: now_rfc3339(),
+    };
+    let mut undo = Undo {
+        entry: Some(entry),
+        cgroups: Vec::new(),
+        child: None,
+    };
+    let entry = undo.entry.as_ref().expect("set above");
+    entry.write(&record)?;
+    if cgroups::wanted(&config) {
+        undo.cgroups = cgroups::create(&config, id)?;
+        record.cgroups = undo.cgroups.clone();
+    }
+    let listener = listen(entry.dir(), id)?;
+    let pid = spawn(&config, id, opts, listener, &mut undo)?;
+    record.process = Some(ProcessIdentity::of(pid).map_err(io_err(id, "reading the container process's identity"))?);
+    record.status = Status::Created;
+    if let Some(path) = &opts.pid_file {
+        write_pid_file(path, pid).map_err(|source| ContainerError::PidFile {
+            id: id.to_string(),
+            path: path.clone(),
+            source,
+        })?;
+    }
+    undo.entry.as_ref().expect("held").write(&record)?;
+    undo.disarm();
+    Ok(Created { record, pid })
+}
+
+/// What a failed `create` must take away again, in reverse order.
+struct Undo {
+    entry: Option<super::Entry>,
+    cgroups: Vec<CgroupDir>,
+    child: Option<i32>,
+}
+
+impl Undo {
+    fn disarm(mut self) {
+        self.entry = None;
+        self.cgroups.clear();
+        self.child = None;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.take() {
+            let _ = nsbox_sys::kill(pid, libc::SIGKILL);
+            let _ = rustix::process::waitpid(rustix::process::Pid::from_raw(pid), rustix::process::WaitOptions::empty());
+        }
+        let _ = cgroups::remove(&self.cgroups);
+        if let Some(entry) = self.entry.take() {
+            let _ = entry.remove();
+        }
+    }
+}
+
+/// The socket `start` connects to, bound through the directory's fd so
+/// that a long `--root` never meets the 108-byte limit of a socket path.
+fn listen(dir: &Path, id: &str) -> Result<OwnedFd, ContainerError> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let dir_fd = std::fs::File::open(dir).map_err(io_err(id, "opening the container's directory"))?;
+    let socket = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
+        .map_err(|e| io_err(id, "making the start socket")(e.into()))?;
+    let path = format!("/proc/self/fd/{}/exec.sock", dir_fd.as_raw_fd());
+    let address = SocketAddrUnix::new(path.as_str()).map_err(|e| io_err(id, "naming the start socket")(e.into()))?;
+    rustix::net::bind(&socket, &address).map_err(|e| io_err(id, "binding the start socket")(e.into()))?;
+    rustix::net::listen(&socket, 1).map_err(|e| io_err(id, "listening on the start socket")(e.into()))?;
+    Ok(socket)
+}
+
+/// Makes the container's process and waits until it is set up.
+fn spawn(
+    config: &Config,
+    id: &str,
+    opts: &CreateOptions,
+    listener: OwnedFd,
+    undo: &mut Undo,
+) -> Result<i32, ContainerError> {
+    // A pid or time namespace joined by path applies to children: joined
+    // here, before the clone (this process exits soon, it has no children else).
+    for (kind, path) in config.joins() {
+        if kind.applies_to_children_only() {
+            let file = std::fs::File::open(path).map_err(io_err(id, "opening a namespace to join"))?;
+            use rustix::thread::LinkNameSpaceType as T;
+            let ty = if kind == NsKind::Pid { T::ProcessID } else { T::Time };
+            rustix::thread::move_into_link_name_space(file.as_fd(), Some(ty))
+                .map_err(|e| io_err(id, "joining a pid or time namespace")(e.into()))?;
+        }
+    }
+    let (parent_end, child_end) = channel::pair().map_err(io_err(id, "making the channel"))?;
+    let me = rustix::process::pidfd_open(rustix::process::getpid(), rustix::process::PidfdFlags::empty())
+        .map_err(|e| io_err(id, "opening a pidfd")(e.into()))?;
+    let early = [NsKind::User, NsKind::Ipc, NsKind::Uts, NsKind::Net, NsKind::Pid, NsKind::Mnt];
+    let flags = early.iter().filter(|k| config.creates(**k)).fold(0, |f, k| f | k.clone_flag());
+    let cloned = if nsbox_sys::clone3_available() {
+        nsbox_sys::clone3_checked(flags, None)
+    } else {
+        nsbox_sys::clone_checked(flags)
+    };
+    match cloned.map_err(io_err(id, "creating the container's process (clone)"))? {
+        CloneResult::Child => {
+            drop(parent_end);
+            // The store's lock belongs to the runtime; the child closes its
+            // copy among all the runtime's descriptors (see init::run).
+            let keyring = (!opts.no_new_keyring).then(|| std::ffi::CString::new(id).expect("ids have no NUL"));
+            init::run(InitContext {
+                config,
+                channel: child_end,
+                start_listener: listener,
+                parent: me,
+                preserve_fds: opts.preserve_fds,
+                no_pivot: opts.no_pivot,
+                keyring,
+            })
+        }
+        CloneResult::Parent(pid) => {
+            undo.child = Some(pid);
+            drop((child_end, listener, me));
+            if config.creates(NsKind::User) {
+                write_map(pid, IdKind::Uid, &config.uid_maps).map_err(|e| ContainerError::Usage(e.to_string()))?;
+                write_map(pid, IdKind::Gid, &config.gid_maps).map_err(|e| ContainerError::Usage(e.to_string()))?;
+            }
+            cgroups::add(&undo.cgroups, pid)?;
+            parent_end.send(&Message::Go).map_err(io_err(id, "starting the container's set-up"))?;
+            match parent_end.recv().map_err(io_err(id, "reading the container's report"))? {
+                Some(Message::Ready) => Ok(pid),
+                Some(Message::Failed(failure)) => Err(ContainerError::Init {
+                    id: id.to_string(),
+                    failure,
+                }),
+                _ => Err(ContainerError::Io {
+                    id: id.to_string(),
+                    step: "setting the container up",
+                    source: std::io::Error::other("the container's process ended without a report"),
+                }),
+            }
+        }
+    }
+}
+
+/// Writes the pid file whole (a reader never sees it half-written), as runc does.
+fn write_pid_file(path: &Path, pid: i32) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.{}", std::process::id()));
+    std::fs::write(&temporary, pid.to_string())?;
+    std::fs::rename(&temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
+}
+
+/// Now as RFC 3339 in UTC, without a date crate (civil-from-days, Howard Hinnant's).
+pub fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60,
+        now.subsec_nanos()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_has_the_shape_runc_prints() {
+        let t = super::now_rfc3339();
+        assert_eq!(t.len(), 30, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z') && &t[10..11] == "T", "{t}");
+    }
+}

@@ -1,0 +1,111 @@
+//! Typed messages between the runtime (parent) and the container's process
+//! (child) over one socketpair (SOCK_SEQPACKET: one message per send, and
+//! end of file when the other side is gone).
+//!
+//! ```text
+//! parent                         child
+//!   writes id maps, cgroups
+//!   Go                   ───▶
+//!                                joins, mounts, pivots, drops privileges
+//!                        ◀───   Ready | Failed { step, message }
+//! ```
+
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+
+/// Why the container's process did not get as far as waiting for `start`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[error("{step}: {message}")]
+pub struct InitFailure {
+    /// The init step that failed ("mounting mounts[3] at /sys").
+    pub step: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Message {
+    /// Parent → child: the maps are written and the cgroups joined; go on.
+    Go,
+    /// Child → parent: set up; blocked until `start`.
+    Ready,
+    Failed(InitFailure),
+}
+
+/// One end of the channel.
+#[derive(Debug)]
+pub struct Channel(OwnedFd);
+
+/// A connected pair: (parent's end, child's end). Both close on exec.
+pub fn pair() -> io::Result<(Channel, Channel)> {
+    let (a, b) = rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    Ok((Channel(a), Channel(b)))
+}
+
+/// The largest message: a failure's text is cut to fit.
+const MAX_MESSAGE: usize = 16 * 1024;
+
+impl Channel {
+    pub fn send(&self, message: &Message) -> io::Result<()> {
+        let mut bytes = serde_json::to_vec(message).expect("messages serialize");
+        if bytes.len() > MAX_MESSAGE {
+            if let Message::Failed(f) = message {
+                let mut short = f.clone();
+                short.message.truncate(MAX_MESSAGE / 2);
+                bytes = serde_json::to_vec(&Message::Failed(short)).expect("messages serialize");
+            }
+        }
+        rustix::net::send(&self.0, &bytes, SendFlags::NOSIGNAL)?;
+        Ok(())
+    }
+
+    /// The next message; None when the other side has closed its end.
+    pub fn recv(&self) -> io::Result<Option<Message>> {
+        let mut buf = vec![0u8; MAX_MESSAGE + 1024];
+        let n = loop {
+            match rustix::net::recv(&self.0, &mut buf, RecvFlags::empty()) {
+                Ok((n, _)) => break n,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        serde_json::from_slice(&buf[..n])
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_cross_whole_and_eof_is_none() {
+        let (a, b) = pair().unwrap();
+        a.send(&Message::Go).unwrap();
+        let failure = InitFailure {
+            step: "mounting".into(),
+            message: "x".repeat(100_000),
+        };
+        b.send(&Message::Failed(failure)).unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Message::Go));
+        match a.recv().unwrap() {
+            Some(Message::Failed(f)) => assert_eq!((f.step.as_str(), f.message.len()), ("mounting", MAX_MESSAGE / 2)),
+            other => panic!("{other:?}"),
+        }
+        drop(b);
+        assert_eq!(a.recv().unwrap(), None);
+    }
+}

@@ -1,0 +1,254 @@
+//! The container's process from its clone to its exec: runc's `init`, as
+//! one ordered list of named steps over a [`Config`]. A step that fails
+//! reports its name and object to the runtime over the channel, and the
+//! process exits; nothing it made outlives it (its mounts die with its
+//! mount namespace, and the runtime removes the rest).
+
+mod cgroup_mount;
+mod credentials;
+mod mounts;
+
+use super::channel::{Channel, InitFailure, Message};
+use crate::config::Config;
+use nsbox_ns::NsKind;
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// What the container's process gets from the runtime besides the config.
+pub struct InitContext<'a> {
+    pub config: &'a Config,
+    pub channel: Channel,
+    /// Where `start` connects to release the process (`exec.sock`).
+    pub start_listener: OwnedFd,
+    /// The runtime itself, to notice that it died before the death signal was set.
+    pub parent: OwnedFd,
+    /// Descriptors 3 .. 3+N are the container's (`--preserve-fds`).
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    /// The session keyring to join, named after the container (None: `--no-new-keyring`).
+    pub keyring: Option<CString>,
+}
+
+/// The exit status of a process whose set-up failed (reported already).
+const EXIT_INIT_FAILED: i32 = 1;
+
+pub(crate) fn fail(step: impl Into<String>) -> impl FnOnce(io::Error) -> InitFailure {
+    let step = step.into();
+    move |e| InitFailure {
+        step,
+        message: nsbox_sys::errno::describe(&e),
+    }
+}
+
+pub(crate) fn rx(step: impl Into<String>) -> impl FnOnce(rustix::io::Errno) -> InitFailure {
+    let f = fail(step);
+    move |e| f(e.into())
+}
+
+/// Runs in the cloned child: sets the container up, waits for `start`,
+/// and becomes the container's program. Never returns.
+pub fn run(ctx: InitContext) -> ! {
+    // Until it is set up, the process dies with the runtime that makes it.
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    // `run` blocks the signals it forwards; the mask survives exec.
+    let _ = nsbox_sys::SignalSet::empty().set_mask();
+    if parent_exited(&ctx.parent) {
+        nsbox_sys::exit_now(EXIT_INIT_FAILED);
+    }
+    let keep = [ctx.channel.raw_fd(), ctx.start_listener.as_raw_fd()];
+    // Nothing of nsbox's may reach the container: files, the store's lock.
+    if nsbox_sys::close_fds_from(3 + ctx.preserve_fds, &keep).is_err() {
+        nsbox_sys::exit_now(EXIT_INIT_FAILED);
+    }
+    if !matches!(ctx.channel.recv(), Ok(Some(Message::Go))) {
+        nsbox_sys::exit_now(EXIT_INIT_FAILED);
+    }
+    let program = match set_up(&ctx) {
+        Ok(program) => program,
+        Err(failure) => {
+            let _ = ctx.channel.send(&Message::Failed(failure));
+            nsbox_sys::exit_now(EXIT_INIT_FAILED)
+        }
+    };
+    // From here on the process belongs to whoever reaps it (the engine's
+    // subreaper), not to the runtime that made it.
+    let _ = rustix::process::set_parent_process_death_signal(None);
+    if ctx.channel.send(&Message::Ready).is_err() {
+        nsbox_sys::exit_now(EXIT_INIT_FAILED);
+    }
+    drop(ctx.channel);
+    let Some(mut starter) = wait_for_start(&ctx.start_listener) else {
+        nsbox_sys::exit_now(EXIT_INIT_FAILED)
+    };
+    drop(ctx.start_listener);
+    let (argv, envp) = program.argv_envp();
+    // The byte tells `start` the process is released; the connection
+    // closes on exec, and a message before the close means exec failed.
+    use std::io::Write;
+    let _ = starter.write_all(&[1]);
+    let err = nsbox_sys::execve(&program.path, &argv, &envp);
+    let code = if err.kind() == io::ErrorKind::NotFound { 127 } else { 126 };
+    let _ = write!(starter, "exec {}: {}", program.path.to_string_lossy(), nsbox_sys::errno::describe(&err));
+    nsbox_sys::exit_now(code)
+}
+
+fn parent_exited(pidfd: &OwnedFd) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+    let now = Timespec { tv_sec: 0, tv_nsec: 0 };
+    matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
+}
+
+/// Blocks until `start` connects.
+fn wait_for_start(listener: &OwnedFd) -> Option<std::os::unix::net::UnixStream> {
+    loop {
+        match rustix::net::accept_with(listener, rustix::net::SocketFlags::CLOEXEC) {
+            Ok(fd) => return Some(std::os::unix::net::UnixStream::from(fd)),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The program to exec, found before `start` so that a missing one fails `create`.
+struct Program {
+    path: CString,
+    args: Vec<String>,
+    env: Vec<String>,
+}
+
+impl Program {
+    fn argv_envp(&self) -> (Vec<CString>, Vec<CString>) {
+        // NULs were refused when the process was checked; one here is cut.
+        let c = |s: &String| CString::new(s.split('\0').next().unwrap_or_default()).unwrap_or_default();
+        (self.args.iter().map(c).collect(), self.env.iter().map(c).collect())
+    }
+}
+
+/// Every step, in order. Each names itself in its failure.
+fn set_up(ctx: &InitContext) -> Result<Program, InitFailure> {
+    let config = ctx.config;
+    join_namespaces(config)?;
+    if config.creates(NsKind::User) {
+        credentials::become_root().map_err(rx("becoming root of the new user namespace"))?;
+    }
+    if let Some(name) = &ctx.keyring {
+        join_keyring(name)?;
+    }
+    if config.creates(NsKind::Cgroup) {
+        nsbox_sys::unshare_namespaces(NsKind::Cgroup.clone_flag()).map_err(fail("creating the cgroup namespace"))?;
+    }
+    if config.creates(NsKind::Time) {
+        new_time_namespace(config.time_offsets.unwrap_or_default())?;
+    }
+    if let Some(name) = &config.hostname {
+        rustix::system::sethostname(name.as_bytes()).map_err(rx(format!("setting the hostname {name:?}")))?;
+    }
+    if let Some(name) = &config.domainname {
+        rustix::system::setdomainname(name.as_bytes()).map_err(rx(format!("setting the domain name {name:?}")))?;
+    }
+    mounts::build_root(config, ctx.no_pivot)?;
+    for (key, value) in &config.sysctl {
+        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).map_err(fail(format!("setting sysctl {key} to {value:?}")))?;
+    }
+    if let Some(adj) = config.process.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(fail(format!("setting oomScoreAdj {adj}")))?;
+    }
+    credentials::set_rlimits(&config.process.rlimits)?;
+    make_cwd(&config.process.cwd)?;
+    credentials::switch_user(&config.process)?;
+    let umask = config.process.umask.unwrap_or(0o022);
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(umask));
+    rustix::process::chdir(&config.process.cwd)
+        .map_err(rx(format!("entering process.cwd {}", config.process.cwd.display())))?;
+    if config.process.no_new_privileges {
+        rustix::thread::set_no_new_privs(true).map_err(rx("setting no_new_privs"))?;
+    }
+    find_program(&config.process.args, &config.process.env)
+}
+
+fn join_namespaces(config: &Config) -> Result<(), InitFailure> {
+    use rustix::thread::{move_into_link_name_space, LinkNameSpaceType as T};
+    for (kind, path) in config.joins() {
+        // The pid and time namespaces were joined by the runtime before
+        // the clone: they apply to children only.
+        if kind.applies_to_children_only() {
+            continue;
+        }
+        let step = format!("joining the {kind} namespace {}", path.display());
+        let file = std::fs::File::open(path).map_err(fail(step.clone()))?;
+        let ty = match kind {
+            NsKind::User => T::User,
+            NsKind::Cgroup => T::ControlGroup,
+            NsKind::Ipc => T::InterProcessCommunication,
+            NsKind::Uts => T::HostNameAndNISDomainName,
+            NsKind::Net => T::Network,
+            NsKind::Mnt => T::Mount,
+            NsKind::Pid | NsKind::Time => unreachable!("joined by the runtime"),
+        };
+        move_into_link_name_space(file.as_fd(), Some(ty)).map_err(rx(step))?;
+    }
+    Ok(())
+}
+
+fn join_keyring(name: &CString) -> Result<(), InitFailure> {
+    match nsbox_sys::join_session_keyring(name) {
+        // Kernels without keyrings, and sandboxes that refuse keyctl: as runc.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) => Ok(()),
+        other => other.map_err(fail("joining a new session keyring")),
+    }
+}
+
+fn new_time_namespace((monotonic, boottime): (i64, i64)) -> Result<(), InitFailure> {
+    nsbox_sys::unshare_namespaces(NsKind::Time.clone_flag()).map_err(fail("creating the time namespace"))?;
+    let text = format!("monotonic {monotonic} 0\nboottime {boottime} 0\n");
+    std::fs::write("/proc/self/timens_offsets", text).map_err(fail("setting linux.timeOffsets"))
+}
+
+/// runc makes a missing cwd (as root, before the user changes).
+fn make_cwd(cwd: &Path) -> Result<(), InitFailure> {
+    std::fs::create_dir_all(cwd).map_err(fail(format!("creating process.cwd {}", cwd.display())))
+}
+
+/// The program's path: args[0] if it has a slash, else searched in the
+/// container's own PATH (as runc does, never nsbox's).
+fn find_program(args: &[String], env: &[String]) -> Result<Program, InitFailure> {
+    let name = &args[0];
+    let not_found = |message: String| InitFailure {
+        step: format!("finding process.args[0] {name:?}"),
+        message,
+    };
+    let runnable = |p: &Path| {
+        rustix::fs::access(p, rustix::fs::Access::EXEC_OK).is_ok() && p.metadata().is_ok_and(|m| m.is_file())
+    };
+    let path = if name.contains('/') {
+        let p = PathBuf::from(name);
+        if let Err(e) = p.metadata() {
+            return Err(not_found(nsbox_sys::errno::describe(&e)));
+        }
+        p
+    } else {
+        let search = env
+            .iter()
+            .rev()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or_default();
+        search
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| Path::new(d).join(name))
+            .find(|p| runnable(p))
+            .ok_or_else(|| not_found("not found in the container's PATH".to_string()))?
+    };
+    let path = CString::new(path.into_os_string().into_encoded_bytes())
+        .map_err(|_| not_found("contains a NUL byte".to_string()))?;
+    Ok(Program {
+        path,
+        args: args.to_vec(),
+        env: env.to_vec(),
+    })
+}

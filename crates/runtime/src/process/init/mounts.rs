@@ -1,0 +1,366 @@
+//! The container's root: `/` made slave (or as `rootfsPropagation` says),
+//! the rootfs bound onto itself, `mounts` in order (each destination
+//! resolved inside the rootfs, never through a symlink out of it), the
+//! device nodes, pivot_root (or MS_MOVE and chroot), masked and read-only
+//! paths, and a read-only root last.
+
+use super::{fail, rx};
+use crate::config::{Config, Device, Mount, MountKind};
+use crate::process::channel::InitFailure;
+use nsbox_sys::mount::attr;
+use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
+use rustix::mount::{MountFlags, MountPropagationFlags as P};
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub(super) fn build_root(config: &Config, no_pivot: bool) -> Result<(), InitFailure> {
+    let root_propagation = if config.rootfs_propagation.contains(P::SHARED) {
+        config.rootfs_propagation
+    } else {
+        // Host mounts may reach the container, never the other way round.
+        P::DOWNSTREAM | P::REC
+    };
+    rustix::mount::mount_change("/", root_propagation).map_err(rx("making / a slave mount"))?;
+    let rootfs = &config.rootfs;
+    rustix::mount::mount_bind_recursive(rootfs, rootfs)
+        .map_err(rx(format!("binding the rootfs {} onto itself", rootfs.display())))?;
+    let root_fd = rustix::fs::open(rootfs, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(rx(format!("opening the rootfs {}", rootfs.display())))?;
+    for (i, m) in config.mounts.iter().enumerate() {
+        mount_one(&root_fd, m).map_err(|mut f| {
+            f.step = format!("mounts[{i}] ({} at {}): {}", m.fstype_or_bind(), m.destination.display(), f.step);
+            f
+        })?;
+    }
+    let dev_is_fresh = config
+        .mounts
+        .iter()
+        .any(|m| m.destination == Path::new("/dev") && m.kind == MountKind::New);
+    if dev_is_fresh {
+        make_devices(&root_fd, &default_devices(), config.creates(nsbox_ns::NsKind::User))?;
+        make_dev_links(&root_fd)?;
+    }
+    make_devices(&root_fd, &config.devices, config.creates(nsbox_ns::NsKind::User))?;
+    drop(root_fd);
+    if no_pivot {
+        move_root(rootfs)?;
+    } else {
+        crate::rootfs::pivot_into(rootfs).map_err(|e| InitFailure {
+            step: format!("{} {}", e.step, e.path.display()),
+            message: nsbox_sys::errno::describe(&e.source),
+        })?;
+    }
+    // runc's order: read-only paths, then masks (a mask under a read-only
+    // path is still made).
+    for path in &config.readonly_paths {
+        make_readonly(path)?;
+    }
+    for path in &config.masked_paths {
+        mask(path)?;
+    }
+    if config.rootfs_readonly {
+        let fd = open_path(Path::new("/")).map_err(rx("opening /"))?;
+        nsbox_sys::mount::set_tree_attrs(&fd, attr::RDONLY, 0, false).map_err(fail("making root.readonly"))?;
+    }
+    if config.rootfs_propagation != (P::PRIVATE | P::REC) {
+        rustix::mount::mount_change("/", config.rootfs_propagation).map_err(rx("setting linux.rootfsPropagation"))?;
+    }
+    Ok(())
+}
+
+impl Mount {
+    fn fstype_or_bind(&self) -> &str {
+        match self.kind {
+            MountKind::Bind { .. } => "bind",
+            MountKind::New => &self.fstype,
+        }
+    }
+}
+
+fn open_path(path: &Path) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+}
+
+/// What a missing destination is created as.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Make {
+    Dir,
+    File,
+}
+
+/// Opens `dest` inside the root at `root` (O_PATH), symlinks resolved as if
+/// `root` were `/`; creates it (and its parents, 0755) if missing.
+fn open_in_root(root: &OwnedFd, dest: &Path, make: Make) -> rustix::io::Result<OwnedFd> {
+    let relative = dest.strip_prefix("/").unwrap_or(dest);
+    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let open = |p: &Path| {
+        let p = if p.as_os_str().is_empty() { Path::new(".") } else { p };
+        rustix::fs::openat2(root, p, OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), resolve)
+    };
+    match open(relative) {
+        Err(rustix::io::Errno::NOENT) => {}
+        other => return other,
+    }
+    let mut so_far = PathBuf::new();
+    let parts: Vec<_> = relative.components().collect();
+    for (i, part) in parts.iter().enumerate() {
+        let parent = open(&so_far)?;
+        let last = i + 1 == parts.len();
+        let made = if last && make == Make::File {
+            rustix::fs::openat(
+                &parent,
+                part.as_os_str(),
+                OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
+                Mode::from_bits_truncate(0o644),
+            )
+            .map(drop)
+        } else {
+            rustix::fs::mkdirat(&parent, part.as_os_str(), Mode::from_bits_truncate(0o755))
+        };
+        match made {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e),
+        }
+        so_far.push(part);
+    }
+    open(relative)
+}
+
+/// The path through which the kernel reaches what `fd` is open on.
+fn proc_path(fd: &OwnedFd) -> CString {
+    CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL")
+}
+
+fn mount_one(root: &OwnedFd, m: &Mount) -> Result<(), InitFailure> {
+    match m.kind {
+        MountKind::Bind { recursive } => bind(root, m, recursive),
+        MountKind::New if m.fstype == "cgroup" || m.fstype == "cgroup2" => {
+            let target = open_in_root(root, &m.destination, Make::Dir).map_err(rx("creating the mount point"))?;
+            super::cgroup_mount::mount_cgroups(&target, m)?;
+            // The fd shows the directory under the new mount; the path
+            // resolved again reaches the mount itself.
+            let mounted = open_in_root(root, &m.destination, Make::Dir).map_err(rx("opening the mount"))?;
+            super::cgroup_mount::finish(&mounted, m)
+        }
+        MountKind::New => {
+            let target = open_in_root(root, &m.destination, Make::Dir).map_err(rx("creating the mount point"))?;
+            let source = m.source.clone().unwrap_or_else(|| PathBuf::from(&m.fstype));
+            let data = CString::new(m.data.as_str()).map_err(|_| InitFailure {
+                step: "reading options".into(),
+                message: "an option contains a NUL byte".into(),
+            })?;
+            let result = rustix::mount::mount(&source, proc_path(&target).as_c_str(), &m.fstype, m.flags, data.as_c_str());
+            match result {
+                // A user namespace that does not own the pid namespace may
+                // not mount proc; nor sysfs without its own network
+                // namespace: runc binds the host's then, and so does nsbox.
+                Err(rustix::io::Errno::PERM) if m.fstype == "proc" || m.fstype == "sysfs" => {
+                    let host = if m.fstype == "proc" { "/proc" } else { "/sys" };
+                    let tree = rustix::mount::open_tree(
+                        CWD,
+                        host,
+                        rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE
+                            | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC
+                            | rustix::mount::OpenTreeFlags::AT_RECURSIVE,
+                    )
+                    .map_err(rx(format!("binding the host's {host}")))?;
+                    attach(&tree, &target)?;
+                }
+                other => other.map_err(rx("mounting"))?,
+            }
+            if let Some(p) = m.propagation {
+                let mounted = open_in_root(root, &m.destination, Make::Dir).map_err(rx("opening the mount"))?;
+                rustix::mount::mount_change(proc_path(&mounted).as_c_str(), p).map_err(rx("setting propagation"))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn attach(tree: &OwnedFd, target: &OwnedFd) -> Result<(), InitFailure> {
+    use rustix::mount::MoveMountFlags as F;
+    rustix::mount::move_mount(tree, c"", target, c"", F::MOVE_MOUNT_F_EMPTY_PATH | F::MOVE_MOUNT_T_EMPTY_PATH)
+        .map_err(rx("attaching the mount"))
+}
+
+/// `mount_setattr` bits for a mount's flags: what to set and what to clear.
+fn attrs(set: MountFlags, cleared: MountFlags) -> (u64, u64) {
+    let pairs = [
+        (MountFlags::RDONLY, attr::RDONLY),
+        (MountFlags::NOSUID, attr::NOSUID),
+        (MountFlags::NODEV, attr::NODEV),
+        (MountFlags::NOEXEC, attr::NOEXEC),
+        (MountFlags::NODIRATIME, attr::NODIRATIME),
+    ];
+    let (mut on, mut off) = (0, 0);
+    for (flag, bit) in pairs {
+        if set.contains(flag) {
+            on |= bit;
+        }
+        if cleared.contains(flag) {
+            off |= bit;
+        }
+    }
+    // Access times are one field: setting one of its values clears the rest.
+    for (flag, value) in [
+        (MountFlags::NOATIME, attr::NOATIME),
+        (MountFlags::STRICTATIME, attr::STRICTATIME),
+        (MountFlags::RELATIME, attr::RELATIME),
+    ] {
+        if set.contains(flag) {
+            on = (on & !attr::ATIME_MASK) | value;
+            off |= attr::ATIME_MASK;
+        }
+    }
+    (on, off)
+}
+
+fn bind(root: &OwnedFd, m: &Mount, recursive: bool) -> Result<(), InitFailure> {
+    use rustix::mount::OpenTreeFlags as T;
+    let source = m.source.as_ref().expect("a bind has a source (checked)");
+    let mut flags = T::OPEN_TREE_CLONE | T::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= T::AT_RECURSIVE;
+    }
+    let tree = rustix::mount::open_tree(CWD, source, flags)
+        .map_err(rx(format!("capturing the source {}", source.display())))?;
+    let (on, off) = attrs(m.flags, m.cleared);
+    if on != 0 || off != 0 {
+        nsbox_sys::mount::set_tree_attrs(&tree, on, off, recursive).map_err(fail("setting the options"))?;
+    }
+    let make = if source.is_dir() { Make::Dir } else { Make::File };
+    let target = open_in_root(root, &m.destination, make).map_err(rx("creating the mount point"))?;
+    attach(&tree, &target)?;
+    if let Some(p) = m.propagation {
+        let mounted = open_in_root(root, &m.destination, make).map_err(rx("opening the mount"))?;
+        rustix::mount::mount_change(proc_path(&mounted).as_c_str(), p).map_err(rx("setting propagation"))?;
+    }
+    Ok(())
+}
+
+/// The devices every container gets (runc's list), made in a fresh /dev.
+fn default_devices() -> Vec<Device> {
+    crate::rootfs::DEV_NODES
+        .iter()
+        .map(|&(name, major, minor)| Device {
+            path: Path::new("/dev").join(name),
+            kind: 'c',
+            major,
+            minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        })
+        .collect()
+}
+
+fn make_devices(root: &OwnedFd, devices: &[Device], in_user_ns: bool) -> Result<(), InitFailure> {
+    let old = rustix::process::umask(Mode::empty());
+    let made = devices.iter().try_for_each(|d| make_device(root, d, in_user_ns));
+    rustix::process::umask(old);
+    made
+}
+
+fn make_device(root: &OwnedFd, d: &Device, in_user_ns: bool) -> Result<(), InitFailure> {
+    let step = format!("making device {}", d.path.display());
+    let parent_path = d.path.parent().unwrap_or(Path::new("/"));
+    let name = d.path.file_name().ok_or_else(|| InitFailure {
+        step: step.clone(),
+        message: "not a file name".into(),
+    })?;
+    let parent = open_in_root(root, parent_path, Make::Dir).map_err(rx(step.clone()))?;
+    // openat needs a real directory fd, not O_PATH, for mknodat.
+    let parent = rustix::fs::openat(&parent, c".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(rx(step.clone()))?;
+    match rustix::fs::unlinkat(&parent, name, rustix::fs::AtFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+        Err(e) => return Err(rx(step)(e)),
+    }
+    let file_type = match d.kind {
+        'b' => rustix::fs::FileType::BlockDevice,
+        'p' => rustix::fs::FileType::Fifo,
+        _ => rustix::fs::FileType::CharacterDevice,
+    };
+    let mode = Mode::from_bits_truncate(d.mode & 0o7777);
+    let dev = rustix::fs::makedev(d.major, d.minor);
+    match rustix::fs::mknodat(&parent, name, file_type, mode, dev) {
+        // Where mknod is refused (a user namespace), the host's node is bound.
+        Err(rustix::io::Errno::PERM) if in_user_ns || file_type != rustix::fs::FileType::Fifo => {
+            rustix::fs::openat(&parent, name, OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_bits_truncate(0o644))
+                .map_err(rx(step.clone()))?;
+            let tree = rustix::mount::open_tree(
+                CWD,
+                &d.path,
+                rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC,
+            )
+            .map_err(rx(format!("{step}: binding the host's node")))?;
+            let target = rustix::fs::openat(&parent, name, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+                .map_err(rx(step.clone()))?;
+            return attach(&tree, &target);
+        }
+        other => other.map_err(rx(step.clone()))?,
+    }
+    rustix::fs::chownat(
+        &parent,
+        name,
+        Some(rustix::process::Uid::from_raw(d.uid)),
+        Some(rustix::process::Gid::from_raw(d.gid)),
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(rx(format!("{step}: setting its owner")))
+}
+
+/// /dev/ptmx → pts/ptmx, /dev/fd and the std links, /dev/core where /proc/kcore is.
+fn make_dev_links(root: &OwnedFd) -> Result<(), InitFailure> {
+    let dev = open_in_root(root, Path::new("/dev"), Make::Dir).map_err(rx("opening /dev"))?;
+    let dev = rustix::fs::openat(&dev, c".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(rx("opening /dev"))?;
+    let mut links: Vec<(&str, &str)> = crate::rootfs::DEV_LINKS.to_vec();
+    if Path::new("/proc/kcore").exists() {
+        links.push(("core", "/proc/kcore"));
+    }
+    for (name, target) in links {
+        match rustix::fs::unlinkat(&dev, name, rustix::fs::AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => return Err(rx(format!("replacing /dev/{name}"))(e)),
+        }
+        rustix::fs::symlinkat(target, &dev, name).map_err(rx(format!("linking /dev/{name} to {target}")))?;
+    }
+    Ok(())
+}
+
+/// runc's --no-pivot: the rootfs moved onto / and chrooted into.
+fn move_root(rootfs: &Path) -> Result<(), InitFailure> {
+    rustix::process::chdir(rootfs).map_err(rx("entering the rootfs"))?;
+    rustix::mount::mount_move(".", "/").map_err(rx("moving the rootfs onto / (--no-pivot)"))?;
+    rustix::process::chroot(".").map_err(rx("chroot into the rootfs (--no-pivot)"))?;
+    rustix::process::chdir("/").map_err(rx("entering /"))
+}
+
+/// A masked path: /dev/null over a file, an empty read-only tmpfs over a
+/// directory; a path that does not exist needs no mask.
+fn mask(path: &Path) -> Result<(), InitFailure> {
+    let step = format!("masking linux.maskedPaths {}", path.display());
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(fail(step)(e)),
+    };
+    if meta.is_dir() {
+        rustix::mount::mount("tmpfs", path, "tmpfs", MountFlags::RDONLY, c"").map_err(rx(step))
+    } else {
+        rustix::mount::mount_bind("/dev/null", path).map_err(rx(step))
+    }
+}
+
+fn make_readonly(path: &Path) -> Result<(), InitFailure> {
+    let step = format!("making linux.readonlyPaths {} read-only", path.display());
+    match rustix::mount::mount_bind_recursive(path, path) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(rx(step)(e)),
+    }
+    let fd = open_path(path).map_err(rx(step.clone()))?;
+    nsbox_sys::mount::set_tree_attrs(fd.as_fd(), attr::RDONLY, 0, true).map_err(fail(step))
+}
