@@ -13,6 +13,7 @@ command -v nft >/dev/null || missing+=(nftables)                             # N
 command -v nsenter >/dev/null || missing+=(util-linux)                       # ip oracle inside anonymous namespaces
 command -v sysctl >/dev/null || missing+=(procps)                            # sysctl in the seed lab scripts
 command -v dot >/dev/null || missing+=(graphviz)                             # lab graph -o FILE.svg
+command -v runc >/dev/null || missing+=(runc)                                # the OCI conformance suite's reference
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

@@ -18,3 +18,8 @@ else
   echo "SKIPPED: lints (clippy is not installed)"
 fi
 cargo nextest run --workspace --no-fail-fast "$@"
+# The OCI conformance suite once more, against runc: its expectations are
+# checked against the reference runtime (crates/cli/tests/oci.rs).
+if [ "$#" -eq 0 ]; then
+  NSBOX_OCI_RUNTIME="$(command -v runc)" cargo nextest run --no-fail-fast --test oci
+fi

@@ -96,7 +96,11 @@ pub fn unshare_namespaces(flags: u64) -> std::io::Result<()> {
 /// Closes every file descriptor from `first` up, except those in `keep`:
 /// what a container's process must not inherit (nsbox's own files, a lock).
 pub fn close_fds_from(first: u32, keep: &[i32]) -> std::io::Result<()> {
-    let mut keep: Vec<u32> = keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).filter(|&fd| fd >= first).collect();
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter_map(|&fd| u32::try_from(fd).ok())
+        .filter(|&fd| fd >= first)
+        .collect();
     keep.sort_unstable();
     let mut low = first;
     for fd in keep.into_iter().chain([u32::MAX]) {

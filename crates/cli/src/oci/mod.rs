@@ -151,7 +151,10 @@ impl CreateArgs {
         }
         Ok(CreateOptions {
             bundle: self.bundle.clone(),
-            pid_file: self.pid_file.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+            pid_file: self
+                .pid_file
+                .as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
@@ -202,7 +205,10 @@ pub fn state(global: &GlobalOpts, args: IdArg) -> i32 {
 pub fn kill(global: &GlobalOpts, args: KillArgs) -> i32 {
     verb(global, |root| {
         let signal = container::parse_signal(&args.signal).ok_or_else(|| {
-            ContainerError::Usage(format!("{:?}: not a signal (a name like TERM or SIGKILL, or a number)", args.signal))
+            ContainerError::Usage(format!(
+                "{:?}: not a signal (a name like TERM or SIGKILL, or a number)",
+                args.signal
+            ))
         })?;
         container::kill(root, &args.id, signal, args.all).map(|()| 0)
     })

@@ -65,7 +65,8 @@ fn default_spec(rootless: bool) -> serde_json::Value {
         let (uid, gid) = (nsbox_sys::ids::euid(), nsbox_sys::ids::egid());
         let linux = &mut spec["linux"];
         linux["resources"] = json!({});
-        linux["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}]);
+        linux["namespaces"] =
+            json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}]);
         linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
         linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
         let mounts = spec["mounts"].as_array_mut().expect("a list");

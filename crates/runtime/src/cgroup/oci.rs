@@ -1,6 +1,6 @@
 //! An OCI container's cgroups: at `linux.cgroupsPath` (absolute: from each
 //! hierarchy's root; relative: below the runtime's own cgroup, as runc reads
-//! it; none: `nsbox/<id>` below the runtime's own), in the hierarchies its
+//! it; none: `nsbox-oci-<id>` below the runtime's own), in the hierarchies its
 //! `linux.resources` need, with those resources written. What it made is
 //! recorded, so that `delete` removes exactly that and never a cgroup that
 //! was there before (an engine may make the cgroup in advance).
@@ -19,14 +19,14 @@ pub struct CgroupDir {
 
 /// The devices every container may use, after the config's own rules (runc's list).
 const DEFAULT_ALLOWED: [&str; 9] = [
-    "c 1:3 rwm",   // null
-    "c 1:5 rwm",   // zero
-    "c 1:7 rwm",   // full
-    "c 1:8 rwm",   // random
-    "c 1:9 rwm",   // urandom
-    "c 5:0 rwm",   // tty
-    "c 5:2 rwm",   // ptmx
-    "c 136:* rwm", // pts
+    "c 1:3 rwm",    // null
+    "c 1:5 rwm",    // zero
+    "c 1:7 rwm",    // full
+    "c 1:8 rwm",    // random
+    "c 1:9 rwm",    // urandom
+    "c 5:0 rwm",    // tty
+    "c 5:2 rwm",    // ptmx
+    "c 136:* rwm",  // pts
     "c 10:200 rwm", // tun
 ];
 
@@ -60,7 +60,11 @@ fn own_cgroup(controller: &str) -> String {
         .find_map(|line| {
             let mut parts = line.splitn(3, ':');
             let (_, names, path) = (parts.next()?, parts.next()?, parts.next()?);
-            let hit = if controller.is_empty() { names.is_empty() } else { names.split(',').any(|n| n == controller) };
+            let hit = if controller.is_empty() {
+                names.is_empty()
+            } else {
+                names.split(',').any(|n| n == controller)
+            };
             hit.then(|| path.to_string())
         })
         .unwrap_or_else(|| "/".into())
@@ -114,11 +118,34 @@ pub fn create(config: &Config, id: &str) -> Result<Vec<CgroupDir>, CgroupError> 
     }
 }
 
-fn make_dir(root: &Path, own: &str, config: &Config, id: &str, dirs: &mut Vec<CgroupDir>) -> Result<PathBuf, CgroupError> {
+fn make_dir(
+    root: &Path,
+    own: &str,
+    config: &Config,
+    id: &str,
+    dirs: &mut Vec<CgroupDir>,
+) -> Result<PathBuf, CgroupError> {
     let relative = match &config.cgroups_path {
         Some(p) if p.is_absolute() => p.clone(),
         Some(p) => Path::new(own).join(p),
-        None => Path::new(own).join("nsbox").join(id),
+        // Its own name, made fresh: an existing one is another's.
+        None => {
+            let path = root.join(
+                Path::new(own)
+                    .join(format!("nsbox-oci-{id}"))
+                    .strip_prefix("/")
+                    .unwrap_or(Path::new("")),
+            );
+            std::fs::create_dir(&path).map_err(|source| CgroupError::Create {
+                path: path.clone(),
+                source,
+            })?;
+            dirs.push(CgroupDir {
+                path: path.clone(),
+                made: vec![path.clone()],
+            });
+            return Ok(path);
+        }
     };
     let path = root.join(relative.strip_prefix("/").unwrap_or(&relative));
     if !path.starts_with(root) || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
@@ -128,10 +155,16 @@ fn make_dir(root: &Path, own: &str, config: &Config, id: &str, dirs: &mut Vec<Cg
     let mut missing: Vec<&Path> = path.ancestors().take_while(|p| !p.exists()).collect();
     missing.reverse();
     for dir in missing {
-        std::fs::create_dir(dir).map_err(|source| CgroupError::Create { path: dir.into(), source })?;
+        std::fs::create_dir(dir).map_err(|source| CgroupError::Create {
+            path: dir.into(),
+            source,
+        })?;
         made.push(dir.to_path_buf());
     }
-    dirs.push(CgroupDir { path: path.clone(), made });
+    dirs.push(CgroupDir {
+        path: path.clone(),
+        made,
+    });
     Ok(path)
 }
 
@@ -207,7 +240,10 @@ fn apply_v2(dir: &Path, r: &Resources) -> Result<(), CgroupError> {
         write_file(dir, "cpu.weight", &weight.to_string())?;
     }
     if r.cpu_quota.is_some() || r.cpu_period.is_some() {
-        let quota = r.cpu_quota.filter(|q| *q > 0).map_or("max".to_string(), |q| q.to_string());
+        let quota = r
+            .cpu_quota
+            .filter(|q| *q > 0)
+            .map_or("max".to_string(), |q| q.to_string());
         write_file(dir, "cpu.max", &format!("{quota} {}", r.cpu_period.unwrap_or(100_000)))?;
     }
     Ok(())
@@ -234,13 +270,18 @@ pub fn pids(dirs: &[CgroupDir]) -> Vec<i32> {
 }
 
 /// Removes the directories this runtime made, deepest first; tries all,
-/// returns the first error.
+/// returns the first error. A parent it made along a `cgroupsPath` may have
+/// gained other containers' cgroups since: then it stays.
 pub fn remove(dirs: &[CgroupDir]) -> Result<(), CgroupError> {
     let mut first = None;
     for dir in dirs.iter().rev() {
         for made in dir.made.iter().rev() {
-            if let Err(e) = remove_dir_patiently(made) {
-                first.get_or_insert(e);
+            if *made == dir.path {
+                if let Err(e) = remove_dir_patiently(made) {
+                    first.get_or_insert(e);
+                }
+            } else {
+                let _ = std::fs::remove_dir(made);
             }
         }
     }

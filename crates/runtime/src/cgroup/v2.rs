@@ -15,7 +15,11 @@ pub(crate) fn enable_controllers(parent: &Path, controllers: &[Controller]) -> R
 /// Enables `controllers` in every cgroup from `root` down to `dir`'s parent,
 /// so that `dir` has their files (v2 hands controllers down level by level).
 pub(crate) fn enable_controllers_for_oci(root: &Path, dir: &Path, controllers: &[&str]) -> Result<(), CgroupError> {
-    let value: Vec<String> = controllers.iter().filter(|c| **c != "devices").map(|c| format!("+{c}")).collect();
+    let value: Vec<String> = controllers
+        .iter()
+        .filter(|c| **c != "devices")
+        .map(|c| format!("+{c}"))
+        .collect();
     if value.is_empty() {
         return Ok(());
     }

@@ -12,7 +12,9 @@ pub enum Meaning {
     Set(MountFlags),
     Clear(MountFlags),
     Propagation(P),
-    Bind { recursive: bool },
+    Bind {
+        recursive: bool,
+    },
     /// Passed to the file system as data.
     Data,
 }
@@ -27,10 +29,43 @@ pub enum OptionError {
 
 /// The options this runtime applies (`features` lists them).
 pub const SUPPORTED: [&str; 37] = [
-    "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync", "mand", "nomand",
-    "noatime", "atime", "nodiratime", "diratime", "relatime", "norelatime", "strictatime", "nostrictatime",
-    "lazytime", "nolazytime", "silent", "loud", "defaults", "bind", "rbind", "private", "rprivate", "shared",
-    "rshared", "slave", "rslave", "unbindable", "runbindable", "newinstance",
+    "ro",
+    "rw",
+    "nosuid",
+    "suid",
+    "nodev",
+    "dev",
+    "noexec",
+    "exec",
+    "sync",
+    "async",
+    "dirsync",
+    "mand",
+    "nomand",
+    "noatime",
+    "atime",
+    "nodiratime",
+    "diratime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "lazytime",
+    "nolazytime",
+    "silent",
+    "loud",
+    "defaults",
+    "bind",
+    "rbind",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+    "newinstance",
 ];
 
 /// Bare words (no `=`) that some file system reads as data.

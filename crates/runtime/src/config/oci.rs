@@ -9,8 +9,7 @@ use super::{Capabilities, Config, Device, DeviceRule, Mount, MountKind, Namespac
 use nsbox_ns::idmap::IdMap;
 use nsbox_ns::NsKind;
 use oci_spec::runtime::{
-    LinuxCapabilities, LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType, LinuxResources, PosixRlimitType,
-    Spec,
+    LinuxCapabilities, LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType, LinuxResources, PosixRlimitType, Spec,
 };
 use rustix::mount::{MountFlags, MountPropagationFlags};
 use std::path::{Path, PathBuf};
@@ -60,7 +59,10 @@ fn refuse(field: impl Into<String>, message: impl Into<String>) -> Refusal {
 }
 
 fn not_yet(field: &str, issue: u32) -> Refusal {
-    refuse(field, format!("not supported yet (nsbox issue {issue}); remove it to run"))
+    refuse(
+        field,
+        format!("not supported yet (nsbox issue {issue}); remove it to run"),
+    )
 }
 
 type Checked<T> = Result<T, Refusal>;
@@ -150,18 +152,22 @@ fn translate(bundle: &Path, spec: &Spec) -> Checked<Config> {
     let root = spec.root().as_ref().ok_or_else(|| refuse("root", "is required"))?;
     let rootfs = bundle.join(root.path());
     if !rootfs.is_dir() {
-        return Err(refuse(
-            "root.path",
-            format!("{}: not a directory", rootfs.display()),
-        ));
+        return Err(refuse("root.path", format!("{}: not a directory", rootfs.display())));
     }
     for (name, value) in [("hostname", spec.hostname()), ("domainname", spec.domainname())] {
         if value.as_ref().is_some_and(|v| !v.is_empty()) && !has(NsKind::Uts) {
-            return Err(refuse(name, "needs a uts namespace of the container's own (linux.namespaces)"));
+            return Err(refuse(
+                name,
+                "needs a uts namespace of the container's own (linux.namespaces)",
+            ));
         }
     }
     let (uid_maps, gid_maps) = id_maps(&linux, creates(NsKind::User))?;
-    let process = process(spec.process().as_ref().ok_or_else(|| refuse("process", "is required"))?)?;
+    let process = process(
+        spec.process()
+            .as_ref()
+            .ok_or_else(|| refuse("process", "is required"))?,
+    )?;
     let mounts = spec
         .mounts()
         .iter()
@@ -179,7 +185,12 @@ fn translate(bundle: &Path, spec: &Spec) -> Checked<Config> {
         rootfs_propagation: rootfs_propagation(&linux)?,
         hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
         domainname: spec.domainname().clone().filter(|d| !d.is_empty()),
-        annotations: spec.annotations().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        annotations: spec
+            .annotations()
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         sysctl: sysctls(&linux, &has)?,
         devices: devices(&linux)?,
         masked_paths: absolute_paths("linux.maskedPaths", linux.masked_paths())?,
@@ -295,14 +306,14 @@ fn process(p: &oci_spec::runtime::Process) -> Checked<Process> {
         return Err(refuse("process.args", "must name the program to run"));
     }
     if !p.cwd().is_absolute() {
-        return Err(refuse(
-            "process.cwd",
-            format!("{:?} must be an absolute path", p.cwd()),
-        ));
+        return Err(refuse("process.cwd", format!("{:?} must be an absolute path", p.cwd())));
     }
     let env = p.env().clone().unwrap_or_default();
     if let Some(i) = env.iter().position(|e| !e.contains('=')) {
-        return Err(refuse(format!("process.env[{i}]"), format!("{:?} is not KEY=VALUE", env[i])));
+        return Err(refuse(
+            format!("process.env[{i}]"),
+            format!("{:?} is not KEY=VALUE", env[i]),
+        ));
     }
     for (present, field, issue) in [
         (p.command_line().is_some(), "process.commandLine", 0),
@@ -396,7 +407,10 @@ fn capability_bit(cap: &oci_spec::runtime::Capability) -> u64 {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    let number = CAPABILITY_NAMES.iter().position(|n| *n == name).expect("oci-spec's names are the kernel's");
+    let number = CAPABILITY_NAMES
+        .iter()
+        .position(|n| *n == name)
+        .expect("oci-spec's names are the kernel's");
     1 << number
 }
 
@@ -476,7 +490,9 @@ fn mount(bundle: &Path, i: usize, m: &oci_spec::runtime::Mount) -> Checked<Mount
     };
     for (j, option) in m.options().iter().flatten().enumerate() {
         let meaning = mount_options::meaning(option).map_err(|e| match e {
-            OptionError::Unknown(_) | OptionError::Unsupported(_) => refuse(format!("{field}.options[{j}]"), e.to_string()),
+            OptionError::Unknown(_) | OptionError::Unsupported(_) => {
+                refuse(format!("{field}.options[{j}]"), e.to_string())
+            }
         })?;
         match meaning {
             Meaning::Set(f) => {
@@ -523,7 +539,10 @@ fn mount(bundle: &Path, i: usize, m: &oci_spec::runtime::Mount) -> Checked<Mount
             out.source = Some(source);
         }
         MountKind::New if out.fstype.is_empty() => {
-            return Err(refuse(format!("{field}.type"), "is required unless the mount is a bind"));
+            return Err(refuse(
+                format!("{field}.type"),
+                "is required unless the mount is a bind",
+            ));
         }
         MountKind::New => {}
     }
@@ -552,7 +571,10 @@ fn absolute_paths(field: &str, paths: &Option<Vec<String>>) -> Checked<Vec<PathB
             if path.is_absolute() {
                 Ok(path)
             } else {
-                Err(refuse(format!("{field}[{i}]"), format!("{p:?} must be an absolute path")))
+                Err(refuse(
+                    format!("{field}[{i}]"),
+                    format!("{p:?} must be an absolute path"),
+                ))
             }
         })
         .collect()
@@ -582,7 +604,12 @@ fn sysctl_namespace(key: &str) -> Option<NsKind> {
 }
 
 fn sysctls(linux: &oci_spec::runtime::Linux, has: &dyn Fn(NsKind) -> bool) -> Checked<Vec<(String, String)>> {
-    let mut out: Vec<(String, String)> = linux.sysctl().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut out: Vec<(String, String)> = linux
+        .sysctl()
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     out.sort();
     for (key, _) in &out {
         let field = format!("linux.sysctl.{key}");
@@ -638,10 +665,16 @@ fn resources(r: Option<&LinuxResources>) -> Checked<Resources> {
     };
     for (present, field) in [
         (r.block_io().is_some(), "linux.resources.blockIO"),
-        (r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()), "linux.resources.hugepageLimits"),
+        (
+            r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
+            "linux.resources.hugepageLimits",
+        ),
         (r.network().is_some(), "linux.resources.network"),
         (r.rdma().as_ref().is_some_and(|h| !h.is_empty()), "linux.resources.rdma"),
-        (r.unified().as_ref().is_some_and(|h| !h.is_empty()), "linux.resources.unified"),
+        (
+            r.unified().as_ref().is_some_and(|h| !h.is_empty()),
+            "linux.resources.unified",
+        ),
     ] {
         if present {
             return Err(not_yet(field, 16));
@@ -718,7 +751,10 @@ fn time_offsets(linux: &oci_spec::runtime::Linux, new_time_ns: bool) -> Checked<
         return Ok(None);
     };
     if !new_time_ns {
-        return Err(refuse("linux.timeOffsets", "need a new time namespace (linux.namespaces)"));
+        return Err(refuse(
+            "linux.timeOffsets",
+            "need a new time namespace (linux.namespaces)",
+        ));
     }
     let mut out = (0, 0);
     for (clock, offset) in offsets {
@@ -757,7 +793,10 @@ fn refuse_linux_extras(linux: &oci_spec::runtime::Linux) -> Checked<()> {
         return Err(not_yet("linux.netDevices", 15));
     }
     if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
-        return Err(refuse("linux.mountLabel", "SELinux labels are not supported (this host has no SELinux)"));
+        return Err(refuse(
+            "linux.mountLabel",
+            "SELinux labels are not supported (this host has no SELinux)",
+        ));
     }
     Ok(())
 }

@@ -112,7 +112,10 @@ impl Drop for Undo {
     fn drop(&mut self) {
         if let Some(pid) = self.child.take() {
             let _ = nsbox_sys::kill(pid, libc::SIGKILL);
-            let _ = rustix::process::waitpid(rustix::process::Pid::from_raw(pid), rustix::process::WaitOptions::empty());
+            let _ = rustix::process::waitpid(
+                rustix::process::Pid::from_raw(pid),
+                rustix::process::WaitOptions::empty(),
+            );
         }
         let _ = cgroups::remove(&self.cgroups);
         if let Some(entry) = self.entry.take() {
@@ -157,8 +160,18 @@ fn spawn(
     let (parent_end, child_end) = channel::pair().map_err(io_err(id, "making the channel"))?;
     let me = rustix::process::pidfd_open(rustix::process::getpid(), rustix::process::PidfdFlags::empty())
         .map_err(|e| io_err(id, "opening a pidfd")(e.into()))?;
-    let early = [NsKind::User, NsKind::Ipc, NsKind::Uts, NsKind::Net, NsKind::Pid, NsKind::Mnt];
-    let flags = early.iter().filter(|k| config.creates(**k)).fold(0, |f, k| f | k.clone_flag());
+    let early = [
+        NsKind::User,
+        NsKind::Ipc,
+        NsKind::Uts,
+        NsKind::Net,
+        NsKind::Pid,
+        NsKind::Mnt,
+    ];
+    let flags = early
+        .iter()
+        .filter(|k| config.creates(**k))
+        .fold(0, |f, k| f | k.clone_flag());
     let cloned = if nsbox_sys::clone3_available() {
         nsbox_sys::clone3_checked(flags, None)
     } else {
@@ -188,8 +201,13 @@ fn spawn(
                 write_map(pid, IdKind::Gid, &config.gid_maps).map_err(|e| ContainerError::Usage(e.to_string()))?;
             }
             cgroups::add(&undo.cgroups, pid)?;
-            parent_end.send(&Message::Go).map_err(io_err(id, "starting the container's set-up"))?;
-            match parent_end.recv().map_err(io_err(id, "reading the container's report"))? {
+            parent_end
+                .send(&Message::Go)
+                .map_err(io_err(id, "starting the container's set-up"))?;
+            match parent_end
+                .recv()
+                .map_err(io_err(id, "reading the container's report"))?
+            {
                 Some(Message::Ready) => Ok(pid),
                 Some(Message::Failed(failure)) => Err(ContainerError::Init {
                     id: id.to_string(),
@@ -207,8 +225,14 @@ fn spawn(
 
 /// Writes the pid file whole (a reader never sees it half-written), as runc does.
 fn write_pid_file(path: &Path, pid: i32) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temporary = dir.join(format!(".{name}.{}", std::process::id()));
     std::fs::write(&temporary, pid.to_string())?;
     std::fs::rename(&temporary, path).inspect_err(|_| {

@@ -95,7 +95,9 @@ pub(crate) fn signal_container(record: &Record, signal: i32, all: bool) -> std::
 /// The container's processes (host PIDs).
 pub(crate) fn members(record: &Record, pid: i32) -> Vec<i32> {
     if record.own_pid_ns {
-        let Ok(ns) = std::fs::metadata(format!("/proc/{pid}/ns/pid")) else { return Vec::new() };
+        let Ok(ns) = std::fs::metadata(format!("/proc/{pid}/ns/pid")) else {
+            return Vec::new();
+        };
         use std::os::unix::fs::MetadataExt;
         let ino = ns.ino();
         std::fs::read_dir("/proc")

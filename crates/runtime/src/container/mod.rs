@@ -43,7 +43,11 @@ pub enum ContainerError {
         source: std::io::Error,
     },
     #[error("container {id} is {status}: {what}")]
-    WrongStatus { id: String, status: Status, what: &'static str },
+    WrongStatus {
+        id: String,
+        status: Status,
+        what: &'static str,
+    },
     #[error("{0}")]
     Usage(String),
     #[error("container {id}: writing the pid file {}: {}", path.display(), nsbox_sys::errno::describe(source))]
@@ -56,11 +60,7 @@ pub enum ContainerError {
 
 pub(crate) fn io_err(id: &str, step: &'static str) -> impl FnOnce(std::io::Error) -> ContainerError {
     let id = id.to_string();
-    move |source| ContainerError::Io {
-        id,
-        step,
-        source,
-    }
+    move |source| ContainerError::Io { id, step, source }
 }
 
 /// The OCI state document (`state`'s output, and the hooks' stdin).

@@ -13,7 +13,11 @@ pub fn run(root: &Root, id: &str, opts: &CreateOptions, detach: bool, keep: bool
     let old_mask = if detach {
         None
     } else {
-        Some(supervisor_signals().block().map_err(super::io_err(id, "blocking signals"))?)
+        Some(
+            supervisor_signals()
+                .block()
+                .map_err(super::io_err(id, "blocking signals"))?,
+        )
     };
     let result = create_start_wait(root, id, opts, detach);
     if let Some(mask) = old_mask {

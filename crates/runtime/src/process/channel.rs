@@ -38,12 +38,7 @@ pub struct Channel(OwnedFd);
 
 /// A connected pair: (parent's end, child's end). Both close on exec.
 pub fn pair() -> io::Result<(Channel, Channel)> {
-    let (a, b) = rustix::net::socketpair(
-        AddressFamily::UNIX,
-        SocketType::SEQPACKET,
-        SocketFlags::CLOEXEC,
-        None,
-    )?;
+    let (a, b) = rustix::net::socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)?;
     Ok((Channel(a), Channel(b)))
 }
 

@@ -26,7 +26,9 @@ struct Hierarchy {
 fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
     let mut out = Vec::new();
     for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else { continue };
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
         let fields: Vec<&str> = left.split(' ').collect();
         let mut right = right.split(' ');
         let (fstype, _, options) = (right.next(), right.next(), right.next().unwrap_or_default());
@@ -55,8 +57,19 @@ fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
 }
 
 const KNOWN_CONTROLLERS: [&str; 13] = [
-    "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "net_cls", "net_prio", "hugetlb",
-    "perf_event", "rdma",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "blkio",
+    "pids",
+    "net_cls",
+    "net_prio",
+    "hugetlb",
+    "perf_event",
+    "rdma",
 ];
 
 /// This process's cgroup in the hierarchy with `key` (from /proc/self/cgroup).
@@ -64,7 +77,11 @@ fn own_cgroup(proc_cgroup: &str, key: &[String]) -> Option<String> {
     proc_cgroup.lines().find_map(|line| {
         let mut parts = line.splitn(3, ':');
         let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let mut names: Vec<String> = controllers.split(',').filter(|c| !c.is_empty()).map(String::from).collect();
+        let mut names: Vec<String> = controllers
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect();
         names.sort();
         (names == key).then(|| path.to_string())
     })
@@ -97,14 +114,19 @@ fn read_host() -> Result<(Vec<Hierarchy>, String), InitFailure> {
 /// the host's links between them, and the tmpfs made read-only if asked.
 pub(super) fn finish(mounted: &OwnedFd, m: &Mount) -> Result<(), InitFailure> {
     let (all, proc_cgroup) = read_host()?;
-    let Some(first_v1) = all.iter().find(|h| !h.key.is_empty()) else { return Ok(()) };
+    let Some(first_v1) = all.iter().find(|h| !h.key.is_empty()) else {
+        return Ok(());
+    };
     let readonly = m.flags.contains(MountFlags::RDONLY);
     let dir = rustix::fs::openat(mounted, c".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(rx("opening the cgroup tmpfs"))?;
     // The v2 hierarchy of a hybrid host is left out, as runc does.
     for h in all.iter().filter(|h| !h.key.is_empty()) {
-        let Some(name) = h.mount_point.file_name() else { continue };
-        rustix::fs::mkdirat(&dir, name, Mode::from_bits_truncate(0o755)).map_err(rx("making a hierarchy's directory"))?;
+        let Some(name) = h.mount_point.file_name() else {
+            continue;
+        };
+        rustix::fs::mkdirat(&dir, name, Mode::from_bits_truncate(0o755))
+            .map_err(rx("making a hierarchy's directory"))?;
         let sub = rustix::fs::openat(&dir, name, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
             .map_err(rx("opening a hierarchy's directory"))?;
         bind_own(h, &proc_cgroup, &sub, readonly)?;
@@ -132,9 +154,15 @@ fn bind_own(h: &Hierarchy, proc_cgroup: &str, target: &OwnedFd, readonly: bool) 
     let tree = rustix::mount::open_tree(CWD, &source, T::OPEN_TREE_CLONE | T::OPEN_TREE_CLOEXEC)
         .map_err(rx(format!("capturing cgroup {}", source.display())))?;
     let set = attr::NOSUID | attr::NODEV | attr::NOEXEC | if readonly { attr::RDONLY } else { 0 };
-    nsbox_sys::mount::set_tree_attrs(&tree, set, 0, false).map_err(super::fail("setting the cgroup mount's options"))?;
+    nsbox_sys::mount::set_tree_attrs(&tree, set, 0, false)
+        .map_err(super::fail("setting the cgroup mount's options"))?;
     use rustix::mount::MoveMountFlags as F;
-    rustix::mount::move_mount(&tree, c"", target, c"", F::MOVE_MOUNT_F_EMPTY_PATH | F::MOVE_MOUNT_T_EMPTY_PATH)
-        .map_err(rx(format!("attaching cgroup {}", source.display())))
+    rustix::mount::move_mount(
+        &tree,
+        c"",
+        target,
+        c"",
+        F::MOVE_MOUNT_F_EMPTY_PATH | F::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(rx(format!("attaching cgroup {}", source.display())))
 }
-

@@ -39,8 +39,10 @@ pub(super) fn switch_user(process: &Process) -> Result<(), InitFailure> {
         rustix::thread::set_keep_capabilities(true).map_err(rx("keeping capabilities across the user change"))?;
     }
     let groups: Vec<Gid> = process.additional_gids.iter().map(|&g| Gid::from_raw(g)).collect();
-    rustix::thread::set_thread_groups(&groups)
-        .map_err(rx(format!("setting process.user.additionalGids {:?}", process.additional_gids)))?;
+    rustix::thread::set_thread_groups(&groups).map_err(rx(format!(
+        "setting process.user.additionalGids {:?}",
+        process.additional_gids
+    )))?;
     let gid = Gid::from_raw(process.gid);
     rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(rx(format!("setting gid {}", process.gid)))?;
     let uid = Uid::from_raw(process.uid);
@@ -99,4 +101,3 @@ fn set_capabilities(caps: &Capabilities) -> Result<(), InitFailure> {
     }
     Ok(())
 }
-

@@ -89,8 +89,17 @@ pub fn run(ctx: InitContext) -> ! {
     use std::io::Write;
     let _ = starter.write_all(&[1]);
     let err = nsbox_sys::execve(&program.path, &argv, &envp);
-    let code = if err.kind() == io::ErrorKind::NotFound { 127 } else { 126 };
-    let _ = write!(starter, "exec {}: {}", program.path.to_string_lossy(), nsbox_sys::errno::describe(&err));
+    let code = if err.kind() == io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    };
+    let _ = write!(
+        starter,
+        "exec {}: {}",
+        program.path.to_string_lossy(),
+        nsbox_sys::errno::describe(&err)
+    );
     nsbox_sys::exit_now(code)
 }
 
@@ -168,7 +177,25 @@ fn set_up(ctx: &InitContext) -> Result<Program, InitFailure> {
     if config.process.no_new_privileges {
         rustix::thread::set_no_new_privs(true).map_err(rx("setting no_new_privs"))?;
     }
-    find_program(&config.process.args, &config.process.env)
+    let mut env = config.process.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home_of(config.process.uid)));
+    }
+    find_program(&config.process.args, &env)
+}
+
+/// The home directory of `uid` in the container's /etc/passwd, or `/`
+/// (what runc gives a process whose env has no HOME).
+fn home_of(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.get(2)? == &uid.to_string().as_str()).then(|| fields.get(5).map(|h| h.to_string()))?
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into())
 }
 
 fn join_namespaces(config: &Config) -> Result<(), InitFailure> {

@@ -12,6 +12,7 @@ use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
 use rustix::mount::{MountFlags, MountPropagationFlags as P};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 pub(super) fn build_root(config: &Config, no_pivot: bool) -> Result<(), InitFailure> {
@@ -25,11 +26,20 @@ pub(super) fn build_root(config: &Config, no_pivot: bool) -> Result<(), InitFail
     let rootfs = &config.rootfs;
     rustix::mount::mount_bind_recursive(rootfs, rootfs)
         .map_err(rx(format!("binding the rootfs {} onto itself", rootfs.display())))?;
-    let root_fd = rustix::fs::open(rootfs, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(rx(format!("opening the rootfs {}", rootfs.display())))?;
+    let root_fd = rustix::fs::open(
+        rootfs,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(rx(format!("opening the rootfs {}", rootfs.display())))?;
     for (i, m) in config.mounts.iter().enumerate() {
         mount_one(&root_fd, m).map_err(|mut f| {
-            f.step = format!("mounts[{i}] ({} at {}): {}", m.fstype_or_bind(), m.destination.display(), f.step);
+            f.step = format!(
+                "mounts[{i}] ({} at {}): {}",
+                m.fstype_or_bind(),
+                m.destination.display(),
+                f.step
+            );
             f
         })?;
     }
@@ -90,41 +100,67 @@ enum Make {
 }
 
 /// Opens `dest` inside the root at `root` (O_PATH), symlinks resolved as if
-/// `root` were `/`; creates it (and its parents, 0755) if missing.
+/// `root` were `/` (openat2 RESOLVE_IN_ROOT: nothing outside is reachable);
+/// creates what is missing (directories 0755, the last one a file if asked),
+/// also the target of a dangling symlink on the way, inside the root.
 fn open_in_root(root: &OwnedFd, dest: &Path, make: Make) -> rustix::io::Result<OwnedFd> {
-    let relative = dest.strip_prefix("/").unwrap_or(dest);
+    make_in_root(root, dest, make, 0)
+}
+
+fn open_resolved(root: &OwnedFd, path: &Path) -> rustix::io::Result<OwnedFd> {
     let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
-    let open = |p: &Path| {
-        let p = if p.as_os_str().is_empty() { Path::new(".") } else { p };
-        rustix::fs::openat2(root, p, OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), resolve)
+    let path = path.strip_prefix("/").unwrap_or(path);
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
     };
-    match open(relative) {
-        Err(rustix::io::Errno::NOENT) => {}
+    rustix::fs::openat2(root, path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), resolve)
+}
+
+/// How many dangling symlinks one destination may lead through (the kernel's own limit).
+const MAX_LINKS: u32 = 40;
+
+fn make_in_root(root: &OwnedFd, dest: &Path, make: Make, depth: u32) -> rustix::io::Result<OwnedFd> {
+    match open_resolved(root, dest) {
+        Err(rustix::io::Errno::NOENT) if depth < MAX_LINKS => {}
         other => return other,
     }
-    let mut so_far = PathBuf::new();
-    let parts: Vec<_> = relative.components().collect();
+    let parts: Vec<_> = dest
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .collect();
+    let mut so_far = PathBuf::from("/");
     for (i, part) in parts.iter().enumerate() {
-        let parent = open(&so_far)?;
-        let last = i + 1 == parts.len();
-        let made = if last && make == Make::File {
-            rustix::fs::openat(
-                &parent,
-                part.as_os_str(),
-                OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
-                Mode::from_bits_truncate(0o644),
-            )
-            .map(drop)
-        } else {
-            rustix::fs::mkdirat(&parent, part.as_os_str(), Mode::from_bits_truncate(0o755))
-        };
-        match made {
-            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-            Err(e) => return Err(e),
+        let next = so_far.join(part);
+        if open_resolved(root, &next).is_err() {
+            let parent = open_resolved(root, &so_far)?;
+            match rustix::fs::readlinkat(&parent, part.as_os_str(), Vec::new()) {
+                // A dangling symlink: what it names is made, inside the root.
+                Ok(target) => {
+                    let target = PathBuf::from(std::ffi::OsStr::from_bytes(target.as_bytes()));
+                    let whole = so_far.join(target);
+                    let kind = if i + 1 == parts.len() { make } else { Make::Dir };
+                    make_in_root(root, &whole, kind, depth + 1)?;
+                }
+                Err(_) if i + 1 == parts.len() && make == Make::File => {
+                    rustix::fs::openat(
+                        &parent,
+                        part.as_os_str(),
+                        OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
+                        Mode::from_bits_truncate(0o644),
+                    )
+                    .map(drop)?;
+                }
+                Err(_) => match rustix::fs::mkdirat(&parent, part.as_os_str(), Mode::from_bits_truncate(0o755)) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(e),
+                },
+            }
         }
-        so_far.push(part);
+        so_far = next;
     }
-    open(relative)
+    open_resolved(root, dest)
 }
 
 /// The path through which the kernel reaches what `fd` is open on.
@@ -150,7 +186,13 @@ fn mount_one(root: &OwnedFd, m: &Mount) -> Result<(), InitFailure> {
                 step: "reading options".into(),
                 message: "an option contains a NUL byte".into(),
             })?;
-            let result = rustix::mount::mount(&source, proc_path(&target).as_c_str(), &m.fstype, m.flags, data.as_c_str());
+            let result = rustix::mount::mount(
+                &source,
+                proc_path(&target).as_c_str(),
+                &m.fstype,
+                m.flags,
+                data.as_c_str(),
+            );
             match result {
                 // A user namespace that does not own the pid namespace may
                 // not mount proc; nor sysfs without its own network
@@ -180,8 +222,14 @@ fn mount_one(root: &OwnedFd, m: &Mount) -> Result<(), InitFailure> {
 
 fn attach(tree: &OwnedFd, target: &OwnedFd) -> Result<(), InitFailure> {
     use rustix::mount::MoveMountFlags as F;
-    rustix::mount::move_mount(tree, c"", target, c"", F::MOVE_MOUNT_F_EMPTY_PATH | F::MOVE_MOUNT_T_EMPTY_PATH)
-        .map_err(rx("attaching the mount"))
+    rustix::mount::move_mount(
+        tree,
+        c"",
+        target,
+        c"",
+        F::MOVE_MOUNT_F_EMPTY_PATH | F::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(rx("attaching the mount"))
 }
 
 /// `mount_setattr` bits for a mount's flags: what to set and what to clear.
@@ -287,8 +335,13 @@ fn make_device(root: &OwnedFd, d: &Device, in_user_ns: bool) -> Result<(), InitF
     match rustix::fs::mknodat(&parent, name, file_type, mode, dev) {
         // Where mknod is refused (a user namespace), the host's node is bound.
         Err(rustix::io::Errno::PERM) if in_user_ns || file_type != rustix::fs::FileType::Fifo => {
-            rustix::fs::openat(&parent, name, OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_bits_truncate(0o644))
-                .map_err(rx(step.clone()))?;
+            rustix::fs::openat(
+                &parent,
+                name,
+                OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
+                Mode::from_bits_truncate(0o644),
+            )
+            .map_err(rx(step.clone()))?;
             let tree = rustix::mount::open_tree(
                 CWD,
                 &d.path,
