@@ -605,12 +605,13 @@ fn a_namespace_path_is_joined() {
     wait_for(|| (ns_inode(holder_pid, "net") != ns_inode(std::process::id() as i32, "net")).then_some(()));
     let path = format!("/proc/{holder_pid}/ns/net");
     bundle.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "network", "path": path}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]);
+    let holder_net = ns_inode(holder_pid, "net");
     let (code, out, err) = run_bundle(&rt, &bundle, "joinnet");
     let _ = holder.kill();
     let _ = holder.wait();
     assert_eq!(code, 0, "{err}");
     let mut lines = out.lines();
-    assert_eq!(lines.next().unwrap(), format!("net:[{}]", ns_inode(holder_pid, "net")));
+    assert_eq!(lines.next().unwrap(), format!("net:[{holder_net}]"));
     assert_ne!(
         lines.next().unwrap(),
         format!("uts:[{}]", ns_inode(std::process::id() as i32, "uts"))
