@@ -151,6 +151,11 @@ fn run() -> ! {
     if std::env::args_os().nth(1).is_some_and(|a| a == "unshare") {
         std::process::exit(unshare_cmd::unshare(parse_unshare()));
     }
+    // The OCI verbs engines call: parsed apart too (see oci::fast).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if let Some((global, verb)) = oci::fast::parse(&args) {
+        std::process::exit(oci::dispatch(&global, verb));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => exit_on_usage_error(err),

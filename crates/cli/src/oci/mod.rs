@@ -3,6 +3,7 @@
 //! flags (before the verb, as runc takes them) and runc's exit codes (0
 //! done, 1 failed; `run` in the foreground exits with the container's status).
 
+pub mod fast;
 mod log;
 mod spec;
 
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 /// theirs under /run/nsbox/labs: never mixed).
 pub const DEFAULT_ROOT: &str = "/run/nsbox/oci";
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, PartialEq)]
 pub struct GlobalOpts {
     /// Where the containers' state is kept (runc's --root).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_ROOT)]
@@ -45,7 +46,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, PartialEq)]
 pub struct CreateArgs {
     /// The bundle directory (config.json and the rootfs).
     #[arg(short, long, value_name = "DIR", default_value = ".")]
@@ -69,7 +70,7 @@ pub struct CreateArgs {
     id: String,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, PartialEq)]
 pub struct RunArgs {
     #[command(flatten)]
     create: CreateArgs,
@@ -81,13 +82,13 @@ pub struct RunArgs {
     keep: bool,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, PartialEq)]
 pub struct IdArg {
     /// The container's id.
     id: String,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, PartialEq)]
 pub struct KillArgs {
     /// Signal every process of the container.
     #[arg(short, long)]
@@ -99,7 +100,7 @@ pub struct KillArgs {
     signal: String,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, PartialEq)]
 pub struct DeleteArgs {
     /// Kill a running container first; a missing one is no error.
     #[arg(short, long)]
@@ -280,6 +281,18 @@ fn print_table(records: &[container::Record]) {
 }
 
 pub use spec::{features, spec, SpecArgs};
+
+/// Runs a verb the fast path understood.
+pub fn dispatch(global: &GlobalOpts, verb: fast::Verb) -> i32 {
+    match verb {
+        fast::Verb::Create(a) => create(global, a),
+        fast::Verb::Run(a) => run(global, a),
+        fast::Verb::Start(a) => start(global, a),
+        fast::Verb::State(a) => state(global, a),
+        fast::Verb::Kill(a) => kill(global, a),
+        fast::Verb::Delete(a) => delete(global, a),
+    }
+}
 
 /// `nsbox --version` as runc prints its own: a version line and the spec.
 pub fn print_version() -> i32 {
