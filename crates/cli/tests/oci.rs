@@ -511,6 +511,8 @@ fn mounts_masked_and_readonly_paths_and_readonly_root() {
     mounts.push(json!({"destination": "/data", "type": "bind", "source": host_dir.path(), "options": ["rbind", "ro", "nosuid", "nodev", "noexec"]}));
     mounts.push(json!({"destination": "/one/file", "type": "none", "source": host_dir.path().join("file"), "options": ["bind"]}));
     mounts.push(json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m", "mode=700", "noexec"]}));
+    mounts
+        .push(json!({"destination": "/recursive", "type": "tmpfs", "source": "tmpfs", "options": ["rro", "rnosuid"]}));
     let (code, out, err) = run_bundle(&rt, &bundle, "mounts");
     assert_eq!(code, 0, "{err}");
     let seen = mounts_seen(&out);
@@ -532,6 +534,13 @@ fn mounts_masked_and_readonly_paths_and_readonly_root() {
     }
     assert!(options("/one/file").starts_with("rw"), "{}", options("/one/file"));
     assert!(options("/scratch").contains("noexec"));
+    if nsbox_under_test() {
+        // runc 1.1.5 applies rro and its kin to binds only.
+        assert!(
+            options("/recursive").starts_with("ro") && options("/recursive").contains("nosuid"),
+            "rro, rnosuid"
+        );
+    }
     assert!(options("/proc/sys").starts_with("ro"), "readonlyPaths");
     assert!(options("/sys/firmware").starts_with("ro"), "maskedPaths: a directory");
     assert!(seen.iter().any(|(p, _)| p == "/proc/keys"), "maskedPaths: a file");
@@ -889,4 +898,237 @@ fn features_and_refused_global_flags() {
     let (code, _, err) = run(&["--rootless", "true", "list"]);
     assert_eq!(code, 1);
     assert!(err.contains("--rootless"), "{err}");
+}
+
+// ---- hooks ----
+
+/// A hook that writes its stdin and its mount namespace to `dir/KIND.*`.
+fn recording_hook(dir: &str, kind: &str) -> Value {
+    json!({"path": "/bin/sh", "args": ["sh", "-c",
+        format!("cat > {dir}/{kind}.json; readlink /proc/self/ns/mnt > {dir}/{kind}.mnt; echo \"$MARK\" > {dir}/{kind}.env")],
+        "env": [format!("MARK={kind}")]})
+}
+
+/// All six hooks run, in the runtime's or the container's namespaces as the
+/// spec says, each with the state JSON (its status of that moment) on stdin.
+#[test]
+fn the_six_hooks_run_where_and_when_the_spec_says() {
+    let (rt, mut bundle) = setup!(&["true"]);
+    let seen = tempfile::tempdir().unwrap();
+    let host_dir = seen.path().to_str().unwrap().to_string();
+    // startContainer runs inside the container: it writes through a bind.
+    bundle.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/seen", "type": "bind", "source": host_dir, "options": ["rbind", "rw"]}));
+    let kinds = [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ];
+    let mut hooks = serde_json::Map::new();
+    for kind in kinds {
+        let dir = if kind == "startContainer" {
+            "/seen"
+        } else {
+            host_dir.as_str()
+        };
+        hooks.insert(kind.to_string(), json!([recording_hook(dir, kind)]));
+    }
+    bundle.config["hooks"] = Value::Object(hooks);
+    let (c, path) = (id("hooks"), bundle.write().to_string());
+    let host_mnt = std::fs::read_link("/proc/self/ns/mnt")
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    rt.ok(&["create", "--bundle", &path, &c]);
+    let read = |kind: &str, ext: &str| std::fs::read_to_string(seen.path().join(format!("{kind}.{ext}"))).ok();
+    for kind in ["prestart", "createRuntime", "createContainer"] {
+        assert!(read(kind, "json").is_some(), "{kind} ran at create");
+    }
+    assert!(read("startContainer", "json").is_none(), "not before start");
+    rt.ok(&["start", &c]);
+    wait_for(|| (rt.status(&c) == "stopped").then_some(()));
+    rt.ok(&["delete", &c]);
+    for kind in kinds {
+        let state: Value = serde_json::from_str(&read(kind, "json").unwrap_or_else(|| panic!("{kind} ran"))).unwrap();
+        assert_eq!(state["id"], c.as_str(), "{kind}");
+        assert_eq!(read(kind, "env").unwrap().trim(), kind, "{kind}: its env");
+        let in_runtime = read(kind, "mnt").unwrap().trim() == host_mnt;
+        let expected_in_runtime = !matches!(kind, "createContainer" | "startContainer");
+        assert_eq!(in_runtime, expected_in_runtime, "{kind}: the namespace it ran in");
+    }
+    let status = |kind: &str| serde_json::from_str::<Value>(&read(kind, "json").unwrap()).unwrap()["status"].clone();
+    assert_eq!(status("createRuntime"), "creating");
+    assert_eq!(status("poststop"), "stopped");
+}
+
+/// A failing createRuntime hook fails `create`, and nothing is left.
+#[test]
+fn a_failing_hook_fails_create_and_leaves_nothing() {
+    let (rt, mut bundle) = setup!(&["sleep", "1000"]);
+    bundle.config["hooks"] =
+        json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo no >&2; exit 3"]}]});
+    let (c, path) = (id("hookfail"), bundle.write().to_string());
+    let (code, _, err) = rt.run(&["create", "--bundle", &path, &c]);
+    assert_eq!(code, 1, "{err}");
+    if nsbox_under_test() {
+        assert!(
+            err.contains("hooks.createRuntime[0]") && err.contains("exit status 3"),
+            "{err}"
+        );
+    }
+    assert!(rt.ids().is_empty(), "no record");
+}
+
+// ---- more of config.json and the flags ----
+
+/// A new user namespace with the mappings given: root inside is the
+/// mapped id outside.
+#[test]
+fn user_namespace_with_mappings() {
+    let (rt, mut bundle) = setup!(&["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u"]);
+    let ns = bundle.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.push(json!({"type": "user"}));
+    bundle.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    bundle.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // The rootfs's files belong to host root, unmapped inside: read-only use only.
+    let (code, out, err) = run_bundle(&rt, &bundle, "userns");
+    assert_eq!(code, 0, "{err}");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words, ["0", "100000", "65536", "0", "100000", "65536", "0"], "{out}");
+}
+
+/// cgroup and time namespaces of their own; `linux.timeOffsets` for the clocks.
+#[test]
+fn cgroup_and_time_namespaces() {
+    require_time_namespaces!();
+    if !nsbox_under_test() {
+        eprintln!("SKIPPED: runc 1.1.5 has no time namespaces (runc 1.2 has)");
+        return;
+    }
+    let (rt, mut bundle) = setup!(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/cgroup; readlink /proc/self/ns/time; cat /proc/self/timens_offsets; cat /proc/uptime"
+    ]);
+    let ns = bundle.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.push(json!({"type": "cgroup"}));
+    ns.push(json!({"type": "time"}));
+    bundle.config["linux"]["timeOffsets"] = json!({"boottime": {"secs": 86400}, "monotonic": {"secs": 3600}});
+    let (code, out, err) = run_bundle(&rt, &bundle, "cgtime");
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let me = std::process::id() as i32;
+    assert_ne!(lines[0], format!("cgroup:[{}]", ns_inode(me, "cgroup")));
+    assert_ne!(lines[1], format!("time:[{}]", ns_inode(me, "time")));
+    assert!(
+        out.contains("monotonic") && out.contains("3600") && out.contains("86400"),
+        "{out}"
+    );
+    let uptime: f64 = lines
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(uptime >= 86400.0, "boottime moved a day ahead: {uptime}");
+}
+
+/// `--preserve-fds N` passes descriptors 3 .. 3+N; others never reach the container.
+#[test]
+fn preserve_fds_and_nothing_else_leaks() {
+    let (rt, bundle) = setup!(&["sh", "-c", "cat <&3; ls /proc/self/fd | sort -n | tr '\\n' ' '"]);
+    let (c, path) = (id("fds"), bundle.write().to_string());
+    let file = bundle.path().join("passed");
+    std::fs::write(&file, "through fd 3\n").unwrap();
+    let f = std::fs::File::open(&file).unwrap();
+    let out_path = bundle.path().join("out");
+    let mut cmd = rt.cmd(&["run", "--preserve-fds", "1", "--bundle", &path, &c]);
+    cmd.stdout(std::fs::File::create(&out_path).unwrap());
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let raw = f.as_raw_fd();
+    // SAFETY: dup2 and fcntl in the child before exec, on descriptors
+    // that are open; nothing else runs there.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(raw, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    assert!(cmd.status().unwrap().success());
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    // 0-2, 3 passed; the one ls opens for /proc/self/fd is the last.
+    assert!(out.starts_with("through fd 3\n0 1 2 3 4 "), "{out:?}");
+    assert_eq!(out.lines().nth(1).unwrap().split_whitespace().count(), 5, "{out:?}");
+}
+
+/// `--no-pivot` moves the rootfs onto / and chroots: the container sees
+/// only its rootfs all the same.
+#[test]
+fn no_pivot_still_shows_only_the_rootfs() {
+    let (rt, bundle) = setup!(&["sh", "-c", "ls /; cat /proc/self/mountinfo | wc -l"]);
+    let (c, path) = (id("nopivot"), bundle.write().to_string());
+    let (code, out, err) = rt.run(&["run", "--no-pivot", "--bundle", &path, &c]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("probe") && !out.contains("home\n"), "{out}");
+}
+
+/// `hostname` and `domainname` without a uts namespace of its own are
+/// refused: they would rename the host.
+#[test]
+fn hostname_without_a_uts_namespace_is_refused() {
+    let (rt, mut bundle) = setup!(&["true"]);
+    bundle.config["linux"]["namespaces"] =
+        json!([{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "mount"}]);
+    let (code, _, err) = run_bundle(&rt, &bundle, "nouts");
+    assert_eq!(code, 1, "{err}");
+    if nsbox_under_test() {
+        assert!(err.contains("hostname"), "{err}");
+        // runc 1.1.5 does not check domainname (1.2 does); nsbox does.
+        bundle.config["hostname"] = json!("");
+        bundle.config["domainname"] = json!("example.org");
+        let (code, _, err) = run_bundle(&rt, &bundle, "nouts2");
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("domainname"), "{err}");
+    }
+    assert!(rt.ids().is_empty());
+}
+
+/// `list --format json` is runc's array of containers.
+#[test]
+fn list_as_json() {
+    let (rt, bundle) = setup!(&["sleep", "1000"]);
+    let (c, path) = (id("listjson"), bundle.write().to_string());
+    rt.ok(&["create", "--bundle", &path, &c]);
+    let list: Value = serde_json::from_str(&rt.ok(&["list", "--format", "json"])).unwrap();
+    let item = &list.as_array().unwrap()[0];
+    assert_eq!(item["id"], c.as_str());
+    assert_eq!(item["status"], "created");
+    assert_eq!(item["bundle"], path.as_str());
+    assert!(item["pid"].as_i64().unwrap() > 0);
+    assert!(item["created"].as_str().unwrap().ends_with('Z'));
+    let table = rt.ok(&["list"]);
+    assert!(table.starts_with("ID") && table.contains(&c), "{table}");
+}
+
+/// `linux.personality` LINUX32: `uname -m` says so inside.
+#[test]
+fn personality_linux32() {
+    if !nsbox_under_test() {
+        eprintln!("SKIPPED: runc 1.1.5 has no linux.personality (runc 1.2 has)");
+        return;
+    }
+    let (rt, mut bundle) = setup!(&["uname", "-m"]);
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/uname"));
+    bundle.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    let (code, out, err) = run_bundle(&rt, &bundle, "pers");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "i686", "x86_64 under LINUX32");
 }

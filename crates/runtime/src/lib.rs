@@ -7,6 +7,7 @@ pub mod config;
 pub mod container;
 pub mod enter;
 pub mod exec;
+pub mod hooks;
 pub mod init;
 pub mod netns_exec;
 pub mod process;

@@ -30,13 +30,26 @@ pub fn exit_now(code: i32) -> ! {
 /// A program started with, say, stdout closed would otherwise hand fd 1 to
 /// the next file it opens, and later writes meant for stdout would land there.
 pub fn open_closed_std_fds() {
-    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
-        fd,
-        events: 0,
-        revents: 0,
-    });
-    // SAFETY: `fds` is a live array of three pollfd structures, and its
-    // length is passed with it; a zero timeout never blocks.
+    open_closed_fds(&[0, 1, 2]);
+}
+
+/// Opens /dev/null on each of `wanted` (ascending, each the lowest it may
+/// be) that is closed: descriptors a caller promised to pass on (runc's
+/// `--preserve-fds`) must not be taken by files nsbox opens for itself.
+pub fn open_closed_fds(wanted: &[i32]) {
+    let mut fds: Vec<libc::pollfd> = wanted
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: 0,
+            revents: 0,
+        })
+        .collect();
+    if fds.is_empty() {
+        return;
+    }
+    // SAFETY: `fds` is a live array of pollfd structures, and its length is
+    // passed with it; a zero timeout never blocks.
     let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
     if rc < 0 {
         return;
@@ -163,5 +176,16 @@ pub mod ids {
 
     pub fn egid() -> u32 {
         rustix::process::getegid().as_raw()
+    }
+}
+
+/// Sets the calling process's execution domain (personality(2)).
+pub fn personality(persona: u32) -> std::io::Result<()> {
+    // SAFETY: personality takes a plain integer and touches no memory of ours.
+    let rc = unsafe { libc::personality(persona as libc::c_ulong) };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
     }
 }

@@ -177,7 +177,16 @@ fn verb(global: &GlobalOpts, f: impl FnOnce(&Root) -> Result<i32, ContainerError
     }
 }
 
+/// Holds the descriptors `--preserve-fds` promises (3 .. 3+N) open, so
+/// that no file nsbox opens for itself takes one of their numbers and
+/// reaches the container in its place.
+fn reserve_preserved_fds(n: u32) {
+    let wanted: Vec<i32> = (3..3 + n.min(1 << 16) as i32).collect();
+    nsbox_sys::open_closed_fds(&wanted);
+}
+
 pub fn create(global: &GlobalOpts, args: CreateArgs) -> i32 {
+    reserve_preserved_fds(args.preserve_fds);
     verb(global, |root| {
         container::create(root, &args.id, &args.options()?)?;
         Ok(0)
@@ -185,6 +194,7 @@ pub fn create(global: &GlobalOpts, args: CreateArgs) -> i32 {
 }
 
 pub fn run(global: &GlobalOpts, args: RunArgs) -> i32 {
+    reserve_preserved_fds(args.create.preserve_fds);
     verb(global, |root| {
         let opts = args.create.options()?;
         container::run(root, &args.create.id, &opts, args.detach, args.keep)

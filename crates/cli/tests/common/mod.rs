@@ -256,7 +256,7 @@ pub fn busybox_rootfs() -> Option<tempfile::TempDir> {
     ] {
         std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
     }
-    for d in ["proc", "dev", "tmp", "etc"] {
+    for d in ["proc", "dev", "tmp", "etc", "sys"] {
         std::fs::create_dir_all(dir.path().join(d)).unwrap();
     }
     Some(dir)

@@ -43,6 +43,9 @@ pub struct Config {
     pub resources: Resources,
     /// Clock offsets for a new time namespace: (monotonic, boottime) seconds.
     pub time_offsets: Option<(i64, i64)>,
+    pub hooks: crate::hooks::Hooks,
+    /// `linux.personality`: the execution domain (PER_LINUX or PER_LINUX32).
+    pub personality: Option<u32>,
 }
 
 /// A namespace the container gets: a new one, or an existing one joined by path.
@@ -96,6 +99,9 @@ pub struct Mount {
     pub cleared: MountFlags,
     /// Applied after the mount, recursively where the option says `r...`.
     pub propagation: Option<MountPropagationFlags>,
+    /// `mount_setattr` bits set and cleared on the whole tree (`rro`, ...).
+    pub recursive_set: u64,
+    pub recursive_clear: u64,
     /// The options the file system itself reads (`mode=755,size=64k`).
     pub data: String,
 }

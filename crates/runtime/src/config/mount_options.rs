@@ -4,6 +4,7 @@
 //! system's own data (`mode=755`). A bare word that is none of these is a
 //! typo, refused here rather than left for the kernel's EINVAL.
 
+use nsbox_sys::mount::attr;
 use rustix::mount::{MountFlags, MountPropagationFlags as P};
 
 /// What one option means.
@@ -14,6 +15,12 @@ pub enum Meaning {
     Propagation(P),
     Bind {
         recursive: bool,
+    },
+    /// runc's recursive attributes (`rro`, `rnosuid`, ...): `mount_setattr`
+    /// bits set and cleared on the mount and every mount under it.
+    Recursive {
+        set: u64,
+        clear: u64,
     },
     /// Passed to the file system as data.
     Data,
@@ -128,11 +135,60 @@ pub fn meaning(option: &str) -> Result<Meaning, OptionError> {
         "rslave" => Propagation(P::DOWNSTREAM | P::REC),
         "unbindable" => Propagation(P::UNBINDABLE),
         "runbindable" => Propagation(P::UNBINDABLE | P::REC),
-        // Spec 1.2's id-mapped mounts and runc's recursive attributes
-        // (mount_setattr): known names, not built yet.
-        "idmap" | "ridmap" | "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec"
-        | "rnoatime" | "ratime" | "rrelatime" | "rnorelatime" | "rstrictatime" | "rnostrictatime" | "rnodiratime"
-        | "rdiratime" | "tmpcopyup" => return Err(OptionError::Unsupported(option.into())),
+        "rro" => Recursive {
+            set: attr::RDONLY,
+            clear: 0,
+        },
+        "rrw" => Recursive {
+            set: 0,
+            clear: attr::RDONLY,
+        },
+        "rnosuid" => Recursive {
+            set: attr::NOSUID,
+            clear: 0,
+        },
+        "rsuid" => Recursive {
+            set: 0,
+            clear: attr::NOSUID,
+        },
+        "rnodev" => Recursive {
+            set: attr::NODEV,
+            clear: 0,
+        },
+        "rdev" => Recursive {
+            set: 0,
+            clear: attr::NODEV,
+        },
+        "rnoexec" => Recursive {
+            set: attr::NOEXEC,
+            clear: 0,
+        },
+        "rexec" => Recursive {
+            set: 0,
+            clear: attr::NOEXEC,
+        },
+        "rnodiratime" => Recursive {
+            set: attr::NODIRATIME,
+            clear: 0,
+        },
+        "rdiratime" => Recursive {
+            set: 0,
+            clear: attr::NODIRATIME,
+        },
+        "rnoatime" => Recursive {
+            set: attr::NOATIME,
+            clear: attr::ATIME_MASK,
+        },
+        "rrelatime" => Recursive {
+            set: attr::RELATIME,
+            clear: attr::ATIME_MASK,
+        },
+        "rstrictatime" => Recursive {
+            set: attr::STRICTATIME,
+            clear: attr::ATIME_MASK,
+        },
+        // Spec 1.2's id-mapped mounts, and crun's tmpcopyup: known names, not built yet.
+        "idmap" | "ridmap" | "tmpcopyup" => return Err(OptionError::Unsupported(option.into())),
         o if o.contains('=') || BARE_DATA.contains(&o) => Data,
         _ => return Err(OptionError::Unknown(option.into())),
     })
@@ -164,6 +220,13 @@ mod tests {
         assert_eq!(meaning("newinstance"), Ok(Meaning::Data));
         assert_eq!(meaning("nodevv"), Err(OptionError::Unknown("nodevv".into())));
         assert_eq!(meaning("idmap"), Err(OptionError::Unsupported("idmap".into())));
+        assert_eq!(
+            meaning("rro"),
+            Ok(Meaning::Recursive {
+                set: attr::RDONLY,
+                clear: 0
+            })
+        );
     }
 
     #[test]

@@ -141,9 +141,6 @@ fn translate(bundle: &Path, spec: &Spec) -> Checked<Config> {
             return Err(refuse(name, "this runtime runs Linux containers only"));
         }
     }
-    if spec.hooks().as_ref().is_some_and(has_hooks) {
-        return Err(not_yet("hooks", 15));
-    }
     let linux = spec.linux().clone().unwrap_or_default();
     let namespaces = namespaces(&linux)?;
     let has = |k: NsKind| namespaces.iter().any(|n| n.kind == k);
@@ -203,6 +200,8 @@ fn translate(bundle: &Path, spec: &Spec) -> Checked<Config> {
         mounts,
         process,
         time_offsets,
+        hooks: hooks(spec)?,
+        personality: personality(&linux)?,
     })
 }
 
@@ -218,17 +217,54 @@ fn check_version(version: &str) -> Checked<()> {
     }
 }
 
-fn has_hooks(hooks: &oci_spec::runtime::Hooks) -> bool {
-    [
-        hooks.prestart(),
-        hooks.create_runtime(),
-        hooks.create_container(),
-        hooks.start_container(),
-        hooks.poststart(),
-        hooks.poststop(),
-    ]
-    .iter()
-    .any(|h| h.as_ref().is_some_and(|h| !h.is_empty()))
+fn hooks(spec: &Spec) -> Checked<crate::hooks::Hooks> {
+    let Some(h) = spec.hooks() else {
+        return Ok(crate::hooks::Hooks::default());
+    };
+    let list = |name: &str, hooks: &Option<Vec<oci_spec::runtime::Hook>>| -> Checked<Vec<crate::hooks::Hook>> {
+        hooks
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, hook)| {
+                let field = format!("hooks.{name}[{i}]");
+                if !hook.path().is_absolute() {
+                    return Err(refuse(format!("{field}.path"), "must be an absolute path"));
+                }
+                let timeout = match hook.timeout() {
+                    None => None,
+                    Some(t) if t > 0 => Some(t as u64),
+                    Some(t) => return Err(refuse(format!("{field}.timeout"), format!("{t}: must be above 0"))),
+                };
+                Ok(crate::hooks::Hook {
+                    path: hook.path().clone(),
+                    args: hook.args().clone().unwrap_or_default(),
+                    env: hook.env().clone().unwrap_or_default(),
+                    timeout,
+                })
+            })
+            .collect()
+    };
+    Ok(crate::hooks::Hooks {
+        prestart: list("prestart", h.prestart())?,
+        create_runtime: list("createRuntime", h.create_runtime())?,
+        create_container: list("createContainer", h.create_container())?,
+        start_container: list("startContainer", h.start_container())?,
+        poststart: list("poststart", h.poststart())?,
+        poststop: list("poststop", h.poststop())?,
+    })
+}
+
+fn personality(linux: &oci_spec::runtime::Linux) -> Checked<Option<u32>> {
+    let Some(p) = linux.personality() else { return Ok(None) };
+    if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(not_yet("linux.personality.flags", 15));
+    }
+    // PER_LINUX and PER_LINUX32 (linux/personality.h).
+    Ok(Some(match p.domain() {
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    }))
 }
 
 fn ns_kind(typ: LinuxNamespaceType) -> NsKind {
@@ -486,6 +522,8 @@ fn mount(bundle: &Path, i: usize, m: &oci_spec::runtime::Mount) -> Checked<Mount
         flags: MountFlags::empty(),
         cleared: MountFlags::empty(),
         propagation: None,
+        recursive_set: 0,
+        recursive_clear: 0,
         data: String::new(),
     };
     for (j, option) in m.options().iter().flatten().enumerate() {
@@ -505,6 +543,10 @@ fn mount(bundle: &Path, i: usize, m: &oci_spec::runtime::Mount) -> Checked<Mount
             }
             Meaning::Propagation(p) => out.propagation = Some(p),
             Meaning::Bind { recursive } => out.kind = MountKind::Bind { recursive },
+            Meaning::Recursive { set, clear } => {
+                out.recursive_set = (out.recursive_set & !clear) | set;
+                out.recursive_clear = (out.recursive_clear & !set) | clear;
+            }
             Meaning::Data => {
                 if !out.data.is_empty() {
                     out.data.push(',');
@@ -785,9 +827,6 @@ fn refuse_linux_extras(linux: &oci_spec::runtime::Linux) -> Checked<()> {
     }
     if linux.memory_policy().is_some() {
         return Err(not_yet("linux.memoryPolicy", 16));
-    }
-    if linux.personality().is_some() {
-        return Err(not_yet("linux.personality", 15));
     }
     if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(not_yet("linux.netDevices", 15));

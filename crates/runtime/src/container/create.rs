@@ -65,6 +65,7 @@ pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<Created, Co
         cgroups: Vec::new(),
         own_pid_ns: config.has(NsKind::Pid),
         created: now_rfc3339(),
+        hooks: config.hooks.clone(),
     };
     let mut undo = Undo {
         entry: Some(entry),
@@ -78,7 +79,7 @@ pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<Created, Co
         record.cgroups = undo.cgroups.clone();
     }
     let listener = listen(entry.dir(), id)?;
-    let pid = spawn(&config, id, opts, listener, &mut undo)?;
+    let pid = spawn(&config, &record, opts, listener, &mut undo)?;
     record.process = Some(ProcessIdentity::of(pid).map_err(io_err(id, "reading the container process's identity"))?);
     record.status = Status::Created;
     if let Some(path) = &opts.pid_file {
@@ -141,11 +142,12 @@ fn listen(dir: &Path, id: &str) -> Result<OwnedFd, ContainerError> {
 /// Makes the container's process and waits until it is set up.
 fn spawn(
     config: &Config,
-    id: &str,
+    record: &Record,
     opts: &CreateOptions,
     listener: OwnedFd,
     undo: &mut Undo,
 ) -> Result<i32, ContainerError> {
+    let id = record.id.as_str();
     // A pid or time namespace joined by path applies to children: joined
     // here, before the clone (this process exits soon, it has no children else).
     for (kind, path) in config.joins() {
@@ -201,23 +203,56 @@ fn spawn(
                 write_map(pid, IdKind::Gid, &config.gid_maps).map_err(|e| ContainerError::Usage(e.to_string()))?;
             }
             cgroups::add(&undo.cgroups, pid)?;
-            parent_end
-                .send(&Message::Go)
-                .map_err(io_err(id, "starting the container's set-up"))?;
-            match parent_end
-                .recv()
-                .map_err(io_err(id, "reading the container's report"))?
-            {
-                Some(Message::Ready) => Ok(pid),
-                Some(Message::Failed(failure)) => Err(ContainerError::Init {
+            talk_to_child(&parent_end, config, record, pid)
+        }
+    }
+}
+
+/// The parent's side of the set-up: the state for the child's hooks, Go,
+/// the runtime's hooks when the child asks, until Ready or a failure.
+fn talk_to_child(
+    channel: &channel::Channel,
+    config: &Config,
+    record: &Record,
+    pid: i32,
+) -> Result<i32, ContainerError> {
+    let id = record.id.as_str();
+    let state = record.hook_state(Status::Creating, Some(pid));
+    let hooks = &config.hooks;
+    if !hooks.create_container.is_empty() || !hooks.start_container.is_empty() {
+        channel
+            .send(&Message::State(state.clone()))
+            .map_err(io_err(id, "starting the container's set-up"))?;
+    }
+    channel
+        .send(&Message::Go)
+        .map_err(io_err(id, "starting the container's set-up"))?;
+    loop {
+        match channel.recv().map_err(io_err(id, "reading the container's report"))? {
+            Some(Message::Ready) => return Ok(pid),
+            Some(Message::RuntimeHooks) => {
+                let hook_err = |source| ContainerError::Hook {
+                    id: id.to_string(),
+                    source,
+                };
+                crate::hooks::run_all("prestart", &hooks.prestart, &state).map_err(hook_err)?;
+                crate::hooks::run_all("createRuntime", &hooks.create_runtime, &state).map_err(hook_err)?;
+                channel
+                    .send(&Message::Go)
+                    .map_err(io_err(id, "resuming the container's set-up"))?;
+            }
+            Some(Message::Failed(failure)) => {
+                return Err(ContainerError::Init {
                     id: id.to_string(),
                     failure,
-                }),
-                _ => Err(ContainerError::Io {
+                })
+            }
+            _ => {
+                return Err(ContainerError::Io {
                     id: id.to_string(),
                     step: "setting the container up",
                     source: std::io::Error::other("the container's process ended without a report"),
-                }),
+                })
             }
         }
     }

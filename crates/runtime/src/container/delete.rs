@@ -33,6 +33,11 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), ContainerError> 
         }
     }
     crate::cgroup::oci::remove(&record.cgroups)?;
+    let state = record.hook_state(Status::Stopped, None);
+    if let Err(e) = crate::hooks::run_all("poststop", &record.hooks.poststop, &state) {
+        // The spec has poststop failures logged, and the delete goes on.
+        eprintln!("nsbox: warning: container {id}: {e}");
+    }
     entry.remove()?;
     Ok(())
 }

@@ -48,6 +48,11 @@ pub enum ContainerError {
         status: Status,
         what: &'static str,
     },
+    #[error("container {id}: {source}")]
+    Hook {
+        id: String,
+        source: crate::hooks::HookError,
+    },
     #[error("{0}")]
     Usage(String),
     #[error("container {id}: writing the pid file {}: {}", path.display(), nsbox_sys::errno::describe(source))]
@@ -90,6 +95,16 @@ impl Record {
             bundle: self.bundle.clone(),
             annotations: self.annotations.clone(),
         }
+    }
+}
+
+impl Record {
+    /// The state JSON a hook reads: this record, as `status` with process `pid`.
+    pub fn hook_state(&self, status: Status, pid: Option<i32>) -> String {
+        let mut state = self.oci_state();
+        state.status = status;
+        state.pid = pid;
+        serde_json::to_string(&state).expect("plain data")
     }
 }
 

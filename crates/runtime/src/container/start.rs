@@ -31,6 +31,17 @@ pub fn start(root: &Root, id: &str) -> Result<(), ContainerError> {
         Some((1, [])) => {
             record.status = Status::Running;
             entry.write(&record)?;
+            let pid = record.process.map(|p| p.pid);
+            let state = record.hook_state(Status::Running, pid);
+            if let Err(source) = crate::hooks::run_all("poststart", &record.hooks.poststart, &state) {
+                // Spec 1.3: a failed poststart hook fails the start; the
+                // container does not run on unnoticed.
+                let _ = super::kill::signal_container(&record, libc::SIGKILL, true);
+                return Err(ContainerError::Hook {
+                    id: id.to_string(),
+                    source,
+                });
+            }
             Ok(())
         }
         Some((1, why)) => {

@@ -61,6 +61,9 @@ pub struct Record {
     /// When `create` made it (RFC 3339, UTC).
     #[serde(default)]
     pub created: String,
+    /// The hooks `start` and `delete` run (poststart, poststop).
+    #[serde(default)]
+    pub hooks: crate::hooks::Hooks,
 }
 
 impl Record {
@@ -244,6 +247,7 @@ mod tests {
             cgroups: Vec::new(),
             own_pid_ns: false,
             created: String::new(),
+            hooks: Default::default(),
         }
     }
 

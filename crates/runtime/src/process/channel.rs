@@ -5,8 +5,10 @@
 //! ```text
 //! parent                         child
 //!   writes id maps, cgroups
-//!   Go                   ───▶
-//!                                joins, mounts, pivots, drops privileges
+//!   [State(json)]; Go    ───▶
+//!                                joins, mounts
+//!                        ◀───   [RuntimeHooks]   (prestart, createRuntime)
+//!   [Go]                 ───▶   createContainer hooks, pivots, drops privileges
 //!                        ◀───   Ready | Failed { step, message }
 //! ```
 
@@ -26,7 +28,14 @@ pub struct InitFailure {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Message {
     /// Parent → child: the maps are written and the cgroups joined; go on.
+    /// (Also the answer to `RuntimeHooks`.)
     Go,
+    /// Parent → child, before `Go` when the container has hooks: the state
+    /// JSON the hooks the child runs get on their stdin.
+    State(String),
+    /// Child → parent: the mounts are made; run the prestart and
+    /// createRuntime hooks, then say `Go`.
+    RuntimeHooks,
     /// Child → parent: set up; blocked until `start`.
     Ready,
     Failed(InitFailure),

@@ -62,10 +62,16 @@ pub fn run(ctx: InitContext) -> ! {
     if nsbox_sys::close_fds_from(3 + ctx.preserve_fds, &keep).is_err() {
         nsbox_sys::exit_now(EXIT_INIT_FAILED);
     }
-    if !matches!(ctx.channel.recv(), Ok(Some(Message::Go))) {
-        nsbox_sys::exit_now(EXIT_INIT_FAILED);
+    let mut state = None;
+    loop {
+        match ctx.channel.recv() {
+            Ok(Some(Message::Go)) => break,
+            Ok(Some(Message::State(json))) => state = Some(json),
+            _ => nsbox_sys::exit_now(EXIT_INIT_FAILED),
+        }
     }
-    let program = match set_up(&ctx) {
+    let state = state.unwrap_or_default();
+    let program = match set_up(&ctx, &state) {
         Ok(program) => program,
         Err(failure) => {
             let _ = ctx.channel.send(&Message::Failed(failure));
@@ -88,6 +94,20 @@ pub fn run(ctx: InitContext) -> ! {
     // closes on exec, and a message before the close means exec failed.
     use std::io::Write;
     let _ = starter.write_all(&[1]);
+    let hooks = &ctx.config.hooks.start_container;
+    if !hooks.is_empty() {
+        let state = state.replacen("\"status\":\"creating\"", "\"status\":\"created\"", 1);
+        if let Err(e) = crate::hooks::run_all("startContainer", hooks, &state) {
+            let _ = write!(starter, "{e}");
+            nsbox_sys::exit_now(EXIT_INIT_FAILED);
+        }
+    }
+    if let Some(domain) = ctx.config.personality {
+        if let Err(e) = nsbox_sys::personality(domain) {
+            let _ = write!(starter, "setting linux.personality: {}", nsbox_sys::errno::describe(&e));
+            nsbox_sys::exit_now(EXIT_INIT_FAILED);
+        }
+    }
     let err = nsbox_sys::execve(&program.path, &argv, &envp);
     let code = if err.kind() == io::ErrorKind::NotFound {
         127
@@ -137,7 +157,7 @@ impl Program {
 }
 
 /// Every step, in order. Each names itself in its failure.
-fn set_up(ctx: &InitContext) -> Result<Program, InitFailure> {
+fn set_up(ctx: &InitContext, state: &str) -> Result<Program, InitFailure> {
     let config = ctx.config;
     join_namespaces(config)?;
     if config.creates(NsKind::User) {
@@ -158,7 +178,18 @@ fn set_up(ctx: &InitContext) -> Result<Program, InitFailure> {
     if let Some(name) = &config.domainname {
         rustix::system::setdomainname(name.as_bytes()).map_err(rx(format!("setting the domain name {name:?}")))?;
     }
-    mounts::build_root(config, ctx.no_pivot)?;
+    mounts::build_root(config)?;
+    if !config.hooks.prestart.is_empty() || !config.hooks.create_runtime.is_empty() {
+        let sent = ctx.channel.send(&Message::RuntimeHooks);
+        if sent.is_err() || !matches!(ctx.channel.recv(), Ok(Some(Message::Go))) {
+            nsbox_sys::exit_now(EXIT_INIT_FAILED);
+        }
+    }
+    crate::hooks::run_all("createContainer", &config.hooks.create_container, state).map_err(|e| InitFailure {
+        step: "running the createContainer hooks".into(),
+        message: e.to_string(),
+    })?;
+    mounts::enter_root(config, ctx.no_pivot)?;
     for (key, value) in &config.sysctl {
         let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
         std::fs::write(&path, value).map_err(fail(format!("setting sysctl {key} to {value:?}")))?;

@@ -15,7 +15,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-pub(super) fn build_root(config: &Config, no_pivot: bool) -> Result<(), InitFailure> {
+/// Everything before pivot_root: `/` a slave, the rootfs a mount of its
+/// own, `mounts` in order, the devices.
+pub(super) fn build_root(config: &Config) -> Result<(), InitFailure> {
     let root_propagation = if config.rootfs_propagation.contains(P::SHARED) {
         config.rootfs_propagation
     } else {
@@ -51,8 +53,13 @@ pub(super) fn build_root(config: &Config, no_pivot: bool) -> Result<(), InitFail
         make_devices(&root_fd, &default_devices(), config.creates(nsbox_ns::NsKind::User))?;
         make_dev_links(&root_fd)?;
     }
-    make_devices(&root_fd, &config.devices, config.creates(nsbox_ns::NsKind::User))?;
-    drop(root_fd);
+    make_devices(&root_fd, &config.devices, config.creates(nsbox_ns::NsKind::User))
+}
+
+/// After the hooks that run before it: pivot_root (or MS_MOVE and chroot),
+/// read-only and masked paths, a read-only root, the root's propagation.
+pub(super) fn enter_root(config: &Config, no_pivot: bool) -> Result<(), InitFailure> {
+    let rootfs = &config.rootfs;
     if no_pivot {
         move_root(rootfs)?;
     } else {
@@ -211,9 +218,9 @@ fn mount_one(root: &OwnedFd, m: &Mount) -> Result<(), InitFailure> {
                 }
                 other => other.map_err(rx("mounting"))?,
             }
-            if let Some(p) = m.propagation {
+            if m.propagation.is_some() || m.recursive_set != 0 || m.recursive_clear != 0 {
                 let mounted = open_in_root(root, &m.destination, Make::Dir).map_err(rx("opening the mount"))?;
-                rustix::mount::mount_change(proc_path(&mounted).as_c_str(), p).map_err(rx("setting propagation"))?;
+                finish_mount(&mounted, m)?;
             }
             Ok(())
         }
@@ -280,9 +287,22 @@ fn bind(root: &OwnedFd, m: &Mount, recursive: bool) -> Result<(), InitFailure> {
     let make = if source.is_dir() { Make::Dir } else { Make::File };
     let target = open_in_root(root, &m.destination, make).map_err(rx("creating the mount point"))?;
     attach(&tree, &target)?;
-    if let Some(p) = m.propagation {
+    if m.propagation.is_some() || m.recursive_set != 0 || m.recursive_clear != 0 {
         let mounted = open_in_root(root, &m.destination, make).map_err(rx("opening the mount"))?;
-        rustix::mount::mount_change(proc_path(&mounted).as_c_str(), p).map_err(rx("setting propagation"))?;
+        finish_mount(&mounted, m)?;
+    }
+    Ok(())
+}
+
+/// What is set on a mount once it is in place: the recursive attributes
+/// (`rro`, ...) on it and every mount under it, then its propagation.
+fn finish_mount(mounted: &OwnedFd, m: &Mount) -> Result<(), InitFailure> {
+    if m.recursive_set != 0 || m.recursive_clear != 0 {
+        nsbox_sys::mount::set_tree_attrs(mounted, m.recursive_set, m.recursive_clear, true)
+            .map_err(fail("setting the recursive options"))?;
+    }
+    if let Some(p) = m.propagation {
+        rustix::mount::mount_change(proc_path(mounted).as_c_str(), p).map_err(rx("setting propagation"))?;
     }
     Ok(())
 }
