@@ -700,6 +700,27 @@ fn memory_and_pids_limits() {
 
 // ---- bad input ----
 
+/// The cgroup directories called `name`, in any hierarchy, at any depth.
+fn cgroups_named(name: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, name: &str, depth: u32, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if entry.file_name() == name {
+                out.push(path.clone());
+            }
+            if depth < 6 {
+                walk(&path, name, depth + 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), name, 0, &mut out);
+    out
+}
+
 /// Each bad input is an error (runc's exit status 1) and leaves nothing:
 /// no record under the root.
 #[test]
@@ -762,6 +783,10 @@ fn bad_input_is_refused_and_changes_nothing() {
             assert!(err.contains(named), "{what}: the error names {named}: {err}");
         }
         assert!(rt.ids().is_empty(), "{what}: nothing recorded");
+        assert!(
+            cgroups_named(&format!("nsbox-oci-{}", id("bad"))).is_empty(),
+            "{what}: no cgroup left"
+        );
     }
     // Malformed JSON: named with its line and column.
     std::fs::write(
@@ -1131,4 +1156,45 @@ fn personality_linux32() {
     let (code, out, err) = run_bundle(&rt, &bundle, "pers");
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "i686", "x86_64 under LINUX32");
+}
+
+/// `linux.netDevices` (spec 1.3): a host link moves in under the name asked,
+/// with its address and up; at delete it is back under its own name with
+/// its address. The "host" here is a network namespace of the test's own.
+#[test]
+fn net_devices_move_in_and_back() {
+    if !nsbox_under_test() {
+        eprintln!("SKIPPED: runc 1.1.5 has no linux.netDevices (runc 1.4 has)");
+        return;
+    }
+    let (rt, mut bundle) = setup!(&[
+        "sh",
+        "-c",
+        "ip -o addr show eth7 | grep -o 'inet [0-9./]*'; cat /sys/class/net/eth7/operstate"
+    ]);
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/ip"));
+    bundle.config["linux"]["netDevices"] = json!({"nbt-a": {"name": "eth7"}});
+    let path = bundle.write().to_string();
+    let script = format!(
+        "ip link add nbt-a type veth peer name nbt-b && ip addr add 10.77.0.1/24 dev nbt-a && \
+         ip link set nbt-a up && ip link set nbt-b up && \
+         \"$RT\" --root {root} run --bundle {path} {id} && \
+         echo after: && ip -o addr show nbt-a | grep -o 'inet [0-9./]*' && ip -o link show nbt-a | grep -c UP",
+        root = rt.root.path().display(),
+        id = id("netdev"),
+    );
+    let out = Command::new("unshare")
+        .args(["--net", "--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("RT", runtime_bin())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout, "inet 10.77.0.1/24\nup\nafter:\ninet 10.77.0.1/24\n1\n",
+        "{stderr}"
+    );
 }

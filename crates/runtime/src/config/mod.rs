@@ -44,6 +44,9 @@ pub struct Config {
     /// Clock offsets for a new time namespace: (monotonic, boottime) seconds.
     pub time_offsets: Option<(i64, i64)>,
     pub hooks: crate::hooks::Hooks,
+    /// `linux.netDevices`: host links moved into the container's network
+    /// namespace, (host name, name inside), sorted.
+    pub net_devices: Vec<(String, String)>,
     /// `linux.personality`: the execution domain (PER_LINUX or PER_LINUX32).
     pub personality: Option<u32>,
 }

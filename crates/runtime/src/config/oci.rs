@@ -173,6 +173,7 @@ fn translate(bundle: &Path, spec: &Spec) -> Checked<Config> {
         .map(|(i, m)| mount(bundle, i, m))
         .collect::<Checked<Vec<_>>>()?;
     let time_offsets = time_offsets(&linux, creates(NsKind::Time))?;
+    let net_devices = net_devices(&linux, creates(NsKind::Net))?;
     refuse_linux_extras(&linux)?;
     Ok(Config {
         oci_version: spec.version().clone(),
@@ -201,6 +202,7 @@ fn translate(bundle: &Path, spec: &Spec) -> Checked<Config> {
         process,
         time_offsets,
         hooks: hooks(spec)?,
+        net_devices,
         personality: personality(&linux)?,
     })
 }
@@ -253,6 +255,38 @@ fn hooks(spec: &Spec) -> Checked<crate::hooks::Hooks> {
         poststart: list("poststart", h.poststart())?,
         poststop: list("poststop", h.poststop())?,
     })
+}
+
+/// `linux.netDevices` (spec 1.3): host links to move in, each named as
+/// it is inside (its own name unless `name` says another).
+fn net_devices(linux: &oci_spec::runtime::Linux, new_net_ns: bool) -> Checked<Vec<(String, String)>> {
+    let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    if !new_net_ns {
+        return Err(refuse(
+            "linux.netDevices",
+            "needs a new network namespace (linux.namespaces)",
+        ));
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (host, device) in devices {
+        let field = format!("linux.netDevices.{host}");
+        let inside = device
+            .name()
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| host.clone());
+        for name in [host, &inside] {
+            nsbox_net::link::check_name(name).map_err(|e| refuse(&field, e.to_string()))?;
+        }
+        if out.iter().any(|(_, other)| *other == inside) {
+            return Err(refuse(field, format!("a second device named {inside:?} inside")));
+        }
+        out.push((host.clone(), inside));
+    }
+    out.sort();
+    Ok(out)
 }
 
 fn personality(linux: &oci_spec::runtime::Linux) -> Checked<Option<u32>> {
@@ -365,16 +399,19 @@ fn process(p: &oci_spec::runtime::Process) -> Checked<Process> {
             });
         }
     }
+    // runc fails such a container too where the host has no such LSM
+    // (checked against runc 1.1.5 on this host); where it has one, nsbox
+    // does not apply labels yet and says so rather than run unconfined.
     if let Some(profile) = p.apparmor_profile().as_ref().filter(|s| !s.is_empty()) {
         return Err(refuse(
             "process.apparmorProfile",
-            format!("{profile:?}: AppArmor profiles are not supported (this host has no AppArmor)"),
+            format!("{profile:?}: {}", lsm_refusal(Lsm::AppArmor)),
         ));
     }
     if let Some(label) = p.selinux_label().as_ref().filter(|s| !s.is_empty()) {
         return Err(refuse(
             "process.selinuxLabel",
-            format!("{label:?}: SELinux labels are not supported (this host has no SELinux)"),
+            format!("{label:?}: {}", lsm_refusal(Lsm::SeLinux)),
         ));
     }
     Ok(Process {
@@ -817,6 +854,28 @@ fn time_offsets(linux: &oci_spec::runtime::Linux, new_time_ns: bool) -> Checked<
     Ok(Some(out))
 }
 
+#[derive(Clone, Copy)]
+enum Lsm {
+    AppArmor,
+    SeLinux,
+}
+
+/// Why a label of `lsm` cannot be applied here.
+fn lsm_refusal(lsm: Lsm) -> &'static str {
+    let enabled = match lsm {
+        Lsm::AppArmor => {
+            std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.starts_with('Y'))
+        }
+        Lsm::SeLinux => Path::new("/sys/fs/selinux/enforce").exists(),
+    };
+    match (lsm, enabled) {
+        (Lsm::AppArmor, false) => "AppArmor is not enabled on this host",
+        (Lsm::SeLinux, false) => "SELinux is not enabled on this host",
+        (Lsm::AppArmor, true) => "AppArmor profiles are not applied by nsbox yet",
+        (Lsm::SeLinux, true) => "SELinux labels are not applied by nsbox yet",
+    }
+}
+
 /// The fields of `linux` this runtime does not apply yet, refused by name.
 fn refuse_linux_extras(linux: &oci_spec::runtime::Linux) -> Checked<()> {
     if linux.seccomp().is_some() {
@@ -827,9 +886,6 @@ fn refuse_linux_extras(linux: &oci_spec::runtime::Linux) -> Checked<()> {
     }
     if linux.memory_policy().is_some() {
         return Err(not_yet("linux.memoryPolicy", 16));
-    }
-    if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(not_yet("linux.netDevices", 15));
     }
     if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
         return Err(refuse(

@@ -16,7 +16,7 @@
 //! A failure at any point removes what was made: the process is killed,
 //! the cgroups and the container's directory removed.
 
-use super::{io_err, ContainerError, ProcessIdentity, Record, Root, Status};
+use super::{io_err, net_devices, ContainerError, ProcessIdentity, Record, Root, Status};
 use crate::cgroup::oci::{self as cgroups, CgroupDir};
 use crate::config::Config;
 use crate::process::channel::{self, Message};
@@ -66,11 +66,13 @@ pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<Created, Co
         own_pid_ns: config.has(NsKind::Pid),
         created: now_rfc3339(),
         hooks: config.hooks.clone(),
+        net_devices: Vec::new(),
     };
     let mut undo = Undo {
         entry: Some(entry),
         cgroups: Vec::new(),
         child: None,
+        net_devices: Vec::new(),
     };
     let entry = undo.entry.as_ref().expect("set above");
     entry.write(&record)?;
@@ -80,6 +82,7 @@ pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<Created, Co
     }
     let listener = listen(entry.dir(), id)?;
     let pid = spawn(&config, &record, opts, listener, &mut undo)?;
+    record.net_devices = undo.net_devices.clone();
     record.process = Some(ProcessIdentity::of(pid).map_err(io_err(id, "reading the container process's identity"))?);
     record.status = Status::Created;
     if let Some(path) = &opts.pid_file {
@@ -99,6 +102,8 @@ struct Undo {
     entry: Option<super::Entry>,
     cgroups: Vec<CgroupDir>,
     child: Option<i32>,
+    /// Host links moved into the child's network namespace (pinned in the entry).
+    net_devices: Vec<net_devices::MovedDevice>,
 }
 
 impl Undo {
@@ -106,11 +111,17 @@ impl Undo {
         self.entry = None;
         self.cgroups.clear();
         self.child = None;
+        self.net_devices.clear();
     }
 }
 
 impl Drop for Undo {
     fn drop(&mut self) {
+        if let Some(entry) = &self.entry {
+            let pin = entry.netns_pin();
+            let _ = net_devices::move_back(&pin, &self.net_devices);
+            net_devices::unpin(&pin);
+        }
         if let Some(pid) = self.child.take() {
             let _ = nsbox_sys::kill(pid, libc::SIGKILL);
             let _ = rustix::process::waitpid(
@@ -203,6 +214,15 @@ fn spawn(
                 write_map(pid, IdKind::Gid, &config.gid_maps).map_err(|e| ContainerError::Usage(e.to_string()))?;
             }
             cgroups::add(&undo.cgroups, pid)?;
+            if !config.net_devices.is_empty() {
+                let pin = undo.entry.as_ref().expect("held").netns_pin();
+                let net_err = |source| ContainerError::NetDevice {
+                    id: id.to_string(),
+                    source,
+                };
+                net_devices::pin(pid, &pin).map_err(net_err)?;
+                net_devices::move_in(&pin, &config.net_devices, &mut undo.net_devices).map_err(net_err)?;
+            }
             talk_to_child(&parent_end, config, record, pid)
         }
     }

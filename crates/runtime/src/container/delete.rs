@@ -32,6 +32,19 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), ContainerError> 
             })
         }
     }
+    let pin = entry.netns_pin();
+    if let Err(source) = super::net_devices::move_back(&pin, &record.net_devices) {
+        let e = ContainerError::NetDevice {
+            id: id.to_string(),
+            source,
+        };
+        if !force {
+            // The pin and the record stay: a second delete can try again.
+            return Err(e);
+        }
+        eprintln!("nsbox: warning: {e}");
+    }
+    super::net_devices::unpin(&pin);
     crate::cgroup::oci::remove(&record.cgroups)?;
     let state = record.hook_state(Status::Stopped, None);
     if let Err(e) = crate::hooks::run_all("poststop", &record.hooks.poststop, &state) {

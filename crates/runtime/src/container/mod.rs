@@ -6,6 +6,7 @@
 pub mod create;
 pub mod delete;
 pub mod kill;
+pub mod net_devices;
 pub mod run;
 pub mod start;
 pub mod state;
@@ -34,6 +35,11 @@ pub enum ContainerError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Cgroup(#[from] CgroupError),
+    #[error("container {id}: {source}")]
+    NetDevice {
+        id: String,
+        source: net_devices::NetDeviceError,
+    },
     #[error("container {id}: {failure}")]
     Init { id: String, failure: InitFailure },
     #[error("container {id}: {step}: {}", nsbox_sys::errno::describe(source))]

@@ -64,6 +64,9 @@ pub struct Record {
     /// The hooks `start` and `delete` run (poststart, poststop).
     #[serde(default)]
     pub hooks: crate::hooks::Hooks,
+    /// Host links moved into the container (`linux.netDevices`), given back at `delete`.
+    #[serde(default)]
+    pub net_devices: Vec<super::net_devices::MovedDevice>,
 }
 
 impl Record {
@@ -178,6 +181,8 @@ impl Root {
 const STATE: &str = "state.json";
 /// The socket the container's process listens on until `start`.
 const START_SOCKET: &str = "exec.sock";
+/// The pin of the container's network namespace (see `net_devices`).
+const NETNS_PIN: &str = "netns";
 
 fn lock(id: &str, dir: PathBuf) -> Result<Entry, StoreError> {
     let file = io("opening", &dir, File::open(&dir))?;
@@ -219,6 +224,11 @@ impl Entry {
         })
     }
 
+    /// Where the container's network namespace is pinned while host links are in it.
+    pub fn netns_pin(&self) -> PathBuf {
+        self.dir.join(NETNS_PIN)
+    }
+
     /// Where `start` releases the container's process (see `create`).
     pub fn start_socket(&self) -> PathBuf {
         self.dir.join(START_SOCKET)
@@ -248,6 +258,7 @@ mod tests {
             own_pid_ns: false,
             created: String::new(),
             hooks: Default::default(),
+            net_devices: Vec::new(),
         }
     }
 
