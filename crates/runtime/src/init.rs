@@ -9,7 +9,7 @@
 //! and leave zombies), so nsbox puts this small loop in front of it.
 
 use crate::exec::Command;
-use crate::report::Reporter;
+use crate::process::channel::Channel;
 use crate::supervise::supervise;
 
 /// Runs as PID 1 (or, for a time namespace alone, as the command's parent):
@@ -19,14 +19,14 @@ use crate::supervise::supervise;
 /// The command is started with posix_spawn rather than fork: the init is a
 /// copy of nsbox, and copying its page tables only to replace them with
 /// exec was the largest avoidable cost of a container start.
-pub fn run_init(command: &Command, reporter: Reporter) -> ! {
+pub fn run_init(command: &Command, channel: Channel) -> ! {
     let pid = match command.spawn() {
         Ok(pid) => pid,
-        Err(failure) => reporter.fail(failure),
+        Err(failure) => channel.fail_command(failure),
     };
-    // Our copy of the report pipe must close, or the parent would wait for
-    // end of file as long as this init lives.
-    drop(reporter);
+    // Our end of the channel must close, or the parent would wait for end
+    // of file as long as this init lives.
+    drop(channel);
     // Best effort: a name that shows in ps which process is the init.
     let _ = rustix::thread::set_name(c"nsbox-init");
     match supervise(pid, true) {

@@ -11,7 +11,6 @@ pub mod hooks;
 pub mod init;
 pub mod netns_exec;
 pub mod process;
-pub mod report;
 pub mod rootfs;
 pub mod spec;
 pub mod supervise;

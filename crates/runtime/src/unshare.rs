@@ -12,7 +12,7 @@
 use crate::cgroup::{CgroupError, CgroupSet, Layout};
 use crate::exec::{describe, Command, CommandError, Failure, EXIT_SETUP_FAILED};
 use crate::init::run_init;
-use crate::report::{gate, report_pipe, GateWait, Reporter};
+use crate::process::channel::{self, Channel, Message};
 use crate::rootfs::enter_new_root;
 use crate::spec::{Spec, SpecError};
 use crate::supervise::{supervise, supervisor_signals};
@@ -128,14 +128,8 @@ fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -
     let cgroup_target = cgroups.filter(|_| clone3).and_then(CgroupSet::clone_target);
     let moved_in_later = cgroups.filter(|_| cgroup_target.is_none());
     // The child waits only when the parent has work to do for it first.
-    let needs_gate = spec.has(NsKind::User) || moved_in_later.is_some();
-    let (gate_wait, gate_open) = if needs_gate {
-        let (wait, open) = gate().map_err(io_err("creating a pipe"))?;
-        (Some(wait), Some(open))
-    } else {
-        (None, None)
-    };
-    let (reader, reporter) = report_pipe().map_err(io_err("creating a pipe"))?;
+    let needs_go = spec.has(NsKind::User) || moved_in_later.is_some();
+    let (parent_end, child_end) = channel::pair().map_err(io_err("creating the channel to the container"))?;
     // Lets the child see whether nsbox died before its parent-death signal
     // was armed (a pidfd becomes readable when its process exits).
     let me = rustix::process::pidfd_open(rustix::process::getpid(), rustix::process::PidfdFlags::empty())
@@ -158,10 +152,13 @@ fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -
         None => ("creating namespaces (clone)", nsbox_sys::clone_checked(flags)),
     };
     let pid = match cloned.map_err(io_err(step))? {
-        CloneResult::Child => child_main(spec, command, &me, gate_wait, reporter),
+        CloneResult::Child => {
+            drop(parent_end);
+            child_main(spec, command, &me, needs_go, child_end)
+        }
         CloneResult::Parent(pid) => pid,
     };
-    drop((gate_wait, reporter, me, cgroup_target));
+    drop((child_end, me, cgroup_target));
     let child = ChildGuard(Some(pid));
     if spec.has(NsKind::User) {
         write_map(pid, IdKind::Uid, &spec.uid_maps)?;
@@ -170,34 +167,48 @@ fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -
     if let Some(cgroups) = moved_in_later {
         cgroups.add(pid)?;
     }
-    if let Some(gate) = gate_open {
-        gate.open().map_err(io_err("starting the container"))?;
+    if needs_go {
+        parent_end
+            .send(&Message::Go)
+            .map_err(io_err("starting the container"))?;
     }
-    if let Some(failure) = reader.read().map_err(io_err("reading the container's report"))? {
-        child.reap();
-        return Err(RunError::Child(failure));
+    // End of file: the child's end closed on exec (or, with an init, once
+    // the command was spawned).
+    match parent_end.recv().map_err(io_err("reading the container's report"))? {
+        None => {}
+        Some(Message::CommandFailed(failure)) => {
+            child.reap();
+            return Err(RunError::Child(failure));
+        }
+        Some(other) => {
+            child.reap();
+            return Err(RunError::Io {
+                step: "reading the container's report",
+                source: io::Error::other(format!("unexpected {other:?}")),
+            });
+        }
     }
     let pid = child.disarm();
     supervise(pid, false).map_err(io_err("waiting for the container"))
 }
 
 /// The child: waits for the parent, builds the container, runs the command.
-fn child_main(spec: &Spec, command: &Command, parent: &OwnedFd, gate: Option<GateWait>, reporter: Reporter) -> ! {
+fn child_main(spec: &Spec, command: &Command, parent: &OwnedFd, wait_for_go: bool, channel: Channel) -> ! {
     // If nsbox dies, so does the container (and with a pid namespace, all of it).
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     if exited(parent) {
         nsbox_sys::exit_now(EXIT_SETUP_FAILED);
     }
-    if gate.is_some_and(|g| !g.wait()) {
+    if wait_for_go && !matches!(channel.recv(), Ok(Some(Message::Go))) {
         nsbox_sys::exit_now(EXIT_SETUP_FAILED);
     }
     if let Err(failure) = prepare(spec) {
-        reporter.fail(failure);
+        channel.fail_command(failure);
     }
     if spec.needs_init() {
-        run_init(command, reporter)
+        run_init(command, channel)
     } else {
-        reporter.fail(command.exec())
+        channel.fail_command(command.exec())
     }
 }
 

@@ -39,6 +39,10 @@ pub enum Message {
     /// Child → parent: set up; blocked until `start`.
     Ready,
     Failed(InitFailure),
+    /// Child → parent (`nsbox unshare`): the command did not start, and the
+    /// exit status nsbox reports for it. No message at all (end of file:
+    /// the child's end closes on exec) means it started.
+    CommandFailed(crate::exec::Failure),
 }
 
 /// One end of the channel.
@@ -58,11 +62,19 @@ impl Channel {
     pub fn send(&self, message: &Message) -> io::Result<()> {
         let mut bytes = serde_json::to_vec(message).expect("messages serialize");
         if bytes.len() > MAX_MESSAGE {
-            if let Message::Failed(f) = message {
-                let mut short = f.clone();
-                short.message.truncate(MAX_MESSAGE / 2);
-                bytes = serde_json::to_vec(&Message::Failed(short)).expect("messages serialize");
-            }
+            let cut = |text: &str| text.chars().take(MAX_MESSAGE / 2).collect::<String>();
+            let short = match message {
+                Message::Failed(f) => Message::Failed(InitFailure {
+                    step: cut(&f.step),
+                    message: cut(&f.message),
+                }),
+                Message::CommandFailed(f) => Message::CommandFailed(crate::exec::Failure {
+                    code: f.code,
+                    message: cut(&f.message),
+                }),
+                other => other.clone(),
+            };
+            bytes = serde_json::to_vec(&short).expect("messages serialize");
         }
         rustix::net::send(&self.0, &bytes, SendFlags::NOSIGNAL)?;
         Ok(())
@@ -84,6 +96,14 @@ impl Channel {
         serde_json::from_slice(&buf[..n])
             .map(Some)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// Reports that the command did not start, and exits with its code.
+    pub fn fail_command(self, failure: crate::exec::Failure) -> ! {
+        let code = failure.code;
+        // A parent that is gone cannot be told; exit all the same.
+        let _ = self.send(&Message::CommandFailed(failure));
+        nsbox_sys::exit_now(code)
     }
 
     pub fn raw_fd(&self) -> RawFd {
@@ -111,5 +131,24 @@ mod tests {
         }
         drop(b);
         assert_eq!(a.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn a_command_failure_crosses_whole_or_cut_however_long() {
+        for len in [0, 10, 4093, 100_000] {
+            let (a, b) = pair().unwrap();
+            let failure = crate::exec::Failure {
+                code: 127,
+                message: "x".repeat(len),
+            };
+            b.send(&Message::CommandFailed(failure)).unwrap();
+            match a.recv().unwrap() {
+                Some(Message::CommandFailed(f)) => {
+                    assert_eq!(f.code, 127);
+                    assert_eq!(f.message.len(), len.min(MAX_MESSAGE / 2));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }
