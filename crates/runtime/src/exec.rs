@@ -32,7 +32,7 @@ pub struct Command {
 }
 
 /// Why a command did not start: the exit status to report and a message.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub code: i32,
     pub message: String,
