@@ -1198,3 +1198,52 @@ fn net_devices_move_in_and_back() {
         "{stderr}"
     );
 }
+
+/// A `create` killed half-way (here while a createRuntime hook runs)
+/// leaves a record that says `stopped`, and `delete` takes everything away:
+/// the record, the cgroup, the process. (nsbox's own guarantee: the test
+/// does not compare with runc.)
+#[test]
+fn delete_cleans_up_after_a_killed_create() {
+    if !nsbox_under_test() {
+        return;
+    }
+    let (rt, mut bundle) = setup!(&["sleep", "1000"]);
+    let marker = bundle.path().join("hook-started");
+    bundle.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sh",
+        "args": ["sh", "-c", format!("touch {}; sleep 30", marker.display())]}]});
+    let (c, path) = (id("killedcreate"), bundle.write().to_string());
+    let mut create = rt
+        .cmd(&["create", "--bundle", &path, &c])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(|| marker.exists().then_some(()));
+    let pid = rt.state(&c)["pid"].as_i64().map(|p| p as i32);
+    create.kill().unwrap();
+    create.wait().unwrap();
+    assert_eq!(rt.status(&c), "stopped", "its create is dead");
+    rt.ok(&["delete", &c]);
+    assert!(rt.ids().is_empty());
+    assert!(cgroups_named(&format!("nsbox-oci-{c}")).is_empty(), "no cgroup left");
+    if let Some(pid) = pid {
+        wait_for(|| (!pid_exists(pid) || status_field(pid, "State").is_some_and(|s| s.starts_with('Z'))).then_some(()));
+    }
+    // The hook's sleep was the create's child; it is not the container's.
+    let _ = Command::new("pkill")
+        .args(["-f", &format!("touch {}", marker.display())])
+        .status();
+}
+
+/// SIGTERM ends a created container (its process waits for `start` with
+/// handlers that end it), as with runc.
+#[test]
+fn a_created_container_ends_on_sigterm() {
+    let (rt, bundle) = setup!(&["sleep", "1000"]);
+    let (c, path) = (id("termcreated"), bundle.write().to_string());
+    rt.ok(&["create", "--bundle", &path, &c]);
+    rt.ok(&["kill", &c, "TERM"]);
+    wait_for(|| (rt.status(&c) == "stopped").then_some(()));
+    rt.ok(&["delete", &c]);
+}

@@ -88,3 +88,43 @@ pub fn restore_sigpipe() {
     // SAFETY: SIG_DFL is always a valid disposition for SIGPIPE.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
+
+extern "C" fn exit_with_signal(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe and never returns.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+/// Makes each signal whose default action ends a process end this one
+/// (exit status 128+N) through a handler: PID 1 of a pid namespace gets
+/// only the signals it handles, so without one a `kill` from the runtime
+/// would be ignored. An exec resets handled signals to their defaults.
+pub fn exit_on_terminating_signals() -> io::Result<()> {
+    const KEEP_DEFAULT: [i32; 9] = [
+        libc::SIGKILL,
+        libc::SIGSTOP,
+        libc::SIGCHLD,
+        libc::SIGCONT,
+        libc::SIGTSTP,
+        libc::SIGTTIN,
+        libc::SIGTTOU,
+        libc::SIGWINCH,
+        libc::SIGURG,
+    ];
+    for sig in 1..32 {
+        if KEEP_DEFAULT.contains(&sig) {
+            continue;
+        }
+        // SAFETY: `action` is fully initialised (zeroed, then the handler
+        // and an empty mask set); the handler only calls _exit.
+        let rc = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = exit_with_signal as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

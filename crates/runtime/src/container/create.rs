@@ -67,6 +67,7 @@ pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<Created, Co
         created: now_rfc3339(),
         hooks: config.hooks.clone(),
         net_devices: Vec::new(),
+        creator: ProcessIdentity::of(std::process::id() as i32).ok(),
     };
     let mut undo = Undo {
         entry: Some(entry),
@@ -79,10 +80,12 @@ pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<Created, Co
     if cgroups::wanted(&config) {
         undo.cgroups = cgroups::create(&config, id)?;
         record.cgroups = undo.cgroups.clone();
+        // Recorded at once: a `create` killed from here on leaves a record
+        // that `delete` can clean up after.
+        entry.write(&record)?;
     }
     let listener = listen(entry.dir(), id)?;
-    let pid = spawn(&config, &record, opts, listener, &mut undo)?;
-    record.net_devices = undo.net_devices.clone();
+    let pid = spawn(&config, &mut record, opts, listener, &mut undo)?;
     record.process = Some(ProcessIdentity::of(pid).map_err(io_err(id, "reading the container process's identity"))?);
     record.status = Status::Created;
     if let Some(path) = &opts.pid_file {
@@ -153,12 +156,13 @@ fn listen(dir: &Path, id: &str) -> Result<OwnedFd, ContainerError> {
 /// Makes the container's process and waits until it is set up.
 fn spawn(
     config: &Config,
-    record: &Record,
+    record: &mut Record,
     opts: &CreateOptions,
     listener: OwnedFd,
     undo: &mut Undo,
 ) -> Result<i32, ContainerError> {
-    let id = record.id.as_str();
+    let id = record.id.clone();
+    let id = id.as_str();
     // A pid or time namespace joined by path applies to children: joined
     // here, before the clone (this process exits soon, it has no children else).
     for (kind, path) in config.joins() {
@@ -214,14 +218,21 @@ fn spawn(
                 write_map(pid, IdKind::Gid, &config.gid_maps).map_err(|e| ContainerError::Usage(e.to_string()))?;
             }
             cgroups::add(&undo.cgroups, pid)?;
+            let entry = undo.entry.as_ref().expect("held");
+            // The child is recorded before anything else is done for it.
+            record.process = ProcessIdentity::of(pid).ok();
+            entry.write(record)?;
             if !config.net_devices.is_empty() {
-                let pin = undo.entry.as_ref().expect("held").netns_pin();
+                let pin = entry.netns_pin();
                 let net_err = |source| ContainerError::NetDevice {
                     id: id.to_string(),
                     source,
                 };
                 net_devices::pin(pid, &pin).map_err(net_err)?;
-                net_devices::move_in(&pin, &config.net_devices, &mut undo.net_devices).map_err(net_err)?;
+                let moved = net_devices::move_in(&pin, &config.net_devices, &mut undo.net_devices);
+                record.net_devices = undo.net_devices.clone();
+                undo.entry.as_ref().expect("held").write(record)?;
+                moved.map_err(net_err)?;
             }
             talk_to_child(&parent_end, config, record, pid)
         }

@@ -21,8 +21,9 @@ pub fn delete(root: &Root, id: &str, force: bool) -> Result<(), ContainerError> 
     };
     let status = record.status();
     match status {
-        Status::Stopped => {}
-        Status::Created | Status::Creating => stop(&record)?,
+        // A record a killed `create` left may still name a live process
+        // (one that had been set up): it goes too.
+        Status::Stopped | Status::Created | Status::Creating => stop(&record)?,
         _ if force => stop(&record)?,
         _ => {
             return Err(ContainerError::WrongStatus {

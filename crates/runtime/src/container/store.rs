@@ -67,12 +67,20 @@ pub struct Record {
     /// Host links moved into the container (`linux.netDevices`), given back at `delete`.
     #[serde(default)]
     pub net_devices: Vec<super::net_devices::MovedDevice>,
+    /// The `create` that is making it: a record left `creating` by a
+    /// `create` that has died is `stopped`, and `delete` takes it away.
+    #[serde(default)]
+    pub creator: Option<ProcessIdentity>,
 }
 
 impl Record {
     /// The status now, whoever asks: stopped as soon as the process has
     /// ended (even if nobody waited for it) or its PID is another's.
     pub fn status(&self) -> Status {
+        let creating = self.status == Status::Creating;
+        if creating && !self.creator.is_none_or(|c| c.is_alive()) {
+            return Status::Stopped;
+        }
         match (&self.process, self.status) {
             (None, Status::Creating) => Status::Creating,
             (Some(p), status) if p.is_alive() => status,
@@ -259,6 +267,7 @@ mod tests {
             created: String::new(),
             hooks: Default::default(),
             net_devices: Vec::new(),
+            creator: None,
         }
     }
 
@@ -327,9 +336,13 @@ mod tests {
         child.wait().unwrap();
         // It may have ended before its identity could be read: either way
         // no live process stands behind the record.
-        let r = record("c", it.ok(), Status::Running);
+        let it = it.ok();
+        let r = record("c", it, Status::Running);
         assert_eq!(r.status(), Status::Stopped);
         assert_eq!(record("c", None, Status::Creating).status(), Status::Creating);
         assert_eq!(record("c", None, Status::Created).status(), Status::Stopped);
+        let mut orphan = record("c", None, Status::Creating);
+        orphan.creator = it;
+        assert_eq!(orphan.status(), Status::Stopped, "its create has died");
     }
 }

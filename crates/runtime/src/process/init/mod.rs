@@ -85,6 +85,8 @@ pub fn run(ctx: InitContext) -> ! {
         nsbox_sys::exit_now(EXIT_INIT_FAILED);
     }
     drop(ctx.channel);
+    // A created container ends on kill's signals, as runc's does.
+    let _ = nsbox_sys::signal::exit_on_terminating_signals();
     let Some(mut starter) = wait_for_start(&ctx.start_listener) else {
         nsbox_sys::exit_now(EXIT_INIT_FAILED)
     };
