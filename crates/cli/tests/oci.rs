@@ -398,6 +398,13 @@ fn delete_of_running_created_stopped_and_missing() {
 /// told the id exists.
 #[test]
 fn two_creates_of_one_id_one_wins() {
+    if !nsbox_under_test() {
+        // runc 1.1.5 races with itself here: a loser removes the cgroups
+        // and the exec fifo the winner is using, sometimes none wins, and
+        // cgroups are left behind (seen on this host).
+        eprintln!("SKIPPED: runc 1.1.5 does not keep this promise (racing creates of one id)");
+        return;
+    }
     let (rt, bundle) = setup!(&["sleep", "1000"]);
     let (c, path) = (id("race"), bundle.write().to_string());
     // Started together, each with a file for its stderr (the winner's
