@@ -1254,3 +1254,30 @@ fn a_created_container_ends_on_sigterm() {
     wait_for(|| (rt.status(&c) == "stopped").then_some(()));
     rt.ok(&["delete", &c]);
 }
+
+/// `process.scheduler` and `process.ioPriority` (spec 1.2/1.3), as the
+/// kernel reports them inside: policy and nice in /proc/self/stat,
+/// `ionice` for the I/O class.
+#[test]
+fn scheduler_and_io_priority() {
+    if !nsbox_under_test() {
+        eprintln!("SKIPPED: runc 1.1.5 ignores process.scheduler and process.ioPriority (runc 1.2 has them)");
+        return;
+    }
+    let (rt, mut bundle) = setup!(&["sh", "-c", "ionice; cut -d' ' -f19,41 /proc/self/stat"]);
+    for applet in ["ionice", "cut"] {
+        let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin").join(applet));
+    }
+    bundle.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+    bundle.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+    let (code, out, err) = run_bundle(&rt, &bundle, "sched");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out, "best-effort: prio 6\n5 3\n",
+        "ionice, then nice and policy (3: SCHED_BATCH)"
+    );
+    bundle.config["process"]["scheduler"] = json!({"policy": "SCHED_FIFO", "priority": 0});
+    let (code, _, err) = run_bundle(&rt, &bundle, "schedbad");
+    assert_eq!(code, 1);
+    assert!(err.contains("process.scheduler.priority"), "{err}");
+}

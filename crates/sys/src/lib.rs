@@ -189,3 +189,63 @@ pub fn personality(persona: u32) -> std::io::Result<()> {
         Ok(())
     }
 }
+
+/// Sets the calling process's I/O scheduling class and level (ioprio_set(2)
+/// for IOPRIO_WHO_PROCESS 0).
+pub fn set_io_priority(class: u32, level: u32) -> std::io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    const IOPRIO_CLASS_SHIFT: u32 = 13;
+    let value = (class << IOPRIO_CLASS_SHIFT) | level;
+    // SAFETY: plain integers; the call touches no memory of ours.
+    let rc = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value as libc::c_int) };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The scheduling attributes of sched_setattr(2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchedAttr {
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+}
+
+/// Sets the calling thread's scheduling policy and attributes.
+pub fn set_scheduler(attr: &SchedAttr) -> std::io::Result<()> {
+    #[repr(C)]
+    struct Raw {
+        size: u32,
+        sched_policy: u32,
+        sched_flags: u64,
+        sched_nice: i32,
+        sched_priority: u32,
+        sched_runtime: u64,
+        sched_deadline: u64,
+        sched_period: u64,
+    }
+    let raw = Raw {
+        size: std::mem::size_of::<Raw>() as u32,
+        sched_policy: attr.policy,
+        sched_flags: attr.flags,
+        sched_nice: attr.nice,
+        sched_priority: attr.priority,
+        sched_runtime: attr.runtime,
+        sched_deadline: attr.deadline,
+        sched_period: attr.period,
+    };
+    // SAFETY: `raw` is a valid sched_attr (its first version, 48 bytes,
+    // with its size in it) that outlives the call; flags 0.
+    let rc = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &raw as *const Raw, 0u32) };
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}

@@ -148,6 +148,10 @@ pub struct Process {
     pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
     pub terminal: bool,
+    /// `ioPriority`: (class, level), class 1 realtime, 2 best effort, 3 idle.
+    pub io_priority: Option<(u32, u32)>,
+    /// `scheduler`: sched_setattr's attributes.
+    pub scheduler: Option<nsbox_sys::SchedAttr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -388,8 +388,6 @@ fn process(p: &oci_spec::runtime::Process) -> Checked<Process> {
     for (present, field, issue) in [
         (p.command_line().is_some(), "process.commandLine", 0),
         (p.user().username().is_some(), "process.user.username", 0),
-        (p.io_priority().is_some(), "process.ioPriority", 16),
-        (p.scheduler().is_some(), "process.scheduler", 16),
         (p.exec_cpu_affinity().is_some(), "process.execCPUAffinity", 16),
     ] {
         if present {
@@ -427,7 +425,72 @@ fn process(p: &oci_spec::runtime::Process) -> Checked<Process> {
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
         oom_score_adj: p.oom_score_adj(),
         terminal: false,
+        io_priority: io_priority(p)?,
+        scheduler: scheduler(p)?,
     })
+}
+
+fn io_priority(p: &oci_spec::runtime::Process) -> Checked<Option<(u32, u32)>> {
+    use oci_spec::runtime::IOPriorityClass as C;
+    let Some(io) = p.io_priority() else { return Ok(None) };
+    let class = match io.class() {
+        C::IoprioClassRt => 1,
+        C::IoprioClassBe => 2,
+        C::IoprioClassIdle => 3,
+    };
+    match u32::try_from(io.priority()) {
+        Ok(level) if level <= 7 => Ok(Some((class, level))),
+        _ => Err(refuse(
+            "process.ioPriority.priority",
+            format!("{}: use 0 to 7", io.priority()),
+        )),
+    }
+}
+
+fn scheduler(p: &oci_spec::runtime::Process) -> Checked<Option<nsbox_sys::SchedAttr>> {
+    use oci_spec::runtime::{LinuxSchedulerFlag as F, LinuxSchedulerPolicy as P};
+    let Some(s) = p.scheduler() else { return Ok(None) };
+    let policy = match s.policy() {
+        P::SchedOther => 0,
+        P::SchedFifo => 1,
+        P::SchedRr => 2,
+        P::SchedBatch => 3,
+        P::SchedIso => 4,
+        P::SchedIdle => 5,
+        P::SchedDeadline => 6,
+    };
+    let flags = s.flags().iter().flatten().fold(0u64, |all, f| {
+        all | match f {
+            F::SchedResetOnFork => 0x01,
+            F::SchedFlagReclaim => 0x02,
+            F::SchedFlagDLOverrun => 0x04,
+            F::SchedFlagKeepPolicy => 0x08,
+            F::SchedFlagKeepParams => 0x10,
+            F::SchedFlagUtilClampMin => 0x20,
+            F::SchedFlagUtilClampMax => 0x40,
+        }
+    });
+    let nice = s.nice().unwrap_or(0);
+    if !(-20..=19).contains(&nice) {
+        return Err(refuse("process.scheduler.nice", format!("{nice}: use -20 to 19")));
+    }
+    let priority = s.priority().unwrap_or(0);
+    let realtime = matches!(policy, 1 | 2);
+    if (realtime && !(1..=99).contains(&priority)) || (!realtime && priority != 0) {
+        return Err(refuse(
+            "process.scheduler.priority",
+            format!("{priority}: SCHED_FIFO and SCHED_RR take 1 to 99, the other policies 0"),
+        ));
+    }
+    Ok(Some(nsbox_sys::SchedAttr {
+        policy,
+        flags,
+        nice,
+        priority: priority as u32,
+        runtime: s.runtime().unwrap_or(0),
+        deadline: s.deadline().unwrap_or(0),
+        period: s.period().unwrap_or(0),
+    }))
 }
 
 fn rlimits(p: &oci_spec::runtime::Process) -> Checked<Vec<Rlimit>> {

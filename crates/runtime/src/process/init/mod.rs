@@ -201,6 +201,13 @@ fn set_up(ctx: &InitContext, state: &str) -> Result<Program, InitFailure> {
             .map_err(fail(format!("setting oomScoreAdj {adj}")))?;
     }
     credentials::set_rlimits(&config.process.rlimits)?;
+    // As root still: a realtime policy or class needs CAP_SYS_NICE / CAP_SYS_ADMIN.
+    if let Some(attr) = &config.process.scheduler {
+        nsbox_sys::set_scheduler(attr).map_err(fail("setting process.scheduler"))?;
+    }
+    if let Some((class, level)) = config.process.io_priority {
+        nsbox_sys::set_io_priority(class, level).map_err(fail("setting process.ioPriority"))?;
+    }
     make_cwd(&config.process.cwd)?;
     credentials::switch_user(&config.process)?;
     let umask = config.process.umask.unwrap_or(0o022);
