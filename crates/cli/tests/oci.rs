@@ -1281,3 +1281,27 @@ fn scheduler_and_io_priority() {
     assert_eq!(code, 1);
     assert!(err.contains("process.scheduler.priority"), "{err}");
 }
+
+/// `spec --rootless` writes a spec with a user namespace that maps the
+/// caller to root, which runs as written.
+#[test]
+fn rootless_spec_runs() {
+    let (rt, bundle) = setup!(&["true"]);
+    std::fs::remove_file(bundle.path().join("config.json")).ok();
+    let path = bundle.path().to_str().unwrap();
+    rt.ok(&["spec", "--rootless", "--bundle", path]);
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.path().join("config.json")).unwrap()).unwrap();
+    assert!(config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["type"] == "user"));
+    config["process"]["args"] = json!(["sh", "-c", "cat /proc/self/uid_map; id -u"]);
+    config["process"]["terminal"] = json!(false);
+    std::fs::write(bundle.path().join("config.json"), config.to_string()).unwrap();
+    let (code, out, err) = rt.run(&["run", "--bundle", path, &id("rootless")]);
+    assert_eq!(code, 0, "{err}");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words, ["0", "0", "1", "0"], "{out}");
+}
