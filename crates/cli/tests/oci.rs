@@ -1305,3 +1305,37 @@ fn rootless_spec_runs() {
     let words: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(words, ["0", "0", "1", "0"], "{out}");
 }
+
+/// Spec 1.2's id-mapped bind mount: a host file owned by root shows as the
+/// uid the mount's maps give it, and the host's file is untouched.
+#[test]
+fn idmap_bind_mounts() {
+    if !nsbox_under_test() {
+        eprintln!("SKIPPED: runc 1.1.5 has no id-mapped mounts (runc 1.2 has)");
+        return;
+    }
+    let (rt, mut bundle) = setup!(&["stat", "-c", "%u:%g", "/data/file", "/plain/file"]);
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("file"), "x").unwrap();
+    let mounts = bundle.config["mounts"].as_array_mut().unwrap();
+    mounts.push(
+        json!({"destination": "/data", "type": "bind", "source": host.path(), "options": ["rbind", "idmap"],
+        // As the spec reads them: ids on disk are the container's (0) and
+        // appear as the host's (1000, 2000).
+        "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+        "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 1}]}),
+    );
+    mounts.push(json!({"destination": "/plain", "type": "bind", "source": host.path(), "options": ["rbind"]}));
+    let (code, out, err) = run_bundle(&rt, &bundle, "idmap");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "1000:2000\n0:0\n");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(host.path().join("file")).unwrap().uid(), 0);
+    // idmap without maps and without a user namespace: refused by path.
+    let mounts = bundle.config["mounts"].as_array_mut().unwrap();
+    let last = mounts.len() - 2;
+    mounts[last].as_object_mut().unwrap().remove("uidMappings");
+    let (code, _, err) = run_bundle(&rt, &bundle, "idmapbad");
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("mounts[{last}]")), "{err}");
+}

@@ -34,6 +34,19 @@ pub mod attr {
     pub const NOATIME: u64 = 0x0000_0010;
     pub const STRICTATIME: u64 = 0x0000_0020;
     pub const NODIRATIME: u64 = 0x0000_0080;
+    pub const IDMAP: u64 = 0x0010_0000;
+}
+
+/// Makes the detached tree at `fd` an id-mapped mount through the user
+/// namespace at `userns` (with every submount if `recursive`).
+pub fn set_tree_idmap(fd: impl AsFd, userns: impl AsFd, recursive: bool) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: attr::IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_fd().as_raw_fd() as u64,
+    };
+    mount_setattr(fd, &attr, recursive)
 }
 
 /// Sets the attributes `set` and clears `clear` (`attr::*` bits) on the
@@ -46,6 +59,10 @@ pub fn set_tree_attrs(fd: impl AsFd, set: u64, clear: u64, recursive: bool) -> i
         propagation: 0,
         userns_fd: 0,
     };
+    mount_setattr(fd, &attr, recursive)
+}
+
+fn mount_setattr(fd: impl AsFd, attr: &MountAttr, recursive: bool) -> io::Result<()> {
     let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
     let empty = c"";
     // SAFETY: `empty` is a valid C string, `attr` is a valid `mount_attr` whose
@@ -56,7 +73,7 @@ pub fn set_tree_attrs(fd: impl AsFd, set: u64, clear: u64, recursive: bool) -> i
             fd.as_fd().as_raw_fd(),
             empty.as_ptr(),
             flags,
-            &attr as *const MountAttr,
+            attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     };

@@ -105,8 +105,19 @@ pub struct Mount {
     /// `mount_setattr` bits set and cleared on the whole tree (`rro`, ...).
     pub recursive_set: u64,
     pub recursive_clear: u64,
+    /// `idmap`/`ridmap` (bind mounts only): the mount's id maps.
+    pub idmap: Option<IdMapping>,
     /// The options the file system itself reads (`mode=755,size=64k`).
     pub data: String,
+}
+
+/// An id-mapped mount's maps (the mount's own, or the container's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdMapping {
+    pub uids: Vec<IdMap>,
+    pub gids: Vec<IdMap>,
+    /// `ridmap`: the submounts too.
+    pub recursive: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

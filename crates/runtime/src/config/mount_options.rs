@@ -22,6 +22,10 @@ pub enum Meaning {
         set: u64,
         clear: u64,
     },
+    /// Spec 1.2's id-mapped bind mount (`ridmap`: with its submounts).
+    IdMap {
+        recursive: bool,
+    },
     /// Passed to the file system as data.
     Data,
 }
@@ -187,8 +191,10 @@ pub fn meaning(option: &str) -> Result<Meaning, OptionError> {
             set: attr::STRICTATIME,
             clear: attr::ATIME_MASK,
         },
-        // Spec 1.2's id-mapped mounts, and crun's tmpcopyup: known names, not built yet.
-        "idmap" | "ridmap" | "tmpcopyup" => return Err(OptionError::Unsupported(option.into())),
+        "idmap" => IdMap { recursive: false },
+        "ridmap" => IdMap { recursive: true },
+        // crun's: a known name, not built.
+        "tmpcopyup" => return Err(OptionError::Unsupported(option.into())),
         o if o.contains('=') || BARE_DATA.contains(&o) => Data,
         _ => return Err(OptionError::Unknown(option.into())),
     })
@@ -219,7 +225,8 @@ mod tests {
         assert_eq!(meaning("mode=755"), Ok(Meaning::Data));
         assert_eq!(meaning("newinstance"), Ok(Meaning::Data));
         assert_eq!(meaning("nodevv"), Err(OptionError::Unknown("nodevv".into())));
-        assert_eq!(meaning("idmap"), Err(OptionError::Unsupported("idmap".into())));
+        assert_eq!(meaning("ridmap"), Ok(Meaning::IdMap { recursive: true }));
+        assert_eq!(meaning("tmpcopyup"), Err(OptionError::Unsupported("tmpcopyup".into())));
         assert_eq!(
             meaning("rro"),
             Ok(Meaning::Recursive {

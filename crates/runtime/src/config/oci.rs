@@ -89,7 +89,13 @@ pub fn from_bundle(bundle: &Path) -> Result<Config, ConfigError> {
         source,
     })?;
     let spec = parse(&file, &text)?;
-    translate(&bundle, &spec).map_err(|r| ConfigError::Field {
+    // oci-spec 0.8's Mount has no uidMappings/gidMappings (spec 1.2): an
+    // id-mapped mount's maps are read from the JSON itself.
+    let raw = text
+        .contains("idmap")
+        .then(|| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .flatten();
+    translate(&bundle, &spec, raw.as_ref()).map_err(|r| ConfigError::Field {
         file,
         field: r.field,
         message: r.message,
@@ -129,7 +135,7 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-fn translate(bundle: &Path, spec: &Spec) -> Checked<Config> {
+fn translate(bundle: &Path, spec: &Spec, raw: Option<&serde_json::Value>) -> Checked<Config> {
     check_version(spec.version())?;
     for (present, name) in [
         (spec.solaris().is_some(), "solaris"),
@@ -170,7 +176,10 @@ fn translate(bundle: &Path, spec: &Spec) -> Checked<Config> {
         .iter()
         .flatten()
         .enumerate()
-        .map(|(i, m)| mount(bundle, i, m))
+        .map(|(i, m)| {
+            let maps = raw.map(|r| &r["mounts"][i]);
+            mount(bundle, i, m, maps, (&uid_maps, &gid_maps))
+        })
         .collect::<Checked<Vec<_>>>()?;
     let time_offsets = time_offsets(&linux, creates(NsKind::Time))?;
     let net_devices = net_devices(&linux, creates(NsKind::Net))?;
@@ -606,7 +615,42 @@ fn capabilities(caps: &LinuxCapabilities) -> Capabilities {
     }
 }
 
-fn mount(bundle: &Path, i: usize, m: &oci_spec::runtime::Mount) -> Checked<Mount> {
+/// A mount's own `uidMappings`/`gidMappings` (spec 1.2), from its JSON.
+fn mount_maps(raw: &serde_json::Value, field: &str) -> Checked<Option<(Vec<IdMap>, Vec<IdMap>)>> {
+    let list = |key: &str| -> Checked<Vec<IdMap>> {
+        let Some(items) = raw.get(key).and_then(|v| v.as_array()) else {
+            return Ok(Vec::new());
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(j, item)| {
+                let number = |name: &str| {
+                    item.get(name)
+                        .and_then(|v| v.as_u64())
+                        .and_then(|n| u32::try_from(n).ok())
+                };
+                match (number("containerID"), number("hostID"), number("size")) {
+                    (Some(inside), Some(outside), Some(count)) if count > 0 => Ok(IdMap { inside, outside, count }),
+                    _ => Err(refuse(
+                        format!("{field}.{key}[{j}]"),
+                        "needs containerID, hostID and size (above 0)",
+                    )),
+                }
+            })
+            .collect()
+    };
+    let (uids, gids) = (list("uidMappings")?, list("gidMappings")?);
+    Ok((!uids.is_empty() || !gids.is_empty()).then_some((uids, gids)))
+}
+
+fn mount(
+    bundle: &Path,
+    i: usize,
+    m: &oci_spec::runtime::Mount,
+    raw: Option<&serde_json::Value>,
+    container_maps: (&[IdMap], &[IdMap]),
+) -> Checked<Mount> {
     let field = format!("mounts[{i}]");
     if !m.destination().is_absolute() {
         return Err(refuse(
@@ -624,8 +668,10 @@ fn mount(bundle: &Path, i: usize, m: &oci_spec::runtime::Mount) -> Checked<Mount
         propagation: None,
         recursive_set: 0,
         recursive_clear: 0,
+        idmap: None,
         data: String::new(),
     };
+    let mut idmapped = None;
     for (j, option) in m.options().iter().flatten().enumerate() {
         let meaning = mount_options::meaning(option).map_err(|e| match e {
             OptionError::Unknown(_) | OptionError::Unsupported(_) => {
@@ -643,6 +689,7 @@ fn mount(bundle: &Path, i: usize, m: &oci_spec::runtime::Mount) -> Checked<Mount
             }
             Meaning::Propagation(p) => out.propagation = Some(p),
             Meaning::Bind { recursive } => out.kind = MountKind::Bind { recursive },
+            Meaning::IdMap { recursive } => idmapped = Some((j, recursive)),
             Meaning::Recursive { set, clear } => {
                 out.recursive_set = (out.recursive_set & !clear) | set;
                 out.recursive_clear = (out.recursive_clear & !set) | clear;
@@ -679,6 +726,28 @@ fn mount(bundle: &Path, i: usize, m: &oci_spec::runtime::Mount) -> Checked<Mount
                 ));
             }
             out.source = Some(source);
+            if let Some((_, recursive)) = idmapped {
+                let own = raw.map(|r| mount_maps(r, &field)).transpose()?.flatten();
+                let (uids, gids) = match own {
+                    Some(maps) => maps,
+                    // Without maps of its own, the container's (spec 1.2).
+                    None if !container_maps.0.is_empty() => (container_maps.0.to_vec(), container_maps.1.to_vec()),
+                    None => {
+                        return Err(refuse(
+                            format!("{field}.uidMappings"),
+                            "an idmap mount needs uidMappings and gidMappings (or a user namespace's)",
+                        ))
+                    }
+                };
+                out.idmap = Some(super::IdMapping { uids, gids, recursive });
+            }
+        }
+        MountKind::New if idmapped.is_some() => {
+            let (j, _) = idmapped.expect("checked");
+            return Err(refuse(
+                format!("{field}.options[{j}]"),
+                "idmap and ridmap are for bind mounts",
+            ));
         }
         MountKind::New if out.fstype.is_empty() => {
             return Err(refuse(

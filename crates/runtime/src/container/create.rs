@@ -174,6 +174,19 @@ fn spawn(
                 .map_err(|e| io_err(id, "joining a pid or time namespace")(e.into()))?;
         }
     }
+    // The user namespaces of id-mapped mounts, made here in the runtime's
+    // own namespaces; the child inherits the descriptors.
+    let mut idmap_userns = Vec::new();
+    for (i, m) in config.mounts.iter().enumerate() {
+        if let Some(maps) = &m.idmap {
+            let fd = crate::process::userns::with_maps(&maps.uids, &maps.gids).map_err(|e| ContainerError::Io {
+                id: id.to_string(),
+                step: "making an id-mapped mount's user namespace",
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            idmap_userns.push((i, fd));
+        }
+    }
     let (parent_end, child_end) = channel::pair().map_err(io_err(id, "making the channel"))?;
     let me = rustix::process::pidfd_open(rustix::process::getpid(), rustix::process::PidfdFlags::empty())
         .map_err(|e| io_err(id, "opening a pidfd")(e.into()))?;
@@ -208,11 +221,12 @@ fn spawn(
                 preserve_fds: opts.preserve_fds,
                 no_pivot: opts.no_pivot,
                 keyring,
+                idmap_userns,
             })
         }
         CloneResult::Parent(pid) => {
             undo.child = Some(pid);
-            drop((child_end, listener, me));
+            drop((child_end, listener, me, idmap_userns));
             if config.creates(NsKind::User) {
                 write_map(pid, IdKind::Uid, &config.uid_maps).map_err(|e| ContainerError::Usage(e.to_string()))?;
                 write_map(pid, IdKind::Gid, &config.gid_maps).map_err(|e| ContainerError::Usage(e.to_string()))?;

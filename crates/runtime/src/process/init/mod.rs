@@ -29,6 +29,9 @@ pub struct InitContext<'a> {
     pub no_pivot: bool,
     /// The session keyring to join, named after the container (None: `--no-new-keyring`).
     pub keyring: Option<CString>,
+    /// For each id-mapped mount (by its index in `mounts`), the user
+    /// namespace it is mapped through (made by the runtime: see `userns`).
+    pub idmap_userns: Vec<(usize, OwnedFd)>,
 }
 
 /// The exit status of a process whose set-up failed (reported already).
@@ -57,7 +60,8 @@ pub fn run(ctx: InitContext) -> ! {
     if parent_exited(&ctx.parent) {
         nsbox_sys::exit_now(EXIT_INIT_FAILED);
     }
-    let keep = [ctx.channel.raw_fd(), ctx.start_listener.as_raw_fd()];
+    let mut keep = vec![ctx.channel.raw_fd(), ctx.start_listener.as_raw_fd()];
+    keep.extend(ctx.idmap_userns.iter().map(|(_, fd)| fd.as_raw_fd()));
     // Nothing of nsbox's may reach the container: files, the store's lock.
     if nsbox_sys::close_fds_from(3 + ctx.preserve_fds, &keep).is_err() {
         nsbox_sys::exit_now(EXIT_INIT_FAILED);
@@ -180,7 +184,7 @@ fn set_up(ctx: &InitContext, state: &str) -> Result<Program, InitFailure> {
     if let Some(name) = &config.domainname {
         rustix::system::setdomainname(name.as_bytes()).map_err(rx(format!("setting the domain name {name:?}")))?;
     }
-    mounts::build_root(config)?;
+    mounts::build_root(config, &ctx.idmap_userns)?;
     if !config.hooks.prestart.is_empty() || !config.hooks.create_runtime.is_empty() {
         let sent = ctx.channel.send(&Message::RuntimeHooks);
         if sent.is_err() || !matches!(ctx.channel.recv(), Ok(Some(Message::Go))) {

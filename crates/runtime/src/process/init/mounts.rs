@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 /// Everything before pivot_root: `/` a slave, the rootfs a mount of its
 /// own, `mounts` in order, the devices.
-pub(super) fn build_root(config: &Config) -> Result<(), InitFailure> {
+pub(super) fn build_root(config: &Config, idmap_userns: &[(usize, OwnedFd)]) -> Result<(), InitFailure> {
     let root_propagation = if config.rootfs_propagation.contains(P::SHARED) {
         config.rootfs_propagation
     } else {
@@ -35,7 +35,8 @@ pub(super) fn build_root(config: &Config) -> Result<(), InitFailure> {
     )
     .map_err(rx(format!("opening the rootfs {}", rootfs.display())))?;
     for (i, m) in config.mounts.iter().enumerate() {
-        mount_one(&root_fd, m).map_err(|mut f| {
+        let userns = idmap_userns.iter().find(|(at, _)| *at == i).map(|(_, fd)| fd);
+        mount_one(&root_fd, m, userns).map_err(|mut f| {
             f.step = format!(
                 "mounts[{i}] ({} at {}): {}",
                 m.fstype_or_bind(),
@@ -175,9 +176,9 @@ fn proc_path(fd: &OwnedFd) -> CString {
     CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL")
 }
 
-fn mount_one(root: &OwnedFd, m: &Mount) -> Result<(), InitFailure> {
+fn mount_one(root: &OwnedFd, m: &Mount, userns: Option<&OwnedFd>) -> Result<(), InitFailure> {
     match m.kind {
-        MountKind::Bind { recursive } => bind(root, m, recursive),
+        MountKind::Bind { recursive } => bind(root, m, recursive, userns),
         MountKind::New if m.fstype == "cgroup" || m.fstype == "cgroup2" => {
             let target = open_in_root(root, &m.destination, Make::Dir).map_err(rx("creating the mount point"))?;
             super::cgroup_mount::mount_cgroups(&target, m)?;
@@ -271,7 +272,7 @@ fn attrs(set: MountFlags, cleared: MountFlags) -> (u64, u64) {
     (on, off)
 }
 
-fn bind(root: &OwnedFd, m: &Mount, recursive: bool) -> Result<(), InitFailure> {
+fn bind(root: &OwnedFd, m: &Mount, recursive: bool, userns: Option<&OwnedFd>) -> Result<(), InitFailure> {
     use rustix::mount::OpenTreeFlags as T;
     let source = m.source.as_ref().expect("a bind has a source (checked)");
     let mut flags = T::OPEN_TREE_CLONE | T::OPEN_TREE_CLOEXEC;
@@ -280,6 +281,9 @@ fn bind(root: &OwnedFd, m: &Mount, recursive: bool) -> Result<(), InitFailure> {
     }
     let tree = rustix::mount::open_tree(CWD, source, flags)
         .map_err(rx(format!("capturing the source {}", source.display())))?;
+    if let (Some(idmap), Some(userns)) = (&m.idmap, userns) {
+        nsbox_sys::mount::set_tree_idmap(&tree, userns, idmap.recursive).map_err(fail("id-mapping the mount"))?;
+    }
     let (on, off) = attrs(m.flags, m.cleared);
     if on != 0 || off != 0 {
         nsbox_sys::mount::set_tree_attrs(&tree, on, off, recursive).map_err(fail("setting the options"))?;
