@@ -620,19 +620,23 @@ fn exec(lab: Option<&str>, node: &str, command: &[String], store: &Store, regist
         .filter(|s| lab.is_none_or(|l| l == s.name))
         .filter_map(|s| {
             let i = s.nodes.iter().position(|n| n == node)?;
-            Some((s.namespaces.get(i)?.clone(), s.containers.iter().any(|c| c == node)))
+            Some((
+                s.namespaces.get(i)?.clone(),
+                s.containers.iter().any(|c| c == node),
+                s.name.clone(),
+            ))
         })
         .collect();
-    let (netns, container) = match holding.as_slice() {
+    let (netns, container, lab_name) = match holding.as_slice() {
         [one] => one.clone(),
         [] => return Err(format!("no lab that is up has a node {node:?}")),
         _ => return Err(format!("several labs have a node {node:?}: name one with --lab")),
     };
     // A container node: into all of its container's namespaces, through
-    // its init (the container's PID 1, in the node's network namespace);
-    // never into the bare network namespace instead.
+    // its init (the container's PID 1, as the runtime records it); never
+    // into the bare network namespace instead.
     if container {
-        let pid = nsbox_lab::services::container_init(registry, &netns)
+        let pid = nsbox_lab::services::container_pid(store, &lab_name, node)
             .ok_or_else(|| format!("node {node}'s container is not running"))?;
         let all = nsbox_ns::NsSet::all();
         return Ok(crate::unshare_cmd::exit_with(nsbox_runtime::enter::enter(

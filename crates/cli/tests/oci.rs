@@ -1339,3 +1339,32 @@ fn idmap_bind_mounts() {
     assert_eq!(code, 1);
     assert!(err.contains(&format!("mounts[{last}]")), "{err}");
 }
+
+/// nsbox's extensions, as annotations (what lab container nodes use): a
+/// host view for a root, nsbox's init in front of the process, and the
+/// process's exit status written to a file by that init.
+#[test]
+fn nsbox_annotations_host_view_init_and_exit_file() {
+    if !nsbox_under_test() {
+        return;
+    }
+    let (rt, mut bundle) = setup!(&[
+        "sh",
+        "-c",
+        "test -d /usr/bin && test -w /tmp && cat /proc/1/comm && exit 5"
+    ]);
+    let exit_file = bundle.path().join("exit-status");
+    bundle.config["root"] = json!({"path": "/nonexistent", "readonly": false});
+    bundle.config["annotations"] = json!({
+        "io.github.nsbox.host-view": "true",
+        "io.github.nsbox.init": "true",
+        "io.github.nsbox.exit-file": exit_file,
+    });
+    let (code, out, err) = run_bundle(&rt, &bundle, "ext");
+    assert_eq!((code, out.as_str()), (5, "nsbox-init\n"), "{err}");
+    assert_eq!(std::fs::read_to_string(&exit_file).unwrap().trim(), "5");
+    bundle.config["annotations"] = json!({"io.github.nsbox.init": "yes"});
+    let (code, _, err) = run_bundle(&rt, &bundle, "extbad");
+    assert_eq!(code, 1);
+    assert!(err.contains("annotations.io.github.nsbox.init"), "{err}");
+}

@@ -290,10 +290,9 @@ impl Running<'_> {
                     .iter()
                     .find(|n| &n.name == node)
                     .expect("planned from the lab");
-                let registry = self.registry;
                 let handle = self.node(node)?;
                 let mut started = crate::services::start(spec, handle, store, &new.name)?;
-                crate::services::await_started(&mut started, registry, new)?;
+                crate::services::await_started(&mut started)?;
             }
         }
         Ok(())

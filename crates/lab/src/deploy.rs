@@ -51,6 +51,11 @@ pub enum LabError {
     Teardown(NetError),
     #[error("node {node}: starting its commands: {source}")]
     Run { node: String, source: std::io::Error },
+    #[error("node {node}: its container: {source}")]
+    Container {
+        node: String,
+        source: Box<nsbox_runtime::container::ContainerError>,
+    },
     #[error("node {node}: {what} {how} at start: {command}{}", if output.is_empty() { String::new() } else { format!("\n  {output}") })]
     Died {
         node: String,
@@ -324,12 +329,12 @@ fn limit_rates(lab: &Lab, nodes: &mut [NodeHandle], mut switch: Option<&mut Node
 
 /// Starts every node's commands, then watches them start (see
 /// [`crate::services`]).
-fn start_commands(lab: &Lab, nodes: &[NodeHandle], registry: &Registry, store: &Store) -> Result<(), LabError> {
+fn start_commands(lab: &Lab, nodes: &[NodeHandle], store: &Store) -> Result<(), LabError> {
     let mut started = Vec::new();
     for (node, handle) in lab.nodes.iter().zip(nodes).filter(|(n, _)| !n.run.is_empty()) {
         started.extend(crate::services::start(node, handle, store, &lab.name)?);
     }
-    crate::services::await_started(&mut started, registry, lab)
+    crate::services::await_started(&mut started)
 }
 
 /// Brings `lab` up: namespaces, links, addresses, routes, sysctls, rules.
@@ -391,7 +396,7 @@ pub fn up_with_progress(
     let mut switch = (nodes.len() > lab.nodes.len()).then(|| nodes.pop()).flatten();
     configure(lab, &mut nodes, switch.as_mut(), progress)?;
     limit_rates(lab, &mut nodes, switch.as_mut())?;
-    start_commands(lab, &nodes, registry, store)?;
+    start_commands(lab, &nodes, store)?;
     rollback.armed = false;
     Ok(nodes)
 }
@@ -731,6 +736,8 @@ pub fn down_with(
             namespaces.push(n);
         }
     }
+    // The containers first: killed and unrecorded through the runtime.
+    crate::services::delete_containers(store, name);
     let teardown = destroy_with(registry, name, &namespaces, &recorded, wait)?;
     let found = state.is_some() || unreadable_state.is_some() || !teardown.deleted.is_empty();
     store.remove(name)?;

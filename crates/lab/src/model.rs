@@ -38,6 +38,9 @@ pub struct Node {
     pub run: Vec<String>,
     /// The hostname of the node's container, if it is one.
     pub container: Option<String>,
+    /// The container's root filesystem (None: a read-only view of the host's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_rootfs: Option<std::path::PathBuf>,
 }
 
 /// A veth pair between two node interfaces.

@@ -3,10 +3,13 @@
 //! nsbox's init, and watched for a short grace period so that one that
 //! dies at start fails `up` with its own words.
 //!
-//! Each command runs as `nsbox unshare --ns pid -- sh -c CMD` (a container
-//! node's command already is an `nsbox unshare` with a pid namespace), so
-//! that every process a service forks lives in that pid namespace: killing
-//! its init kills them all at once, even a child forked a moment before.
+//! Each command runs as `nsbox unshare --ns pid -- sh -c CMD`, so that
+//! every process a service forks lives in that pid namespace: killing its
+//! init kills them all at once, even a child forked a moment before. A
+//! container node's command is a container of nsbox's runtime (the same
+//! engine as OCI bundles, `nsbox_runtime::container`): `sh -c CMD` under
+//! nsbox's init in new pid, ipc, mount and uts namespaces, joining the
+//! node's network namespace by path, recorded under the lab's own root.
 //! A kill that reads /proc and signals PIDs one by one can miss such a
 //! child, which then keeps the node's network namespace alive.
 
@@ -15,6 +18,8 @@ use crate::model::Node;
 use crate::state::Store;
 use nsbox_ns::netns::Registry;
 use nsbox_runtime::cgroup::{KillGroup, Layout};
+use nsbox_runtime::container::{self, ProcessIdentity};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -24,20 +29,112 @@ use std::time::{Duration, Instant};
 /// is fine; a container must still be running).
 pub const GRACE: Duration = Duration::from_millis(100);
 
-/// How long `up` waits for a container's init to appear.
-const CONTAINER_START: Duration = Duration::from_secs(10);
-
-/// The name nsbox's init gives itself in a container (`ps`, /proc/PID/comm).
-const INIT_NAME: &str = "nsbox-init";
-
 /// A command that `up` started and watches.
 pub struct Started {
     pub node: String,
     /// As the lab file says it (a container's: its `command`).
     pub command: String,
     pub container: bool,
-    child: Child,
+    process: Watched,
     log: PathBuf,
+}
+
+/// How `up` sees whether a started command still runs.
+enum Watched {
+    /// A `sh -c` line it spawned.
+    Child(Child),
+    /// A container's init (the runtime's record of it), and the file the
+    /// init writes the command's exit status to.
+    Container(ProcessIdentity, PathBuf),
+}
+
+impl Watched {
+    /// The exit status, once it has ended.
+    fn ended(&mut self) -> Option<std::process::ExitStatus> {
+        use std::os::unix::process::ExitStatusExt;
+        match self {
+            Watched::Child(child) => child.try_wait().ok().flatten(),
+            Watched::Container(init, exit_file) if !init.is_alive() => {
+                let code = std::fs::read_to_string(exit_file).ok()?.trim().parse::<i32>().ok();
+                // No status written: the init itself was killed.
+                Some(std::process::ExitStatus::from_raw(code.map_or(KILLED, |c| c << 8)))
+            }
+            Watched::Container(..) => None,
+        }
+    }
+}
+
+/// SIGKILL's number, as a wait status.
+const KILLED: i32 = 9;
+
+fn container_root(store: &Store, lab: &str) -> Result<container::Root, LabError> {
+    Ok(container::Root::at(store.containers(lab)?))
+}
+
+/// Starts `node`'s container: its bundle (see
+/// `nsbox_runtime::config::node`) written under the lab's state, and run
+/// detached by nsbox's runtime under the lab's own root, its output to
+/// the node's log. The container's id is the node's name. A container of
+/// the node's left from before (`apply` restarting it) goes first.
+///
+/// The runtime runs in a process of its own (this binary's `run
+/// --detach`): `lab test` has a thread watching for signals, and a
+/// container's process is cloned, which needs a single-threaded caller.
+fn start_container(
+    node: &Node,
+    handle: &NodeHandle,
+    store: &Store,
+    lab: &str,
+    log: &std::fs::File,
+    exit_file: PathBuf,
+) -> Result<Watched, LabError> {
+    use nsbox_runtime::config::node::{shell_container, ShellContainer};
+    let root = container_root(store, lab)?;
+    let io_failed = |source| LabError::Run {
+        node: node.name.clone(),
+        source,
+    };
+    container::delete(&root, &node.name, true).map_err(|source| LabError::Container {
+        node: node.name.clone(),
+        source: Box::new(source),
+    })?;
+    let netns = PathBuf::from(format!("/proc/{}/fd/{}", std::process::id(), handle.fd.as_raw_fd()));
+    let config = shell_container(&ShellContainer {
+        hostname: node.container.as_deref().unwrap_or(&node.name),
+        rootfs: node.container_rootfs.as_deref(),
+        netns: &netns,
+        command: &node.run[0],
+        exit_file: exit_file.clone(),
+    });
+    let bundle = store.bundles(lab)?.join(&node.name);
+    std::fs::create_dir_all(&bundle)
+        .and_then(|()| std::fs::write(bundle.join("config.json"), config.to_string()))
+        .map_err(io_failed)?;
+    let ran = std::process::Command::new(std::env::current_exe().map_err(io_failed)?)
+        .arg("--root")
+        .arg(store.containers(lab)?)
+        .args(["run", "--detach", "--bundle"])
+        .arg(&bundle)
+        .arg(&node.name)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().map_err(io_failed)?)
+        .stderr(log.try_clone().map_err(io_failed)?)
+        .status()
+        .map_err(io_failed)?;
+    let init = container::state(&root, &node.name)
+        .ok()
+        .filter(|_| ran.success())
+        .and_then(|s| ProcessIdentity::of(s.pid?).ok());
+    match init {
+        Some(init) => Ok(Watched::Container(init, exit_file)),
+        None => Err(io_failed(std::io::Error::other(format!(
+            "the container runtime failed ({ran}): see {}",
+            store
+                .logs(lab)
+                .map(|l| l.join(format!("{}.log", node.name)).display().to_string())
+                .unwrap_or_default()
+        )))),
+    }
 }
 
 /// The shell line that runs `command` under nsbox's init in a pid
@@ -82,19 +179,14 @@ pub fn start(node: &Node, handle: &NodeHandle, store: &Store, lab: &str) -> Resu
     let logs = store.logs(lab)?;
     let log = logs.join(format!("{}.log", node.name));
     let exit_files: Vec<PathBuf> = (0..node.run.len()).map(|i| exit_file(&logs, &node.name, i)).collect();
+    // A container node's first command is its container, started apart.
+    let first_service = usize::from(node.container.is_some());
     let lines: Vec<String> = node
         .run
         .iter()
         .enumerate()
-        .map(|(i, command)| {
-            // A container node's first command is its container already.
-            let line = if node.container.is_some() && i == 0 {
-                command.clone()
-            } else {
-                in_own_pid_namespace(command)
-            };
-            recording_exit(&line, &exit_files[i])
-        })
+        .skip(first_service)
+        .map(|(i, command)| recording_exit(&in_own_pid_namespace(command), &exit_files[i]))
         .collect();
     let log_path = log.clone();
     let spawned = std::fs::create_dir_all(&logs).and_then(|()| {
@@ -106,7 +198,8 @@ pub fn start(node: &Node, handle: &NodeHandle, store: &Store, lab: &str) -> Resu
             }
         }
         let file = std::fs::File::create(&log_path)?;
-        nsbox_ns::netns::run_in_fd(&handle.fd, move || {
+        let container_log = file.try_clone()?;
+        let children = nsbox_ns::netns::run_in_fd(&handle.fd, move || {
             lines
                 .iter()
                 .map(|line| {
@@ -121,56 +214,55 @@ pub fn start(node: &Node, handle: &NodeHandle, store: &Store, lab: &str) -> Resu
                 })
                 .collect::<std::io::Result<Vec<Child>>>()
         })
-        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)??;
+        Ok((children, container_log))
     });
-    let children = spawned.map_err(|e| LabError::Run {
+    let (children, container_log) = spawned.map_err(|e| LabError::Run {
         node: node.name.clone(),
         source: e,
     })?;
-    Ok(children
-        .into_iter()
-        .enumerate()
-        .map(|(i, child)| Started {
+    let mut started: Vec<Started> = Vec::new();
+    if node.container.is_some() {
+        let process = start_container(node, handle, store, lab, &container_log, exit_files[0].clone())?;
+        started.push(Started {
             node: node.name.clone(),
-            command: node.run[i].clone(),
-            container: node.container.is_some() && i == 0,
-            child,
+            command: node.run[0].clone(),
+            container: true,
+            process,
             log: log.clone(),
-        })
-        .collect())
+        });
+    }
+    started.extend(children.into_iter().enumerate().map(|(i, child)| Started {
+        node: node.name.clone(),
+        command: node.run[i + first_service].clone(),
+        container: false,
+        process: Watched::Child(child),
+        log: log.clone(),
+    }));
+    Ok(started)
 }
 
-/// Watches `started` for [`GRACE`], and until every container's init is
-/// there: the first command that died (or container that never came up)
-/// is the error, with the end of its node's log.
-pub fn await_started(started: &mut [Started], registry: &Registry, lab: &crate::Lab) -> Result<(), LabError> {
+/// Watches `started` for [`GRACE`] (a container runs once `create` and
+/// `start` have returned): the first command that died is the error, with
+/// the end of its node's log.
+pub fn await_started(started: &mut [Started]) -> Result<(), LabError> {
     if started.is_empty() {
         return Ok(());
     }
     let since = Instant::now();
-    // The containers whose init has not been seen yet: each is looked for
-    // (a pass over /proc) only until it is found.
-    let mut waiting: Vec<usize> = (0..started.len()).filter(|&i| started[i].container).collect();
     loop {
         for s in started.iter_mut() {
-            if let Ok(Some(status)) = s.child.try_wait() {
+            if let Some(status) = s.process.ended() {
                 if s.container || !status.success() {
                     return Err(died(s, &describe(status)));
                 }
             }
         }
-        waiting.retain(|&i| container_init(registry, &netns_of(lab, &started[i].node)).is_none());
-        let waited = since.elapsed();
-        match waiting.first() {
-            None if waited >= GRACE => return Ok(()),
-            Some(&i) if waited >= CONTAINER_START => return Err(died(&started[i], "did not start")),
-            _ => std::thread::sleep(Duration::from_millis(2)),
+        if since.elapsed() >= GRACE {
+            return Ok(());
         }
+        std::thread::sleep(Duration::from_millis(2));
     }
-}
-
-fn netns_of(lab: &crate::Lab, node: &str) -> String {
-    crate::model::netns_name(&lab.name, node)
 }
 
 /// The kill group of the processes that `lab exec` starts in network
@@ -205,16 +297,22 @@ pub(crate) fn kill_exec_groups(registry: &Registry, namespaces: &[String]) {
     }
 }
 
-/// The init of the container running in network namespace `netns`: an
-/// nsbox init in a mount namespace of its own (the inits of the node's
-/// `run` services share the host's).
-pub fn container_init(registry: &Registry, netns: &str) -> Option<i32> {
-    let mount_ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
-    let ours = mount_ns("self");
-    registry.pids(netns).unwrap_or_default().into_iter().find(|pid| {
-        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == INIT_NAME)
-            && mount_ns(&pid.to_string()) != ours
-    })
+/// The PID of `node`'s running container (its init), from the runtime's
+/// record of it under the lab's root; None when it is not running.
+pub fn container_pid(store: &Store, lab: &str, node: &str) -> Option<i32> {
+    let root = container_root(store, lab).ok()?;
+    let state = container::state(&root, node).ok()?;
+    (state.status == container::Status::Running).then_some(state.pid?)
+}
+
+/// Deletes the lab's containers (killing what still runs in them), so that
+/// no record or process of theirs outlives `down`.
+pub(crate) fn delete_containers(store: &Store, lab: &str) {
+    let Ok(root) = container_root(store, lab) else { return };
+    for id in root.list().unwrap_or_default() {
+        // Best effort: what survives is killed through the namespace next.
+        let _ = container::delete(&root, &id, true);
+    }
 }
 
 fn describe(status: std::process::ExitStatus) -> String {

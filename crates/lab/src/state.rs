@@ -148,18 +148,32 @@ impl Store {
         self.file(name, "logs")
     }
 
-    /// Removes the lab's state (its lock file and logs too); absent is fine.
+    /// The root of the lab's containers (the container runtime's `--root`
+    /// for its container nodes).
+    pub fn containers(&self, name: &str) -> Result<PathBuf, StateError> {
+        self.file(name, "containers")
+    }
+
+    /// The bundles (config.json) of the lab's container nodes, one
+    /// directory per node.
+    pub fn bundles(&self, name: &str) -> Result<PathBuf, StateError> {
+        self.file(name, "bundles")
+    }
+
+    /// Removes the lab's state (its lock file, logs, container records and
+    /// bundles too); absent is fine.
     pub fn remove(&self, name: &str) -> Result<(), StateError> {
-        let logs = self.logs(name)?;
-        match std::fs::remove_dir_all(&logs) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(StateError::Io {
-                    step: "removing",
-                    path: logs,
-                    source: e,
-                })
+        for dir in [self.logs(name)?, self.containers(name)?, self.bundles(name)?] {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(StateError::Io {
+                        step: "removing",
+                        path: dir,
+                        source: e,
+                    })
+                }
+                _ => {}
             }
-            _ => {}
         }
         for path in [self.path(name)?, self.file(name, "lock")?] {
             match std::fs::remove_file(&path) {

@@ -111,7 +111,7 @@ fn capture_dev_nodes(in_user_ns: bool) -> Result<Vec<DevNode>, RootfsError> {
 }
 
 /// What a host directory turns into in the host view.
-enum HostEntry {
+pub(crate) enum HostEntry {
     Tree(&'static str, OwnedFd),
     Symlink(&'static str, PathBuf),
 }
@@ -199,7 +199,7 @@ fn is_dir(path: &Path) -> bool {
     std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(true)
 }
 
-fn capture_host_dirs() -> Result<Vec<HostEntry>, RootfsError> {
+pub(crate) fn capture_host_dirs() -> Result<Vec<HostEntry>, RootfsError> {
     let mut out = Vec::new();
     for name in HOST_DIRS {
         let path = Path::new("/").join(name);
@@ -229,7 +229,7 @@ fn capture_tree(path: &Path, readonly: bool) -> Result<OwnedFd, RootfsError> {
 
 /// Attaches a captured tree at `target`, creating the mount point (a
 /// directory, or an empty file for a file source).
-fn attach(fd: &OwnedFd, target: &Path, is_dir: bool) -> Result<(), RootfsError> {
+pub(crate) fn attach(fd: &OwnedFd, target: &Path, is_dir: bool) -> Result<(), RootfsError> {
     if is_dir {
         ensure_dir(target)?;
     } else {
@@ -252,7 +252,7 @@ fn ensure_dir(path: &Path) -> Result<PathBuf, RootfsError> {
     Ok(path.to_path_buf())
 }
 
-fn mount_tmpfs(target: &Path, options: &str) -> Result<(), RootfsError> {
+pub(crate) fn mount_tmpfs(target: &Path, options: &str) -> Result<(), RootfsError> {
     let data = std::ffi::CString::new(options).expect("options have no NUL");
     step(
         "mounting tmpfs at",

@@ -99,6 +99,16 @@ extern "C" fn exit_with_signal(sig: libc::c_int) {
 /// only the signals it handles, so without one a `kill` from the runtime
 /// would be ignored. An exec resets handled signals to their defaults.
 pub fn exit_on_terminating_signals() -> io::Result<()> {
+    set_terminating_signals(exit_with_signal as extern "C" fn(libc::c_int) as usize)
+}
+
+/// Puts the signals [`exit_on_terminating_signals`] handles back to their
+/// default actions.
+pub fn default_terminating_signals() -> io::Result<()> {
+    set_terminating_signals(libc::SIG_DFL)
+}
+
+fn set_terminating_signals(handler: libc::sighandler_t) -> io::Result<()> {
     const KEEP_DEFAULT: [i32; 9] = [
         libc::SIGKILL,
         libc::SIGSTOP,
@@ -115,10 +125,10 @@ pub fn exit_on_terminating_signals() -> io::Result<()> {
             continue;
         }
         // SAFETY: `action` is fully initialised (zeroed, then the handler
-        // and an empty mask set); the handler only calls _exit.
+        // and an empty mask set); the handler is SIG_DFL or only calls _exit.
         let rc = unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = exit_with_signal as extern "C" fn(libc::c_int) as usize;
+            action.sa_sigaction = handler;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(sig, &action, std::ptr::null_mut())
         };

@@ -24,6 +24,7 @@ impl Checker<'_> {
             nftables: n.nftables.as_ref().and_then(|text| self.nftables(text)),
             run: n.run.iter().map(|c| c.value.clone()).collect(),
             container: None,
+            container_rootfs: None,
         };
         for command in n.run.iter().filter(|c| c.value.trim().is_empty()) {
             self.error_at(command.referenced, "an empty command: say what to run");
@@ -42,8 +43,7 @@ impl Checker<'_> {
     }
 
     /// A container node: its command becomes the node's first `run` command,
-    /// started through nsbox's own runtime (`nsbox unshare`, the binary
-    /// named by `$NSBOX_BIN`, which the nsbox command line sets to itself).
+    /// run by nsbox's container runtime (see `services::start`).
     pub(super) fn container(&mut self, node: &mut Node, container: &Spanned<crate::file::ContainerFile>) {
         let c = &container.value;
         let hostname = c.hostname.as_ref().map_or(node.name.clone(), |h| h.value.clone());
@@ -54,7 +54,6 @@ impl Checker<'_> {
                 format!("hostname {hostname:?}: use up to 64 letters, digits, '.', '_' or '-'"),
             );
         }
-        let mut command = format!("exec \"${{NSBOX_BIN:-nsbox}}\" unshare --ns pid,ipc,mnt,uts --hostname {hostname}");
         if c.command.value.trim().is_empty() {
             self.error_at(
                 c.command.referenced,
@@ -79,10 +78,9 @@ impl Checker<'_> {
                     ),
                 );
             }
-            command.push_str(&format!(" --rootfs {}", shell_quote(&rootfs.value)));
+            node.container_rootfs = std::path::absolute(path).ok();
         }
-        command.push_str(&format!(" -- sh -c {}", shell_quote(&c.command.value)));
-        node.run.insert(0, command);
+        node.run.insert(0, c.command.value.clone());
         node.container = Some(hostname);
     }
 
@@ -194,9 +192,4 @@ impl Checker<'_> {
         }
         out
     }
-}
-
-/// `text` as one word for `sh`.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
 }

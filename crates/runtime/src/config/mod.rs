@@ -4,6 +4,7 @@
 //! the engine never meets a field it would silently ignore.
 
 pub mod mount_options;
+pub mod node;
 pub mod oci;
 
 use nsbox_ns::idmap::IdMap;
@@ -20,9 +21,14 @@ pub struct Config {
     pub oci_version: String,
     /// The bundle directory, absolute.
     pub bundle: PathBuf,
-    /// The root filesystem, absolute.
+    /// The root filesystem, absolute. With `host_view`, an empty staging
+    /// directory where the root is assembled.
     pub rootfs: PathBuf,
     pub rootfs_readonly: bool,
+    /// The root is a tmpfs with the host's /usr, /bin, /sbin, /lib*, /etc
+    /// read-only and a writable /tmp (`nsbox unshare`'s host view; lab
+    /// container nodes without a rootfs).
+    pub host_view: bool,
     /// The propagation of the container's `/` (rprivate unless asked).
     pub rootfs_propagation: MountPropagationFlags,
     pub hostname: Option<String>,
@@ -159,6 +165,12 @@ pub struct Process {
     pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
     pub terminal: bool,
+    /// nsbox's init in front of the program (PID 1: it reaps orphans and
+    /// passes signals on); OCI bundles run their program as PID 1 itself.
+    pub init: bool,
+    /// With `init`: the file the program's exit status is written to when
+    /// it ends (a host path, opened before pivot_root).
+    pub exit_file: Option<PathBuf>,
     /// `ioPriority`: (class, level), class 1 realtime, 2 best effort, 3 idle.
     pub io_priority: Option<(u32, u32)>,
     /// `scheduler`: sched_setattr's attributes.

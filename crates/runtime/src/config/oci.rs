@@ -152,9 +152,10 @@ fn translate(bundle: &Path, spec: &Spec, raw: Option<&serde_json::Value>) -> Che
     let has = |k: NsKind| namespaces.iter().any(|n| n.kind == k);
     let creates = |k: NsKind| namespaces.iter().any(|n| n.kind == k && n.join.is_none());
 
+    let extensions = Extensions::of(spec)?;
     let root = spec.root().as_ref().ok_or_else(|| refuse("root", "is required"))?;
     let rootfs = bundle.join(root.path());
-    if !rootfs.is_dir() {
+    if !extensions.host_view && !rootfs.is_dir() {
         return Err(refuse("root.path", format!("{}: not a directory", rootfs.display())));
     }
     for (name, value) in [("hostname", spec.hostname()), ("domainname", spec.domainname())] {
@@ -166,11 +167,13 @@ fn translate(bundle: &Path, spec: &Spec, raw: Option<&serde_json::Value>) -> Che
         }
     }
     let (uid_maps, gid_maps) = id_maps(&linux, creates(NsKind::User))?;
-    let process = process(
+    let mut process = process(
         spec.process()
             .as_ref()
             .ok_or_else(|| refuse("process", "is required"))?,
     )?;
+    process.init = extensions.init;
+    process.exit_file = extensions.exit_file;
     let mounts = spec
         .mounts()
         .iter()
@@ -189,6 +192,7 @@ fn translate(bundle: &Path, spec: &Spec, raw: Option<&serde_json::Value>) -> Che
         bundle: bundle.to_path_buf(),
         rootfs,
         rootfs_readonly: root.readonly().unwrap_or(false),
+        host_view: extensions.host_view,
         rootfs_propagation: rootfs_propagation(&linux)?,
         hostname: spec.hostname().clone().filter(|h| !h.is_empty()),
         domainname: spec.domainname().clone().filter(|d| !d.is_empty()),
@@ -214,6 +218,49 @@ fn translate(bundle: &Path, spec: &Spec, raw: Option<&serde_json::Value>) -> Che
         net_devices,
         personality: personality(&linux)?,
     })
+}
+
+/// nsbox's own settings, as annotations (the spec's place for what one
+/// runtime understands and the others ignore): what `nsbox unshare` and lab
+/// container nodes use beyond the spec.
+struct Extensions {
+    /// `io.github.nsbox.host-view: "true"`: the root is a read-only view of
+    /// the host's system directories on a tmpfs (`root.path` is not used).
+    host_view: bool,
+    /// `io.github.nsbox.init: "true"`: nsbox's init is PID 1, in front of the process.
+    init: bool,
+    /// `io.github.nsbox.exit-file: PATH`: where that init writes the
+    /// process's exit status (absolute, on the runtime's side).
+    exit_file: Option<PathBuf>,
+}
+
+impl Extensions {
+    fn of(spec: &Spec) -> Checked<Extensions> {
+        let get = |key: &str| spec.annotations().as_ref().and_then(|a| a.get(key)).map(String::as_str);
+        let flag = |key: &str| match get(key) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(refuse(
+                format!("annotations.{key}"),
+                format!("{other:?}: use true or false"),
+            )),
+        };
+        let (host_view, init) = (flag("io.github.nsbox.host-view")?, flag("io.github.nsbox.init")?);
+        let exit_file = get("io.github.nsbox.exit-file").map(PathBuf::from);
+        if let Some(path) = &exit_file {
+            if !init || !path.is_absolute() || path.file_name().is_none() {
+                return Err(refuse(
+                    "annotations.io.github.nsbox.exit-file",
+                    "an absolute file path, with io.github.nsbox.init",
+                ));
+            }
+        }
+        Ok(Extensions {
+            host_view,
+            init,
+            exit_file,
+        })
+    }
 }
 
 fn check_version(version: &str) -> Checked<()> {
@@ -434,6 +481,8 @@ fn process(p: &oci_spec::runtime::Process) -> Checked<Process> {
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
         oom_score_adj: p.oom_score_adj(),
         terminal: false,
+        init: false,
+        exit_file: None,
         io_priority: io_priority(p)?,
         scheduler: scheduler(p)?,
     })

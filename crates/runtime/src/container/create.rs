@@ -35,6 +35,9 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Where the container's stdout and stderr go (stdin is /dev/null);
+    /// None: the caller's own stdio, as runc passes it through.
+    pub stdio: Option<std::sync::Arc<std::fs::File>>,
 }
 
 /// What `create` made: the record, and the process if this runtime is its parent.
@@ -48,6 +51,14 @@ pub struct Created {
 pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<Created, ContainerError> {
     super::check_id(id)?;
     let config = crate::config::from_bundle(&opts.bundle)?;
+    create_from(root, id, config, opts)
+}
+
+/// Creates container `id` from a model made by another front end than
+/// config.json (a lab's container node). With a host view, the root is
+/// assembled in the container's own directory.
+pub fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptions) -> Result<Created, ContainerError> {
+    super::check_id(id)?;
     if !config.has(NsKind::Mnt) {
         return Err(ContainerError::Usage(format!(
             "{}: linux.namespaces: a mount namespace is required (the container's mounts would be the host's)",
@@ -55,6 +66,13 @@ pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<Created, Co
         )));
     }
     let entry = root.create(id)?;
+    if config.host_view {
+        config.rootfs = entry.dir().join("rootfs");
+        if let Err(e) = std::fs::create_dir(&config.rootfs) {
+            let _ = entry.remove();
+            return Err(io_err(id, "making the host view's staging directory")(e));
+        }
+    }
     let mut record = Record {
         oci_version: config.oci_version.clone(),
         id: id.to_string(),
@@ -163,6 +181,19 @@ fn spawn(
 ) -> Result<i32, ContainerError> {
     let id = record.id.clone();
     let id = id.as_str();
+    // Every namespace to join is opened here, in the runtime's own mount
+    // namespace; the child joins the others by these descriptors.
+    let mut joins = Vec::new();
+    for (kind, path) in config.joins() {
+        if !kind.applies_to_children_only() {
+            let file = std::fs::File::open(path).map_err(|e| ContainerError::Io {
+                id: id.to_string(),
+                step: "opening a namespace to join",
+                source: std::io::Error::new(e.kind(), format!("{}: {e}", path.display())),
+            })?;
+            joins.push((kind, OwnedFd::from(file)));
+        }
+    }
     // A pid or time namespace joined by path applies to children: joined
     // here, before the clone (this process exits soon, it has no children else).
     for (kind, path) in config.joins() {
@@ -222,11 +253,13 @@ fn spawn(
                 no_pivot: opts.no_pivot,
                 keyring,
                 idmap_userns,
+                stdio: opts.stdio.as_ref().and_then(|f| f.try_clone().ok()).map(OwnedFd::from),
+                joins,
             })
         }
         CloneResult::Parent(pid) => {
             undo.child = Some(pid);
-            drop((child_end, listener, me, idmap_userns));
+            drop((child_end, listener, me, idmap_userns, joins));
             if config.creates(NsKind::User) {
                 write_map(pid, IdKind::Uid, &config.uid_maps).map_err(|e| ContainerError::Usage(e.to_string()))?;
                 write_map(pid, IdKind::Gid, &config.gid_maps).map_err(|e| ContainerError::Usage(e.to_string()))?;

@@ -32,6 +32,12 @@ pub struct InitContext<'a> {
     /// For each id-mapped mount (by its index in `mounts`), the user
     /// namespace it is mapped through (made by the runtime: see `userns`).
     pub idmap_userns: Vec<(usize, OwnedFd)>,
+    /// The container's stdout and stderr (stdin is /dev/null); None: the runtime's own.
+    pub stdio: Option<OwnedFd>,
+    /// The namespaces to join (all but pid and time, which the runtime
+    /// joined), opened by the runtime in its own mount namespace, in the
+    /// order they are joined.
+    pub joins: Vec<(NsKind, OwnedFd)>,
 }
 
 /// The exit status of a process whose set-up failed (reported already).
@@ -60,8 +66,14 @@ pub fn run(ctx: InitContext) -> ! {
     if parent_exited(&ctx.parent) {
         nsbox_sys::exit_now(EXIT_INIT_FAILED);
     }
+    if let Some(out) = &ctx.stdio {
+        if nsbox_sys::redirect_stdio(out.as_fd()).is_err() {
+            nsbox_sys::exit_now(EXIT_INIT_FAILED);
+        }
+    }
     let mut keep = vec![ctx.channel.raw_fd(), ctx.start_listener.as_raw_fd()];
     keep.extend(ctx.idmap_userns.iter().map(|(_, fd)| fd.as_raw_fd()));
+    keep.extend(ctx.joins.iter().map(|(_, fd)| fd.as_raw_fd()));
     // Nothing of nsbox's may reach the container: files, the store's lock.
     if nsbox_sys::close_fds_from(3 + ctx.preserve_fds, &keep).is_err() {
         nsbox_sys::exit_now(EXIT_INIT_FAILED);
@@ -75,6 +87,23 @@ pub fn run(ctx: InitContext) -> ! {
         }
     }
     let state = state.unwrap_or_default();
+    // Opened before pivot_root: the file is on the host's side.
+    let exit_dir = ctx.config.process.exit_file.as_ref().map(|f| {
+        let dir = f.parent().unwrap_or(Path::new("/"));
+        rustix::fs::open(
+            dir,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+    });
+    let exit_dir = match exit_dir.transpose() {
+        Ok(dir) => dir,
+        Err(e) => {
+            let failure = rx("opening the exit file's directory")(e);
+            let _ = ctx.channel.send(&Message::Failed(failure));
+            nsbox_sys::exit_now(EXIT_INIT_FAILED)
+        }
+    };
     let program = match set_up(&ctx, &state) {
         Ok(program) => program,
         Err(failure) => {
@@ -114,6 +143,16 @@ pub fn run(ctx: InitContext) -> ! {
             nsbox_sys::exit_now(EXIT_INIT_FAILED);
         }
     }
+    if ctx.config.process.init {
+        run_as_init(
+            &program,
+            &argv,
+            &envp,
+            starter,
+            exit_dir.as_ref(),
+            ctx.config.process.exit_file.as_deref(),
+        )
+    }
     let err = nsbox_sys::execve(&program.path, &argv, &envp);
     let code = if err.kind() == io::ErrorKind::NotFound {
         127
@@ -126,6 +165,52 @@ pub fn run(ctx: InitContext) -> ! {
         program.path.to_string_lossy(),
         nsbox_sys::errno::describe(&err)
     );
+    nsbox_sys::exit_now(code)
+}
+
+/// PID 1 as nsbox's init: the program is spawned (not exec'd), supervised
+/// (signals passed on, orphans reaped), and its exit status written to the
+/// exit file and exited with.
+fn run_as_init(
+    program: &Program,
+    argv: &[CString],
+    envp: &[CString],
+    mut starter: std::os::unix::net::UnixStream,
+    exit_dir: Option<&OwnedFd>,
+    exit_file: Option<&Path>,
+) -> ! {
+    use std::io::Write;
+    let _ = nsbox_sys::signal::default_terminating_signals();
+    let blocked = crate::supervise::supervisor_signals().block();
+    let defaults = nsbox_sys::SignalSet::of(&[libc::SIGPIPE]);
+    let mask = nsbox_sys::SignalSet::empty();
+    let pid = match nsbox_sys::spawn::spawn(&program.path, argv, envp, &mask, &defaults) {
+        Ok(pid) => pid,
+        Err(e) => {
+            let _ = write!(
+                starter,
+                "starting {}: {}",
+                program.path.to_string_lossy(),
+                nsbox_sys::errno::describe(&e)
+            );
+            nsbox_sys::exit_now(127)
+        }
+    };
+    drop(starter);
+    let _ = rustix::thread::set_name(c"nsbox-init");
+    let code = match blocked.and_then(|_| crate::supervise::supervise(pid, true)) {
+        Ok(code) => code,
+        Err(_) => crate::exec::EXIT_SETUP_FAILED,
+    };
+    if let (Some(dir), Some(name)) = (exit_dir, exit_file.and_then(|f| f.file_name())) {
+        let flags = rustix::fs::OFlags::CREATE
+            | rustix::fs::OFlags::WRONLY
+            | rustix::fs::OFlags::TRUNC
+            | rustix::fs::OFlags::CLOEXEC;
+        if let Ok(file) = rustix::fs::openat(dir, name, flags, rustix::fs::Mode::from_bits_truncate(0o644)) {
+            let _ = std::fs::File::from(file).write_all(format!("{code}\n").as_bytes());
+        }
+    }
     nsbox_sys::exit_now(code)
 }
 
@@ -165,7 +250,7 @@ impl Program {
 /// Every step, in order. Each names itself in its failure.
 fn set_up(ctx: &InitContext, state: &str) -> Result<Program, InitFailure> {
     let config = ctx.config;
-    join_namespaces(config)?;
+    join_namespaces(&ctx.joins)?;
     if config.creates(NsKind::User) {
         credentials::become_root().map_err(rx("becoming root of the new user namespace"))?;
     }
@@ -242,16 +327,9 @@ fn home_of(uid: u32) -> String {
         .unwrap_or_else(|| "/".into())
 }
 
-fn join_namespaces(config: &Config) -> Result<(), InitFailure> {
+fn join_namespaces(joins: &[(NsKind, OwnedFd)]) -> Result<(), InitFailure> {
     use rustix::thread::{move_into_link_name_space, LinkNameSpaceType as T};
-    for (kind, path) in config.joins() {
-        // The pid and time namespaces were joined by the runtime before
-        // the clone: they apply to children only.
-        if kind.applies_to_children_only() {
-            continue;
-        }
-        let step = format!("joining the {kind} namespace {}", path.display());
-        let file = std::fs::File::open(path).map_err(fail(step.clone()))?;
+    for (kind, fd) in joins {
         let ty = match kind {
             NsKind::User => T::User,
             NsKind::Cgroup => T::ControlGroup,
@@ -259,9 +337,10 @@ fn join_namespaces(config: &Config) -> Result<(), InitFailure> {
             NsKind::Uts => T::HostNameAndNISDomainName,
             NsKind::Net => T::Network,
             NsKind::Mnt => T::Mount,
-            NsKind::Pid | NsKind::Time => unreachable!("joined by the runtime"),
+            NsKind::Pid => T::ProcessID,
+            NsKind::Time => T::Time,
         };
-        move_into_link_name_space(file.as_fd(), Some(ty)).map_err(rx(step))?;
+        move_into_link_name_space(fd.as_fd(), Some(ty)).map_err(rx(format!("joining the {kind} namespace")))?;
     }
     Ok(())
 }

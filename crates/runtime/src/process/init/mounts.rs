@@ -26,8 +26,12 @@ pub(super) fn build_root(config: &Config, idmap_userns: &[(usize, OwnedFd)]) -> 
     };
     rustix::mount::mount_change("/", root_propagation).map_err(rx("making / a slave mount"))?;
     let rootfs = &config.rootfs;
-    rustix::mount::mount_bind_recursive(rootfs, rootfs)
-        .map_err(rx(format!("binding the rootfs {} onto itself", rootfs.display())))?;
+    if config.host_view {
+        host_view(rootfs)?;
+    } else {
+        rustix::mount::mount_bind_recursive(rootfs, rootfs)
+            .map_err(rx(format!("binding the rootfs {} onto itself", rootfs.display())))?;
+    }
     let root_fd = rustix::fs::open(
         rootfs,
         OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -85,6 +89,30 @@ pub(super) fn enter_root(config: &Config, no_pivot: bool) -> Result<(), InitFail
         rustix::mount::mount_change("/", config.rootfs_propagation).map_err(rx("setting linux.rootfsPropagation"))?;
     }
     Ok(())
+}
+
+/// The host view at `staging`: a tmpfs root with the host's system
+/// directories read-only (merged-/usr links kept as links) and a sticky
+/// world-writable /tmp, as `nsbox unshare` without `--rootfs` builds it.
+fn host_view(staging: &Path) -> Result<(), InitFailure> {
+    use crate::rootfs::{attach, capture_host_dirs, mount_tmpfs, HostEntry, RootfsError};
+    let from = |e: RootfsError| InitFailure {
+        step: format!("building the host view: {} {}", e.step, e.path.display()),
+        message: nsbox_sys::errno::describe(&e.source),
+    };
+    let entries = capture_host_dirs().map_err(from)?;
+    mount_tmpfs(staging, "mode=0755").map_err(from)?;
+    for entry in entries {
+        match entry {
+            HostEntry::Tree(name, fd) => attach(&fd, &staging.join(name), true).map_err(from)?,
+            HostEntry::Symlink(name, target) => std::os::unix::fs::symlink(&target, staging.join(name))
+                .map_err(fail(format!("building the host view: linking /{name}")))?,
+        }
+    }
+    let tmp = staging.join("tmp");
+    let sticky = Mode::from_bits_truncate(0o1777);
+    rustix::fs::mkdir(&tmp, sticky).map_err(rx("building the host view: making /tmp"))?;
+    rustix::fs::chmod(&tmp, sticky).map_err(rx("building the host view: making /tmp"))
 }
 
 impl Mount {
