@@ -24,7 +24,11 @@ pub struct ShellContainer<'a> {
 /// private devpts, /dev/shm, /dev/mqueue), the caller's environment, root
 /// with root's capabilities, as `nsbox unshare` gives its command.
 pub fn shell_container(c: &ShellContainer) -> Value {
-    let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+    // The caller's environment, but for what nsbox sets for itself.
+    let env: Vec<String> = std::env::vars()
+        .filter(|(k, _)| k != "NSBOX_BIN")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let mut annotations = json!({
         "io.github.nsbox.init": "true",
         "io.github.nsbox.exit-file": c.exit_file,
