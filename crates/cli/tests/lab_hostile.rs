@@ -315,6 +315,8 @@ try BOX 'container: {command: /no/such/cmd}'
 try SHORT 'container: {command: "true"}'
 try ONESHOT 'run: ["true", "sleep 1000"]'
 $NSBOX lab down d >/dev/null
+mkdir -p /run/emptyroot
+try NOSH 'container: {command: "sleep 1000", rootfs: /run/emptyroot}'
 printf 'name: e\nnodes:\n  n: {container: {command: sleep 1, rootfs: /}}\n' > /run/e.yaml
 set +e
 $NSBOX lab validate /run/e.yaml 2>/run/err; echo "ROOT $?"
@@ -343,6 +345,11 @@ echo "ROOT_ERR $(head -1 /run/err)"
         field(&out, "ONESHOT"),
         "0 1 3",
         "a one-shot command that succeeds is fine: {out}"
+    );
+    assert_eq!(field(&out, "NOSH"), "1 0 0", "a rootfs without sh: {out}");
+    assert!(
+        field(&out, "NOSH_ERR").contains("its commands") && field(&out, "NOSH_ERR").contains("process.args[0]"),
+        "the runtime's own words: {out}"
     );
     assert_eq!(field(&out, "ROOT"), "1");
     assert!(field(&out, "ROOT_ERR").contains("is the host's own root"), "{out}");

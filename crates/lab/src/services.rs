@@ -127,13 +127,14 @@ fn start_container(
         .and_then(|s| ProcessIdentity::of(s.pid?).ok());
     match init {
         Some(init) => Ok(Watched::Container(init, exit_file)),
-        None => Err(io_failed(std::io::Error::other(format!(
-            "the container runtime failed ({ran}): see {}",
-            store
-                .logs(lab)
-                .map(|l| l.join(format!("{}.log", node.name)).display().to_string())
-                .unwrap_or_default()
-        )))),
+        None => {
+            // The runtime said why in the node's log, where its stderr went.
+            let log_file = store.logs(lab)?.join(format!("{}.log", node.name));
+            let said = last_lines(&std::fs::read_to_string(&log_file).unwrap_or_default(), 3);
+            Err(io_failed(std::io::Error::other(format!(
+                "the container runtime failed ({ran}): {said}"
+            ))))
+        }
     }
 }
 
