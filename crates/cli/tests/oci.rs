@@ -1368,3 +1368,108 @@ fn nsbox_annotations_host_view_init_and_exit_file() {
     assert_eq!(code, 1);
     assert!(err.contains("annotations.io.github.nsbox.init"), "{err}");
 }
+
+/// `process.oomScoreAdj` is the process's; `annotations` come back in `state`.
+#[test]
+fn oom_score_adj_and_annotations() {
+    let (rt, mut bundle) = setup!(&["sh", "-c", "cat /proc/self/oom_score_adj; sleep 1000"]);
+    bundle.config["process"]["oomScoreAdj"] = json!(300);
+    bundle.config["annotations"] = json!({"org.example.team": "net", "empty": ""});
+    let (c, path) = (id("oomann"), bundle.write().to_string());
+    let out_file = bundle.path().join("out");
+    let status = rt
+        .cmd(&["run", "--detach", "--bundle", &path, &c])
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let state = rt.state(&c);
+    assert_eq!(state["annotations"]["org.example.team"], "net", "{state}");
+    wait_for(|| std::fs::read_to_string(&out_file).ok().filter(|s| !s.is_empty()));
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "300\n");
+    rt.ok(&["delete", "--force", &c]);
+}
+
+/// `linux.cgroupsPath`, relative (below the runtime's own cgroup) and
+/// absolute; cpu shares and quota and the memory reservation are in the
+/// kernel's files; a cgroup the runtime made goes at delete.
+#[test]
+fn cgroups_path_and_cpu_and_memory_reservation() {
+    let (rt, mut bundle) = setup!(&["sleep", "1000"]);
+    let Some(cpu_root) = ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"]
+        .into_iter()
+        .find(|p| Path::new(p).join("cpu.shares").exists())
+    else {
+        eprintln!("SKIPPED: this test reads cgroup v1 cpu files");
+        return;
+    };
+    bundle.config["linux"]["resources"]["cpu"] = json!({"shares": 512, "quota": 50000, "period": 100000});
+    bundle.config["linux"]["resources"]["memory"] = json!({"reservation": 32 << 20});
+    let absolute = format!("/nsbox-oci-test-abs-{}", std::process::id());
+    for (name, cgroups_path) in [
+        ("cgrel", format!("nsbox-oci-test-rel-{}", std::process::id())),
+        ("cgabs", absolute.clone()),
+    ] {
+        bundle.config["linux"]["cgroupsPath"] = json!(cgroups_path);
+        let (c, path) = (id(name), bundle.write().to_string());
+        rt.ok(&["create", "--bundle", &path, &c]);
+        let pid = rt.state(&c)["pid"].as_i64().unwrap();
+        let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        let cpu_line = own
+            .lines()
+            .find(|l| l.split(':').nth(1).is_some_and(|k| k.split(',').any(|x| x == "cpu")))
+            .unwrap();
+        let cgroup = cpu_line.splitn(3, ':').nth(2).unwrap().to_string();
+        assert!(
+            cgroup.ends_with(&cgroups_path.trim_start_matches('/').to_string()),
+            "{cgroup} for {cgroups_path}"
+        );
+        if cgroups_path.starts_with('/') {
+            assert_eq!(cgroup, cgroups_path, "an absolute path is from the hierarchy's root");
+        }
+        let dir = Path::new(cpu_root).join(cgroup.trim_start_matches('/'));
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap().trim().to_string();
+        assert_eq!(read("cpu.shares"), "512");
+        assert_eq!(read("cpu.cfs_quota_us"), "50000");
+        rt.ok(&["delete", "--force", &c]);
+        wait_for(|| (!dir.exists()).then_some(()));
+    }
+}
+
+/// The device cgroup's rules hold inside: a device in no allow rule cannot
+/// be opened even by root with the node present (the host's /dev/kmsg,
+/// bound in), and can once a rule allows it; `linux.devices` are allowed
+/// (as runc adds them to the rules).
+#[test]
+fn device_rules_are_enforced() {
+    if !Path::new("/dev/kmsg").exists() {
+        eprintln!("SKIPPED: the host has no /dev/kmsg to bind");
+        return;
+    }
+    let (rt, mut bundle) = setup!(&["sh", "-c", "head -c 1 /dev/mydev >/dev/null && echo mydev-ok; (: < /dev/kmsg2) 2>/dev/null && echo kmsg-ok || echo kmsg-denied"]);
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/head"));
+    bundle.config["linux"]["devices"] =
+        json!([{"path": "/dev/mydev", "type": "c", "major": 1, "minor": 5, "fileMode": 0o666}]);
+    bundle.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/dev/kmsg2", "type": "bind", "source": "/dev/kmsg", "options": ["bind"]}));
+    // Reading /dev/kmsg also needs CAP_SYSLOG: given, so that only the
+    // device cgroup can refuse it.
+    for set in ["bounding", "effective", "permitted"] {
+        bundle.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYSLOG"));
+    }
+    let (code, out, err) = run_bundle(&rt, &bundle, "devrules");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "mydev-ok\nkmsg-denied\n");
+    bundle.config["linux"]["resources"]["devices"] = json!([
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"}]);
+    let (code, out, err) = run_bundle(&rt, &bundle, "devrules2");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "mydev-ok\nkmsg-ok\n");
+}

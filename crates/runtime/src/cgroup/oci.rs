@@ -104,6 +104,9 @@ pub fn create(config: &Config, id: &str) -> Result<Vec<CgroupDir>, CgroupError> 
                     }
                     let dir = make_dir(root, &own_cgroup(controller), config, id, &mut dirs)?;
                     apply_v1(&dir, controller, &config.resources)?;
+                    if *controller == "devices" {
+                        allow_config_devices(&dir, &config.devices)?;
+                    }
                 }
             }
         }
@@ -212,6 +215,15 @@ fn apply_devices_v1(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError>
     }
     for line in DEFAULT_ALLOWED {
         write_file(dir, "devices.allow", line)?;
+    }
+    Ok(())
+}
+
+/// The devices `linux.devices` makes are usable, as runc adds them to the
+/// device rules.
+fn allow_config_devices(dir: &Path, devices: &[crate::config::Device]) -> Result<(), CgroupError> {
+    for d in devices.iter().filter(|d| d.kind != 'p') {
+        write_file(dir, "devices.allow", &format!("{} {}:{} rwm", d.kind, d.major, d.minor))?;
     }
     Ok(())
 }
