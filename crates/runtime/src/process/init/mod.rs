@@ -6,6 +6,7 @@
 
 mod cgroup_mount;
 mod credentials;
+mod devices;
 mod mounts;
 
 use super::channel::{Channel, InitFailure, Message};

@@ -4,8 +4,9 @@
 //! device nodes, pivot_root (or MS_MOVE and chroot), masked and read-only
 //! paths, and a read-only root last.
 
+use super::devices;
 use super::{fail, rx};
-use crate::config::{Config, Device, Mount, MountKind};
+use crate::config::{Config, Mount, MountKind};
 use crate::process::channel::InitFailure;
 use nsbox_sys::mount::attr;
 use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
@@ -55,10 +56,14 @@ pub(super) fn build_root(config: &Config, idmap_userns: &[(usize, OwnedFd)]) -> 
         .iter()
         .any(|m| m.destination == Path::new("/dev") && m.kind == MountKind::New);
     if dev_is_fresh {
-        make_devices(&root_fd, &default_devices(), config.creates(nsbox_ns::NsKind::User))?;
-        make_dev_links(&root_fd)?;
+        devices::make_devices(
+            &root_fd,
+            &devices::default_devices(),
+            config.creates(nsbox_ns::NsKind::User),
+        )?;
+        devices::make_dev_links(&root_fd)?;
     }
-    make_devices(&root_fd, &config.devices, config.creates(nsbox_ns::NsKind::User))
+    devices::make_devices(&root_fd, &config.devices, config.creates(nsbox_ns::NsKind::User))
 }
 
 /// After the hooks that run before it: pivot_root (or MS_MOVE and chroot),
@@ -130,7 +135,7 @@ fn open_path(path: &Path) -> rustix::io::Result<OwnedFd> {
 
 /// What a missing destination is created as.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Make {
+pub(super) enum Make {
     Dir,
     File,
 }
@@ -139,7 +144,7 @@ enum Make {
 /// `root` were `/` (openat2 RESOLVE_IN_ROOT: nothing outside is reachable);
 /// creates what is missing (directories 0755, the last one a file if asked),
 /// also the target of a dangling symlink on the way, inside the root.
-fn open_in_root(root: &OwnedFd, dest: &Path, make: Make) -> rustix::io::Result<OwnedFd> {
+pub(super) fn open_in_root(root: &OwnedFd, dest: &Path, make: Make) -> rustix::io::Result<OwnedFd> {
     make_in_root(root, dest, make, 0)
 }
 
@@ -256,7 +261,7 @@ fn mount_one(root: &OwnedFd, m: &Mount, userns: Option<&OwnedFd>) -> Result<(), 
     }
 }
 
-fn attach(tree: &OwnedFd, target: &OwnedFd) -> Result<(), InitFailure> {
+pub(super) fn attach(tree: &OwnedFd, target: &OwnedFd) -> Result<(), InitFailure> {
     use rustix::mount::MoveMountFlags as F;
     rustix::mount::move_mount(
         tree,
@@ -335,102 +340,6 @@ fn finish_mount(mounted: &OwnedFd, m: &Mount) -> Result<(), InitFailure> {
     }
     if let Some(p) = m.propagation {
         rustix::mount::mount_change(proc_path(mounted).as_c_str(), p).map_err(rx("setting propagation"))?;
-    }
-    Ok(())
-}
-
-/// The devices every container gets (runc's list), made in a fresh /dev.
-fn default_devices() -> Vec<Device> {
-    crate::rootfs::DEV_NODES
-        .iter()
-        .map(|&(name, major, minor)| Device {
-            path: Path::new("/dev").join(name),
-            kind: 'c',
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        })
-        .collect()
-}
-
-fn make_devices(root: &OwnedFd, devices: &[Device], in_user_ns: bool) -> Result<(), InitFailure> {
-    let old = rustix::process::umask(Mode::empty());
-    let made = devices.iter().try_for_each(|d| make_device(root, d, in_user_ns));
-    rustix::process::umask(old);
-    made
-}
-
-fn make_device(root: &OwnedFd, d: &Device, in_user_ns: bool) -> Result<(), InitFailure> {
-    let step = format!("making device {}", d.path.display());
-    let parent_path = d.path.parent().unwrap_or(Path::new("/"));
-    let name = d.path.file_name().ok_or_else(|| InitFailure {
-        step: step.clone(),
-        message: "not a file name".into(),
-    })?;
-    let parent = open_in_root(root, parent_path, Make::Dir).map_err(rx(step.clone()))?;
-    // openat needs a real directory fd, not O_PATH, for mknodat.
-    let parent = rustix::fs::openat(&parent, c".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(rx(step.clone()))?;
-    match rustix::fs::unlinkat(&parent, name, rustix::fs::AtFlags::empty()) {
-        Ok(()) | Err(rustix::io::Errno::NOENT) => {}
-        Err(e) => return Err(rx(step)(e)),
-    }
-    let file_type = match d.kind {
-        'b' => rustix::fs::FileType::BlockDevice,
-        'p' => rustix::fs::FileType::Fifo,
-        _ => rustix::fs::FileType::CharacterDevice,
-    };
-    let mode = Mode::from_bits_truncate(d.mode & 0o7777);
-    let dev = rustix::fs::makedev(d.major, d.minor);
-    match rustix::fs::mknodat(&parent, name, file_type, mode, dev) {
-        // Where mknod is refused (a user namespace), the host's node is bound.
-        Err(rustix::io::Errno::PERM) if in_user_ns || file_type != rustix::fs::FileType::Fifo => {
-            rustix::fs::openat(
-                &parent,
-                name,
-                OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
-                Mode::from_bits_truncate(0o644),
-            )
-            .map_err(rx(step.clone()))?;
-            let tree = rustix::mount::open_tree(
-                CWD,
-                &d.path,
-                rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC,
-            )
-            .map_err(rx(format!("{step}: binding the host's node")))?;
-            let target = rustix::fs::openat(&parent, name, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
-                .map_err(rx(step.clone()))?;
-            return attach(&tree, &target);
-        }
-        other => other.map_err(rx(step.clone()))?,
-    }
-    rustix::fs::chownat(
-        &parent,
-        name,
-        Some(rustix::process::Uid::from_raw(d.uid)),
-        Some(rustix::process::Gid::from_raw(d.gid)),
-        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-    )
-    .map_err(rx(format!("{step}: setting its owner")))
-}
-
-/// /dev/ptmx → pts/ptmx, /dev/fd and the std links, /dev/core where /proc/kcore is.
-fn make_dev_links(root: &OwnedFd) -> Result<(), InitFailure> {
-    let dev = open_in_root(root, Path::new("/dev"), Make::Dir).map_err(rx("opening /dev"))?;
-    let dev = rustix::fs::openat(&dev, c".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(rx("opening /dev"))?;
-    let mut links: Vec<(&str, &str)> = crate::rootfs::DEV_LINKS.to_vec();
-    if Path::new("/proc/kcore").exists() {
-        links.push(("core", "/proc/kcore"));
-    }
-    for (name, target) in links {
-        match rustix::fs::unlinkat(&dev, name, rustix::fs::AtFlags::empty()) {
-            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
-            Err(e) => return Err(rx(format!("replacing /dev/{name}"))(e)),
-        }
-        rustix::fs::symlinkat(target, &dev, name).map_err(rx(format!("linking /dev/{name} to {target}")))?;
     }
     Ok(())
 }

@@ -1,0 +1,330 @@
+//! `linux`: namespaces and id maps, sysctls, devices, resources, time
+//! offsets, network devices, personality, and the fields refused by name.
+
+use super::*;
+use crate::config::{Device, DeviceRule, Namespace, Resources};
+
+/// `linux.netDevices` (spec 1.3): host links to move in, each named as
+/// it is inside (its own name unless `name` says another).
+pub(super) fn net_devices(linux: &oci_spec::runtime::Linux, new_net_ns: bool) -> Checked<Vec<(String, String)>> {
+    let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    if !new_net_ns {
+        return Err(refuse(
+            "linux.netDevices",
+            "needs a new network namespace (linux.namespaces)",
+        ));
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (host, device) in devices {
+        let field = format!("linux.netDevices.{host}");
+        let inside = device
+            .name()
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| host.clone());
+        for name in [host, &inside] {
+            nsbox_net::link::check_name(name).map_err(|e| refuse(&field, e.to_string()))?;
+        }
+        if out.iter().any(|(_, other)| *other == inside) {
+            return Err(refuse(field, format!("a second device named {inside:?} inside")));
+        }
+        out.push((host.clone(), inside));
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub(super) fn personality(linux: &oci_spec::runtime::Linux) -> Checked<Option<u32>> {
+    let Some(p) = linux.personality() else { return Ok(None) };
+    if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(not_yet("linux.personality.flags", 15));
+    }
+    // PER_LINUX and PER_LINUX32 (linux/personality.h).
+    Ok(Some(match p.domain() {
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    }))
+}
+
+fn ns_kind(typ: LinuxNamespaceType) -> NsKind {
+    match typ {
+        LinuxNamespaceType::Mount => NsKind::Mnt,
+        LinuxNamespaceType::Cgroup => NsKind::Cgroup,
+        LinuxNamespaceType::Uts => NsKind::Uts,
+        LinuxNamespaceType::Ipc => NsKind::Ipc,
+        LinuxNamespaceType::User => NsKind::User,
+        LinuxNamespaceType::Pid => NsKind::Pid,
+        LinuxNamespaceType::Network => NsKind::Net,
+        LinuxNamespaceType::Time => NsKind::Time,
+    }
+}
+
+pub(super) fn namespaces(linux: &oci_spec::runtime::Linux) -> Checked<Vec<Namespace>> {
+    let mut out: Vec<Namespace> = Vec::new();
+    for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+        let kind = ns_kind(ns.typ());
+        let field = format!("linux.namespaces[{i}]");
+        if out.iter().any(|n| n.kind == kind) {
+            return Err(refuse(field, format!("a second {} namespace", kind.proc_name())));
+        }
+        let join = ns.path().clone().filter(|p| !p.as_os_str().is_empty());
+        if let Some(path) = &join {
+            if !path.is_absolute() {
+                return Err(refuse(format!("{field}.path"), "must be an absolute path"));
+            }
+            if let Err(e) = std::fs::metadata(path) {
+                return Err(refuse(
+                    format!("{field}.path"),
+                    format!("{}: {}", path.display(), nsbox_sys::errno::describe(&e)),
+                ));
+            }
+        }
+        out.push(Namespace { kind, join });
+    }
+    Ok(out)
+}
+
+pub(super) fn id_maps(linux: &oci_spec::runtime::Linux, new_user_ns: bool) -> Checked<(Vec<IdMap>, Vec<IdMap>)> {
+    let convert = |maps: &Option<Vec<LinuxIdMapping>>| -> Vec<IdMap> {
+        maps.iter()
+            .flatten()
+            .map(|m| IdMap {
+                inside: m.container_id(),
+                outside: m.host_id(),
+                count: m.size(),
+            })
+            .collect()
+    };
+    let (uids, gids) = (convert(linux.uid_mappings()), convert(linux.gid_mappings()));
+    match (new_user_ns, uids.is_empty() && gids.is_empty()) {
+        (false, false) => Err(refuse(
+            "linux.uidMappings",
+            "id mappings need a new user namespace (linux.namespaces)",
+        )),
+        (true, true) => Err(refuse(
+            "linux.uidMappings",
+            "a new user namespace needs uid and gid mappings",
+        )),
+        _ => Ok((uids, gids)),
+    }
+}
+
+/// The namespace a sysctl key belongs to (runc's list): only keys of a
+/// namespace the container has may be set.
+fn sysctl_namespace(key: &str) -> Option<NsKind> {
+    const IPC: [&str; 7] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+    ];
+    if IPC.contains(&key) || key == "kernel.shm_rmid_forced" || key.starts_with("fs.mqueue.") {
+        Some(NsKind::Ipc)
+    } else if key.starts_with("net.") {
+        Some(NsKind::Net)
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some(NsKind::Uts)
+    } else {
+        None
+    }
+}
+
+pub(super) fn sysctls(
+    linux: &oci_spec::runtime::Linux,
+    has: &dyn Fn(NsKind) -> bool,
+) -> Checked<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = linux
+        .sysctl()
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    out.sort();
+    for (key, _) in &out {
+        let field = format!("linux.sysctl.{key}");
+        match sysctl_namespace(key) {
+            None => return Err(refuse(field, "is not namespaced: it would change the host")),
+            Some(kind) if !has(kind) => {
+                return Err(refuse(
+                    field,
+                    format!("needs a {} namespace of the container's own", kind.proc_name()),
+                ))
+            }
+            Some(_) => {}
+        }
+        if key.contains("..") || key.contains('/') {
+            return Err(refuse(field, "is not a sysctl name"));
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn devices(linux: &oci_spec::runtime::Linux) -> Checked<Vec<Device>> {
+    let mut out = Vec::new();
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        let field = format!("linux.devices[{i}]");
+        if !d.path().is_absolute() {
+            return Err(refuse(format!("{field}.path"), "must be an absolute path"));
+        }
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => 'c',
+            LinuxDeviceType::B => 'b',
+            LinuxDeviceType::P => 'p',
+            LinuxDeviceType::A => return Err(refuse(format!("{field}.type"), "must be c, b, u or p")),
+        };
+        let number = |n: i64, name: &str| {
+            u32::try_from(n).map_err(|_| refuse(format!("{field}.{name}"), format!("{n} is out of range")))
+        };
+        out.push(Device {
+            path: d.path().clone(),
+            kind,
+            major: number(d.major(), "major")?,
+            minor: number(d.minor(), "minor")?,
+            mode: d.file_mode().unwrap_or(0o666),
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn resources(r: Option<&LinuxResources>) -> Checked<Resources> {
+    let Some(r) = r else {
+        return Ok(Resources::default());
+    };
+    for (present, field) in [
+        (r.block_io().is_some(), "linux.resources.blockIO"),
+        (
+            r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
+            "linux.resources.hugepageLimits",
+        ),
+        (r.network().is_some(), "linux.resources.network"),
+        (r.rdma().as_ref().is_some_and(|h| !h.is_empty()), "linux.resources.rdma"),
+        (
+            r.unified().as_ref().is_some_and(|h| !h.is_empty()),
+            "linux.resources.unified",
+        ),
+    ] {
+        if present {
+            return Err(not_yet(field, 16));
+        }
+    }
+    let mut out = Resources::default();
+    if let Some(m) = r.memory() {
+        for (present, field) in [
+            (m.swap().is_some(), "swap"),
+            (m.kernel().is_some(), "kernel"),
+            (m.kernel_tcp().is_some(), "kernelTCP"),
+            (m.swappiness().is_some(), "swappiness"),
+            (m.disable_oom_killer().is_some(), "disableOOMKiller"),
+            (m.use_hierarchy().is_some(), "useHierarchy"),
+            (m.check_before_update().is_some(), "checkBeforeUpdate"),
+        ] {
+            if present {
+                return Err(not_yet(&format!("linux.resources.memory.{field}"), 16));
+            }
+        }
+        out.memory_limit = m.limit();
+        out.memory_reservation = m.reservation();
+    }
+    if let Some(c) = r.cpu() {
+        for (present, field) in [
+            (c.idle().is_some(), "idle"),
+            (c.burst().is_some(), "burst"),
+            (c.realtime_runtime().is_some(), "realtimeRuntime"),
+            (c.realtime_period().is_some(), "realtimePeriod"),
+            (c.cpus().as_ref().is_some_and(|s| !s.is_empty()), "cpus"),
+            (c.mems().as_ref().is_some_and(|s| !s.is_empty()), "mems"),
+        ] {
+            if present {
+                return Err(not_yet(&format!("linux.resources.cpu.{field}"), 16));
+            }
+        }
+        out.cpu_shares = c.shares();
+        out.cpu_quota = c.quota();
+        out.cpu_period = c.period();
+    }
+    out.pids_limit = r.pids().as_ref().map(|p| p.limit());
+    for (i, d) in r.devices().iter().flatten().enumerate() {
+        let kind = match d.typ().unwrap_or(LinuxDeviceType::A) {
+            LinuxDeviceType::A => 'a',
+            LinuxDeviceType::C | LinuxDeviceType::U => 'c',
+            LinuxDeviceType::B => 'b',
+            LinuxDeviceType::P => {
+                return Err(refuse(
+                    format!("linux.resources.devices[{i}].type"),
+                    "the device cgroup knows a, c and b",
+                ))
+            }
+        };
+        let access = d.access().clone().unwrap_or_else(|| "rwm".to_string());
+        if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
+            return Err(refuse(
+                format!("linux.resources.devices[{i}].access"),
+                format!("{access:?}: use r, w and m"),
+            ));
+        }
+        out.devices.push(DeviceRule {
+            allow: d.allow(),
+            kind,
+            major: d.major(),
+            minor: d.minor(),
+            access,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn time_offsets(linux: &oci_spec::runtime::Linux, new_time_ns: bool) -> Checked<Option<(i64, i64)>> {
+    let Some(offsets) = linux.time_offsets().as_ref().filter(|o| !o.is_empty()) else {
+        return Ok(None);
+    };
+    if !new_time_ns {
+        return Err(refuse(
+            "linux.timeOffsets",
+            "need a new time namespace (linux.namespaces)",
+        ));
+    }
+    let mut out = (0, 0);
+    for (clock, offset) in offsets {
+        match clock.as_str() {
+            "monotonic" => out.0 = offset.secs().unwrap_or(0),
+            "boottime" => out.1 = offset.secs().unwrap_or(0),
+            other => {
+                return Err(refuse(
+                    format!("linux.timeOffsets.{other}"),
+                    "the clocks are monotonic and boottime",
+                ))
+            }
+        }
+        if offset.nanosecs().unwrap_or(0) != 0 {
+            return Err(not_yet(&format!("linux.timeOffsets.{clock}.nanosecs"), 15));
+        }
+    }
+    Ok(Some(out))
+}
+
+/// The fields of `linux` this runtime does not apply yet, refused by name.
+pub(super) fn refuse_linux_extras(linux: &oci_spec::runtime::Linux) -> Checked<()> {
+    if linux.seccomp().is_some() {
+        return Err(not_yet("linux.seccomp", 16));
+    }
+    if linux.intel_rdt().is_some() {
+        return Err(refuse("linux.intelRdt", "this host has no resctrl file system"));
+    }
+    if linux.memory_policy().is_some() {
+        return Err(not_yet("linux.memoryPolicy", 16));
+    }
+    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
+        return Err(refuse(
+            "linux.mountLabel",
+            "SELinux labels are not supported (this host has no SELinux)",
+        ));
+    }
+    Ok(())
+}
