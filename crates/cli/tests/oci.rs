@@ -1473,3 +1473,35 @@ fn device_rules_are_enforced() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "mydev-ok\nkmsg-ok\n");
 }
+
+/// Commands on one container take turns: a `delete --force` given while
+/// `start` runs (here its startContainer hook takes half a second) waits
+/// for it, then deletes. (nsbox's lock per container; runc 1.1.5 locks
+/// within one process only, so the test is nsbox's.)
+#[test]
+fn delete_while_start_runs_waits_for_it() {
+    if !nsbox_under_test() {
+        return;
+    }
+    let (rt, mut bundle) = setup!(&["sleep", "1000"]);
+    bundle.config["hooks"] = json!({"startContainer": [{"path": "/bin/sh",
+        "args": ["sh", "-c", "sleep 0.5"]}]});
+    let (c, path) = (id("turns"), bundle.write().to_string());
+    rt.ok(&["create", "--bundle", &path, &c]);
+    let started = std::time::Instant::now();
+    let mut start = rt
+        .cmd(&["start", &c])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    rt.ok(&["delete", "--force", &c]);
+    let deleted_after = started.elapsed();
+    assert!(start.wait().unwrap().success(), "start finished first");
+    assert!(
+        deleted_after >= std::time::Duration::from_millis(450),
+        "delete waited: {deleted_after:?}"
+    );
+    assert!(rt.ids().is_empty());
+}
