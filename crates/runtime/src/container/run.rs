@@ -23,8 +23,12 @@ pub fn run(root: &Root, id: &str, opts: &CreateOptions, detach: bool, keep: bool
     if let Some(mask) = old_mask {
         let _ = mask.set_mask();
     }
-    if !detach && !keep && !matches!(result, Err(ContainerError::Store(super::StoreError::Exists(_)))) {
-        // The container is gone (or never started): so is its record.
+    // Another's container of that id is never touched.
+    let ours = !matches!(result, Err(ContainerError::Store(super::StoreError::Exists(_))));
+    // In the foreground the container is gone by now: so goes its record
+    // (unless --keep). A run that failed takes away what it made, detached
+    // or not, as runc's does.
+    if ours && (result.is_err() || (!detach && !keep)) {
         let _ = delete(root, id, true);
     }
     result
