@@ -1525,3 +1525,30 @@ fn a_failed_detached_run_leaves_nothing() {
     assert!(rt.ids().is_empty(), "no record left");
     assert!(cgroups_named(&format!("nsbox-oci-{c}")).is_empty());
 }
+
+/// The container's process outlives the runtime that made it and is
+/// reparented to the caller's subreaper (as conmon and the containerd shim
+/// are), as runc's is.
+#[test]
+fn the_container_is_reparented_to_the_callers_subreaper() {
+    let (rt, bundle) = setup!(&["sleep", "1000"]);
+    // SAFETY: prctl with plain integers; this test's process only.
+    assert_eq!(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }, 0);
+    let (c, path) = (id("subreaper"), bundle.write().to_string());
+    rt.ok(&["create", "--bundle", &path, &c]);
+    let pid = rt.state(&c)["pid"].as_i64().unwrap() as i32;
+    let ppid = status_field(pid, "PPid").unwrap();
+    assert_eq!(
+        ppid.trim(),
+        std::process::id().to_string(),
+        "the subreaper is its parent"
+    );
+    rt.ok(&["start", &c]);
+    rt.ok(&["delete", "--force", &c]);
+    // SAFETY: waitpid on this process's own child, with a status out-pointer.
+    let reaped = unsafe {
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, 0)
+    };
+    assert_eq!(reaped, pid, "and reaps it");
+}
