@@ -174,6 +174,20 @@ pub fn all_namespaces() -> Result<Vec<NamespaceSummary>, InspectError> {
         .collect())
 }
 
+/// The processes whose namespace of `kind` is one of `inodes`, sorted, in
+/// one pass over /proc (a process that ends meanwhile is skipped).
+pub fn processes_in(kind: NsKind, inodes: &[u64]) -> std::io::Result<Vec<i32>> {
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::metadata(format!("/proc/{pid}/ns/{}", kind.proc_name())).is_ok_and(|m| inodes.contains(&m.ino()))
+        })
+        .collect();
+    pids.sort_unstable();
+    Ok(pids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

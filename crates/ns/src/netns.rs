@@ -432,18 +432,11 @@ impl Registry {
 /// The processes whose network namespace is one of `inodes`, sorted, in
 /// one pass over /proc.
 pub fn processes_in(inodes: &[u64]) -> Result<Vec<i32>, NetnsError> {
-    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
-        .map_err(|source| NetnsError::Io {
-            step: "reading",
-            path: "/proc".into(),
-            source,
-        })?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| std::fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|m| inodes.contains(&m.ino())))
-        .collect();
-    pids.sort_unstable();
-    Ok(pids)
+    crate::inspect::processes_in(crate::NsKind::Net, inodes).map_err(|source| NetnsError::Io {
+        step: "reading",
+        path: "/proc".into(),
+        source,
+    })
 }
 
 /// The nsfs inode that `path` pins, or `None` if it is not a pin (a plain

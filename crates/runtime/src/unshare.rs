@@ -13,6 +13,7 @@ use crate::cgroup::{CgroupError, CgroupSet, Layout};
 use crate::exec::{describe, Command, CommandError, Failure, EXIT_SETUP_FAILED};
 use crate::init::run_init;
 use crate::process::channel::{self, Channel, Message};
+use crate::process::ChildGuard;
 use crate::rootfs::enter_new_root;
 use crate::spec::{Spec, SpecError};
 use crate::supervise::{supervise, supervisor_signals};
@@ -89,37 +90,6 @@ pub fn run(mut spec: Spec) -> Result<i32, RunError> {
     Ok(code)
 }
 
-/// Kills and reaps a child unless disarmed, so that an error in the parent
-/// after the clone never leaves the child (and its namespaces) behind.
-struct ChildGuard(Option<i32>);
-
-impl ChildGuard {
-    fn reap(mut self) {
-        if let Some(pid) = self.0.take() {
-            let _ = rustix::process::waitpid(
-                rustix::process::Pid::from_raw(pid),
-                rustix::process::WaitOptions::empty(),
-            );
-        }
-    }
-
-    fn disarm(mut self) -> i32 {
-        self.0.take().expect("armed")
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0.take() {
-            let _ = nsbox_sys::kill(pid, libc::SIGKILL);
-            let _ = rustix::process::waitpid(
-                rustix::process::Pid::from_raw(pid),
-                rustix::process::WaitOptions::empty(),
-            );
-        }
-    }
-}
-
 fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -> Result<i32, RunError> {
     // On cgroup v2 the child is born in its cgroup; on v1 the parent moves
     // it in, as it does where clone3 is refused (a container's seccomp
@@ -159,7 +129,7 @@ fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -
         CloneResult::Parent(pid) => pid,
     };
     drop((child_end, me, cgroup_target));
-    let child = ChildGuard(Some(pid));
+    let child = ChildGuard::new(pid);
     if spec.has(NsKind::User) {
         write_map(pid, IdKind::Uid, &spec.uid_maps)?;
         write_map(pid, IdKind::Gid, &spec.gid_maps)?;
@@ -196,7 +166,7 @@ fn spawn_and_wait(spec: &Spec, command: &Command, cgroups: Option<&CgroupSet>) -
 fn child_main(spec: &Spec, command: &Command, parent: &OwnedFd, wait_for_go: bool, channel: Channel) -> ! {
     // If nsbox dies, so does the container (and with a pid namespace, all of it).
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
-    if exited(parent) {
+    if crate::process::has_exited(parent) {
         nsbox_sys::exit_now(EXIT_SETUP_FAILED);
     }
     if wait_for_go && !matches!(channel.recv(), Ok(Some(Message::Go))) {
@@ -210,14 +180,6 @@ fn child_main(spec: &Spec, command: &Command, parent: &OwnedFd, wait_for_go: boo
     } else {
         channel.fail_command(command.exec())
     }
-}
-
-/// Whether the process behind `pidfd` has exited.
-fn exited(pidfd: &OwnedFd) -> bool {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
-    let now = Timespec { tv_sec: 0, tv_nsec: 0 };
-    matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
 }
 
 fn fail(step: &str) -> impl FnOnce(io::Error) -> Failure + '_ {

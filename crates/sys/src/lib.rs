@@ -249,18 +249,3 @@ pub fn set_scheduler(attr: &SchedAttr) -> std::io::Result<()> {
         Ok(())
     }
 }
-
-/// Makes `out` the calling process's stdout and stderr, and /dev/null its
-/// stdin (a container whose output goes to a log).
-pub fn redirect_stdio(out: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let null = std::fs::File::open("/dev/null")?;
-    for (from, to) in [(null.as_raw_fd(), 0), (out.as_raw_fd(), 1), (out.as_raw_fd(), 2)] {
-        // SAFETY: both descriptors are open for the whole call (borrowed or
-        // owned here); dup2 touches no memory of ours.
-        if unsafe { libc::dup2(from, to) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}

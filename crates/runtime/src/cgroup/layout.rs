@@ -40,12 +40,19 @@ impl Controller {
 /// Each mount of a mountinfo text: (mount point, file system type, super
 /// block options).
 fn mounts(text: &str) -> impl Iterator<Item = (&str, &str, &str)> {
+    mountinfo(text).map(|(_, mount_point, fstype, options)| (mount_point, fstype, options))
+}
+
+/// Each mount of a mountinfo text: (the path in its file system that the
+/// mount shows, mount point, file system type, super block options).
+pub(crate) fn mountinfo(text: &str) -> impl Iterator<Item = (&str, &str, &str, &str)> {
     text.lines().filter_map(|line| {
         let (left, right) = line.split_once(" - ")?;
-        let mount_point = left.split(' ').nth(4).unwrap_or_default();
+        let mut left = left.split(' ');
+        let (root, mount_point) = (left.nth(3)?, left.next()?);
         let mut right = right.split(' ');
         let (fstype, _source, options) = (right.next()?, right.next(), right.next().unwrap_or_default());
-        Some((mount_point, fstype, options))
+        Some((root, mount_point, fstype, options))
     })
 }
 

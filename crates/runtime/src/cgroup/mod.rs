@@ -11,7 +11,7 @@
 //! is written to `cgroup.procs` at all; v1 has no such way in.
 
 mod kill_group;
-mod layout;
+pub(crate) mod layout;
 pub mod oci;
 mod sweep;
 mod v1;
@@ -156,6 +156,25 @@ impl Drop for CgroupSet {
     fn drop(&mut self) {
         let _ = self.remove_all();
     }
+}
+
+/// The lines of a `/proc/PID/cgroup` text: each hierarchy's controllers
+/// (sorted; `name=systemd` as it stands; none for v2) and the process's
+/// cgroup path in it.
+pub(crate) fn membership(text: &str) -> Vec<(Vec<String>, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let mut names: Vec<String> = controllers
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect();
+            names.sort();
+            Some((names, path.to_string()))
+        })
+        .collect()
 }
 
 /// A name for a new cgroup that no other nsbox uses: its PID alone is not

@@ -56,18 +56,16 @@ pub fn wanted(config: &Config) -> bool {
 /// This process's cgroup in the v1 hierarchy holding `controller` (or v2's).
 fn own_cgroup(controller: &str) -> String {
     let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    text.lines()
-        .find_map(|line| {
-            let mut parts = line.splitn(3, ':');
-            let (_, names, path) = (parts.next()?, parts.next()?, parts.next()?);
-            let hit = if controller.is_empty() {
+    super::membership(&text)
+        .into_iter()
+        .find(|(names, _)| {
+            if controller.is_empty() {
                 names.is_empty()
             } else {
-                names.split(',').any(|n| n == controller)
-            };
-            hit.then(|| path.to_string())
+                names.iter().any(|n| n == controller)
+            }
         })
-        .unwrap_or_else(|| "/".into())
+        .map_or_else(|| "/".into(), |(_, path)| path)
 }
 
 /// Creates the container's cgroups and writes its resources; on failure

@@ -164,7 +164,6 @@ pub struct Process {
     pub capabilities: Option<Capabilities>,
     pub no_new_privileges: bool,
     pub oom_score_adj: Option<i32>,
-    pub terminal: bool,
     /// nsbox's init in front of the program (PID 1: it reaps orphans and
     /// passes signals on); OCI bundles run their program as PID 1 itself.
     pub init: bool,

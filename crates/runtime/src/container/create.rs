@@ -35,29 +35,19 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
-    /// Where the container's stdout and stderr go (stdin is /dev/null);
-    /// None: the caller's own stdio, as runc passes it through.
-    pub stdio: Option<std::sync::Arc<std::fs::File>>,
 }
 
-/// What `create` made: the record, and the process if this runtime is its parent.
-pub struct Created {
-    pub record: Record,
-    pub pid: i32,
-}
-
-/// Creates container `id` from the bundle. Nothing is made before the
-/// config is read and checked.
-pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<Created, ContainerError> {
+/// Creates container `id` from the bundle and returns its process's PID.
+/// Nothing is made before the config is read and checked.
+pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, ContainerError> {
     super::check_id(id)?;
     let config = crate::config::from_bundle(&opts.bundle)?;
     create_from(root, id, config, opts)
 }
 
-/// Creates container `id` from a model made by another front end than
-/// config.json (a lab's container node). With a host view, the root is
-/// assembled in the container's own directory.
-pub fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptions) -> Result<Created, ContainerError> {
+/// Creates container `id` from its model. With a host view (nsbox's
+/// annotation), the root is assembled in the container's own directory.
+fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptions) -> Result<i32, ContainerError> {
     super::check_id(id)?;
     if !config.has(NsKind::Mnt) {
         return Err(ContainerError::Usage(format!(
@@ -104,7 +94,6 @@ pub fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptio
     }
     let listener = listen(entry.dir(), id)?;
     let pid = spawn(&config, &mut record, opts, listener, &mut undo)?;
-    record.process = Some(ProcessIdentity::of(pid).map_err(io_err(id, "reading the container process's identity"))?);
     record.status = Status::Created;
     if let Some(path) = &opts.pid_file {
         write_pid_file(path, pid).map_err(|source| ContainerError::PidFile {
@@ -115,14 +104,14 @@ pub fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptio
     }
     undo.entry.as_ref().expect("held").write(&record)?;
     undo.disarm();
-    Ok(Created { record, pid })
+    Ok(pid)
 }
 
 /// What a failed `create` must take away again, in reverse order.
 struct Undo {
     entry: Option<super::Entry>,
     cgroups: Vec<CgroupDir>,
-    child: Option<i32>,
+    child: Option<crate::process::ChildGuard>,
     /// Host links moved into the child's network namespace (pinned in the entry).
     net_devices: Vec<net_devices::MovedDevice>,
 }
@@ -131,7 +120,9 @@ impl Undo {
     fn disarm(mut self) {
         self.entry = None;
         self.cgroups.clear();
-        self.child = None;
+        if let Some(child) = self.child.take() {
+            child.disarm();
+        }
         self.net_devices.clear();
     }
 }
@@ -143,13 +134,8 @@ impl Drop for Undo {
             let _ = net_devices::move_back(&pin, &self.net_devices);
             net_devices::unpin(&pin);
         }
-        if let Some(pid) = self.child.take() {
-            let _ = nsbox_sys::kill(pid, libc::SIGKILL);
-            let _ = rustix::process::waitpid(
-                rustix::process::Pid::from_raw(pid),
-                rustix::process::WaitOptions::empty(),
-            );
-        }
+        // Killed and reaped (the guard's drop) before its cgroups go.
+        drop(self.child.take());
         let _ = cgroups::remove(&self.cgroups);
         if let Some(entry) = self.entry.take() {
             let _ = entry.remove();
@@ -181,30 +167,6 @@ fn spawn(
 ) -> Result<i32, ContainerError> {
     let id = record.id.clone();
     let id = id.as_str();
-    // Every namespace to join is opened here, in the runtime's own mount
-    // namespace; the child joins the others by these descriptors.
-    let mut joins = Vec::new();
-    for (kind, path) in config.joins() {
-        if !kind.applies_to_children_only() {
-            let file = std::fs::File::open(path).map_err(|e| ContainerError::Io {
-                id: id.to_string(),
-                step: "opening a namespace to join",
-                source: std::io::Error::new(e.kind(), format!("{}: {e}", path.display())),
-            })?;
-            joins.push((kind, OwnedFd::from(file)));
-        }
-    }
-    // A pid or time namespace joined by path applies to children: joined
-    // here, before the clone (this process exits soon, it has no children else).
-    for (kind, path) in config.joins() {
-        if kind.applies_to_children_only() {
-            let file = std::fs::File::open(path).map_err(io_err(id, "opening a namespace to join"))?;
-            use rustix::thread::LinkNameSpaceType as T;
-            let ty = if kind == NsKind::Pid { T::ProcessID } else { T::Time };
-            rustix::thread::move_into_link_name_space(file.as_fd(), Some(ty))
-                .map_err(|e| io_err(id, "joining a pid or time namespace")(e.into()))?;
-        }
-    }
     // The user namespaces of id-mapped mounts, made here in the runtime's
     // own namespaces; the child inherits the descriptors.
     let mut idmap_userns = Vec::new();
@@ -216,6 +178,27 @@ fn spawn(
                 source: std::io::Error::other(e.to_string()),
             })?;
             idmap_userns.push((i, fd));
+        }
+    }
+    // Every namespace to join is opened here, in the runtime's own mount
+    // namespace. A pid or time namespace applies to children: joined now,
+    // right before the clone (after the id-mapped mounts' helpers above;
+    // this process exits soon and has no other children). The child joins
+    // the others by these descriptors.
+    let mut joins = Vec::new();
+    for (kind, path) in config.joins() {
+        let file = std::fs::File::open(path).map_err(|e| ContainerError::Io {
+            id: id.to_string(),
+            step: "opening a namespace to join",
+            source: std::io::Error::new(e.kind(), format!("{}: {e}", path.display())),
+        })?;
+        if kind.applies_to_children_only() {
+            use rustix::thread::LinkNameSpaceType as T;
+            let ty = if kind == NsKind::Pid { T::ProcessID } else { T::Time };
+            rustix::thread::move_into_link_name_space(file.as_fd(), Some(ty))
+                .map_err(|e| io_err(id, "joining a pid or time namespace")(e.into()))?;
+        } else {
+            joins.push((kind, OwnedFd::from(file)));
         }
     }
     let (parent_end, child_end) = channel::pair().map_err(io_err(id, "making the channel"))?;
@@ -253,12 +236,11 @@ fn spawn(
                 no_pivot: opts.no_pivot,
                 keyring,
                 idmap_userns,
-                stdio: opts.stdio.as_ref().and_then(|f| f.try_clone().ok()).map(OwnedFd::from),
                 joins,
             })
         }
         CloneResult::Parent(pid) => {
-            undo.child = Some(pid);
+            undo.child = Some(crate::process::ChildGuard::new(pid));
             drop((child_end, listener, me, idmap_userns, joins));
             if config.creates(NsKind::User) {
                 write_map(pid, IdKind::Uid, &config.uid_maps).map_err(|e| ContainerError::Usage(e.to_string()))?;
@@ -267,7 +249,8 @@ fn spawn(
             cgroups::add(&undo.cgroups, pid)?;
             let entry = undo.entry.as_ref().expect("held");
             // The child is recorded before anything else is done for it.
-            record.process = ProcessIdentity::of(pid).ok();
+            record.process =
+                Some(ProcessIdentity::of(pid).map_err(io_err(id, "reading the container process's identity"))?);
             entry.write(record)?;
             if !config.net_devices.is_empty() {
                 let pin = entry.netns_pin();

@@ -12,7 +12,7 @@ pub mod start;
 pub mod state;
 pub mod store;
 
-pub use create::{create, create_from, now_rfc3339 as now, CreateOptions};
+pub use create::{create, now_rfc3339 as now, CreateOptions};
 pub use delete::delete;
 pub use kill::{kill, parse_signal};
 pub use run::run;

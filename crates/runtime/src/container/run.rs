@@ -35,10 +35,10 @@ pub fn run(root: &Root, id: &str, opts: &CreateOptions, detach: bool, keep: bool
 }
 
 fn create_start_wait(root: &Root, id: &str, opts: &CreateOptions, detach: bool) -> Result<i32, ContainerError> {
-    let created = create(root, id, opts)?;
+    let pid = create(root, id, opts)?;
     start(root, id)?;
     if detach {
         return Ok(0);
     }
-    supervise(created.pid, false).map_err(super::io_err(id, "waiting for the container"))
+    supervise(pid, false).map_err(super::io_err(id, "waiting for the container"))
 }

@@ -23,6 +23,8 @@ pub fn with_maps(uids: &[IdMap], gids: &[IdMap]) -> Result<OwnedFd, UsernsError>
         },
         CloneResult::Parent(pid) => pid,
     };
+    // Killed and reaped once its namespace is open (or could not be).
+    let _child = super::ChildGuard::new(pid);
     let opened = (|| {
         write_map(pid, IdKind::Uid, uids).map_err(|e| UsernsError(e.to_string()))?;
         write_map(pid, IdKind::Gid, gids).map_err(|e| UsernsError(e.to_string()))?;

@@ -64,7 +64,6 @@ pub(super) fn process(p: &oci_spec::runtime::Process) -> Checked<Process> {
         capabilities: p.capabilities().as_ref().map(capabilities),
         no_new_privileges: p.no_new_privileges().unwrap_or(false),
         oom_score_adj: p.oom_score_adj(),
-        terminal: false,
         init: false,
         exit_file: None,
         io_priority: io_priority(p)?,

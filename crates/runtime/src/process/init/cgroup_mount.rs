@@ -25,15 +25,9 @@ struct Hierarchy {
 
 fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
     let mut out = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let fields: Vec<&str> = left.split(' ').collect();
-        let mut right = right.split(' ');
-        let (fstype, _, options) = (right.next(), right.next(), right.next().unwrap_or_default());
+    for (root, point, fstype, options) in crate::cgroup::layout::mountinfo(mountinfo) {
         let key = match fstype {
-            Some("cgroup") => {
+            "cgroup" => {
                 let mut key: Vec<String> = options
                     .split(',')
                     .filter(|o| o.starts_with("name=") || KNOWN_CONTROLLERS.contains(o))
@@ -42,16 +36,14 @@ fn hierarchies(mountinfo: &str) -> Vec<Hierarchy> {
                 key.sort();
                 key
             }
-            Some("cgroup2") => Vec::new(),
+            "cgroup2" => Vec::new(),
             _ => continue,
         };
-        if let (Some(root), Some(point)) = (fields.get(3), fields.get(4)) {
-            out.push(Hierarchy {
-                mount_point: PathBuf::from(point),
-                mount_root: root.to_string(),
-                key,
-            });
-        }
+        out.push(Hierarchy {
+            mount_point: PathBuf::from(point),
+            mount_root: root.to_string(),
+            key,
+        });
     }
     out
 }
@@ -74,17 +66,10 @@ const KNOWN_CONTROLLERS: [&str; 13] = [
 
 /// This process's cgroup in the hierarchy with `key` (from /proc/self/cgroup).
 fn own_cgroup(proc_cgroup: &str, key: &[String]) -> Option<String> {
-    proc_cgroup.lines().find_map(|line| {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let mut names: Vec<String> = controllers
-            .split(',')
-            .filter(|c| !c.is_empty())
-            .map(String::from)
-            .collect();
-        names.sort();
-        (names == key).then(|| path.to_string())
-    })
+    crate::cgroup::membership(proc_cgroup)
+        .into_iter()
+        .find(|(names, _)| names == key)
+        .map(|(_, path)| path)
 }
 
 /// Mounts what the container sees at a `cgroup` mount's `target`; the

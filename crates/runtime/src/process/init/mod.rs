@@ -33,8 +33,6 @@ pub struct InitContext<'a> {
     /// For each id-mapped mount (by its index in `mounts`), the user
     /// namespace it is mapped through (made by the runtime: see `userns`).
     pub idmap_userns: Vec<(usize, OwnedFd)>,
-    /// The container's stdout and stderr (stdin is /dev/null); None: the runtime's own.
-    pub stdio: Option<OwnedFd>,
     /// The namespaces to join (all but pid and time, which the runtime
     /// joined), opened by the runtime in its own mount namespace, in the
     /// order they are joined.
@@ -64,13 +62,8 @@ pub fn run(ctx: InitContext) -> ! {
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     // `run` blocks the signals it forwards; the mask survives exec.
     let _ = nsbox_sys::SignalSet::empty().set_mask();
-    if parent_exited(&ctx.parent) {
+    if super::has_exited(&ctx.parent) {
         nsbox_sys::exit_now(EXIT_INIT_FAILED);
-    }
-    if let Some(out) = &ctx.stdio {
-        if nsbox_sys::redirect_stdio(out.as_fd()).is_err() {
-            nsbox_sys::exit_now(EXIT_INIT_FAILED);
-        }
     }
     let mut keep = vec![ctx.channel.raw_fd(), ctx.start_listener.as_raw_fd()];
     keep.extend(ctx.idmap_userns.iter().map(|(_, fd)| fd.as_raw_fd()));
@@ -213,13 +206,6 @@ fn run_as_init(
         }
     }
     nsbox_sys::exit_now(code)
-}
-
-fn parent_exited(pidfd: &OwnedFd) -> bool {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
-    let now = Timespec { tv_sec: 0, tv_nsec: 0 };
-    matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
 }
 
 /// Blocks until `start` connects.
