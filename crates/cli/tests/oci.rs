@@ -1518,6 +1518,10 @@ fn a_failed_detached_run_leaves_nothing() {
     }
     let (rt, mut bundle) = setup!(&["sleep", "1000"]);
     bundle.config["hooks"] = json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 4"]}]});
+    // A state larger than a pipe's buffer: the hook exits without reading
+    // it, so writing it always meets a closed pipe (EPIPE, and SIGPIPE
+    // unless ignored), which must not pass for a started program.
+    bundle.config["annotations"] = json!({"big": "x".repeat(128 * 1024)});
     let (c, path) = (id("failrun"), bundle.write().to_string());
     let (code, _, err) = rt.run(&["run", "--detach", "--bundle", &path, &c]);
     assert_eq!(code, 1, "{err}");

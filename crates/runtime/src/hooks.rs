@@ -48,6 +48,10 @@ pub struct HookError {
 /// Runs `hooks` (of `kind`, as the spec names it) in order, each with
 /// `state` on its stdin; stops at the first that fails.
 pub fn run_all(kind: &'static str, hooks: &[Hook], state: &str) -> Result<(), HookError> {
+    // A hook may exit without reading its stdin: that must fail (or pass)
+    // by its exit status, not end the runtime on SIGPIPE — a container's
+    // process that died so before exec would pass for started.
+    let _sigpipe = nsbox_sys::signal::SigpipeIgnored::new();
     for (index, hook) in hooks.iter().enumerate() {
         run_one(hook, state).map_err(|message| HookError {
             kind,
@@ -153,5 +157,27 @@ mod tests {
             ..Hook::default()
         };
         assert!(run_all("prestart", &[missing], "{}").is_err());
+    }
+
+    /// A state larger than a pipe's buffer meets a closed pipe when the
+    /// hook does not read it: its exit status decides, and the hook itself
+    /// still starts with SIGPIPE at its default.
+    #[test]
+    fn a_hook_that_ignores_its_stdin_is_judged_by_its_status() {
+        let big = format!("{{\"x\":\"{}\"}}", "x".repeat(256 * 1024));
+        run_all("poststop", &[sh("exit 0", None)], &big).unwrap();
+        let err = run_all("poststop", &[sh("exit 4", None)], &big).unwrap_err();
+        assert_eq!(err.message, "exit status 4");
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("ignored");
+        let script = format!("exec 0<&-; grep SigIgn /proc/self/status > {}", out.display());
+        run_all("poststop", &[sh(&script, None)], &big).unwrap();
+        let ignored = std::fs::read_to_string(out).unwrap();
+        let mask = u64::from_str_radix(ignored.split_whitespace().nth(1).unwrap(), 16).unwrap();
+        assert_eq!(
+            mask & (1 << (libc::SIGPIPE - 1)),
+            0,
+            "SIGPIPE not ignored in the hook: {ignored}"
+        );
     }
 }

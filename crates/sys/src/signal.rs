@@ -89,6 +89,35 @@ pub fn restore_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
+/// SIGPIPE ignored for as long as this lives, then put back as it was: a
+/// write to a pipe whose reader is gone then fails with EPIPE instead of
+/// ending the process (a hook that exits without reading the state given
+/// on its stdin is no reason for the runtime to die).
+pub struct SigpipeIgnored(libc::sighandler_t);
+
+impl SigpipeIgnored {
+    pub fn new() -> Self {
+        // SAFETY: SIG_IGN is always a valid disposition for SIGPIPE; the
+        // previous one is kept to be put back.
+        Self(unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) })
+    }
+}
+
+impl Default for SigpipeIgnored {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for SigpipeIgnored {
+    fn drop(&mut self) {
+        if self.0 != libc::SIG_ERR {
+            // SAFETY: puts back the disposition signal() returned.
+            unsafe { libc::signal(libc::SIGPIPE, self.0) };
+        }
+    }
+}
+
 extern "C" fn exit_with_signal(sig: libc::c_int) {
     // SAFETY: _exit is async-signal-safe and never returns.
     unsafe { libc::_exit(128 + sig) }
