@@ -81,7 +81,8 @@ fn wait_for(pid: i32) -> i32 {
 /// nsbox's minimal /dev (the same tables): a tmpfs with its device nodes,
 /// shm and pts directories, a devpts instance and its symlinks.
 fn build_dev(dev: &str) {
-    use nsbox_runtime::rootfs::{DEVPTS_OPTIONS, DEV_LINKS, DEV_NODES};
+    use nsbox_runtime::config::unshare::DEVPTS_OPTIONS;
+    use nsbox_runtime::process::init::{DEV_LINKS, DEV_NODES};
     use rustix::fs::{makedev, mkdir, mknodat, symlink, FileType, Mode, CWD};
     mount(
         "tmpfs",
@@ -107,7 +108,15 @@ fn build_dev(dev: &str) {
     mkdir(format!("{dev}/shm").as_str(), Mode::from_bits_truncate(0o1777)).expect("shm");
     mkdir(format!("{dev}/pts").as_str(), Mode::from_bits_truncate(0o755)).expect("pts");
     let flags = MountFlags::NOSUID | MountFlags::NOEXEC;
-    mount("devpts", format!("{dev}/pts").as_str(), "devpts", flags, DEVPTS_OPTIONS).expect("devpts");
+    let options = std::ffi::CString::new(DEVPTS_OPTIONS).expect("no NUL");
+    mount(
+        "devpts",
+        format!("{dev}/pts").as_str(),
+        "devpts",
+        flags,
+        options.as_c_str(),
+    )
+    .expect("devpts");
     for (link, target) in DEV_LINKS {
         symlink(target, format!("{dev}/{link}").as_str()).expect("symlink");
     }

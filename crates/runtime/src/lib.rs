@@ -1,6 +1,7 @@
-//! Containers built on namespaces: the spec of what to run, the root
-//! filesystem and mounts, the PID 1 init, cgroup limits, and the processes
-//! that tie them together. Knows nothing of labs.
+//! Containers built on namespaces: one engine (the model in `config`, the
+//! process and its init sequence in `process`, cgroups, the store and
+//! runc's verbs in `container`) behind two front ends, config.json and
+//! `nsbox unshare`'s flags (`spec`, `unshare`). Knows nothing of labs.
 
 pub mod cgroup;
 pub mod config;
@@ -8,10 +9,8 @@ pub mod container;
 pub mod enter;
 pub mod exec;
 pub mod hooks;
-pub mod init;
 pub mod netns_exec;
 pub mod process;
-pub mod rootfs;
 pub mod spec;
 pub mod supervise;
 pub mod unshare;

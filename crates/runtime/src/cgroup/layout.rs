@@ -1,41 +1,7 @@
 //! Where the cgroup hierarchies are mounted and which controllers each holds.
 
 use super::CgroupError;
-use crate::spec::Limits;
 use std::path::PathBuf;
-
-/// A controller nsbox sets limits with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Controller {
-    Memory,
-    Pids,
-    Cpu,
-}
-
-impl Controller {
-    pub fn name(self) -> &'static str {
-        match self {
-            Controller::Memory => "memory",
-            Controller::Pids => "pids",
-            Controller::Cpu => "cpu",
-        }
-    }
-
-    /// The controllers that `limits` need.
-    pub fn for_limits(limits: &Limits) -> Vec<Controller> {
-        let mut out = Vec::new();
-        if limits.memory.is_some() {
-            out.push(Controller::Memory);
-        }
-        if limits.pids.is_some() {
-            out.push(Controller::Pids);
-        }
-        if limits.cpus.is_some() {
-            out.push(Controller::Cpu);
-        }
-        out
-    }
-}
 
 /// Each mount of a mountinfo text: (mount point, file system type, super
 /// block options).
@@ -123,33 +89,23 @@ impl Layout {
         matches!(self, Layout::V2(_))
     }
 
-    /// Groups `wanted` by the hierarchy that holds each controller.
-    pub(crate) fn hierarchies_for(
-        &self,
-        wanted: &[Controller],
-    ) -> Result<Vec<(PathBuf, Vec<Controller>)>, CgroupError> {
-        let mut out: Vec<(PathBuf, Vec<Controller>)> = Vec::new();
-        for &c in wanted {
-            let root = match self {
-                Layout::V2(root) => root.clone(),
-                Layout::V1(mounts) => mounts
-                    .iter()
-                    .find(|(_, names)| names.iter().any(|n| n == c.name()))
-                    .map(|(p, _)| p.clone())
-                    .ok_or(CgroupError::NoController(c.name()))?,
-            };
-            match out.iter_mut().find(|(r, _)| *r == root) {
-                Some((_, list)) => list.push(c),
-                None => out.push((root, vec![c])),
-            }
+    /// The hierarchy that holds `controller` (v2: the one hierarchy).
+    pub(crate) fn hierarchy_of(&self, controller: &'static str) -> Result<&PathBuf, CgroupError> {
+        match self {
+            Layout::V2(root) => Ok(root),
+            Layout::V1(mounts) => mounts
+                .iter()
+                .find(|(_, names)| names.iter().any(|n| n == controller))
+                .map(|(p, _)| p)
+                .ok_or(CgroupError::NoController(controller)),
         }
-        Ok(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     const HYBRID: &str = "\
 30 24 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
@@ -163,9 +119,11 @@ mod tests {
     #[test]
     fn hybrid_host_uses_v1_per_controller() {
         let layout = Layout::from_mountinfo(HYBRID);
-        let groups = layout.hierarchies_for(&[Controller::Memory, Controller::Cpu]).unwrap();
-        assert_eq!(groups[0].0, PathBuf::from("/sys/fs/cgroup/memory"));
-        assert_eq!(groups[1].0, PathBuf::from("/sys/fs/cgroup/cpu"));
+        assert_eq!(
+            layout.hierarchy_of("memory").unwrap(),
+            Path::new("/sys/fs/cgroup/memory")
+        );
+        assert_eq!(layout.hierarchy_of("cpu").unwrap(), Path::new("/sys/fs/cgroup/cpu"));
     }
 
     #[test]
@@ -173,8 +131,10 @@ mod tests {
         let text = "29 24 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
         let layout = Layout::from_mountinfo(text);
         assert_eq!(layout, Layout::V2("/sys/fs/cgroup".into()));
-        let groups = layout.hierarchies_for(&[Controller::Memory, Controller::Pids]).unwrap();
-        assert_eq!(groups.len(), 1);
+        assert_eq!(
+            layout.hierarchy_of("memory").unwrap(),
+            layout.hierarchy_of("pids").unwrap()
+        );
     }
 
     /// The unified hierarchy is found beside v1 ones (kill groups use it
@@ -191,7 +151,7 @@ mod tests {
     #[test]
     fn missing_controller_is_named() {
         let layout = Layout::from_mountinfo("31 30 0:27 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n");
-        let err = layout.hierarchies_for(&[Controller::Pids]).unwrap_err();
+        let err = layout.hierarchy_of("pids").unwrap_err();
         assert!(err.to_string().contains("pids"));
     }
 }

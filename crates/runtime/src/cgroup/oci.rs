@@ -30,6 +30,16 @@ const DEFAULT_ALLOWED: [&str; 9] = [
     "c 10:200 rwm", // tun
 ];
 
+/// The CFS period `nsbox unshare --cpus` uses, in microseconds (the
+/// kernel's default, and runc's).
+pub const CPU_PERIOD_US: u64 = 100_000;
+
+/// The CFS quota for `cpus` CPUs per period. The kernel rejects quotas
+/// under 1 ms, and nsbox lets it say so rather than round a request.
+pub fn cpu_quota_us(cpus: f64) -> u64 {
+    (cpus * CPU_PERIOD_US as f64).round() as u64
+}
+
 /// The controllers `resources` needs.
 fn controllers(r: &Resources) -> Vec<&'static str> {
     let mut out = Vec::new();
@@ -68,10 +78,25 @@ fn own_cgroup(controller: &str) -> String {
         .map_or_else(|| "/".into(), |(_, path)| path)
 }
 
+/// Where a container's cgroup is made.
+#[derive(Debug, Clone, Copy)]
+pub enum Place<'a> {
+    /// At `linux.cgroupsPath`, or fresh as `nsbox-oci-<id>` below the
+    /// runtime's own cgroup (an OCI container).
+    Config { id: &'a str },
+    /// Fresh at the root of each hierarchy, under this name (`nsbox
+    /// unshare`'s, see `unique_name`: on v2 a cgroup that holds processes,
+    /// as the runtime's own does, cannot hand controllers down, the root can).
+    FreshAtRoot(&'a str),
+}
+
 /// Creates the container's cgroups and writes its resources; on failure
 /// removes what it made.
-pub fn create(config: &Config, id: &str) -> Result<Vec<CgroupDir>, CgroupError> {
-    let layout = Layout::detect()?;
+pub fn create(config: &Config, place: Place) -> Result<Vec<CgroupDir>, CgroupError> {
+    create_in(&Layout::detect()?, config, place)
+}
+
+pub(crate) fn create_in(layout: &Layout, config: &Config, place: Place) -> Result<Vec<CgroupDir>, CgroupError> {
     let mut wanted = controllers(&config.resources);
     if wanted.is_empty() {
         // A path without resources: the container is still grouped (for
@@ -80,27 +105,24 @@ pub fn create(config: &Config, id: &str) -> Result<Vec<CgroupDir>, CgroupError> 
     }
     let mut dirs: Vec<CgroupDir> = Vec::new();
     let made = (|| {
-        match &layout {
+        match layout {
             Layout::V2(root) => {
                 if config.resources.devices.iter().any(|_| true) {
                     return Err(CgroupError::Unsupported(
                         "linux.resources.devices on cgroup v2 (an eBPF device program, nsbox issue 16)",
                     ));
                 }
-                let dir = make_dir(root, &own_cgroup(""), config, id, &mut dirs)?;
+                let dir = make_dir(root, || own_cgroup(""), config, place, &mut dirs)?;
                 super::v2::enable_controllers_for_oci(root, &dir, &wanted)?;
                 apply_v2(&dir, &config.resources)?;
             }
-            Layout::V1(mounts) => {
+            Layout::V1(_) => {
                 for controller in &wanted {
-                    let (root, _) = mounts
-                        .iter()
-                        .find(|(_, names)| names.iter().any(|n| n == controller))
-                        .ok_or(CgroupError::NoController(controller))?;
+                    let root = layout.hierarchy_of(controller)?;
                     if dirs.iter().any(|d| d.path.starts_with(root)) {
                         continue;
                     }
-                    let dir = make_dir(root, &own_cgroup(controller), config, id, &mut dirs)?;
+                    let dir = make_dir(root, || own_cgroup(controller), config, place, &mut dirs)?;
                     apply_v1(&dir, controller, &config.resources)?;
                     if *controller == "devices" {
                         allow_config_devices(&dir, &config.devices)?;
@@ -121,22 +143,20 @@ pub fn create(config: &Config, id: &str) -> Result<Vec<CgroupDir>, CgroupError> 
 
 fn make_dir(
     root: &Path,
-    own: &str,
+    own: impl Fn() -> String,
     config: &Config,
-    id: &str,
+    place: Place,
     dirs: &mut Vec<CgroupDir>,
 ) -> Result<PathBuf, CgroupError> {
-    let relative = match &config.cgroups_path {
-        Some(p) if p.is_absolute() => p.clone(),
-        Some(p) => Path::new(own).join(p),
+    let fresh = match (place, &config.cgroups_path) {
+        (Place::FreshAtRoot(name), _) => Some(PathBuf::from(name)),
+        (Place::Config { id }, None) => Some(Path::new(&own()).join(format!("nsbox-oci-{id}"))),
+        (Place::Config { .. }, Some(_)) => None,
+    };
+    let relative = match (&config.cgroups_path, fresh) {
         // Its own name, made fresh: an existing one is another's.
-        None => {
-            let path = root.join(
-                Path::new(own)
-                    .join(format!("nsbox-oci-{id}"))
-                    .strip_prefix("/")
-                    .unwrap_or(Path::new("")),
-            );
+        (_, Some(relative)) => {
+            let path = root.join(relative.strip_prefix("/").unwrap_or(&relative));
             std::fs::create_dir(&path).map_err(|source| CgroupError::Create {
                 path: path.clone(),
                 source,
@@ -147,6 +167,9 @@ fn make_dir(
             });
             return Ok(path);
         }
+        (Some(p), None) if p.is_absolute() => p.clone(),
+        (Some(p), None) => Path::new(&own()).join(p),
+        (None, None) => unreachable!("no path is a fresh one"),
     };
     let path = root.join(relative.strip_prefix("/").unwrap_or(&relative));
     if !path.starts_with(root) || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
@@ -257,6 +280,31 @@ fn apply_v2(dir: &Path, r: &Resources) -> Result<(), CgroupError> {
         write_file(dir, "cpu.max", &format!("{quota} {}", r.cpu_period.unwrap_or(100_000)))?;
     }
     Ok(())
+}
+
+/// The container's cgroup opened for `clone3(CLONE_INTO_CGROUP)`: a child
+/// born in it needs no write to `cgroup.procs` and never runs outside it.
+/// Only a v2 cgroup can be entered so: None on v1.
+pub fn clone_target(dirs: &[CgroupDir]) -> Option<std::fs::File> {
+    match dirs {
+        [dir] if super::is_cgroup2(&dir.path) => std::fs::File::open(&dir.path).ok(),
+        _ => None,
+    }
+}
+
+/// How many processes the kernel's OOM killer has killed in these cgroups
+/// (`oom_kill` of v1's memory.oom_control, v2's memory.events): the truth
+/// about a container killed by SIGKILL under a memory limit.
+pub fn oom_kills(dirs: &[CgroupDir]) -> u64 {
+    dirs.iter()
+        .flat_map(|dir| ["memory.oom_control", "memory.events"].map(|f| dir.path.join(f)))
+        .filter_map(|file| std::fs::read_to_string(file).ok())
+        .flat_map(|text| {
+            text.lines()
+                .filter_map(|l| l.strip_prefix("oom_kill ")?.trim().parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 /// Puts process `pid` into every directory.

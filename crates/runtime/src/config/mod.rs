@@ -6,6 +6,7 @@
 pub mod mount_options;
 pub mod node;
 pub mod oci;
+pub mod unshare;
 
 use nsbox_ns::idmap::IdMap;
 use nsbox_ns::NsKind;
@@ -55,6 +56,12 @@ pub struct Config {
     pub net_devices: Vec<(String, String)>,
     /// `linux.personality`: the execution domain (PER_LINUX or PER_LINUX32).
     pub personality: Option<u32>,
+    /// Bring `lo` up in the new network namespace (`nsbox unshare --lo-up`).
+    pub loopback_up: bool,
+    /// A fresh /dev gets /dev/shm as a sticky world-writable directory of
+    /// its tmpfs, as bwrap makes it (`nsbox unshare`: a tmpfs of its own
+    /// would cost a superblock made and torn down per start).
+    pub dev_shm_dir: bool,
 }
 
 /// A namespace the container gets: a new one, or an existing one joined by path.

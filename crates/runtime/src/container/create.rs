@@ -20,11 +20,11 @@ use super::{io_err, net_devices, ContainerError, ProcessIdentity, Record, Root, 
 use crate::cgroup::oci::{self as cgroups, CgroupDir};
 use crate::config::Config;
 use crate::process::channel::{self, Message};
-use crate::process::init::{self, InitContext};
-use nsbox_ns::idmap::{write_map, IdKind};
+use crate::process::init::Launch;
+use crate::process::spawn::SpawnOptions;
+use crate::process::{self};
 use nsbox_ns::NsKind;
-use nsbox_sys::CloneResult;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// runc's `create` flags.
@@ -86,7 +86,7 @@ fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptions) 
     let entry = undo.entry.as_ref().expect("set above");
     entry.write(&record)?;
     if cgroups::wanted(&config) {
-        undo.cgroups = cgroups::create(&config, id)?;
+        undo.cgroups = cgroups::create(&config, cgroups::Place::Config { id })?;
         record.cgroups = undo.cgroups.clone();
         // Recorded at once: a `create` killed from here on leaves a record
         // that `delete` can clean up after.
@@ -167,106 +167,42 @@ fn spawn(
 ) -> Result<i32, ContainerError> {
     let id = record.id.clone();
     let id = id.as_str();
-    // The user namespaces of id-mapped mounts, made here in the runtime's
-    // own namespaces; the child inherits the descriptors.
-    let mut idmap_userns = Vec::new();
-    for (i, m) in config.mounts.iter().enumerate() {
-        if let Some(maps) = &m.idmap {
-            let fd = crate::process::userns::with_maps(&maps.uids, &maps.gids).map_err(|e| ContainerError::Io {
-                id: id.to_string(),
-                step: "making an id-mapped mount's user namespace",
-                source: std::io::Error::other(e.to_string()),
-            })?;
-            idmap_userns.push((i, fd));
-        }
-    }
-    // Every namespace to join is opened here, in the runtime's own mount
-    // namespace. A pid or time namespace applies to children: joined now,
-    // right before the clone (after the id-mapped mounts' helpers above;
-    // this process exits soon and has no other children). The child joins
-    // the others by these descriptors.
-    let mut joins = Vec::new();
-    for (kind, path) in config.joins() {
-        let file = std::fs::File::open(path).map_err(|e| ContainerError::Io {
+    let keyring = (!opts.no_new_keyring).then(|| std::ffi::CString::new(id).expect("ids have no NUL"));
+    // The store's lock belongs to the runtime; the child closes its copy
+    // among all the runtime's descriptors (see init::run).
+    let spawned = process::spawn::spawn(
+        config,
+        SpawnOptions {
+            launch: Launch::AtStart(listener),
+            preserve_fds: Some(opts.preserve_fds),
+            no_pivot: opts.no_pivot,
+            keyring,
+            cgroups: &undo.cgroups,
+        },
+    )
+    .map_err(|source| ContainerError::Spawn {
+        id: id.to_string(),
+        source,
+    })?;
+    let pid = spawned.child.pid();
+    undo.child = Some(spawned.child);
+    let entry = undo.entry.as_ref().expect("held");
+    // The child is recorded before anything else is done for it.
+    record.process = Some(ProcessIdentity::of(pid).map_err(io_err(id, "reading the container process's identity"))?);
+    entry.write(record)?;
+    if !config.net_devices.is_empty() {
+        let pin = entry.netns_pin();
+        let net_err = |source| ContainerError::NetDevice {
             id: id.to_string(),
-            step: "opening a namespace to join",
-            source: std::io::Error::new(e.kind(), format!("{}: {e}", path.display())),
-        })?;
-        if kind.applies_to_children_only() {
-            use rustix::thread::LinkNameSpaceType as T;
-            let ty = if kind == NsKind::Pid { T::ProcessID } else { T::Time };
-            rustix::thread::move_into_link_name_space(file.as_fd(), Some(ty))
-                .map_err(|e| io_err(id, "joining a pid or time namespace")(e.into()))?;
-        } else {
-            joins.push((kind, OwnedFd::from(file)));
-        }
+            source,
+        };
+        net_devices::pin(pid, &pin).map_err(net_err)?;
+        let moved = net_devices::move_in(&pin, &config.net_devices, &mut undo.net_devices);
+        record.net_devices = undo.net_devices.clone();
+        undo.entry.as_ref().expect("held").write(record)?;
+        moved.map_err(net_err)?;
     }
-    let (parent_end, child_end) = channel::pair().map_err(io_err(id, "making the channel"))?;
-    let me = rustix::process::pidfd_open(rustix::process::getpid(), rustix::process::PidfdFlags::empty())
-        .map_err(|e| io_err(id, "opening a pidfd")(e.into()))?;
-    let early = [
-        NsKind::User,
-        NsKind::Ipc,
-        NsKind::Uts,
-        NsKind::Net,
-        NsKind::Pid,
-        NsKind::Mnt,
-    ];
-    let flags = early
-        .iter()
-        .filter(|k| config.creates(**k))
-        .fold(0, |f, k| f | k.clone_flag());
-    let cloned = if nsbox_sys::clone3_available() {
-        nsbox_sys::clone3_checked(flags, None)
-    } else {
-        nsbox_sys::clone_checked(flags)
-    };
-    match cloned.map_err(io_err(id, "creating the container's process (clone)"))? {
-        CloneResult::Child => {
-            drop(parent_end);
-            // The store's lock belongs to the runtime; the child closes its
-            // copy among all the runtime's descriptors (see init::run).
-            let keyring = (!opts.no_new_keyring).then(|| std::ffi::CString::new(id).expect("ids have no NUL"));
-            init::run(InitContext {
-                config,
-                channel: child_end,
-                start_listener: listener,
-                parent: me,
-                preserve_fds: opts.preserve_fds,
-                no_pivot: opts.no_pivot,
-                keyring,
-                idmap_userns,
-                joins,
-            })
-        }
-        CloneResult::Parent(pid) => {
-            undo.child = Some(crate::process::ChildGuard::new(pid));
-            drop((child_end, listener, me, idmap_userns, joins));
-            if config.creates(NsKind::User) {
-                write_map(pid, IdKind::Uid, &config.uid_maps).map_err(|e| ContainerError::Usage(e.to_string()))?;
-                write_map(pid, IdKind::Gid, &config.gid_maps).map_err(|e| ContainerError::Usage(e.to_string()))?;
-            }
-            cgroups::add(&undo.cgroups, pid)?;
-            let entry = undo.entry.as_ref().expect("held");
-            // The child is recorded before anything else is done for it.
-            record.process =
-                Some(ProcessIdentity::of(pid).map_err(io_err(id, "reading the container process's identity"))?);
-            entry.write(record)?;
-            if !config.net_devices.is_empty() {
-                let pin = entry.netns_pin();
-                let net_err = |source| ContainerError::NetDevice {
-                    id: id.to_string(),
-                    source,
-                };
-                net_devices::pin(pid, &pin).map_err(net_err)?;
-                let moved = net_devices::move_in(&pin, &config.net_devices, &mut undo.net_devices);
-                record.net_devices = undo.net_devices.clone();
-                undo.entry.as_ref().expect("held").write(record)?;
-                moved.map_err(net_err)?;
-            }
-            talk_to_child(&parent_end, config, record, pid)
-        }
-    }
+    talk_to_child(&spawned.channel, config, record, pid)
 }
 
 /// The parent's side of the set-up: the state for the child's hooks, Go,

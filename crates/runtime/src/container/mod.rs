@@ -42,6 +42,11 @@ pub enum ContainerError {
     },
     #[error("container {id}: {failure}")]
     Init { id: String, failure: InitFailure },
+    #[error("container {id}: {source}")]
+    Spawn {
+        id: String,
+        source: crate::process::spawn::SpawnError,
+    },
     #[error("container {id}: {step}: {}", nsbox_sys::errno::describe(source))]
     Io {
         id: String,

@@ -4,6 +4,7 @@
 
 pub mod channel;
 pub mod init;
+pub mod spawn;
 pub mod userns;
 
 /// Whether the process behind `pidfd` has exited (a pidfd becomes readable
@@ -23,6 +24,10 @@ pub(crate) struct ChildGuard(Option<i32>);
 impl ChildGuard {
     pub(crate) fn new(pid: i32) -> Self {
         ChildGuard(Some(pid))
+    }
+
+    pub(crate) fn pid(&self) -> i32 {
+        self.0.expect("armed")
     }
 
     pub(crate) fn reap(mut self) {

@@ -227,6 +227,8 @@ fn translate(bundle: &Path, spec: &Spec, raw: Option<&serde_json::Value>) -> Che
         hooks: hooks(spec)?,
         net_devices,
         personality: personality(&linux)?,
+        loopback_up: false,
+        dev_shm_dir: false,
     })
 }
 

@@ -10,9 +10,30 @@ use rustix::fs::{Mode, OFlags, CWD};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
+/// The device nodes of a minimal /dev with their (major, minor) numbers,
+/// which the kernel fixes for every machine (Documentation/admin-guide/
+/// devices.txt), so none is looked up on the host: runc's list.
+pub const DEV_NODES: [(&str, u32, u32); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// The symlinks of a minimal /dev, with their targets.
+pub const DEV_LINKS: [(&str, &str); 5] = [
+    ("ptmx", "pts/ptmx"),
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
 /// The devices every container gets (runc's list), made in a fresh /dev.
 pub(super) fn default_devices() -> Vec<Device> {
-    crate::rootfs::DEV_NODES
+    DEV_NODES
         .iter()
         .map(|&(name, major, minor)| Device {
             path: Path::new("/dev").join(name),
@@ -28,26 +49,30 @@ pub(super) fn default_devices() -> Vec<Device> {
 
 pub(super) fn make_devices(root: &OwnedFd, devices: &[Device], in_user_ns: bool) -> Result<(), InitFailure> {
     let old = rustix::process::umask(Mode::empty());
-    let made = devices.iter().try_for_each(|d| make_device(root, d, in_user_ns));
+    // Devices share their directory (/dev): it is opened once.
+    let mut parent: Option<(&Path, OwnedFd)> = None;
+    let made = devices.iter().try_for_each(|d| {
+        let step = format!("making device {}", d.path.display());
+        let parent_path = d.path.parent().unwrap_or(Path::new("/"));
+        if parent.as_ref().is_none_or(|(p, _)| *p != parent_path) {
+            let dir = open_in_root(root, parent_path, Make::Dir).map_err(rx(step.clone()))?;
+            // mknodat needs a real directory fd, not O_PATH.
+            let dir = rustix::fs::openat(&dir, c".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(rx(step.clone()))?;
+            parent = Some((parent_path, dir));
+        }
+        let (_, dir) = parent.as_ref().expect("opened above");
+        make_device(dir, d, in_user_ns, step)
+    });
     rustix::process::umask(old);
     made
 }
 
-fn make_device(root: &OwnedFd, d: &Device, in_user_ns: bool) -> Result<(), InitFailure> {
-    let step = format!("making device {}", d.path.display());
-    let parent_path = d.path.parent().unwrap_or(Path::new("/"));
+fn make_device(parent: &OwnedFd, d: &Device, in_user_ns: bool, step: String) -> Result<(), InitFailure> {
     let name = d.path.file_name().ok_or_else(|| InitFailure {
         step: step.clone(),
         message: "not a file name".into(),
     })?;
-    let parent = open_in_root(root, parent_path, Make::Dir).map_err(rx(step.clone()))?;
-    // openat needs a real directory fd, not O_PATH, for mknodat.
-    let parent = rustix::fs::openat(&parent, c".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(rx(step.clone()))?;
-    match rustix::fs::unlinkat(&parent, name, rustix::fs::AtFlags::empty()) {
-        Ok(()) | Err(rustix::io::Errno::NOENT) => {}
-        Err(e) => return Err(rx(step)(e)),
-    }
     let file_type = match d.kind {
         'b' => rustix::fs::FileType::BlockDevice,
         'p' => rustix::fs::FileType::Fifo,
@@ -55,11 +80,17 @@ fn make_device(root: &OwnedFd, d: &Device, in_user_ns: bool) -> Result<(), InitF
     };
     let mode = Mode::from_bits_truncate(d.mode & 0o7777);
     let dev = rustix::fs::makedev(d.major, d.minor);
-    match rustix::fs::mknodat(&parent, name, file_type, mode, dev) {
+    let mut made = rustix::fs::mknodat(parent, name, file_type, mode, dev);
+    if made == Err(rustix::io::Errno::EXIST) {
+        // The rootfs has a file there: the device replaces it, as in runc.
+        rustix::fs::unlinkat(parent, name, rustix::fs::AtFlags::empty()).map_err(rx(step.clone()))?;
+        made = rustix::fs::mknodat(parent, name, file_type, mode, dev);
+    }
+    match made {
         // Where mknod is refused (a user namespace), the host's node is bound.
         Err(rustix::io::Errno::PERM) if in_user_ns || file_type != rustix::fs::FileType::Fifo => {
             rustix::fs::openat(
-                &parent,
+                parent,
                 name,
                 OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
                 Mode::from_bits_truncate(0o644),
@@ -71,14 +102,20 @@ fn make_device(root: &OwnedFd, d: &Device, in_user_ns: bool) -> Result<(), InitF
                 rustix::mount::OpenTreeFlags::OPEN_TREE_CLONE | rustix::mount::OpenTreeFlags::OPEN_TREE_CLOEXEC,
             )
             .map_err(rx(format!("{step}: binding the host's node")))?;
-            let target = rustix::fs::openat(&parent, name, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+            let target = rustix::fs::openat(parent, name, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
                 .map_err(rx(step.clone()))?;
             return attach(&tree, &target);
         }
         other => other.map_err(rx(step.clone()))?,
     }
+    // Made by this process: owned by it already (root, of the container's
+    // user namespace where it has one).
+    let (uid, gid) = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
+    if (d.uid, d.gid) == (uid, gid) {
+        return Ok(());
+    }
     rustix::fs::chownat(
-        &parent,
+        parent,
         name,
         Some(rustix::process::Uid::from_raw(d.uid)),
         Some(rustix::process::Gid::from_raw(d.gid)),
@@ -92,16 +129,31 @@ pub(super) fn make_dev_links(root: &OwnedFd) -> Result<(), InitFailure> {
     let dev = open_in_root(root, Path::new("/dev"), Make::Dir).map_err(rx("opening /dev"))?;
     let dev = rustix::fs::openat(&dev, c".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(rx("opening /dev"))?;
-    let mut links: Vec<(&str, &str)> = crate::rootfs::DEV_LINKS.to_vec();
+    let mut links: Vec<(&str, &str)> = DEV_LINKS.to_vec();
     if Path::new("/proc/kcore").exists() {
         links.push(("core", "/proc/kcore"));
     }
     for (name, target) in links {
-        match rustix::fs::unlinkat(&dev, name, rustix::fs::AtFlags::empty()) {
-            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
-            Err(e) => return Err(rx(format!("replacing /dev/{name}"))(e)),
+        let step = || format!("linking /dev/{name} to {target}");
+        match rustix::fs::symlinkat(target, &dev, name) {
+            Err(rustix::io::Errno::EXIST) => {
+                rustix::fs::unlinkat(&dev, name, rustix::fs::AtFlags::empty())
+                    .map_err(rx(format!("replacing /dev/{name}")))?;
+                rustix::fs::symlinkat(target, &dev, name).map_err(rx(step()))?;
+            }
+            other => other.map_err(rx(step()))?,
         }
-        rustix::fs::symlinkat(target, &dev, name).map_err(rx(format!("linking /dev/{name} to {target}")))?;
     }
     Ok(())
+}
+
+/// /dev/shm as a sticky world-writable directory of a fresh /dev's tmpfs.
+pub(super) fn make_shm_dir(root: &OwnedFd) -> Result<(), InitFailure> {
+    let dev = open_in_root(root, Path::new("/dev"), Make::Dir).map_err(rx("opening /dev"))?;
+    let mode = Mode::from_bits_truncate(0o1777);
+    let dev = rustix::fs::openat(&dev, c".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(rx("opening /dev"))?;
+    rustix::fs::mkdirat(&dev, c"shm", mode).map_err(rx("making /dev/shm"))?;
+    // The umask took bits off; /dev/shm needs them all.
+    rustix::fs::chmodat(&dev, c"shm", mode, rustix::fs::AtFlags::empty()).map_err(rx("making /dev/shm"))
 }

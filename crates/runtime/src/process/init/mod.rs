@@ -7,7 +7,10 @@
 mod cgroup_mount;
 mod credentials;
 mod devices;
+mod host_view;
 mod mounts;
+
+pub use devices::{DEV_LINKS, DEV_NODES};
 
 use super::channel::{Channel, InitFailure, Message};
 use crate::config::Config;
@@ -21,12 +24,12 @@ use std::path::{Path, PathBuf};
 pub struct InitContext<'a> {
     pub config: &'a Config,
     pub channel: Channel,
-    /// Where `start` connects to release the process (`exec.sock`).
-    pub start_listener: OwnedFd,
+    pub launch: Launch<'a>,
     /// The runtime itself, to notice that it died before the death signal was set.
     pub parent: OwnedFd,
-    /// Descriptors 3 .. 3+N are the container's (`--preserve-fds`).
-    pub preserve_fds: u32,
+    /// Descriptors 3 .. 3+N are the container's (`--preserve-fds`); None:
+    /// all that the runtime was given.
+    pub preserve_fds: Option<u32>,
     pub no_pivot: bool,
     /// The session keyring to join, named after the container (None: `--no-new-keyring`).
     pub keyring: Option<CString>,
@@ -37,6 +40,20 @@ pub struct InitContext<'a> {
     /// joined), opened by the runtime in its own mount namespace, in the
     /// order they are joined.
     pub joins: Vec<(NsKind, OwnedFd)>,
+}
+
+/// When the program starts.
+pub enum Launch<'a> {
+    /// OCI `create`: once set up the process says Ready and blocks until
+    /// `start` connects to this listener (`exec.sock`), then execs.
+    AtStart(OwnedFd),
+    /// `nsbox unshare`: the command runs as soon as the set-up is done
+    /// (prepared by the caller: its environment is copied before the
+    /// clone), with the caller's umask, and in the caller's directory
+    /// unless the root changed or it names one; that it did not start is
+    /// reported as `CommandFailed`, with its exit status. The process
+    /// dies with the runtime, which waits for it.
+    Now(&'a crate::exec::Command),
 }
 
 /// The exit status of a process whose set-up failed (reported already).
@@ -65,12 +82,17 @@ pub fn run(ctx: InitContext) -> ! {
     if super::has_exited(&ctx.parent) {
         nsbox_sys::exit_now(EXIT_INIT_FAILED);
     }
-    let mut keep = vec![ctx.channel.raw_fd(), ctx.start_listener.as_raw_fd()];
-    keep.extend(ctx.idmap_userns.iter().map(|(_, fd)| fd.as_raw_fd()));
-    keep.extend(ctx.joins.iter().map(|(_, fd)| fd.as_raw_fd()));
-    // Nothing of nsbox's may reach the container: files, the store's lock.
-    if nsbox_sys::close_fds_from(3 + ctx.preserve_fds, &keep).is_err() {
-        nsbox_sys::exit_now(EXIT_INIT_FAILED);
+    if let Some(preserved) = ctx.preserve_fds {
+        let mut keep = vec![ctx.channel.raw_fd()];
+        if let Launch::AtStart(listener) = &ctx.launch {
+            keep.push(listener.as_raw_fd());
+        }
+        keep.extend(ctx.idmap_userns.iter().map(|(_, fd)| fd.as_raw_fd()));
+        keep.extend(ctx.joins.iter().map(|(_, fd)| fd.as_raw_fd()));
+        // Nothing of nsbox's may reach the container: files, the store's lock.
+        if nsbox_sys::close_fds_from(3 + preserved, &keep).is_err() {
+            nsbox_sys::exit_now(EXIT_INIT_FAILED);
+        }
     }
     let mut state = None;
     loop {
@@ -105,6 +127,11 @@ pub fn run(ctx: InitContext) -> ! {
             nsbox_sys::exit_now(EXIT_INIT_FAILED)
         }
     };
+    let start_listener = match ctx.launch {
+        Launch::AtStart(listener) => listener,
+        Launch::Now(command) => launch_now(ctx.config, command, ctx.channel),
+    };
+    let program = program.expect("found for a launch at start");
     // From here on the process belongs to whoever reaps it (the engine's
     // subreaper), not to the runtime that made it.
     let _ = rustix::process::set_parent_process_death_signal(None);
@@ -114,10 +141,10 @@ pub fn run(ctx: InitContext) -> ! {
     drop(ctx.channel);
     // A created container ends on kill's signals, as runc's does.
     let _ = nsbox_sys::signal::exit_on_terminating_signals();
-    let Some(mut starter) = wait_for_start(&ctx.start_listener) else {
+    let Some(mut starter) = wait_for_start(&start_listener) else {
         nsbox_sys::exit_now(EXIT_INIT_FAILED)
     };
-    drop(ctx.start_listener);
+    drop(start_listener);
     let (argv, envp) = program.argv_envp();
     // The byte tells `start` the process is released; the connection
     // closes on exec, and a message before the close means exec failed.
@@ -160,6 +187,33 @@ pub fn run(ctx: InitContext) -> ! {
         nsbox_sys::errno::describe(&err)
     );
     nsbox_sys::exit_now(code)
+}
+
+/// `nsbox unshare`'s last step: the command is exec'd, or with an init
+/// spawned and supervised. The channel closes on exec (or once the
+/// command is spawned): end of file tells the runtime it started.
+fn launch_now(config: &Config, command: &crate::exec::Command, channel: Channel) -> ! {
+    if !config.process.init {
+        channel.fail_command(command.exec())
+    }
+    let _ = crate::supervise::supervisor_signals().block();
+    // posix_spawn rather than fork: this process is a copy of nsbox, and
+    // copying its page tables only to replace them with exec was the
+    // largest avoidable cost of a container start.
+    let pid = match command.spawn() {
+        Ok(pid) => pid,
+        Err(failure) => channel.fail_command(failure),
+    };
+    // The runtime waits for end of file, which this close gives it.
+    drop(channel);
+    let _ = rustix::thread::set_name(c"nsbox-init");
+    match crate::supervise::supervise(pid, true) {
+        Ok(code) => nsbox_sys::exit_now(code),
+        Err(e) => {
+            eprintln!("nsbox-init: waiting for the command: {e}");
+            nsbox_sys::exit_now(crate::exec::EXIT_SETUP_FAILED)
+        }
+    }
 }
 
 /// PID 1 as nsbox's init: the program is spawned (not exec'd), supervised
@@ -235,7 +289,9 @@ impl Program {
 }
 
 /// Every step, in order. Each names itself in its failure.
-fn set_up(ctx: &InitContext, state: &str) -> Result<Program, InitFailure> {
+/// The program is found here for a launch at `start` (a missing one fails
+/// `create`); a command launched now finds its own (None).
+fn set_up(ctx: &InitContext, state: &str) -> Result<Option<Program>, InitFailure> {
     let config = ctx.config;
     join_namespaces(&ctx.joins)?;
     if config.creates(NsKind::User) {
@@ -256,7 +312,15 @@ fn set_up(ctx: &InitContext, state: &str) -> Result<Program, InitFailure> {
     if let Some(name) = &config.domainname {
         rustix::system::setdomainname(name.as_bytes()).map_err(rx(format!("setting the domain name {name:?}")))?;
     }
-    mounts::build_root(config, &ctx.idmap_userns)?;
+    if config.loopback_up {
+        nsbox_sys::net::set_link_up("lo").map_err(fail("bringing lo up"))?;
+    }
+    // Without a mount namespace of its own (`nsbox unshare --ns` without
+    // mnt) the process sees the caller's mounts and changes none.
+    let own_mounts = config.has(NsKind::Mnt);
+    if own_mounts {
+        mounts::build_root(config, &ctx.idmap_userns)?;
+    }
     if !config.hooks.prestart.is_empty() || !config.hooks.create_runtime.is_empty() {
         let sent = ctx.channel.send(&Message::RuntimeHooks);
         if sent.is_err() || !matches!(ctx.channel.recv(), Ok(Some(Message::Go))) {
@@ -267,7 +331,9 @@ fn set_up(ctx: &InitContext, state: &str) -> Result<Program, InitFailure> {
         step: "running the createContainer hooks".into(),
         message: e.to_string(),
     })?;
-    mounts::enter_root(config, ctx.no_pivot)?;
+    if own_mounts {
+        mounts::enter_root(config, ctx.no_pivot)?;
+    }
     for (key, value) in &config.sysctl {
         let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
         std::fs::write(&path, value).map_err(fail(format!("setting sysctl {key} to {value:?}")))?;
@@ -284,6 +350,10 @@ fn set_up(ctx: &InitContext, state: &str) -> Result<Program, InitFailure> {
     if let Some((class, level)) = config.process.io_priority {
         nsbox_sys::set_io_priority(class, level).map_err(fail("setting process.ioPriority"))?;
     }
+    if let Launch::Now(_) = ctx.launch {
+        // The command enters its own directory and user (see exec::Command).
+        return Ok(None);
+    }
     make_cwd(&config.process.cwd)?;
     credentials::switch_user(&config.process)?;
     let umask = config.process.umask.unwrap_or(0o022);
@@ -297,7 +367,7 @@ fn set_up(ctx: &InitContext, state: &str) -> Result<Program, InitFailure> {
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", home_of(config.process.uid)));
     }
-    find_program(&config.process.args, &env)
+    find_program(&config.process.args, &env).map(Some)
 }
 
 /// The home directory of `uid` in the container's /etc/passwd, or `/`

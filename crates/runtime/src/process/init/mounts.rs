@@ -27,8 +27,21 @@ pub(super) fn build_root(config: &Config, idmap_userns: &[(usize, OwnedFd)]) -> 
     };
     rustix::mount::mount_change("/", root_propagation).map_err(rx("making / a slave mount"))?;
     let rootfs = &config.rootfs;
+    // A host view's tmpfs hides what is under its staging directory: bind
+    // sources are captured before it (a bind of `/tmp/x` with /tmp as the
+    // staging directory still finds the host's /tmp/x).
+    let mut captured: Vec<Option<Captured>> = Vec::new();
     if config.host_view {
-        host_view(rootfs)?;
+        captured = config
+            .mounts
+            .iter()
+            .enumerate()
+            .map(|(i, m)| match m.kind {
+                MountKind::Bind { recursive } => capture(m, recursive).map(Some).map_err(|f| named(i, m, f)),
+                MountKind::New => Ok(None),
+            })
+            .collect::<Result<_, _>>()?;
+        super::host_view::build(rootfs)?;
     } else {
         rustix::mount::mount_bind_recursive(rootfs, rootfs)
             .map_err(rx(format!("binding the rootfs {} onto itself", rootfs.display())))?;
@@ -41,15 +54,8 @@ pub(super) fn build_root(config: &Config, idmap_userns: &[(usize, OwnedFd)]) -> 
     .map_err(rx(format!("opening the rootfs {}", rootfs.display())))?;
     for (i, m) in config.mounts.iter().enumerate() {
         let userns = idmap_userns.iter().find(|(at, _)| *at == i).map(|(_, fd)| fd);
-        mount_one(&root_fd, m, userns).map_err(|mut f| {
-            f.step = format!(
-                "mounts[{i}] ({} at {}): {}",
-                m.fstype_or_bind(),
-                m.destination.display(),
-                f.step
-            );
-            f
-        })?;
+        let tree = captured.get_mut(i).and_then(Option::take);
+        mount_one(&root_fd, m, userns, tree).map_err(|f| named(i, m, f))?;
     }
     let dev_is_fresh = config
         .mounts
@@ -62,8 +68,22 @@ pub(super) fn build_root(config: &Config, idmap_userns: &[(usize, OwnedFd)]) -> 
             config.creates(nsbox_ns::NsKind::User),
         )?;
         devices::make_dev_links(&root_fd)?;
+        if config.dev_shm_dir {
+            devices::make_shm_dir(&root_fd)?;
+        }
     }
     devices::make_devices(&root_fd, &config.devices, config.creates(nsbox_ns::NsKind::User))
+}
+
+/// A failure of `mounts[i]`, named as the config names it.
+fn named(i: usize, m: &Mount, mut f: InitFailure) -> InitFailure {
+    f.step = format!(
+        "mounts[{i}] ({} at {}): {}",
+        m.fstype_or_bind(),
+        m.destination.display(),
+        f.step
+    );
+    f
 }
 
 /// After the hooks that run before it: pivot_root (or MS_MOVE and chroot),
@@ -73,10 +93,7 @@ pub(super) fn enter_root(config: &Config, no_pivot: bool) -> Result<(), InitFail
     if no_pivot {
         move_root(rootfs)?;
     } else {
-        crate::rootfs::pivot_into(rootfs).map_err(|e| InitFailure {
-            step: format!("{} {}", e.step, e.path.display()),
-            message: nsbox_sys::errno::describe(&e.source),
-        })?;
+        pivot_into(rootfs)?;
     }
     // runc's order: read-only paths, then masks (a mask under a read-only
     // path is still made).
@@ -94,30 +111,6 @@ pub(super) fn enter_root(config: &Config, no_pivot: bool) -> Result<(), InitFail
         rustix::mount::mount_change("/", config.rootfs_propagation).map_err(rx("setting linux.rootfsPropagation"))?;
     }
     Ok(())
-}
-
-/// The host view at `staging`: a tmpfs root with the host's system
-/// directories read-only (merged-/usr links kept as links) and a sticky
-/// world-writable /tmp, as `nsbox unshare` without `--rootfs` builds it.
-fn host_view(staging: &Path) -> Result<(), InitFailure> {
-    use crate::rootfs::{attach, capture_host_dirs, mount_tmpfs, HostEntry, RootfsError};
-    let from = |e: RootfsError| InitFailure {
-        step: format!("building the host view: {} {}", e.step, e.path.display()),
-        message: nsbox_sys::errno::describe(&e.source),
-    };
-    let entries = capture_host_dirs().map_err(from)?;
-    mount_tmpfs(staging, "mode=0755").map_err(from)?;
-    for entry in entries {
-        match entry {
-            HostEntry::Tree(name, fd) => attach(&fd, &staging.join(name), true).map_err(from)?,
-            HostEntry::Symlink(name, target) => std::os::unix::fs::symlink(&target, staging.join(name))
-                .map_err(fail(format!("building the host view: linking /{name}")))?,
-        }
-    }
-    let tmp = staging.join("tmp");
-    let sticky = Mode::from_bits_truncate(0o1777);
-    rustix::fs::mkdir(&tmp, sticky).map_err(rx("building the host view: making /tmp"))?;
-    rustix::fs::chmod(&tmp, sticky).map_err(rx("building the host view: making /tmp"))
 }
 
 impl Mount {
@@ -209,9 +202,20 @@ fn proc_path(fd: &OwnedFd) -> CString {
     CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL")
 }
 
-fn mount_one(root: &OwnedFd, m: &Mount, userns: Option<&OwnedFd>) -> Result<(), InitFailure> {
+fn mount_one(
+    root: &OwnedFd,
+    m: &Mount,
+    userns: Option<&OwnedFd>,
+    captured: Option<Captured>,
+) -> Result<(), InitFailure> {
     match m.kind {
-        MountKind::Bind { recursive } => bind(root, m, recursive, userns),
+        MountKind::Bind { recursive } => {
+            let captured = match captured {
+                Some(c) => c,
+                None => capture(m, recursive)?,
+            };
+            bind(root, m, recursive, userns, captured)
+        }
         MountKind::New if m.fstype == "cgroup" || m.fstype == "cgroup2" => {
             let target = open_in_root(root, &m.destination, Make::Dir).map_err(rx("creating the mount point"))?;
             super::cgroup_mount::mount_cgroups(&target, m)?;
@@ -305,7 +309,14 @@ fn attrs(set: MountFlags, cleared: MountFlags) -> (u64, u64) {
     (on, off)
 }
 
-fn bind(root: &OwnedFd, m: &Mount, recursive: bool, userns: Option<&OwnedFd>) -> Result<(), InitFailure> {
+/// A bind's source as a detached tree, and whether it is a directory
+/// (read while its path still leads to it).
+pub(super) struct Captured {
+    tree: OwnedFd,
+    is_dir: bool,
+}
+
+fn capture(m: &Mount, recursive: bool) -> Result<Captured, InitFailure> {
     use rustix::mount::OpenTreeFlags as T;
     let source = m.source.as_ref().expect("a bind has a source (checked)");
     let mut flags = T::OPEN_TREE_CLONE | T::OPEN_TREE_CLOEXEC;
@@ -314,6 +325,19 @@ fn bind(root: &OwnedFd, m: &Mount, recursive: bool, userns: Option<&OwnedFd>) ->
     }
     let tree = rustix::mount::open_tree(CWD, source, flags)
         .map_err(rx(format!("capturing the source {}", source.display())))?;
+    Ok(Captured {
+        tree,
+        is_dir: source.is_dir(),
+    })
+}
+
+fn bind(
+    root: &OwnedFd,
+    m: &Mount,
+    recursive: bool,
+    userns: Option<&OwnedFd>,
+    Captured { tree, is_dir }: Captured,
+) -> Result<(), InitFailure> {
     if let (Some(idmap), Some(userns)) = (&m.idmap, userns) {
         nsbox_sys::mount::set_tree_idmap(&tree, userns, idmap.recursive).map_err(fail("id-mapping the mount"))?;
     }
@@ -321,7 +345,7 @@ fn bind(root: &OwnedFd, m: &Mount, recursive: bool, userns: Option<&OwnedFd>) ->
     if on != 0 || off != 0 {
         nsbox_sys::mount::set_tree_attrs(&tree, on, off, recursive).map_err(fail("setting the options"))?;
     }
-    let make = if source.is_dir() { Make::Dir } else { Make::File };
+    let make = if is_dir { Make::Dir } else { Make::File };
     let target = open_in_root(root, &m.destination, make).map_err(rx("creating the mount point"))?;
     attach(&tree, &target)?;
     if m.propagation.is_some() || m.recursive_set != 0 || m.recursive_clear != 0 {
@@ -342,6 +366,21 @@ fn finish_mount(mounted: &OwnedFd, m: &Mount) -> Result<(), InitFailure> {
         rustix::mount::mount_change(proc_path(mounted).as_c_str(), p).map_err(rx("setting propagation"))?;
     }
     Ok(())
+}
+
+/// Makes `new_root` the root and detaches the old one, so that no path
+/// leads back to the host's files. pivot_root(".", ".") stacks the old
+/// root on top of the new one at "/"; unmounting "." then takes the old
+/// root away without a directory to park it in (runc's and crun's trick).
+fn pivot_into(new_root: &Path) -> Result<(), InitFailure> {
+    let at = new_root.display();
+    rustix::process::chdir(new_root).map_err(rx(format!("entering the new root {at}")))?;
+    rustix::process::pivot_root(".", ".").map_err(rx(format!("pivot_root into {at}")))?;
+    // The old root is a slave or private: detaching it drops every host
+    // mount from this namespace, and from no other.
+    rustix::mount::unmount(".", rustix::mount::UnmountFlags::DETACH)
+        .map_err(rx(format!("detaching the old root from {at}")))?;
+    rustix::process::chdir("/").map_err(rx("entering /"))
 }
 
 /// runc's --no-pivot: the rootfs moved onto / and chrooted into.
