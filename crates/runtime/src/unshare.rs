@@ -122,10 +122,12 @@ fn spawn_and_wait(config: &Config, command: &Command, cgroups: &[CgroupDir]) -> 
             cgroups,
         },
     )?;
-    spawned
-        .channel
-        .send(&Message::Go)
-        .map_err(io_err("starting the container"))?;
+    if spawned.waits_for_go {
+        spawned
+            .channel
+            .send(&Message::Go)
+            .map_err(io_err("starting the container"))?;
+    }
     // End of file: the child's end closed on exec (or, with an init, once
     // the command was spawned).
     let failure = match spawned

@@ -51,6 +51,8 @@ pub(crate) struct SpawnOptions<'a> {
 pub(crate) struct Spawned {
     pub child: ChildGuard,
     pub channel: Channel,
+    /// The child waits for `Go` (always with a launch at `start`).
+    pub waits_for_go: bool,
 }
 
 /// Makes the container's process. The calling process must have no other
@@ -113,6 +115,9 @@ pub(crate) fn spawn(config: &Config, opts: SpawnOptions) -> Result<Spawned, Spaw
             nsbox_sys::clone_checked(flags),
         ),
     };
+    let waits_for_go = matches!(opts.launch, Launch::AtStart(_))
+        || config.creates(NsKind::User)
+        || (target.is_none() && !opts.cgroups.is_empty());
     match cloned.map_err(io_err(step))? {
         CloneResult::Child => {
             drop(parent_end);
@@ -120,6 +125,7 @@ pub(crate) fn spawn(config: &Config, opts: SpawnOptions) -> Result<Spawned, Spaw
                 config,
                 channel: child_end,
                 launch: opts.launch,
+                wait_for_go: waits_for_go,
                 parent: me,
                 preserve_fds: opts.preserve_fds,
                 no_pivot: opts.no_pivot,
@@ -141,6 +147,7 @@ pub(crate) fn spawn(config: &Config, opts: SpawnOptions) -> Result<Spawned, Spaw
             Ok(Spawned {
                 child,
                 channel: parent_end,
+                waits_for_go,
             })
         }
     }

@@ -32,7 +32,7 @@ pub const DEV_LINKS: [(&str, &str); 5] = [
 ];
 
 /// The devices every container gets (runc's list), made in a fresh /dev.
-pub(super) fn default_devices() -> Vec<Device> {
+fn default_devices() -> Vec<Device> {
     DEV_NODES
         .iter()
         .map(|&(name, major, minor)| Device {
@@ -47,10 +47,38 @@ pub(super) fn default_devices() -> Vec<Device> {
         .collect()
 }
 
+/// A fresh /dev (a tmpfs just mounted): the default devices, /dev/shm as
+/// a directory if asked, and the links, all through one descriptor of it
+/// and with the umask cleared (the modes must be exactly these).
+pub(super) fn populate_fresh_dev(root: &OwnedFd, in_user_ns: bool, shm_dir: bool) -> Result<(), InitFailure> {
+    let dev = open_in_root(root, Path::new("/dev"), Make::Dir).map_err(rx("opening /dev"))?;
+    // mknodat needs a real directory fd, not O_PATH.
+    let dev = rustix::fs::openat(&dev, c".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(rx("opening /dev"))?;
+    let old = rustix::process::umask(Mode::empty());
+    let made = (|| {
+        let creator = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
+        for d in default_devices() {
+            let step = format!("making device {}", d.path.display());
+            make_device(&dev, &d, in_user_ns, creator, step)?;
+        }
+        if shm_dir {
+            rustix::fs::mkdirat(&dev, c"shm", Mode::from_bits_truncate(0o1777)).map_err(rx("making /dev/shm"))?;
+        }
+        make_dev_links(&dev)
+    })();
+    rustix::process::umask(old);
+    made
+}
+
 pub(super) fn make_devices(root: &OwnedFd, devices: &[Device], in_user_ns: bool) -> Result<(), InitFailure> {
+    if devices.is_empty() {
+        return Ok(());
+    }
     let old = rustix::process::umask(Mode::empty());
     // Devices share their directory (/dev): it is opened once.
     let mut parent: Option<(&Path, OwnedFd)> = None;
+    let creator = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
     let made = devices.iter().try_for_each(|d| {
         let step = format!("making device {}", d.path.display());
         let parent_path = d.path.parent().unwrap_or(Path::new("/"));
@@ -62,13 +90,20 @@ pub(super) fn make_devices(root: &OwnedFd, devices: &[Device], in_user_ns: bool)
             parent = Some((parent_path, dir));
         }
         let (_, dir) = parent.as_ref().expect("opened above");
-        make_device(dir, d, in_user_ns, step)
+        make_device(dir, d, in_user_ns, creator, step)
     });
     rustix::process::umask(old);
     made
 }
 
-fn make_device(parent: &OwnedFd, d: &Device, in_user_ns: bool, step: String) -> Result<(), InitFailure> {
+/// `creator`: this process's (uid, gid), who owns what it makes.
+fn make_device(
+    parent: &OwnedFd,
+    d: &Device,
+    in_user_ns: bool,
+    creator: (u32, u32),
+    step: String,
+) -> Result<(), InitFailure> {
     let name = d.path.file_name().ok_or_else(|| InitFailure {
         step: step.clone(),
         message: "not a file name".into(),
@@ -110,8 +145,7 @@ fn make_device(parent: &OwnedFd, d: &Device, in_user_ns: bool, step: String) -> 
     }
     // Made by this process: owned by it already (root, of the container's
     // user namespace where it has one).
-    let (uid, gid) = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
-    if (d.uid, d.gid) == (uid, gid) {
+    if (d.uid, d.gid) == creator {
         return Ok(());
     }
     rustix::fs::chownat(
@@ -125,35 +159,21 @@ fn make_device(parent: &OwnedFd, d: &Device, in_user_ns: bool, step: String) -> 
 }
 
 /// /dev/ptmx → pts/ptmx, /dev/fd and the std links, /dev/core where /proc/kcore is.
-pub(super) fn make_dev_links(root: &OwnedFd) -> Result<(), InitFailure> {
-    let dev = open_in_root(root, Path::new("/dev"), Make::Dir).map_err(rx("opening /dev"))?;
-    let dev = rustix::fs::openat(&dev, c".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(rx("opening /dev"))?;
+fn make_dev_links(dev: &OwnedFd) -> Result<(), InitFailure> {
     let mut links: Vec<(&str, &str)> = DEV_LINKS.to_vec();
     if Path::new("/proc/kcore").exists() {
         links.push(("core", "/proc/kcore"));
     }
     for (name, target) in links {
         let step = || format!("linking /dev/{name} to {target}");
-        match rustix::fs::symlinkat(target, &dev, name) {
+        match rustix::fs::symlinkat(target, dev, name) {
             Err(rustix::io::Errno::EXIST) => {
-                rustix::fs::unlinkat(&dev, name, rustix::fs::AtFlags::empty())
+                rustix::fs::unlinkat(dev, name, rustix::fs::AtFlags::empty())
                     .map_err(rx(format!("replacing /dev/{name}")))?;
-                rustix::fs::symlinkat(target, &dev, name).map_err(rx(step()))?;
+                rustix::fs::symlinkat(target, dev, name).map_err(rx(step()))?;
             }
             other => other.map_err(rx(step()))?,
         }
     }
     Ok(())
-}
-
-/// /dev/shm as a sticky world-writable directory of a fresh /dev's tmpfs.
-pub(super) fn make_shm_dir(root: &OwnedFd) -> Result<(), InitFailure> {
-    let dev = open_in_root(root, Path::new("/dev"), Make::Dir).map_err(rx("opening /dev"))?;
-    let mode = Mode::from_bits_truncate(0o1777);
-    let dev = rustix::fs::openat(&dev, c".", OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(rx("opening /dev"))?;
-    rustix::fs::mkdirat(&dev, c"shm", mode).map_err(rx("making /dev/shm"))?;
-    // The umask took bits off; /dev/shm needs them all.
-    rustix::fs::chmodat(&dev, c"shm", mode, rustix::fs::AtFlags::empty()).map_err(rx("making /dev/shm"))
 }

@@ -25,6 +25,10 @@ pub struct InitContext<'a> {
     pub config: &'a Config,
     pub channel: Channel,
     pub launch: Launch<'a>,
+    /// Whether the runtime has work to do for the process (id maps,
+    /// cgroups, the hooks' state) before it may go on: it then waits for
+    /// `Go` (a round trip that a plain `nsbox unshare` does without).
+    pub wait_for_go: bool,
     /// The runtime itself, to notice that it died before the death signal was set.
     pub parent: OwnedFd,
     /// Descriptors 3 .. 3+N are the container's (`--preserve-fds`); None:
@@ -94,15 +98,11 @@ pub fn run(ctx: InitContext) -> ! {
             nsbox_sys::exit_now(EXIT_INIT_FAILED);
         }
     }
-    let mut state = None;
-    loop {
-        match ctx.channel.recv() {
-            Ok(Some(Message::Go)) => break,
-            Ok(Some(Message::State(json))) => state = Some(json),
-            _ => nsbox_sys::exit_now(EXIT_INIT_FAILED),
-        }
-    }
-    let state = state.unwrap_or_default();
+    let state = if ctx.wait_for_go {
+        wait_for_go(&ctx.channel)
+    } else {
+        String::new()
+    };
     // Opened before pivot_root: the file is on the host's side.
     let exit_dir = ctx.config.process.exit_file.as_ref().map(|f| {
         let dir = f.parent().unwrap_or(Path::new("/"));
@@ -260,6 +260,19 @@ fn run_as_init(
         }
     }
     nsbox_sys::exit_now(code)
+}
+
+/// Blocks until the runtime says `Go`; returns the state JSON for the
+/// hooks if it sent one before.
+fn wait_for_go(channel: &Channel) -> String {
+    let mut state = String::new();
+    loop {
+        match channel.recv() {
+            Ok(Some(Message::Go)) => return state,
+            Ok(Some(Message::State(json))) => state = json,
+            _ => nsbox_sys::exit_now(EXIT_INIT_FAILED),
+        }
+    }
 }
 
 /// Blocks until `start` connects.

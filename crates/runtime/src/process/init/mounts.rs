@@ -62,15 +62,7 @@ pub(super) fn build_root(config: &Config, idmap_userns: &[(usize, OwnedFd)]) -> 
         .iter()
         .any(|m| m.destination == Path::new("/dev") && m.kind == MountKind::New);
     if dev_is_fresh {
-        devices::make_devices(
-            &root_fd,
-            &devices::default_devices(),
-            config.creates(nsbox_ns::NsKind::User),
-        )?;
-        devices::make_dev_links(&root_fd)?;
-        if config.dev_shm_dir {
-            devices::make_shm_dir(&root_fd)?;
-        }
+        devices::populate_fresh_dev(&root_fd, config.creates(nsbox_ns::NsKind::User), config.dev_shm_dir)?;
     }
     devices::make_devices(&root_fd, &config.devices, config.creates(nsbox_ns::NsKind::User))
 }
@@ -159,6 +151,25 @@ fn make_in_root(root: &OwnedFd, dest: &Path, make: Make, depth: u32) -> rustix::
     match open_resolved(root, dest) {
         Err(rustix::io::Errno::NOENT) if depth < MAX_LINKS => {}
         other => return other,
+    }
+    // Most often only the last component is missing (a mount point in a
+    // fresh tmpfs): made in its parent at once, without the walk below.
+    if let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) {
+        if let Ok(dir) = open_resolved(root, parent) {
+            let made = match make {
+                Make::Dir => rustix::fs::mkdirat(&dir, name, Mode::from_bits_truncate(0o755)),
+                Make::File => rustix::fs::openat(
+                    &dir,
+                    name,
+                    OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC,
+                    Mode::from_bits_truncate(0o644),
+                )
+                .map(drop),
+            };
+            if made.is_ok() {
+                return open_resolved(root, dest);
+            }
+        }
     }
     let parts: Vec<_> = dest
         .components()
