@@ -154,6 +154,24 @@ fn setup_failure_inside_is_reported() {
     );
 }
 
+/// A mount the host view cannot take (a mount point under its read-only
+/// /usr) is named by what it is and where, as the flag said it.
+#[test]
+fn a_mount_that_fails_is_named_by_its_flag() {
+    require_root!();
+    let (code, err) = fails(&["unshare", "--bind", "/etc/hostname:/usr/nsbox-x", "--", "true"]);
+    assert_eq!(code, 125);
+    assert!(
+        err.contains("bind at /usr/nsbox-x: creating the mount point: Read-only file system"),
+        "{err}"
+    );
+    let (_, err) = fails(&["unshare", "--tmpfs", "/usr/lib/nsbox-x", "--", "true"]);
+    assert!(
+        err.contains("tmpfs at /usr/lib/nsbox-x: creating the mount point"),
+        "{err}"
+    );
+}
+
 #[test]
 fn ping_bad_input_exits_2_like_iputils() {
     let (code, err) = fails(&["ping", "10.0.0.256"]);

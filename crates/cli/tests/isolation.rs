@@ -410,6 +410,28 @@ fn binds_tmpfs_env_workdir_and_user() {
     assert_eq!(out, "1000\n1001\n1001\n", "{err}");
 }
 
+/// With root left unmapped the command runs as the user it is mapped to:
+/// nothing insists on becoming root first.
+#[test]
+fn a_user_namespace_without_root_mapped_runs_as_the_mapped_user() {
+    require_root!();
+    let (code, out, err) = run(&[
+        "unshare",
+        "--ns",
+        "user,mnt,pid",
+        "--uid-map",
+        "1000:0:1",
+        "--gid-map",
+        "1000:0:1",
+        "--",
+        "sh",
+        "-c",
+        "id -u; id -g",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "1000\n1000\n");
+}
+
 /// The host view: read-only system directories, fresh /proc, /dev and /tmp.
 #[test]
 fn host_view_is_read_only_with_fresh_proc_dev_tmp() {

@@ -62,6 +62,15 @@ pub struct Config {
     /// its tmpfs, as bwrap makes it (`nsbox unshare`: a tmpfs of its own
     /// would cost a superblock made and torn down per start).
     pub dev_shm_dir: bool,
+    /// Which front end made the model: errors name what the user wrote
+    /// (JSON paths for config.json, mounts by what they are for flags).
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    ConfigJson,
+    UnshareFlags,
 }
 
 /// A namespace the container gets: a new one, or an existing one joined by path.
@@ -75,6 +84,13 @@ impl Config {
     /// Whether the container has a namespace of `kind` of its own (new or joined).
     pub fn has(&self, kind: NsKind) -> bool {
         self.namespaces.iter().any(|n| n.kind == kind)
+    }
+
+    /// Whether the user namespace the container creates maps its root
+    /// (uid and gid 0): only then does its process become root in it.
+    pub fn maps_root(&self) -> bool {
+        let has_zero = |maps: &[IdMap]| maps.iter().any(|m| m.inside == 0);
+        has_zero(&self.uid_maps) && has_zero(&self.gid_maps)
     }
 
     /// Whether the container gets a new namespace of `kind`.

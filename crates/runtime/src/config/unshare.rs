@@ -77,6 +77,7 @@ pub fn from_spec(spec: &Spec) -> Config {
         personality: None,
         loopback_up: spec.loopback_up,
         dev_shm_dir: true,
+        origin: super::Origin::UnshareFlags,
     }
 }
 

@@ -229,6 +229,7 @@ fn translate(bundle: &Path, spec: &Spec, raw: Option<&serde_json::Value>) -> Che
         personality: personality(&linux)?,
         loopback_up: false,
         dev_shm_dir: false,
+        origin: super::Origin::ConfigJson,
     })
 }
 

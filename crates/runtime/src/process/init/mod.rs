@@ -307,7 +307,9 @@ impl Program {
 fn set_up(ctx: &InitContext, state: &str) -> Result<Option<Program>, InitFailure> {
     let config = ctx.config;
     join_namespaces(&ctx.joins)?;
-    if config.creates(NsKind::User) {
+    // With root unmapped (`nsbox unshare --uid-map 1000:0:1`) the process
+    // stays the unmapped user it starts as.
+    if config.creates(NsKind::User) && config.maps_root() {
         credentials::become_root().map_err(rx("becoming root of the new user namespace"))?;
     }
     if let Some(name) = &ctx.keyring {

@@ -6,7 +6,7 @@
 
 use super::devices;
 use super::{fail, rx};
-use crate::config::{Config, Mount, MountKind};
+use crate::config::{Config, Mount, MountKind, Origin};
 use crate::process::channel::InitFailure;
 use nsbox_sys::mount::attr;
 use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
@@ -37,7 +37,9 @@ pub(super) fn build_root(config: &Config, idmap_userns: &[(usize, OwnedFd)]) -> 
             .iter()
             .enumerate()
             .map(|(i, m)| match m.kind {
-                MountKind::Bind { recursive } => capture(m, recursive).map(Some).map_err(|f| named(i, m, f)),
+                MountKind::Bind { recursive } => capture(m, recursive)
+                    .map(Some)
+                    .map_err(|f| named(config.origin, i, m, f)),
                 MountKind::New => Ok(None),
             })
             .collect::<Result<_, _>>()?;
@@ -55,7 +57,7 @@ pub(super) fn build_root(config: &Config, idmap_userns: &[(usize, OwnedFd)]) -> 
     for (i, m) in config.mounts.iter().enumerate() {
         let userns = idmap_userns.iter().find(|(at, _)| *at == i).map(|(_, fd)| fd);
         let tree = captured.get_mut(i).and_then(Option::take);
-        mount_one(&root_fd, m, userns, tree).map_err(|f| named(i, m, f))?;
+        mount_one(&root_fd, m, userns, tree).map_err(|f| named(config.origin, i, m, f))?;
     }
     let dev_is_fresh = config
         .mounts
@@ -67,14 +69,13 @@ pub(super) fn build_root(config: &Config, idmap_userns: &[(usize, OwnedFd)]) -> 
     devices::make_devices(&root_fd, &config.devices, config.creates(nsbox_ns::NsKind::User))
 }
 
-/// A failure of `mounts[i]`, named as the config names it.
-fn named(i: usize, m: &Mount, mut f: InitFailure) -> InitFailure {
-    f.step = format!(
-        "mounts[{i}] ({} at {}): {}",
-        m.fstype_or_bind(),
-        m.destination.display(),
-        f.step
-    );
+/// A failure of `mounts[i]`, named as the user wrote it.
+fn named(origin: Origin, i: usize, m: &Mount, mut f: InitFailure) -> InitFailure {
+    let what = format!("{} at {}", m.fstype_or_bind(), m.destination.display());
+    f.step = match origin {
+        Origin::ConfigJson => format!("mounts[{i}] ({what}): {}", f.step),
+        Origin::UnshareFlags => format!("{what}: {}", f.step),
+    };
     f
 }
 
