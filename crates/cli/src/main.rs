@@ -89,6 +89,14 @@ enum Cmd {
     Delete(oci::DeleteArgs),
     /// OCI runtime: list the containers under --root.
     List(oci::ListArgs),
+    /// OCI runtime: freeze every process of a running container.
+    Pause(oci::IdArg),
+    /// OCI runtime: thaw a paused container.
+    Resume(oci::IdArg),
+    /// OCI runtime: list a container's processes (ps's table, or their PIDs as JSON).
+    Ps(oci::PsArgs),
+    /// OCI runtime: change a container's resources (a JSON file, or runc's flags).
+    Update(oci::UpdateArgs),
     /// OCI runtime: write a starting config.json.
     Spec(oci::SpecArgs),
     /// OCI runtime: print what this runtime supports (JSON, as runc's `features`).
@@ -189,6 +197,10 @@ fn run() -> ! {
         Cmd::Kill(args) => oci::kill(global, args),
         Cmd::Delete(args) => oci::delete(global, args),
         Cmd::List(args) => oci::list(global, args),
+        Cmd::Pause(args) => oci::pause(global, args),
+        Cmd::Resume(args) => oci::resume(global, args),
+        Cmd::Ps(args) => oci::ps(global, args),
+        Cmd::Update(args) => oci::update(global, args),
         Cmd::Spec(args) => oci::spec(args),
         Cmd::Features => oci::features(),
     };

@@ -707,7 +707,8 @@ fn memory_and_pids_limits() {
 
 // ---- bad input ----
 
-/// The cgroup directories called `name`, in any hierarchy, at any depth.
+/// The cgroup directories called `name` (or `name-TAG`: nsbox tells apart
+/// containers of one id under two roots), in any hierarchy, at any depth.
 fn cgroups_named(name: &str) -> Vec<PathBuf> {
     fn walk(dir: &Path, name: &str, depth: u32, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -715,7 +716,8 @@ fn cgroups_named(name: &str) -> Vec<PathBuf> {
             if !entry.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            if entry.file_name() == name {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if file_name == name || file_name.starts_with(&format!("{name}-")) {
                 out.push(path.clone());
             }
             if depth < 6 {
@@ -1555,4 +1557,334 @@ fn the_container_is_reparented_to_the_callers_subreaper() {
         libc::waitpid(pid, &mut status, 0)
     };
     assert_eq!(reaped, pid, "and reaps it");
+}
+
+// ---- cgroups: every resource, pause and resume, update, ps (issue 16) ----
+
+/// The mount point of the v1 hierarchy that holds `controller` (on this
+/// host each has its own; elsewhere `cpu,cpuacct` share one).
+fn v1_hierarchy(controller: &str) -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    text.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mount_point = left.split(' ').nth(4)?;
+        let mut right = right.split(' ');
+        let (fstype, _, options) = (right.next()?, right.next()?, right.next()?);
+        (fstype == "cgroup" && options.split(',').any(|o| o == controller)).then(|| PathBuf::from(mount_point))
+    })
+}
+
+/// The container process `pid`'s cgroup in the hierarchy of `controller`,
+/// from its /proc/PID/cgroup (so nsbox's and runc's are found alike).
+fn cgroup_of(pid: i32, controller: &str) -> PathBuf {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path = text
+        .lines()
+        .find_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, names, path) = (parts.next()?, parts.next()?, parts.next()?);
+            names.split(',').any(|n| n == controller).then(|| path.to_string())
+        })
+        .unwrap_or_else(|| panic!("no {controller} line in {text}"));
+    v1_hierarchy(controller)
+        .expect("mounted")
+        .join(path.trim_start_matches('/'))
+}
+
+fn read_cgroup(pid: i32, controller: &str, file: &str) -> String {
+    let path = cgroup_of(pid, controller).join(file);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_string()
+}
+
+/// A block device of this machine, as (major, minor), for blkio throttles.
+fn a_block_device() -> Option<(u32, u32)> {
+    std::fs::read_dir("/sys/block").ok()?.flatten().find_map(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("loop") || name.starts_with("ram") {
+            return None;
+        }
+        let dev = std::fs::read_to_string(e.path().join("dev")).ok()?;
+        let (major, minor) = dev.trim().split_once(':')?;
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    })
+}
+
+/// This host keeps its controllers on cgroup v1 (a hybrid host): the
+/// tests below read v1 files; on a v2 host they say so and stop.
+fn v1_host() -> bool {
+    let v1 = v1_hierarchy("memory").is_some() && v1_hierarchy("pids").is_some();
+    if !v1 {
+        eprintln!(
+            "SKIPPED: no v1 memory and pids hierarchies on this host (the v2 writes are unit-tested on a fake tree)"
+        );
+    }
+    v1
+}
+
+/// Every `linux.resources` field this host's hierarchies take, written as
+/// runc writes it (the same expectations run against runc).
+#[test]
+fn resources_are_written_to_the_cgroups_as_runc_writes_them() {
+    let (rt, mut bundle) = setup!(&["sleep", "1000"]);
+    if !v1_host() {
+        return;
+    }
+    let mut resources = json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "memory": {"limit": 64 << 20, "reservation": 32 << 20, "swap": 128 << 20, "swappiness": 30},
+        "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+        "pids": {"limit": 42},
+    });
+    let device = a_block_device();
+    if let Some((major, minor)) = device {
+        resources["blockIO"] = json!({
+            "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 300}],
+        });
+    }
+    bundle.config["linux"]["resources"] = resources;
+    let (c, path) = (id("resources"), bundle.write().to_string());
+    rt.ok(&["run", "--detach", "--bundle", &path, &c]);
+    let pid = rt.state(&c)["pid"].as_i64().unwrap() as i32;
+    for (controller, file, want) in [
+        ("memory", "memory.limit_in_bytes", (64u64 << 20).to_string()),
+        ("memory", "memory.soft_limit_in_bytes", (32u64 << 20).to_string()),
+        ("memory", "memory.memsw.limit_in_bytes", (128u64 << 20).to_string()),
+        ("memory", "memory.swappiness", "30".into()),
+        ("cpu", "cpu.shares", "512".into()),
+        ("cpu", "cpu.cfs_quota_us", "50000".into()),
+        ("cpu", "cpu.cfs_period_us", "100000".into()),
+        ("cpuset", "cpuset.cpus", "0".into()),
+        ("cpuset", "cpuset.mems", "0".into()),
+        ("pids", "pids.max", "42".into()),
+    ] {
+        assert_eq!(read_cgroup(pid, controller, file), want, "{file}");
+    }
+    match device {
+        Some((major, minor)) => {
+            let read = read_cgroup(pid, "blkio", "blkio.throttle.read_bps_device");
+            assert_eq!(read, format!("{major}:{minor} 1048576"));
+            let write = read_cgroup(pid, "blkio", "blkio.throttle.write_iops_device");
+            assert_eq!(write, format!("{major}:{minor} 300"));
+        }
+        None => eprintln!("SKIPPED: blkio throttles (no block device but loop and ram devices)"),
+    }
+    // In every hierarchy, as runc puts it (the freezer pauses it).
+    assert!(cgroup_of(pid, "freezer").exists());
+    rt.ok(&["delete", "--force", &c]);
+}
+
+/// What this host's hierarchies cannot take is refused by name, before
+/// anything is made. runc 1.1.5 skips the controllers that are not
+/// mounted (hugetlb, net_cls) and writes the rest: nsbox refuses rather
+/// than run a container without the limits it was given.
+#[test]
+fn resources_this_host_cannot_take_are_refused_by_name() {
+    let (rt, mut bundle) = setup!(&["true"]);
+    if !v1_host() {
+        return;
+    }
+    let mut cases = vec![(json!({"unified": {"memory.high": "100000000"}}), "unified")];
+    if v1_hierarchy("hugetlb").is_none() {
+        cases.push((
+            json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}),
+            "hugetlb",
+        ));
+    }
+    if v1_hierarchy("net_cls").is_none() {
+        cases.push((json!({"network": {"classID": 1048577}}), "net_cls"));
+    }
+    cases.push((json!({"memory": {"kernel": 1 << 20}}), "linux.resources.memory.kernel"));
+    cases.push((json!({"memory": {"swappiness": 101}}), "swappiness"));
+    for (i, (resources, named)) in cases.into_iter().enumerate() {
+        if !nsbox_under_test() && named != "unified" {
+            continue;
+        }
+        bundle.config["linux"]["resources"] = resources;
+        let (c, path) = (id(&format!("refused{i}")), bundle.write().to_string());
+        let (code, _, err) = rt.run(&["run", "--bundle", &path, &c]);
+        assert_ne!(code, 0, "{named}: ran");
+        if nsbox_under_test() {
+            assert!(err.contains(named), "{named}: {err}");
+            assert!(
+                cgroups_named(&format!("nsbox-oci-{c}")).is_empty(),
+                "{named}: nothing made"
+            );
+        }
+        assert!(rt.ids().is_empty(), "{named}: no record left");
+    }
+}
+
+/// A counter the container writes to its /tmp every 20 ms.
+fn counter(rt: &Runtime, bundle: &mut Bundle, name: &str) -> (String, impl Fn() -> u64) {
+    bundle.config["root"]["readonly"] = json!(false);
+    bundle.config["process"]["args"] = json!([
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; usleep 20000; done"
+    ]);
+    let _ = std::fs::create_dir_all(bundle.path().join("rootfs/tmp"));
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/usleep"));
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/mv"));
+    let (c, path) = (id(name), bundle.write().to_string());
+    rt.ok(&["run", "--detach", "--bundle", &path, &c]);
+    let file = bundle.path().join("rootfs/tmp/count");
+    let read = move || wait_for(|| std::fs::read_to_string(&file).ok()?.trim().parse::<u64>().ok());
+    (c, read)
+}
+
+/// pause freezes every process of the container (a counter stops), state
+/// says paused, resume starts them again; a paused container can be killed
+/// and deleted.
+#[test]
+fn pause_stops_the_container_and_resume_starts_it_again() {
+    let (rt, mut bundle) = setup!(&["true"]);
+    let (c, count) = counter(&rt, &mut bundle, "pause");
+    let first = count();
+    wait_for(|| (count() > first).then_some(()));
+    rt.ok(&["pause", &c]);
+    assert_eq!(rt.status(&c), "paused");
+    let frozen = count();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(count(), frozen, "nothing runs while paused");
+    let (code, _, err) = rt.run(&["pause", &c]);
+    assert_ne!(code, 0, "a paused container cannot be paused again: {err}");
+    rt.ok(&["resume", &c]);
+    assert_eq!(rt.status(&c), "running");
+    wait_for(|| (count() > frozen).then_some(()));
+    let (code, _, _) = rt.run(&["resume", &c]);
+    assert_ne!(code, 0, "a running container cannot be resumed");
+    rt.ok(&["pause", &c]);
+    rt.ok(&["kill", &c, "KILL"]);
+    wait_for(|| (rt.status(&c) == "stopped").then_some(()));
+    rt.ok(&["delete", &c]);
+    assert!(rt.ids().is_empty());
+}
+
+/// update writes the kernel's values; a value the kernel refuses (a
+/// memory limit above memory+swap) fails and leaves the old ones.
+#[test]
+fn update_changes_the_limits_and_a_refused_value_leaves_the_old_ones() {
+    let (rt, mut bundle) = setup!(&["sleep", "1000"]);
+    if !v1_host() {
+        return;
+    }
+    bundle.config["linux"]["resources"] = json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "memory": {"limit": 64 << 20, "swap": 128 << 20},
+        "cpu": {"shares": 512},
+        "pids": {"limit": 50},
+    });
+    let (c, path) = (id("update"), bundle.write().to_string());
+    rt.ok(&["run", "--detach", "--bundle", &path, &c]);
+    let pid = rt.state(&c)["pid"].as_i64().unwrap() as i32;
+    rt.ok(&[
+        "update",
+        "--memory",
+        "32m",
+        "--memory-swap",
+        "64m",
+        "--cpu-share",
+        "256",
+        "--pids-limit",
+        "20",
+        &c,
+    ]);
+    assert_eq!(
+        read_cgroup(pid, "memory", "memory.limit_in_bytes"),
+        (32u64 << 20).to_string()
+    );
+    assert_eq!(
+        read_cgroup(pid, "memory", "memory.memsw.limit_in_bytes"),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(read_cgroup(pid, "cpu", "cpu.shares"), "256");
+    assert_eq!(read_cgroup(pid, "pids", "pids.max"), "20");
+    let (code, _, err) = rt.run(&["update", "--memory", "200m", &c]);
+    assert_eq!(code, 1, "memory above memory+swap: {err}");
+    assert!(err.contains("memory.limit_in_bytes"), "names the file: {err}");
+    assert_eq!(
+        read_cgroup(pid, "memory", "memory.limit_in_bytes"),
+        (32u64 << 20).to_string()
+    );
+    let file = bundle.path().join("update.json");
+    std::fs::write(
+        &file,
+        r#"{"pids": {"limit": 7}, "cpu": {"quota": 20000, "period": 100000}}"#,
+    )
+    .unwrap();
+    rt.ok(&["update", "--resources", file.to_str().unwrap(), &c]);
+    assert_eq!(read_cgroup(pid, "pids", "pids.max"), "7");
+    assert_eq!(read_cgroup(pid, "cpu", "cpu.cfs_quota_us"), "20000");
+    rt.ok(&["delete", "--force", &c]);
+}
+
+/// ps: the container's processes, as host PIDs (json) or ps's own lines
+/// (busybox's sh execs its last command: two sleeps).
+#[test]
+fn ps_lists_the_containers_processes() {
+    let (rt, bundle) = setup!(&["sh", "-c", "sleep 1000 & sleep 1000"]);
+    let (c, path) = (id("ps"), bundle.write().to_string());
+    rt.ok(&["run", "--detach", "--bundle", &path, &c]);
+    let pid = rt.state(&c)["pid"].as_i64().unwrap();
+    let pids: Vec<i64> = wait_for(|| {
+        let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &c])).ok()?;
+        (pids.len() == 2).then_some(pids)
+    });
+    assert!(pids.contains(&pid), "{pids:?} has {pid}");
+    let table = rt.ok(&["ps", &c]);
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().contains("PID"), "{table}");
+    assert_eq!(lines.filter(|l| l.contains("sleep 1000")).count(), 2, "{table}");
+    rt.ok(&["delete", "--force", &c]);
+}
+
+/// The limits hold: a fork bomb stops at pids.limit, and a process that
+/// allocates past memory+swap is killed by the OOM killer (the memory
+/// cgroup counts the kill).
+#[test]
+fn limits_hold_inside_the_container() {
+    let (rt, mut bundle) = setup!(&["true"]);
+    if !v1_host() {
+        return;
+    }
+    bundle.config["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}], "pids": {"limit": 8}});
+    bundle.config["process"]["args"] = json!([
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 5 & done 2>&1; echo done"
+    ]);
+    // busybox's sh gives up (status 2) at the first fork the kernel refuses.
+    let (_, out, err) = run_bundle(&rt, &bundle, "forkbomb");
+    assert!(out.contains("can't fork") || err.contains("can't fork"), "{out}{err}");
+    assert!(!out.contains("done"), "{out}");
+    bundle.config["linux"]["resources"] = json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "memory": {"limit": 16 << 20, "swap": 16 << 20},
+    });
+    bundle.config["process"]["args"] = json!([
+        "sh",
+        "-c",
+        "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived"
+    ]);
+    let (c, path) = (id("oom"), bundle.write().to_string());
+    rt.ok(&["run", "--detach", "--bundle", &path, &c]);
+    let pid = rt.state(&c)["pid"].as_i64().unwrap() as i32;
+    let oom_control = cgroup_of(pid, "memory").join("memory.oom_control");
+    wait_for(|| (rt.status(&c) == "stopped").then_some(()));
+    let kills = std::fs::read_to_string(&oom_control).unwrap();
+    assert!(
+        kills
+            .lines()
+            .any(|l| l.strip_prefix("oom_kill ").is_some_and(|n| n != "0")),
+        "{kills}"
+    );
+    rt.ok(&["delete", &c]);
+    assert!(
+        !oom_control.exists(),
+        "the cgroup goes with delete, after an OOM kill too"
+    );
 }

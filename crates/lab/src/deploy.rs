@@ -107,6 +107,9 @@ impl Drop for Rollback<'_> {
             // Best effort: the error that stopped `up` is what gets reported;
             // `down` can finish the job from the state file if this fails.
             let names = &self.state.namespaces;
+            // The containers first: their records and cgroups go through
+            // the runtime, not with the state directory.
+            crate::services::delete_containers(self.store, &self.state.name);
             if destroy(self.registry, &self.state.name, names, names).is_ok() {
                 let _ = self.store.remove(&self.state.name);
             }

@@ -121,10 +121,14 @@ fn start_container(
         .stderr(log.try_clone().map_err(io_failed)?)
         .status()
         .map_err(io_failed)?;
-    let init = container::state(&root, &node.name)
+    // The record's identity of the process, not the state's pid: a
+    // container whose command failed at once is already stopped (no pid in
+    // its state), and the exit file says how it ended.
+    let init = root
+        .peek(&node.name)
         .ok()
         .filter(|_| ran.success())
-        .and_then(|s| ProcessIdentity::of(s.pid?).ok());
+        .and_then(|record| record.process);
     match init {
         Some(init) => Ok(Watched::Container(init, exit_file)),
         None => {

@@ -5,6 +5,7 @@
 
 pub mod fast;
 mod log;
+mod resources;
 mod spec;
 
 use clap::{Args, ValueEnum};
@@ -85,7 +86,7 @@ pub struct RunArgs {
 #[derive(Args, Debug, PartialEq)]
 pub struct IdArg {
     /// The container's id.
-    id: String,
+    pub(crate) id: String,
 }
 
 #[derive(Args, Debug, PartialEq)]
@@ -290,6 +291,7 @@ fn print_table(records: &[container::Record]) {
     }
 }
 
+pub use resources::{pause, ps, resume, update, PsArgs, UpdateArgs};
 pub use spec::{features, spec, SpecArgs};
 
 /// Runs a verb the fast path understood.

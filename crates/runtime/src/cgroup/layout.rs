@@ -66,7 +66,18 @@ impl Layout {
                         .filter(|o| {
                             matches!(
                                 *o,
-                                "memory" | "pids" | "cpu" | "cpuacct" | "cpuset" | "blkio" | "devices" | "freezer"
+                                "memory"
+                                    | "pids"
+                                    | "cpu"
+                                    | "cpuacct"
+                                    | "cpuset"
+                                    | "blkio"
+                                    | "devices"
+                                    | "freezer"
+                                    | "hugetlb"
+                                    | "net_cls"
+                                    | "net_prio"
+                                    | "rdma"
                             )
                         })
                         .map(String::from)

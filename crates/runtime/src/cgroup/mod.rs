@@ -10,10 +10,13 @@
 //! (`clone3(CLONE_INTO_CGROUP)`), so nothing is written to `cgroup.procs`;
 //! v1 has no such way in.
 
+pub mod freezer;
 mod kill_group;
 pub(crate) mod layout;
 pub mod oci;
+pub(crate) mod resources;
 mod sweep;
+pub mod update;
 mod v2;
 
 pub use kill_group::{KillGroup, Killed};

@@ -1,12 +1,12 @@
 //! An OCI container's cgroups: at `linux.cgroupsPath` (absolute: from each
 //! hierarchy's root; relative: below the runtime's own cgroup, as runc reads
-//! it; none: `nsbox-oci-<id>` below the runtime's own), in the hierarchies its
+//! it; none: `nsbox-oci-<id>-<tag>` below the runtime's own), in the hierarchies its
 //! `linux.resources` need, with those resources written. What it made is
 //! recorded, so that `delete` removes exactly that and never a cgroup that
 //! was there before (an engine may make the cgroup in advance).
 
-use super::{remove_dir_patiently, write_file, CgroupError, Layout};
-use crate::config::{Config, DeviceRule, Resources};
+use super::{remove_dir_patiently, resources, write_file, CgroupError, Layout};
+use crate::config::{Config, DeviceRule};
 use std::path::{Path, PathBuf};
 
 /// The cgroup directory of one hierarchy, and those of its directories
@@ -40,29 +40,6 @@ pub fn cpu_quota_us(cpus: f64) -> u64 {
     (cpus * CPU_PERIOD_US as f64).round() as u64
 }
 
-/// The controllers `resources` needs.
-fn controllers(r: &Resources) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if r.memory_limit.is_some() || r.memory_reservation.is_some() {
-        out.push("memory");
-    }
-    if r.pids_limit.is_some() {
-        out.push("pids");
-    }
-    if r.cpu_shares.is_some() || r.cpu_quota.is_some() || r.cpu_period.is_some() {
-        out.push("cpu");
-    }
-    if !r.devices.is_empty() {
-        out.push("devices");
-    }
-    out
-}
-
-/// Whether the container gets cgroups of its own.
-pub fn wanted(config: &Config) -> bool {
-    !config.resources.is_empty() || config.cgroups_path.is_some()
-}
-
 /// This process's cgroup in the v1 hierarchy holding `controller` (or v2's).
 fn own_cgroup(controller: &str) -> String {
     let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
@@ -81,147 +58,177 @@ fn own_cgroup(controller: &str) -> String {
 /// Where a container's cgroup is made.
 #[derive(Debug, Clone, Copy)]
 pub enum Place<'a> {
-    /// At `linux.cgroupsPath`, or fresh as `nsbox-oci-<id>` below the
-    /// runtime's own cgroup (an OCI container).
-    Config { id: &'a str },
+    /// At `linux.cgroupsPath`, or fresh as `nsbox-oci-<id>-<tag>` below
+    /// the runtime's own cgroup (an OCI container; the tag tells apart
+    /// containers of one id under different `--root`s, such as two labs'
+    /// nodes of one name).
+    Config { id: &'a str, tag: &'a str },
     /// Fresh at the root of each hierarchy, under this name (`nsbox
     /// unshare`'s, see `unique_name`: on v2 a cgroup that holds processes,
     /// as the runtime's own does, cannot hand controllers down, the root can).
     FreshAtRoot(&'a str),
 }
 
-/// Creates the container's cgroups and writes its resources; on failure
-/// removes what it made.
-pub fn create(config: &Config, place: Place) -> Result<Vec<CgroupDir>, CgroupError> {
-    create_in(&Layout::detect()?, config, place)
+impl Place<'_> {
+    /// Whether the container's directory is a fresh name of nsbox's (it
+    /// must not exist yet), not a path the config gave.
+    fn fresh(&self, config: &Config) -> bool {
+        !matches!((self, &config.cgroups_path), (Place::Config { .. }, Some(_)))
+    }
 }
 
-pub(crate) fn create_in(layout: &Layout, config: &Config, place: Place) -> Result<Vec<CgroupDir>, CgroupError> {
-    let mut wanted = controllers(&config.resources);
-    if wanted.is_empty() {
-        // A path without resources: the container is still grouped (for
-        // `kill --all` and the engines' accounting).
-        wanted.push("pids");
+/// A container's cgroups before they exist: each directory, what of it is
+/// to be made, and the controllers written there. Recorded before it is
+/// made, so that a runtime killed half-way leaves a record of all of it.
+#[derive(Debug)]
+pub struct Plan {
+    layout: Layout,
+    dirs: Vec<(CgroupDir, Vec<String>)>,
+    fresh: bool,
+}
+
+impl Plan {
+    pub fn dirs(&self) -> Vec<CgroupDir> {
+        self.dirs.iter().map(|(d, _)| d.clone()).collect()
     }
-    let mut dirs: Vec<CgroupDir> = Vec::new();
-    let made = (|| {
-        match layout {
-            Layout::V2(root) => {
-                if config.resources.devices.iter().any(|_| true) {
-                    return Err(CgroupError::Unsupported(
-                        "linux.resources.devices on cgroup v2 (an eBPF device program, nsbox issue 16)",
-                    ));
-                }
-                let dir = make_dir(root, || own_cgroup(""), config, place, &mut dirs)?;
-                super::v2::enable_controllers_for_oci(root, &dir, &wanted)?;
-                apply_v2(&dir, &config.resources)?;
+}
+
+/// Works out the container's cgroups (nothing is made), refusing what the
+/// host cannot take.
+pub fn plan(config: &Config, place: Place) -> Result<Plan, CgroupError> {
+    plan_in(Layout::detect()?, config, place)
+}
+
+pub(crate) fn plan_in(layout: Layout, config: &Config, place: Place) -> Result<Plan, CgroupError> {
+    let r = &config.resources;
+    let mut dirs = Vec::new();
+    match &layout {
+        Layout::V2(root) => {
+            resources::check_v2(r)?;
+            if !r.devices.is_empty() {
+                return Err(CgroupError::Unsupported(
+                    "linux.resources.devices on cgroup v2 (an eBPF device program, nsbox issue 16)",
+                ));
             }
-            Layout::V1(_) => {
-                for controller in &wanted {
-                    let root = layout.hierarchy_of(controller)?;
-                    if dirs.iter().any(|d| d.path.starts_with(root)) {
-                        continue;
+            let dir = dir_in(root, &own_cgroup(""), config, place)?;
+            dirs.push((dir, resources::v2_controllers(r)));
+        }
+        Layout::V1(hierarchies) => {
+            resources::check_v1(r)?;
+            let needed = r.v1_controllers();
+            for controller in &needed {
+                layout.hierarchy_of(controller)?;
+            }
+            // An OCI container is in every hierarchy, as runc's is (the
+            // freezer pauses it, cpuacct counts it, ...); `nsbox unshare`
+            // only in those its limits need (each costs a cgroup.procs
+            // write), or pids alone to be grouped.
+            let every = matches!(place, Place::Config { .. });
+            let grouped_by = if needed.is_empty() { vec!["pids"] } else { needed };
+            for (root, names) in hierarchies {
+                if !names.iter().any(|n| every || grouped_by.contains(&n.as_str())) {
+                    continue;
+                }
+                let dir = dir_in(root, &own_cgroup(&names[0]), config, place)?;
+                dirs.push((dir, names.clone()));
+            }
+        }
+    }
+    let fresh = place.fresh(config);
+    Ok(Plan { layout, dirs, fresh })
+}
+
+/// Makes the planned cgroups and writes the resources; on failure removes
+/// what it made.
+pub fn make(plan: &Plan, config: &Config) -> Result<(), CgroupError> {
+    let r = &config.resources;
+    let mut made: Vec<CgroupDir> = Vec::new();
+    let result = (|| {
+        for (dir, controllers) in &plan.dirs {
+            let mut this = CgroupDir {
+                path: dir.path.clone(),
+                made: Vec::new(),
+            };
+            for path in &dir.made {
+                match std::fs::create_dir(path) {
+                    // A parent along a cgroupsPath made meanwhile by another.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && !plan.fresh && *path != dir.path => {}
+                    Err(source) => {
+                        made.push(this);
+                        return Err(CgroupError::Create {
+                            path: path.clone(),
+                            source,
+                        });
                     }
-                    let dir = make_dir(root, || own_cgroup(controller), config, place, &mut dirs)?;
-                    apply_v1(&dir, controller, &config.resources)?;
-                    if *controller == "devices" {
-                        allow_config_devices(&dir, &config.devices)?;
+                    Ok(()) => this.made.push(path.clone()),
+                }
+            }
+            made.push(this);
+            match &plan.layout {
+                Layout::V2(root) => {
+                    super::v2::enable_controllers_for_oci(root, &dir.path, controllers)?;
+                    resources::apply_v2(&dir.path, r)?;
+                }
+                Layout::V1(_) => {
+                    for name in controllers {
+                        resources::apply_v1(name, &dir.path, r)?;
+                        if name == "devices" && !r.devices.is_empty() {
+                            apply_devices_v1(&dir.path, &r.devices)?;
+                            allow_config_devices(&dir.path, &config.devices)?;
+                        }
                     }
                 }
             }
         }
         Ok(())
     })();
-    match made {
-        Ok(()) => Ok(dirs),
-        Err(e) => {
-            let _ = remove(&dirs);
-            Err(e)
-        }
+    if result.is_err() {
+        // Only what this call made: a fresh name that existed is another's.
+        let _ = remove(&made);
     }
+    result
 }
 
-fn make_dir(
-    root: &Path,
-    own: impl Fn() -> String,
-    config: &Config,
-    place: Place,
-    dirs: &mut Vec<CgroupDir>,
-) -> Result<PathBuf, CgroupError> {
-    let fresh = match (place, &config.cgroups_path) {
-        (Place::FreshAtRoot(name), _) => Some(PathBuf::from(name)),
-        (Place::Config { id }, None) => Some(Path::new(&own()).join(format!("nsbox-oci-{id}"))),
-        (Place::Config { .. }, Some(_)) => None,
-    };
-    let relative = match (&config.cgroups_path, fresh) {
-        // Its own name, made fresh: an existing one is another's.
-        (_, Some(relative)) => {
-            let path = root.join(relative.strip_prefix("/").unwrap_or(&relative));
-            std::fs::create_dir(&path).map_err(|source| CgroupError::Create {
-                path: path.clone(),
-                source,
-            })?;
-            dirs.push(CgroupDir {
-                path: path.clone(),
-                made: vec![path.clone()],
-            });
-            return Ok(path);
-        }
-        (Some(p), None) if p.is_absolute() => p.clone(),
-        (Some(p), None) => Path::new(&own()).join(p),
-        (None, None) => unreachable!("no path is a fresh one"),
+/// Plans and makes at once (no record to write in between).
+pub fn create(config: &Config, place: Place) -> Result<Vec<CgroupDir>, CgroupError> {
+    let plan = plan(config, place)?;
+    make(&plan, config)?;
+    Ok(plan.dirs())
+}
+
+#[cfg(test)]
+pub(crate) fn create_in(layout: &Layout, config: &Config, place: Place) -> Result<Vec<CgroupDir>, CgroupError> {
+    let plan = plan_in(layout.clone(), config, place)?;
+    make(&plan, config)?;
+    Ok(plan.dirs())
+}
+
+/// The container's directory in the hierarchy at `root` (`own`: the
+/// runtime's cgroup there), and which of its directories are to be made.
+fn dir_in(root: &Path, own: &str, config: &Config, place: Place) -> Result<CgroupDir, CgroupError> {
+    let relative = match (place, &config.cgroups_path) {
+        (Place::FreshAtRoot(name), _) => PathBuf::from(name),
+        (Place::Config { id, tag }, None) => Path::new(own).join(format!("nsbox-oci-{id}-{tag}")),
+        (Place::Config { .. }, Some(p)) if p.is_absolute() => p.clone(),
+        (Place::Config { .. }, Some(p)) => Path::new(own).join(p),
     };
     let path = root.join(relative.strip_prefix("/").unwrap_or(&relative));
     if !path.starts_with(root) || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
         return Err(CgroupError::Unsupported("linux.cgroupsPath with '..'"));
     }
-    let mut made = Vec::new();
-    let mut missing: Vec<&Path> = path.ancestors().take_while(|p| !p.exists()).collect();
-    missing.reverse();
-    for dir in missing {
-        std::fs::create_dir(dir).map_err(|source| CgroupError::Create {
-            path: dir.into(),
-            source,
-        })?;
-        made.push(dir.to_path_buf());
-    }
-    dirs.push(CgroupDir {
-        path: path.clone(),
-        made,
-    });
-    Ok(path)
-}
-
-fn apply_v1(dir: &Path, controller: &str, r: &Resources) -> Result<(), CgroupError> {
-    match controller {
-        "memory" => {
-            if let Some(v) = r.memory_limit {
-                write_file(dir, "memory.limit_in_bytes", &v.to_string())?;
-            }
-            if let Some(v) = r.memory_reservation {
-                write_file(dir, "memory.soft_limit_in_bytes", &v.to_string())?;
-            }
-        }
-        "pids" => {
-            if let Some(v) = r.pids_limit {
-                write_file(dir, "pids.max", &pids_value(v))?;
-            }
-        }
-        "cpu" => {
-            if let Some(v) = r.cpu_shares {
-                write_file(dir, "cpu.shares", &v.to_string())?;
-            }
-            if let Some(v) = r.cpu_period {
-                write_file(dir, "cpu.cfs_period_us", &v.to_string())?;
-            }
-            if let Some(v) = r.cpu_quota {
-                write_file(dir, "cpu.cfs_quota_us", &v.to_string())?;
-            }
-        }
-        "devices" => apply_devices_v1(dir, &r.devices)?,
-        _ => {}
-    }
-    Ok(())
+    let made = if place.fresh(config) {
+        // Its own name, made fresh: an existing one is another's.
+        vec![path.clone()]
+    } else {
+        let mut missing: Vec<PathBuf> = path
+            .ancestors()
+            .take_while(|p| !p.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        missing.reverse();
+        missing
+    };
+    Ok(CgroupDir { path, made })
 }
 
 /// Everything denied, then the config's rules in order, then the defaults.
@@ -245,39 +252,6 @@ fn apply_devices_v1(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError>
 fn allow_config_devices(dir: &Path, devices: &[crate::config::Device]) -> Result<(), CgroupError> {
     for d in devices.iter().filter(|d| d.kind != 'p') {
         write_file(dir, "devices.allow", &format!("{} {}:{} rwm", d.kind, d.major, d.minor))?;
-    }
-    Ok(())
-}
-
-fn pids_value(v: i64) -> String {
-    if v <= 0 {
-        "max".into()
-    } else {
-        v.to_string()
-    }
-}
-
-fn apply_v2(dir: &Path, r: &Resources) -> Result<(), CgroupError> {
-    if let Some(v) = r.memory_limit {
-        write_file(dir, "memory.max", &if v < 0 { "max".into() } else { v.to_string() })?;
-    }
-    if let Some(v) = r.memory_reservation {
-        write_file(dir, "memory.low", &v.to_string())?;
-    }
-    if let Some(v) = r.pids_limit {
-        write_file(dir, "pids.max", &pids_value(v))?;
-    }
-    if let Some(shares) = r.cpu_shares {
-        // runc's conversion of v1 shares (2..262144) to v2 weight (1..10000).
-        let weight = 1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142;
-        write_file(dir, "cpu.weight", &weight.to_string())?;
-    }
-    if r.cpu_quota.is_some() || r.cpu_period.is_some() {
-        let quota = r
-            .cpu_quota
-            .filter(|q| *q > 0)
-            .map_or("max".to_string(), |q| q.to_string());
-        write_file(dir, "cpu.max", &format!("{quota} {}", r.cpu_period.unwrap_or(100_000)))?;
     }
     Ok(())
 }

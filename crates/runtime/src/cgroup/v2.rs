@@ -5,12 +5,8 @@ use std::path::Path;
 
 /// Enables `controllers` in every cgroup from `root` down to `dir`'s parent,
 /// so that `dir` has their files (v2 hands controllers down level by level).
-pub(crate) fn enable_controllers_for_oci(root: &Path, dir: &Path, controllers: &[&str]) -> Result<(), CgroupError> {
-    let value: Vec<String> = controllers
-        .iter()
-        .filter(|c| **c != "devices")
-        .map(|c| format!("+{c}"))
-        .collect();
+pub(crate) fn enable_controllers_for_oci(root: &Path, dir: &Path, controllers: &[String]) -> Result<(), CgroupError> {
+    let value: Vec<String> = controllers.iter().map(|c| format!("+{c}")).collect();
     if value.is_empty() {
         return Ok(());
     }
@@ -55,7 +51,7 @@ mod tests {
         assert_eq!(read("pids.max"), "32");
         assert_eq!(read("cpu.max"), "50000 100000");
         let enabled = std::fs::read_to_string(root.path().join("cgroup.subtree_control")).unwrap();
-        assert_eq!(enabled, "+memory +pids +cpu");
+        assert_eq!(enabled, "+memory +cpu +pids");
         assert!(clone_target(&dirs).is_none(), "a tmpfs is not cgroup2");
         add(&dirs, 4242).unwrap();
         assert_eq!(read("cgroup.procs"), "4242");

@@ -6,6 +6,7 @@
 pub mod mount_options;
 pub mod node;
 pub mod oci;
+pub mod resources;
 pub mod unshare;
 
 use nsbox_ns::idmap::IdMap;
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use oci::{from_bundle, ConfigError};
+pub use resources::{DeviceRule, Resources};
 
 /// A container, validated: paths are absolute, names known, values in range.
 #[derive(Debug, Clone)]
@@ -216,44 +218,4 @@ pub struct Capabilities {
     pub permitted: u64,
     pub inheritable: u64,
     pub ambient: u64,
-}
-
-/// The part of `linux.resources` this runtime applies so far.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Resources {
-    pub memory_limit: Option<i64>,
-    pub memory_reservation: Option<i64>,
-    pub pids_limit: Option<i64>,
-    pub cpu_shares: Option<u64>,
-    pub cpu_quota: Option<i64>,
-    pub cpu_period: Option<u64>,
-    /// The device cgroup's rules, in order (v1 `devices.allow`/`deny`).
-    pub devices: Vec<DeviceRule>,
-}
-
-impl Resources {
-    pub fn is_empty(&self) -> bool {
-        *self == Resources::default()
-    }
-}
-
-/// One rule of the device cgroup: `a`, `c` or `b`, numbers (None: any), access.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceRule {
-    pub allow: bool,
-    pub kind: char,
-    pub major: Option<i64>,
-    pub minor: Option<i64>,
-    pub access: String,
-}
-
-impl DeviceRule {
-    /// The rule as v1's `devices.allow` and `devices.deny` read it: `c 1:3 rwm`.
-    pub fn v1_line(&self) -> String {
-        let number = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
-        match self.kind {
-            'a' => "a".to_string(),
-            kind => format!("{kind} {}:{} {}", number(self.major), number(self.minor), self.access),
-        }
-    }
 }

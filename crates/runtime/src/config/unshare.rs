@@ -5,7 +5,7 @@
 //! umask and environment, which the command keeps) is a field of the model
 //! or left to the command itself (see `process::init::Launch::Now`).
 
-use super::{Config, Mount, MountKind, Namespace, Process, Resources};
+use super::{resources, Config, Mount, MountKind, Namespace, Process, Resources};
 use crate::spec::{RootChoice, Spec};
 use nsbox_ns::NsKind;
 use rustix::mount::{MountFlags, MountPropagationFlags};
@@ -38,10 +38,16 @@ pub fn from_spec(spec: &Spec) -> Config {
     };
     let limits = &spec.limits;
     let resources = Resources {
-        memory_limit: limits.memory.map(|b| b as i64),
+        memory: resources::Memory {
+            limit: limits.memory.map(|b| b as i64),
+            ..Default::default()
+        },
+        cpu: resources::Cpu {
+            quota: limits.cpus.map(|c| crate::cgroup::oci::cpu_quota_us(c) as i64),
+            period: limits.cpus.map(|_| crate::cgroup::oci::CPU_PERIOD_US),
+            ..Default::default()
+        },
         pids_limit: limits.pids.map(|n| n as i64),
-        cpu_quota: limits.cpus.map(|c| crate::cgroup::oci::cpu_quota_us(c) as i64),
-        cpu_period: limits.cpus.map(|_| crate::cgroup::oci::CPU_PERIOD_US),
         ..Resources::default()
     };
     Config {
@@ -150,8 +156,8 @@ mod tests {
             .collect();
         assert_eq!(at, want);
         assert!(config.mounts[4].flags.contains(MountFlags::RDONLY));
-        assert_eq!(config.resources.cpu_quota, Some(50_000));
-        assert_eq!(config.resources.memory_limit, Some(64 << 20));
+        assert_eq!(config.resources.cpu.quota, Some(50_000));
+        assert_eq!(config.resources.memory.limit, Some(64 << 20));
     }
 
     #[test]

@@ -76,6 +76,7 @@ fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptions) 
         hooks: config.hooks.clone(),
         net_devices: Vec::new(),
         creator: ProcessIdentity::of(std::process::id() as i32).ok(),
+        resources: config.resources.clone(),
     };
     let mut undo = Undo {
         entry: Some(entry),
@@ -84,14 +85,16 @@ fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptions) 
         net_devices: Vec::new(),
     };
     let entry = undo.entry.as_ref().expect("set above");
+    // Cgroups always, as runc: pause, ps, events and kill --all need them.
+    // Planned and recorded before any is made: a `create` killed while
+    // making them leaves a record of all of them for `delete`.
+    let tag = root.tag();
+    let plan = cgroups::plan(&config, cgroups::Place::Config { id, tag: &tag })?;
+    record.cgroups = plan.dirs();
     entry.write(&record)?;
-    if cgroups::wanted(&config) {
-        undo.cgroups = cgroups::create(&config, cgroups::Place::Config { id })?;
-        record.cgroups = undo.cgroups.clone();
-        // Recorded at once: a `create` killed from here on leaves a record
-        // that `delete` can clean up after.
-        entry.write(&record)?;
-    }
+    // (A failed make removes what it made; the record goes with `undo`.)
+    cgroups::make(&plan, &config)?;
+    undo.cgroups = plan.dirs();
     let listener = listen(entry.dir(), id)?;
     let pid = spawn(&config, &mut record, opts, listener, &mut undo)?;
     record.status = Status::Created;

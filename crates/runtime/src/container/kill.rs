@@ -85,11 +85,17 @@ pub(crate) fn signal_container(record: &Record, signal: i32, all: bool) -> std::
             }
         }
     }
-    match nsbox_sys::pidfd_send_signal(&pidfd, signal) {
+    let sent = match nsbox_sys::pidfd_send_signal(&pidfd, signal) {
         // Ended meanwhile: nothing left to signal.
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
         other => other,
+    };
+    // A frozen process dies of SIGKILL only once thawed (v1's freezer):
+    // a paused container that is killed is thawed, as runc does.
+    if signal == libc::SIGKILL && crate::cgroup::freezer::is_frozen(&record.cgroups) == Some(true) {
+        let _ = crate::cgroup::freezer::set_frozen(&record.cgroups, false);
     }
+    sent
 }
 
 /// The container's processes (host PIDs).

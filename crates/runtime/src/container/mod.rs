@@ -7,18 +7,24 @@ pub mod create;
 pub mod delete;
 pub mod kill;
 pub mod net_devices;
+pub mod pause;
+pub mod ps;
 pub mod run;
 pub mod start;
 pub mod state;
 pub mod store;
+pub mod update;
 
 pub use create::{create, now_rfc3339 as now, CreateOptions};
 pub use delete::delete;
 pub use kill::{kill, parse_signal};
+pub use pause::{pause, resume};
+pub use ps::pids;
 pub use run::run;
 pub use start::start;
 pub use state::{ProcessIdentity, Status};
 pub use store::{check_id, Entry, Record, Root, StoreError};
+pub use update::update;
 
 use crate::cgroup::CgroupError;
 use crate::config::ConfigError;

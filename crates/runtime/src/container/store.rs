@@ -71,6 +71,9 @@ pub struct Record {
     /// `create` that has died is `stopped`, and `delete` takes it away.
     #[serde(default)]
     pub creator: Option<ProcessIdentity>,
+    /// The resources its cgroups have now (`update` changes them).
+    #[serde(default)]
+    pub resources: crate::config::Resources,
 }
 
 impl Record {
@@ -83,6 +86,14 @@ impl Record {
         }
         match (&self.process, self.status) {
             (None, Status::Creating) => Status::Creating,
+            // Frozen or thawed by whoever: the freezer is the truth.
+            (Some(p), Status::Running | Status::Paused) if p.is_alive() => {
+                match crate::cgroup::freezer::is_frozen(&self.cgroups) {
+                    Some(true) => Status::Paused,
+                    Some(false) => Status::Running,
+                    None => self.status,
+                }
+            }
             (Some(p), status) if p.is_alive() => status,
             _ => Status::Stopped,
         }
@@ -118,6 +129,20 @@ pub fn check_id(id: &str) -> Result<(), StoreError> {
 impl Root {
     pub fn at(dir: impl Into<PathBuf>) -> Root {
         Root { dir: dir.into() }
+    }
+
+    /// Eight hex digits that tell this root from others (FNV-1a of its
+    /// absolute path): containers of one id under two roots (two labs'
+    /// nodes of one name) get cgroups of different names.
+    pub fn tag(&self) -> String {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::path::absolute(&self.dir).unwrap_or_else(|_| self.dir.clone());
+        let hash = path
+            .as_os_str()
+            .as_bytes()
+            .iter()
+            .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193));
+        format!("{hash:08x}")
     }
 
     fn path(&self, id: &str) -> Result<PathBuf, StoreError> {
@@ -268,6 +293,7 @@ mod tests {
             hooks: Default::default(),
             net_devices: Vec::new(),
             creator: None,
+            resources: Default::default(),
         }
     }
 

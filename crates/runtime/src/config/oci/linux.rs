@@ -2,7 +2,7 @@
 //! offsets, network devices, personality, and the fields refused by name.
 
 use super::*;
-use crate::config::{Device, DeviceRule, Namespace, Resources};
+use crate::config::{resources, Device, DeviceRule, Namespace, Resources};
 
 /// `linux.netDevices` (spec 1.3): host links to move in, each named as
 /// it is inside (its own name unless `name` says another).
@@ -197,59 +197,113 @@ pub(super) fn resources(r: Option<&LinuxResources>) -> Checked<Resources> {
     let Some(r) = r else {
         return Ok(Resources::default());
     };
-    for (present, field) in [
-        (r.block_io().is_some(), "linux.resources.blockIO"),
-        (
-            r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
-            "linux.resources.hugepageLimits",
-        ),
-        (r.network().is_some(), "linux.resources.network"),
-        (r.rdma().as_ref().is_some_and(|h| !h.is_empty()), "linux.resources.rdma"),
-        (
-            r.unified().as_ref().is_some_and(|h| !h.is_empty()),
-            "linux.resources.unified",
-        ),
-    ] {
-        if present {
-            return Err(not_yet(field, 16));
-        }
-    }
     let mut out = Resources::default();
     if let Some(m) = r.memory() {
-        for (present, field) in [
-            (m.swap().is_some(), "swap"),
-            (m.kernel().is_some(), "kernel"),
-            (m.kernel_tcp().is_some(), "kernelTCP"),
-            (m.swappiness().is_some(), "swappiness"),
-            (m.disable_oom_killer().is_some(), "disableOOMKiller"),
-            (m.use_hierarchy().is_some(), "useHierarchy"),
-            (m.check_before_update().is_some(), "checkBeforeUpdate"),
-        ] {
-            if present {
-                return Err(not_yet(&format!("linux.resources.memory.{field}"), 16));
-            }
+        if m.kernel().is_some() {
+            // Kernel memory limits are deprecated by the kernel (5.4) and
+            // refused by it on v2; runc ignores the field with a warning.
+            return Err(refuse(
+                "linux.resources.memory.kernel",
+                "kernel memory limits are deprecated by the kernel; remove the field",
+            ));
         }
-        out.memory_limit = m.limit();
-        out.memory_reservation = m.reservation();
+        out.memory = resources::Memory {
+            limit: m.limit(),
+            reservation: m.reservation(),
+            swap: m.swap(),
+            kernel_tcp: m.kernel_tcp(),
+            swappiness: m.swappiness(),
+            disable_oom_killer: m.disable_oom_killer(),
+            use_hierarchy: m.use_hierarchy(),
+            check_before_update: m.check_before_update(),
+        };
+        if out.memory.swappiness.is_some_and(|s| s > 100) {
+            return Err(refuse("linux.resources.memory.swappiness", "must be 0 to 100"));
+        }
     }
     if let Some(c) = r.cpu() {
-        for (present, field) in [
-            (c.idle().is_some(), "idle"),
-            (c.burst().is_some(), "burst"),
-            (c.realtime_runtime().is_some(), "realtimeRuntime"),
-            (c.realtime_period().is_some(), "realtimePeriod"),
-            (c.cpus().as_ref().is_some_and(|s| !s.is_empty()), "cpus"),
-            (c.mems().as_ref().is_some_and(|s| !s.is_empty()), "mems"),
-        ] {
-            if present {
-                return Err(not_yet(&format!("linux.resources.cpu.{field}"), 16));
-            }
-        }
-        out.cpu_shares = c.shares();
-        out.cpu_quota = c.quota();
-        out.cpu_period = c.period();
+        out.cpu = resources::Cpu {
+            shares: c.shares(),
+            quota: c.quota(),
+            burst: c.burst(),
+            period: c.period(),
+            realtime_runtime: c.realtime_runtime(),
+            realtime_period: c.realtime_period(),
+            cpus: c.cpus().clone().filter(|s| !s.is_empty()),
+            mems: c.mems().clone().filter(|s| !s.is_empty()),
+            idle: c.idle(),
+        };
     }
     out.pids_limit = r.pids().as_ref().map(|p| p.limit());
+    if let Some(b) = r.block_io() {
+        let throttle = |list: &Option<Vec<oci_spec::runtime::LinuxThrottleDevice>>| {
+            list.iter()
+                .flatten()
+                .map(|t| resources::ThrottleDevice {
+                    major: t.major(),
+                    minor: t.minor(),
+                    rate: t.rate(),
+                })
+                .collect::<Vec<_>>()
+        };
+        out.block_io = resources::BlockIo {
+            weight: b.weight(),
+            leaf_weight: b.leaf_weight(),
+            weight_device: b
+                .weight_device()
+                .iter()
+                .flatten()
+                .map(|w| resources::WeightDevice {
+                    major: w.major(),
+                    minor: w.minor(),
+                    weight: w.weight(),
+                    leaf_weight: w.leaf_weight(),
+                })
+                .collect(),
+            throttle_read_bps: throttle(b.throttle_read_bps_device()),
+            throttle_write_bps: throttle(b.throttle_write_bps_device()),
+            throttle_read_iops: throttle(b.throttle_read_iops_device()),
+            throttle_write_iops: throttle(b.throttle_write_iops_device()),
+        };
+    }
+    for (i, h) in r.hugepage_limits().iter().flatten().enumerate() {
+        let limit = u64::try_from(h.limit()).map_err(|_| {
+            refuse(
+                format!("linux.resources.hugepageLimits[{i}].limit"),
+                "must not be negative",
+            )
+        })?;
+        out.hugepage_limits.insert(h.page_size().clone(), limit);
+    }
+    if let Some(n) = r.network() {
+        out.network = resources::Network {
+            class_id: n.class_id(),
+            priorities: n
+                .priorities()
+                .iter()
+                .flatten()
+                .map(|p| (p.name().clone(), p.priority()))
+                .collect(),
+        };
+    }
+    for (device, limits) in r.rdma().iter().flatten() {
+        out.rdma.insert(
+            device.clone(),
+            resources::Rdma {
+                hca_handles: limits.hca_handles(),
+                hca_objects: limits.hca_objects(),
+            },
+        );
+    }
+    for (key, value) in r.unified().iter().flatten() {
+        if key.contains('/') || key.starts_with('.') || !key.contains('.') {
+            return Err(refuse(
+                format!("linux.resources.unified.{key}"),
+                "not a cgroup v2 file name (controller.file)",
+            ));
+        }
+        out.unified.insert(key.clone(), value.clone());
+    }
     for (i, d) in r.devices().iter().flatten().enumerate() {
         let kind = match d.typ().unwrap_or(LinuxDeviceType::A) {
             LinuxDeviceType::A => 'a',

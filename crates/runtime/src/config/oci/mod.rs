@@ -114,8 +114,23 @@ pub fn from_bundle(bundle: &Path) -> Result<Config, ConfigError> {
 
 /// Parses the text of a config.json, naming the JSON path of a type error.
 pub fn parse(file: &Path, text: &str) -> Result<Spec, ConfigError> {
+    parse_json(file, text)
+}
+
+/// Reads the resources of `update --resources` (the spec's
+/// `linux.resources` object), checked as config.json's are.
+pub fn resources_from_json(file: &Path, text: &str) -> Result<super::Resources, ConfigError> {
+    let r: LinuxResources = parse_json(file, text)?;
+    resources(Some(&r)).map_err(|r| ConfigError::Field {
+        file: file.into(),
+        field: r.field,
+        message: r.message,
+    })
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let spec: Spec = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    let spec: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let json_path = e.path().to_string();
         let inner = e.into_inner();
         ConfigError::Json {
