@@ -26,6 +26,9 @@ if [ -f "$order" ] && [ "$host" = x86_64-unknown-linux-gnu ] && [ "${minor:-0}" 
   flags+=" -C link-arg=-Wl,--symbol-ordering-file=$copy -C link-arg=-Wl,--no-warn-symbol-ordering"
 fi
 export RUSTFLAGS="$flags"
+# libseccomp-dev ships the static library the static binary links.
+export LIBSECCOMP_LINK_TYPE=static
+export LIBSECCOMP_LIB_PATH=${LIBSECCOMP_LIB_PATH:-/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)}
 cargo build --release --quiet --target "$host" "$@"
 out=$PWD/target/$host/release
 # Shell completions and the man page, from the same clap definition as the

@@ -14,6 +14,8 @@ command -v nsenter >/dev/null || missing+=(util-linux)                       # i
 command -v sysctl >/dev/null || missing+=(procps)                            # sysctl in the seed lab scripts
 command -v dot >/dev/null || missing+=(graphviz)                             # lab graph -o FILE.svg
 command -v runc >/dev/null || missing+=(runc)                                # the OCI conformance suite's reference
+[ -f /usr/include/seccomp.h ] || missing+=(libseccomp-dev)                   # seccomp filters (linked, static too)
+[ -f /usr/share/containers/seccomp.json ] || missing+=(golang-github-containers-common) # podman's default seccomp profile in tests
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

@@ -925,7 +925,13 @@ fn features_and_refused_global_flags() {
         .unwrap()
         .iter()
         .any(|n| n == "network"));
-    assert_eq!(doc["linux"]["seccomp"]["enabled"], false);
+    assert_eq!(doc["linux"]["seccomp"]["enabled"], true);
+    assert!(doc["linux"]["seccomp"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "SCMP_ACT_NOTIFY"));
+    assert_eq!(doc["hooks"].as_array().unwrap().len(), 6);
     let (code, _, err) = run(&["--systemd-cgroup", "list"]);
     assert_eq!(code, 1);
     assert!(err.contains("--systemd-cgroup"), "{err}");
@@ -1887,4 +1893,228 @@ fn limits_hold_inside_the_container() {
         !oom_control.exists(),
         "the cgroup goes with delete, after an OOM kill too"
     );
+}
+
+// ---- seccomp (issue 16) ----
+
+fn seccomp_bundle(args: &[&str], seccomp: Value) -> Option<(Runtime, Bundle)> {
+    let mut bundle = Bundle::new(args)?;
+    bundle.config["root"]["readonly"] = json!(false);
+    let _ = std::fs::create_dir_all(bundle.path().join("rootfs/tmp"));
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/mkdir"));
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/chroot"));
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/grep"));
+    bundle.config["linux"]["seccomp"] = seccomp;
+    Some((Runtime::new(), bundle))
+}
+
+/// A blocked syscall returns the errno asked for (EDQUOT here, so that it
+/// cannot be anything else's doing), and SCMP_ACT_KILL_PROCESS kills the
+/// process that makes it (SIGSYS), with and without no_new_privs.
+#[test]
+fn seccomp_errno_and_kill_actions() {
+    require_root!();
+    let errno = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EDQUOT}]
+    });
+    let Some((rt, mut bundle)) = seccomp_bundle(&["sh", "-c", "mkdir /tmp/x; echo rc=$?"], errno) else {
+        return;
+    };
+    let (code, out, err) = run_bundle(&rt, &bundle, "scerrno");
+    assert_eq!((code, out.as_str()), (0, "rc=1\n"), "{err}");
+    assert!(err.contains("Disk quota exceeded"), "{err}");
+    bundle.config["linux"]["seccomp"]["syscalls"][0]["action"] = json!("SCMP_ACT_KILL_PROCESS");
+    for nnp in [true, false] {
+        bundle.config["process"]["noNewPrivileges"] = json!(nnp);
+        let (code, out, err) = run_bundle(&rt, &bundle, &format!("sckill{nnp}"));
+        assert_eq!(
+            (code, out.as_str()),
+            (0, "rc=159\n"),
+            "killed by SIGSYS (nnp {nnp}): {err}"
+        );
+    }
+}
+
+/// podman's default profile (Debian's containers-common), turned into
+/// linux.seccomp as podman does for this architecture and the container's
+/// capabilities, loads unchanged: busybox's shell runs under it, and what
+/// it refuses is refused: the profile is made for a container without
+/// CAP_SYS_CHROOT (chroot gets EPERM), while the container has that
+/// capability, so that only the filter can make chroot fail.
+#[test]
+fn podmans_default_profile_loads_and_busybox_runs() {
+    require_root!();
+    let Ok(text) = std::fs::read_to_string("/usr/share/containers/seccomp.json") else {
+        eprintln!("SKIPPED: no /usr/share/containers/seccomp.json (golang-github-containers-common)");
+        return;
+    };
+    let profile: Value = serde_json::from_str(&text).unwrap();
+    let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    let seccomp = podman_profile_to_spec(&profile, &caps);
+    let script = "echo ok; mkdir /tmp/y && echo made; grep -E '^Seccomp:' /proc/self/status; chroot / true 2>&1; true";
+    let Some((rt, mut bundle)) = seccomp_bundle(&["sh", "-c", script], seccomp) else {
+        return;
+    };
+    for set in ["bounding", "effective", "permitted"] {
+        bundle.config["process"]["capabilities"][set] =
+            json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT"]);
+    }
+    let (code, out, err) = run_bundle(&rt, &bundle, "podmanprofile");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ok\nmade\nSeccomp:\t2\n"), "a filter is loaded: {out}");
+    assert!(
+        out.contains("chroot: can't change root directory to '/': Operation not permitted"),
+        "{out}"
+    );
+    bundle.config["linux"].as_object_mut().unwrap().remove("seccomp");
+    let (_, out, _) = run_bundle(&rt, &bundle, "podmanprofile-none");
+    assert!(!out.contains("chroot"), "without the filter chroot works: {out}");
+}
+
+/// What podman does with its seccomp.json (containers/common's
+/// pkg/seccomp): the native architecture and its sub-architectures; each
+/// syscall group kept when its `includes` hold (capabilities, arches,
+/// minimum kernel) and its `excludes` do not.
+fn podman_profile_to_spec(profile: &Value, caps: &[&str]) -> Value {
+    let native = "SCMP_ARCH_X86_64";
+    let mut architectures = vec![json!(native)];
+    for entry in profile["archMap"].as_array().into_iter().flatten() {
+        if entry["architecture"] == native {
+            architectures.extend(entry["subArchitectures"].as_array().cloned().unwrap_or_default());
+        }
+    }
+    let has_all = |list: &Value| {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .all(|c| caps.contains(&c.as_str().unwrap_or_default()))
+    };
+    let has_any = |list: &Value| {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| caps.contains(&c.as_str().unwrap_or_default()))
+    };
+    let names_arch = |list: &Value| list.as_array().into_iter().flatten().any(|a| a == "amd64");
+    let kernel_at_least = |min: &Value| {
+        let Some(min) = min.as_str() else { return true };
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let version = |s: &str| -> Vec<u32> { s.split(['.', '-']).take(2).filter_map(|p| p.parse().ok()).collect() };
+        version(&release) >= version(min)
+    };
+    let mut syscalls = Vec::new();
+    for group in profile["syscalls"].as_array().into_iter().flatten() {
+        let inc = &group["includes"];
+        let exc = &group["excludes"];
+        if !has_all(&inc["caps"]) || (inc["arches"].is_array() && !names_arch(&inc["arches"])) {
+            continue;
+        }
+        if !kernel_at_least(&inc["minKernel"]) || has_any(&exc["caps"]) || names_arch(&exc["arches"]) {
+            continue;
+        }
+        let mut rule = json!({"names": group["names"], "action": group["action"]});
+        for key in ["errnoRet", "args"] {
+            if !group[key].is_null() {
+                rule[key] = group[key].clone();
+            }
+        }
+        syscalls.push(rule);
+    }
+    let mut spec = json!({
+        "defaultAction": profile["defaultAction"],
+        "architectures": architectures,
+        "syscalls": syscalls,
+    });
+    if !profile["defaultErrnoRet"].is_null() {
+        spec["defaultErrnoRet"] = profile["defaultErrnoRet"].clone();
+    }
+    spec
+}
+
+/// SCMP_ACT_NOTIFY: the listener reaches the agent at listenerPath with
+/// the container process state (runc's message), and the agent's answer
+/// is what the syscall returns (ENOSPC for mkdir here).
+#[test]
+fn seccomp_notify_reaches_the_agent() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let notify = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": socket,
+        "listenerMetadata": "test-agent",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    let Some((rt, bundle)) = seccomp_bundle(&["sh", "-c", "mkdir /tmp/x; echo rc=$?"], notify) else {
+        return;
+    };
+    let agent = std::thread::spawn(move || seccomp_agent(listener));
+    let (code, out, err) = run_bundle(&rt, &bundle, "scnotify");
+    assert_eq!((code, out.as_str()), (0, "rc=1\n"), "{err}");
+    assert!(err.contains("No space left on device"), "the agent's answer: {err}");
+    let (state, answered) = agent.join().unwrap();
+    assert_eq!(state["fds"], json!(["seccompFd"]), "{state}");
+    assert_eq!(state["metadata"], "test-agent", "{state}");
+    assert!(state["pid"].as_i64().unwrap() > 0, "{state}");
+    assert!(
+        state["state"]["id"].as_str().unwrap().starts_with("scnotify"),
+        "{state}"
+    );
+    assert!(answered >= 1);
+}
+
+/// A small seccomp agent: takes the listener and the state from the
+/// runtime, answers every notification with ENOSPC until the container's
+/// filter goes away; returns the state and how many it answered.
+fn seccomp_agent(listener: std::os::unix::net::UnixListener) -> (Value, usize) {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    use std::os::fd::AsRawFd;
+    let (stream, _) = listener.accept().unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut ancillary = RecvAncillaryBuffer::new(&mut space);
+    let got = rustix::net::recvmsg(
+        &stream,
+        &mut [std::io::IoSliceMut::new(&mut buf)],
+        &mut ancillary,
+        RecvFlags::CMSG_CLOEXEC,
+    )
+    .unwrap();
+    let state: Value = serde_json::from_slice(&buf[..got.bytes]).unwrap();
+    let fd = ancillary
+        .drain()
+        .find_map(|m| match m {
+            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+            _ => None,
+        })
+        .expect("the listener came with the state");
+    // struct seccomp_notif (80 bytes) and seccomp_notif_resp (24 bytes).
+    const NOTIF_RECV: u64 = 0xc050_2100;
+    const NOTIF_SEND: u64 = 0xc018_2101;
+    let mut answered = 0;
+    loop {
+        let mut pfd = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
+        let timeout = rustix::event::Timespec { tv_sec: 10, tv_nsec: 0 };
+        match rustix::event::poll(&mut pfd, Some(&timeout)) {
+            Ok(n) if n > 0 && pfd[0].revents().contains(rustix::event::PollFlags::IN) => {}
+            _ => break,
+        }
+        let mut notif = [0u64; 10];
+        // SAFETY: the ioctl fills `notif`, 80 zeroed bytes, the size its number encodes.
+        if unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_RECV as _, notif.as_mut_ptr()) } != 0 {
+            break;
+        }
+        // id, val, error (-ENOSPC), flags.
+        let mut resp = [0u8; 24];
+        resp[..8].copy_from_slice(&notif[0].to_ne_bytes());
+        resp[16..20].copy_from_slice(&(-libc::ENOSPC).to_ne_bytes());
+        // SAFETY: `resp` is the 24-byte struct seccomp_notif_resp the ioctl reads.
+        if unsafe { libc::ioctl(fd.as_raw_fd(), NOTIF_SEND as _, resp.as_ptr()) } == 0 {
+            answered += 1;
+        }
+    }
+    (state, answered)
 }

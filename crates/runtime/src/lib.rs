@@ -11,6 +11,7 @@ pub mod exec;
 pub mod hooks;
 pub mod netns_exec;
 pub mod process;
+pub mod seccomp;
 pub mod spec;
 pub mod supervise;
 pub mod unshare;

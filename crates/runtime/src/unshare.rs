@@ -120,6 +120,7 @@ fn spawn_and_wait(config: &Config, command: &Command, cgroups: &[CgroupDir]) -> 
             no_pivot: false,
             keyring: None,
             cgroups,
+            seccomp: None,
         },
     )?;
     if spawned.waits_for_go {

@@ -8,6 +8,7 @@ pub mod errno;
 pub mod exec;
 pub mod mount;
 pub mod net;
+pub mod seccomp;
 pub mod signal;
 pub mod spawn;
 

@@ -145,7 +145,7 @@ fn check_global(global: &GlobalOpts) -> Result<(), ContainerError> {
 }
 
 impl CreateArgs {
-    fn options(&self) -> Result<CreateOptions, ContainerError> {
+    fn options(&self, global: &GlobalOpts) -> Result<CreateOptions, ContainerError> {
         if self.console_socket.is_some() {
             return Err(ContainerError::Usage(
                 "--console-socket: terminals are not supported yet (nsbox issue 17)".into(),
@@ -160,6 +160,7 @@ impl CreateArgs {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
+            debug: global.debug,
         })
     }
 }
@@ -189,7 +190,7 @@ fn reserve_preserved_fds(n: u32) {
 pub fn create(global: &GlobalOpts, args: CreateArgs) -> i32 {
     reserve_preserved_fds(args.preserve_fds);
     verb(global, |root| {
-        container::create(root, &args.id, &args.options()?)?;
+        container::create(root, &args.id, &args.options(global)?)?;
         Ok(0)
     })
 }
@@ -197,7 +198,7 @@ pub fn create(global: &GlobalOpts, args: CreateArgs) -> i32 {
 pub fn run(global: &GlobalOpts, args: RunArgs) -> i32 {
     reserve_preserved_fds(args.create.preserve_fds);
     verb(global, |root| {
-        let opts = args.create.options()?;
+        let opts = args.create.options(global)?;
         container::run(root, &args.create.id, &opts, args.detach, args.keep)
     })
 }

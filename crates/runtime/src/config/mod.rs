@@ -7,6 +7,7 @@ pub mod mount_options;
 pub mod node;
 pub mod oci;
 pub mod resources;
+pub mod seccomp;
 pub mod unshare;
 
 use nsbox_ns::idmap::IdMap;
@@ -64,6 +65,8 @@ pub struct Config {
     /// its tmpfs, as bwrap makes it (`nsbox unshare`: a tmpfs of its own
     /// would cost a superblock made and torn down per start).
     pub dev_shm_dir: bool,
+    /// `linux.seccomp`: the syscall filter loaded before exec.
+    pub seccomp: Option<seccomp::Seccomp>,
     /// Which front end made the model: errors name what the user wrote
     /// (JSON paths for config.json, mounts by what they are for flags).
     pub origin: Origin,

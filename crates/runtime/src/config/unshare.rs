@@ -83,6 +83,7 @@ pub fn from_spec(spec: &Spec) -> Config {
         personality: None,
         loopback_up: spec.loopback_up,
         dev_shm_dir: true,
+        seccomp: None,
         origin: super::Origin::UnshareFlags,
     }
 }

@@ -24,7 +24,7 @@ use crate::process::init::Launch;
 use crate::process::spawn::SpawnOptions;
 use crate::process::{self};
 use nsbox_ns::NsKind;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// runc's `create` flags.
@@ -35,6 +35,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Say what is skipped (unknown syscall names of the seccomp filter).
+    pub debug: bool,
 }
 
 /// Creates container `id` from the bundle and returns its process's PID.
@@ -55,6 +57,8 @@ fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptions) 
             config.bundle.join("config.json").display()
         )));
     }
+    // The filter is compiled before anything exists: a bad one fails here.
+    let seccomp = compile_seccomp(&config, opts)?;
     let entry = root.create(id)?;
     if config.host_view {
         config.rootfs = entry.dir().join("rootfs");
@@ -96,7 +100,7 @@ fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptions) 
     cgroups::make(&plan, &config)?;
     undo.cgroups = plan.dirs();
     let listener = listen(entry.dir(), id)?;
-    let pid = spawn(&config, &mut record, opts, listener, &mut undo)?;
+    let pid = spawn(&config, &mut record, opts, listener, seccomp.as_ref(), &mut undo)?;
     record.status = Status::Created;
     if let Some(path) = &opts.pid_file {
         write_pid_file(path, pid).map_err(|source| ContainerError::PidFile {
@@ -166,6 +170,7 @@ fn spawn(
     record: &mut Record,
     opts: &CreateOptions,
     listener: OwnedFd,
+    seccomp: Option<&crate::seccomp::Filter>,
     undo: &mut Undo,
 ) -> Result<i32, ContainerError> {
     let id = record.id.clone();
@@ -181,6 +186,7 @@ fn spawn(
             no_pivot: opts.no_pivot,
             keyring,
             cgroups: &undo.cgroups,
+            seccomp,
         },
     )
     .map_err(|source| ContainerError::Spawn {
@@ -228,8 +234,23 @@ fn talk_to_child(
         .send(&Message::Go)
         .map_err(io_err(id, "starting the container's set-up"))?;
     loop {
-        match channel.recv().map_err(io_err(id, "reading the container's report"))? {
+        let (message, fd) = channel
+            .recv_fd()
+            .map_err(io_err(id, "reading the container's report"))?;
+        match message {
             Some(Message::Ready) => return Ok(pid),
+            Some(Message::SeccompListener) => {
+                let (Some(fd), Some(seccomp)) = (fd, &config.seccomp) else {
+                    return Err(io_err(id, "receiving the seccomp listener")(std::io::Error::other(
+                        "no descriptor came with it",
+                    )));
+                };
+                send_listener(seccomp, record, pid, &fd).map_err(|source| ContainerError::Io {
+                    id: id.to_string(),
+                    step: "sending the seccomp listener to linux.seccomp.listenerPath",
+                    source,
+                })?;
+            }
             Some(Message::RuntimeHooks) => {
                 let hook_err = |source| ContainerError::Hook {
                     id: id.to_string(),
@@ -256,6 +277,63 @@ fn talk_to_child(
             }
         }
     }
+}
+
+/// Compiles the container's seccomp filter (unknown syscall names are
+/// skipped, as runc does, and said with `--debug`).
+fn compile_seccomp(config: &Config, opts: &CreateOptions) -> Result<Option<crate::seccomp::Filter>, ContainerError> {
+    let Some(s) = &config.seccomp else { return Ok(None) };
+    let (filter, unknown) = crate::seccomp::compile(s).map_err(|e| {
+        ContainerError::Usage(format!(
+            "{}: {}: {}",
+            config.bundle.join("config.json").display(),
+            e.field,
+            e.message
+        ))
+    })?;
+    if opts.debug {
+        for name in unknown {
+            eprintln!("nsbox: debug: linux.seccomp: skipping {name:?}, a syscall this libseccomp does not know");
+        }
+    }
+    Ok(Some(filter))
+}
+
+/// Sends a notifying filter's listener to `listenerPath` as runc does: one
+/// message, the container process state JSON (`fds: ["seccompFd"]`, the
+/// pid, the metadata, the OCI state), with the descriptor attached.
+fn send_listener(
+    seccomp: &crate::config::seccomp::Seccomp,
+    record: &Record,
+    pid: i32,
+    fd: &OwnedFd,
+) -> std::io::Result<()> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let path = seccomp.listener_path.as_ref().expect("checked with the config");
+    let stream = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let mut state = record.oci_state();
+    state.status = Status::Creating;
+    state.pid = Some(pid);
+    let message = serde_json::json!({
+        "ociVersion": record.oci_version,
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": seccomp.listener_metadata,
+        "state": state,
+    })
+    .to_string();
+    let fds = [fd.as_fd()];
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut ancillary = SendAncillaryBuffer::new(&mut space);
+    ancillary.push(SendAncillaryMessage::ScmRights(&fds));
+    rustix::net::sendmsg(
+        &stream,
+        &[std::io::IoSlice::new(message.as_bytes())],
+        &mut ancillary,
+        SendFlags::NOSIGNAL,
+    )?;
+    Ok(())
 }
 
 /// Writes the pid file whole (a reader never sees it half-written), as runc does.

@@ -9,6 +9,7 @@
 //!                                joins, mounts
 //!                        ◀───   [RuntimeHooks]   (prestart, createRuntime)
 //!   [Go]                 ───▶   createContainer hooks, pivots, drops privileges
+//!                        ◀───   [SeccompListener + its fd]  (a notifying filter)
 //!                        ◀───   Ready | Failed { step, message }
 //! ```
 
@@ -43,6 +44,9 @@ pub enum Message {
     /// exit status nsbox reports for it. No message at all (end of file:
     /// the child's end closes on exec) means it started.
     CommandFailed(crate::exec::Failure),
+    /// Child → parent: the seccomp filter is loaded; its notification
+    /// listener comes with the message (SCM_RIGHTS, see `send_fd`).
+    SeccompListener,
 }
 
 /// One end of the channel.
@@ -70,6 +74,7 @@ mod tag {
     pub const READY: u8 = 3;
     pub const FAILED: u8 = 4;
     pub const COMMAND_FAILED: u8 = 5;
+    pub const SECCOMP_LISTENER: u8 = 6;
 }
 
 fn cut(text: &str) -> &str {
@@ -86,6 +91,7 @@ fn encode(message: &Message) -> Vec<u8> {
         Message::Go => out.push(tag::GO),
         Message::RuntimeHooks => out.push(tag::RUNTIME_HOOKS),
         Message::Ready => out.push(tag::READY),
+        Message::SeccompListener => out.push(tag::SECCOMP_LISTENER),
         Message::State(json) => {
             out.push(tag::STATE);
             out.extend_from_slice(json.as_bytes());
@@ -113,6 +119,7 @@ fn decode(bytes: &[u8]) -> Option<Message> {
         tag::GO => Message::Go,
         tag::RUNTIME_HOOKS => Message::RuntimeHooks,
         tag::READY => Message::Ready,
+        tag::SECCOMP_LISTENER => Message::SeccompListener,
         tag::STATE => Message::State(text(rest)),
         tag::FAILED => {
             let (len, rest) = rest.split_first_chunk::<4>()?;
@@ -138,6 +145,54 @@ impl Channel {
     pub fn send(&self, message: &Message) -> io::Result<()> {
         rustix::net::send(&self.0, &encode(message), SendFlags::NOSIGNAL)?;
         Ok(())
+    }
+
+    /// Sends `message` with a descriptor attached (SCM_RIGHTS).
+    pub fn send_fd(&self, message: &Message, fd: &OwnedFd) -> io::Result<()> {
+        use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage};
+        let bytes = encode(message);
+        let fds = [fd.as_fd()];
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut ancillary = SendAncillaryBuffer::new(&mut space);
+        ancillary.push(SendAncillaryMessage::ScmRights(&fds));
+        rustix::net::sendmsg(
+            &self.0,
+            &[io::IoSlice::new(&bytes)],
+            &mut ancillary,
+            SendFlags::NOSIGNAL,
+        )?;
+        Ok(())
+    }
+
+    /// The next message and the descriptor sent with it, if any.
+    pub fn recv_fd(&self) -> io::Result<(Option<Message>, Option<OwnedFd>)> {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage};
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut ancillary = RecvAncillaryBuffer::new(&mut space);
+        let got = loop {
+            match rustix::net::recvmsg(
+                &self.0,
+                &mut [io::IoSliceMut::new(&mut buf)],
+                &mut ancillary,
+                RecvFlags::CMSG_CLOEXEC,
+            ) {
+                Err(rustix::io::Errno::INTR) => continue,
+                other => break other?,
+            }
+        };
+        let mut fd = None;
+        for message in ancillary.drain() {
+            if let RecvAncillaryMessage::ScmRights(fds) = message {
+                fd = fds.into_iter().next();
+            }
+        }
+        if got.bytes == 0 {
+            return Ok((None, fd));
+        }
+        let message = decode(&buf[..got.bytes])
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "a malformed message on the channel"))?;
+        Ok((Some(message), fd))
     }
 
     /// The next message; None when the other side has closed its end.

@@ -44,6 +44,7 @@ pub(crate) struct SpawnOptions<'a> {
     pub keyring: Option<CString>,
     /// The cgroups made for it (see `cgroup::oci`).
     pub cgroups: &'a [CgroupDir],
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
 }
 
 /// The child, killed and reaped on drop until disarmed, and the runtime's
@@ -127,6 +128,7 @@ pub(crate) fn spawn(config: &Config, opts: SpawnOptions) -> Result<Spawned, Spaw
                 launch: opts.launch,
                 wait_for_go: waits_for_go,
                 parent: me,
+                seccomp: opts.seccomp,
                 preserve_fds: opts.preserve_fds,
                 no_pivot: opts.no_pivot,
                 keyring: opts.keyring,

@@ -365,9 +365,6 @@ pub(super) fn time_offsets(linux: &oci_spec::runtime::Linux, new_time_ns: bool) 
 
 /// The fields of `linux` this runtime does not apply yet, refused by name.
 pub(super) fn refuse_linux_extras(linux: &oci_spec::runtime::Linux) -> Checked<()> {
-    if linux.seccomp().is_some() {
-        return Err(not_yet("linux.seccomp", 16));
-    }
     if linux.intel_rdt().is_some() {
         return Err(refuse("linux.intelRdt", "this host has no resctrl file system"));
     }
@@ -381,4 +378,101 @@ pub(super) fn refuse_linux_extras(linux: &oci_spec::runtime::Linux) -> Checked<(
         ));
     }
     Ok(())
+}
+
+/// `linux.seccomp`, checked: actions, operators, argument indexes.
+pub(super) fn seccomp(linux: &oci_spec::runtime::Linux) -> Checked<Option<crate::config::seccomp::Seccomp>> {
+    use crate::config::seccomp::{Action, Arg, Flag, Op, Rule, Seccomp};
+    use oci_spec::runtime::{LinuxSeccompAction as A, LinuxSeccompFilterFlag as F, LinuxSeccompOperator as O};
+    let Some(s) = linux.seccomp() else { return Ok(None) };
+    // An errno of its own, or EPERM (runc's default); TRACE's message too.
+    let action = |a: A, errno: Option<u32>, field: String| -> Checked<Action> {
+        let code = || -> Checked<u16> {
+            u16::try_from(errno.unwrap_or(libc::EPERM as u32))
+                .map_err(|_| refuse(field.clone(), "errnoRet must be below 65536"))
+        };
+        Ok(match a {
+            A::ScmpActKill | A::ScmpActKillThread => Action::KillThread,
+            A::ScmpActKillProcess => Action::KillProcess,
+            A::ScmpActTrap => Action::Trap,
+            A::ScmpActErrno => Action::Errno(code()?),
+            A::ScmpActTrace => Action::Trace(code()?),
+            A::ScmpActAllow => Action::Allow,
+            A::ScmpActLog => Action::Log,
+            A::ScmpActNotify => Action::Notify,
+        })
+    };
+    let default_action = action(
+        s.default_action(),
+        s.default_errno_ret(),
+        "linux.seccomp.defaultErrnoRet".into(),
+    )?;
+    let architectures = s
+        .architectures()
+        .iter()
+        .flatten()
+        .map(|a| {
+            let name = serde_json::to_value(a).ok();
+            name.and_then(|v| v.as_str().map(String::from))
+                .ok_or_else(|| refuse("linux.seccomp.architectures", format!("{a:?}: unknown")))
+        })
+        .collect::<Checked<Vec<String>>>()?;
+    let flags = s
+        .flags()
+        .iter()
+        .flatten()
+        .map(|f| match f {
+            F::SeccompFilterFlagLog => Flag::Log,
+            F::SeccompFilterFlagTsync => Flag::Tsync,
+            F::SeccompFilterFlagSpecAllow => Flag::SpecAllow,
+        })
+        .collect();
+    let mut rules = Vec::new();
+    for (i, call) in s.syscalls().iter().flatten().enumerate() {
+        let field = format!("linux.seccomp.syscalls[{i}]");
+        let mut args = Vec::new();
+        for (j, a) in call.args().iter().flatten().enumerate() {
+            if a.index() > 5 {
+                return Err(refuse(
+                    format!("{field}.args[{j}].index"),
+                    "a syscall has six arguments: 0 to 5",
+                ));
+            }
+            args.push(Arg {
+                index: a.index() as u32,
+                value: a.value(),
+                value_two: a.value_two().unwrap_or(0),
+                op: match a.op() {
+                    O::ScmpCmpNe => Op::Ne,
+                    O::ScmpCmpLt => Op::Lt,
+                    O::ScmpCmpLe => Op::Le,
+                    O::ScmpCmpEq => Op::Eq,
+                    O::ScmpCmpGe => Op::Ge,
+                    O::ScmpCmpGt => Op::Gt,
+                    O::ScmpCmpMaskedEq => Op::MaskedEq,
+                },
+            });
+        }
+        rules.push(Rule {
+            index: i,
+            names: call.names().clone(),
+            action: action(call.action(), call.errno_ret(), format!("{field}.errnoRet"))?,
+            args,
+        });
+    }
+    let seccomp = Seccomp {
+        default_action,
+        architectures,
+        flags,
+        listener_path: s.listener_path().clone(),
+        listener_metadata: s.listener_metadata().clone().unwrap_or_default(),
+        rules,
+    };
+    if seccomp.notifies() && seccomp.listener_path.is_none() {
+        return Err(refuse(
+            "linux.seccomp.listenerPath",
+            "SCMP_ACT_NOTIFY needs a listener to send the notifications to",
+        ));
+    }
+    Ok(Some(seccomp))
 }

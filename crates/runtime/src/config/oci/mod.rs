@@ -11,7 +11,8 @@ mod process;
 pub use process::CAPABILITY_NAMES;
 
 use linux::{
-    devices, id_maps, namespaces, net_devices, personality, refuse_linux_extras, resources, sysctls, time_offsets,
+    devices, id_maps, namespaces, net_devices, personality, refuse_linux_extras, resources, seccomp, sysctls,
+    time_offsets,
 };
 use mounts::{absolute_paths, mount, rootfs_propagation};
 
@@ -244,6 +245,7 @@ fn translate(bundle: &Path, spec: &Spec, raw: Option<&serde_json::Value>) -> Che
         personality: personality(&linux)?,
         loopback_up: false,
         dev_shm_dir: false,
+        seccomp: seccomp(&linux)?,
         origin: super::Origin::ConfigJson,
     })
 }

@@ -31,6 +31,8 @@ pub struct InitContext<'a> {
     pub wait_for_go: bool,
     /// The runtime itself, to notice that it died before the death signal was set.
     pub parent: OwnedFd,
+    /// The seccomp filter, compiled by the runtime.
+    pub seccomp: Option<&'a crate::seccomp::Filter>,
     /// Descriptors 3 .. 3+N are the container's (`--preserve-fds`); None:
     /// all that the runtime was given.
     pub preserve_fds: Option<u32>,
@@ -370,6 +372,11 @@ fn set_up(ctx: &InitContext, state: &str) -> Result<Option<Program>, InitFailure
         return Ok(None);
     }
     make_cwd(&config.process.cwd)?;
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: it is
+    // loaded while the process is still root (runc's order).
+    if !config.process.no_new_privileges {
+        load_seccomp(ctx)?;
+    }
     credentials::switch_user(&config.process)?;
     let umask = config.process.umask.unwrap_or(0o022);
     rustix::process::umask(rustix::fs::Mode::from_bits_truncate(umask));
@@ -377,12 +384,26 @@ fn set_up(ctx: &InitContext, state: &str) -> Result<Option<Program>, InitFailure
         .map_err(rx(format!("entering process.cwd {}", config.process.cwd.display())))?;
     if config.process.no_new_privileges {
         rustix::thread::set_no_new_privs(true).map_err(rx("setting no_new_privs"))?;
+        load_seccomp(ctx)?;
     }
     let mut env = config.process.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", home_of(config.process.uid)));
     }
     find_program(&config.process.args, &env).map(Some)
+}
+
+/// Loads the seccomp filter; a notifying one's listener goes to the
+/// runtime, which passes it on to `linux.seccomp.listenerPath`.
+fn load_seccomp(ctx: &InitContext) -> Result<(), InitFailure> {
+    let Some(filter) = ctx.seccomp else { return Ok(()) };
+    let listener = nsbox_sys::seccomp::load(&filter.bpf, filter.flags).map_err(fail("loading linux.seccomp"))?;
+    if let Some(fd) = listener {
+        ctx.channel
+            .send_fd(&Message::SeccompListener, &fd)
+            .map_err(fail("sending the seccomp listener to the runtime"))?;
+    }
+    Ok(())
 }
 
 /// The home directory of `uid` in the container's /etc/passwd, or `/`

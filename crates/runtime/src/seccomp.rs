@@ -1,0 +1,237 @@
+//! The container's seccomp filter, compiled by libseccomp in the runtime
+//! (before the clone, so that a bad filter fails `create` with nothing
+//! made) into the BPF program the container's process loads as its last
+//! step before waiting for `start` (see `process::init`), as runc does.
+//!
+//! runc's rules, followed here: a syscall name this libseccomp does not
+//! know is skipped (logged with `--debug`); a rule whose action is the
+//! default one is skipped (libseccomp refuses it); several conditions on
+//! one argument become one rule per condition (libseccomp takes one
+//! comparison per argument in a rule, and runc reads them as alternatives).
+
+use crate::config::seccomp::{Action, Flag, Op, Seccomp};
+use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+use std::io::Read;
+use std::str::FromStr;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct SeccompError {
+    pub field: String,
+    pub message: String,
+}
+
+fn err(field: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError) -> SeccompError {
+    let field = field.into();
+    move |e| SeccompError {
+        field,
+        message: e.to_string(),
+    }
+}
+
+/// A compiled filter: the BPF program (an array of `struct sock_filter`)
+/// and the flags to load it with.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub bpf: Vec<u8>,
+    /// SECCOMP_FILTER_FLAG_* bits (NEW_LISTENER for a notifying filter).
+    pub flags: u32,
+    pub notifies: bool,
+}
+
+const FLAG_TSYNC: u32 = 1;
+const FLAG_LOG: u32 = 2;
+const FLAG_SPEC_ALLOW: u32 = 4;
+const FLAG_NEW_LISTENER: u32 = 8;
+
+fn scmp_action(a: Action) -> ScmpAction {
+    match a {
+        Action::KillThread => ScmpAction::KillThread,
+        Action::KillProcess => ScmpAction::KillProcess,
+        Action::Trap => ScmpAction::Trap,
+        Action::Errno(e) => ScmpAction::Errno(i32::from(e)),
+        Action::Trace(m) => ScmpAction::Trace(m),
+        Action::Allow => ScmpAction::Allow,
+        Action::Log => ScmpAction::Log,
+        Action::Notify => ScmpAction::Notify,
+    }
+}
+
+/// Compiles `s`; the names of unknown syscalls are returned beside it.
+pub fn compile(s: &Seccomp) -> Result<(Filter, Vec<String>), SeccompError> {
+    let mut ctx = ScmpFilterContext::new(scmp_action(s.default_action)).map_err(err("linux.seccomp.defaultAction"))?;
+    // no_new_privs is the runtime's to set (process.noNewPrivileges).
+    ctx.set_ctl_nnp(false).map_err(err("linux.seccomp"))?;
+    for (i, name) in s.architectures.iter().enumerate() {
+        let field = format!("linux.seccomp.architectures[{i}]");
+        let arch = ScmpArch::from_str(name).map_err(err(field.clone()))?;
+        ctx.add_arch(arch).map_err(err(field))?;
+    }
+    let mut unknown = Vec::new();
+    for rule in &s.rules {
+        if rule.action == s.default_action {
+            continue;
+        }
+        let action = scmp_action(rule.action);
+        let conditions: Vec<ScmpArgCompare> = rule
+            .args
+            .iter()
+            .map(|a| {
+                let (op, datum) = match a.op {
+                    Op::Ne => (ScmpCompareOp::NotEqual, a.value),
+                    Op::Lt => (ScmpCompareOp::Less, a.value),
+                    Op::Le => (ScmpCompareOp::LessOrEqual, a.value),
+                    Op::Eq => (ScmpCompareOp::Equal, a.value),
+                    Op::Ge => (ScmpCompareOp::GreaterEqual, a.value),
+                    Op::Gt => (ScmpCompareOp::Greater, a.value),
+                    Op::MaskedEq => (ScmpCompareOp::MaskedEqual(a.value), a.value_two),
+                };
+                ScmpArgCompare::new(a.index, op, datum)
+            })
+            .collect();
+        let repeated = (0..6).any(|i| rule.args.iter().filter(|a| a.index == i).count() > 1);
+        for (j, name) in rule.names.iter().enumerate() {
+            let field = format!("linux.seccomp.syscalls[{}].names[{j}]", rule.index);
+            let Ok(call) = ScmpSyscall::from_name(name) else {
+                unknown.push(name.clone());
+                continue;
+            };
+            if conditions.is_empty() {
+                ctx.add_rule(action, call).map_err(err(field))?;
+            } else if repeated {
+                for c in &conditions {
+                    ctx.add_rule_conditional(action, call, std::slice::from_ref(c))
+                        .map_err(err(field.clone()))?;
+                }
+            } else {
+                ctx.add_rule_conditional(action, call, &conditions)
+                    .map_err(err(field))?;
+            }
+        }
+    }
+    let mut flags = 0;
+    for f in &s.flags {
+        flags |= match f {
+            Flag::Log => FLAG_LOG,
+            Flag::Tsync => FLAG_TSYNC,
+            Flag::SpecAllow => FLAG_SPEC_ALLOW,
+        };
+    }
+    let notifies = s.notifies();
+    if notifies {
+        flags |= FLAG_NEW_LISTENER;
+    }
+    Ok((
+        Filter {
+            bpf: export(&ctx)?,
+            flags,
+            notifies,
+        },
+        unknown,
+    ))
+}
+
+/// The BPF program, through a pipe (this libseccomp, 2.5, exports to a
+/// descriptor only; a filter is far below a pipe's 64 KiB).
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<u8>, SeccompError> {
+    let failed = |message: String| SeccompError {
+        field: "linux.seccomp".into(),
+        message,
+    };
+    let (read, write) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| failed(format!("making a pipe: {e}")))?;
+    // The pipe holds 64 KiB; a bigger program would block: grow it first.
+    let _ = rustix::pipe::fcntl_setpipe_size(&write, 1 << 20);
+    ctx.export_bpf(&write).map_err(err("linux.seccomp"))?;
+    drop(write);
+    let mut bpf = Vec::new();
+    std::fs::File::from(read)
+        .read_to_end(&mut bpf)
+        .map_err(|e| failed(format!("reading the program: {e}")))?;
+    Ok(bpf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::seccomp::{Arg, Rule};
+
+    fn filter(default_action: Action, rules: Vec<Rule>) -> Seccomp {
+        Seccomp {
+            default_action,
+            architectures: vec!["SCMP_ARCH_X86_64".into(), "SCMP_ARCH_X86".into()],
+            flags: vec![Flag::Log],
+            listener_path: None,
+            listener_metadata: String::new(),
+            rules,
+        }
+    }
+
+    #[test]
+    fn a_filter_compiles_to_bpf_and_unknown_names_are_skipped() {
+        let s = filter(
+            Action::Allow,
+            vec![
+                Rule {
+                    index: 0,
+                    names: vec!["mkdir".into(), "no_such_call".into()],
+                    action: Action::Errno(1),
+                    args: vec![],
+                },
+                Rule {
+                    index: 1,
+                    names: vec!["personality".into()],
+                    action: Action::Errno(38),
+                    args: vec![
+                        Arg {
+                            index: 0,
+                            value: 0,
+                            value_two: 0,
+                            op: Op::Ne,
+                        },
+                        Arg {
+                            index: 0,
+                            value: 8,
+                            value_two: 0,
+                            op: Op::Ne,
+                        },
+                    ],
+                },
+                Rule {
+                    index: 2,
+                    names: vec!["getpid".into()],
+                    action: Action::Allow,
+                    args: vec![],
+                },
+            ],
+        );
+        let (f, unknown) = compile(&s).unwrap();
+        assert_eq!(unknown, ["no_such_call"]);
+        assert!(!f.bpf.is_empty() && f.bpf.len() % 8 == 0, "{} bytes", f.bpf.len());
+        assert_eq!(f.flags, FLAG_LOG);
+        assert!(!f.notifies);
+    }
+
+    #[test]
+    fn a_notifying_filter_asks_for_a_listener() {
+        let s = filter(
+            Action::Allow,
+            vec![Rule {
+                index: 0,
+                names: vec!["mkdir".into()],
+                action: Action::Notify,
+                args: vec![],
+            }],
+        );
+        let (f, _) = compile(&s).unwrap();
+        assert!(f.notifies && f.flags & FLAG_NEW_LISTENER != 0);
+    }
+
+    #[test]
+    fn an_unknown_architecture_is_named() {
+        let mut s = filter(Action::Allow, vec![]);
+        s.architectures.push("SCMP_ARCH_PDP11".into());
+        let e = compile(&s).unwrap_err();
+        assert_eq!(e.field, "linux.seccomp.architectures[2]");
+    }
+}
