@@ -97,6 +97,8 @@ enum Cmd {
     Ps(oci::PsArgs),
     /// OCI runtime: change a container's resources (a JSON file, or runc's flags).
     Update(oci::UpdateArgs),
+    /// OCI runtime: a container's statistics and OOM events, as JSON lines.
+    Events(oci::EventsArgs),
     /// OCI runtime: write a starting config.json.
     Spec(oci::SpecArgs),
     /// OCI runtime: print what this runtime supports (JSON, as runc's `features`).
@@ -201,6 +203,7 @@ fn run() -> ! {
         Cmd::Resume(args) => oci::resume(global, args),
         Cmd::Ps(args) => oci::ps(global, args),
         Cmd::Update(args) => oci::update(global, args),
+        Cmd::Events(args) => oci::events(global, args),
         Cmd::Spec(args) => oci::spec(args),
         Cmd::Features => oci::features(),
     };

@@ -33,10 +33,44 @@ pub fn timeout(text: &str) -> Result<Duration, String> {
     seconds(text, "timeout")
 }
 
+/// A duration as Go writes them (runc's `events --interval 5s`): a number
+/// with a unit (ns, us, ms, s, m, h), from 1 ms to [`MAX_SECONDS`].
+pub fn go_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("bad duration: {text} (a number with a unit: 500ms, 5s, 1m)");
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic() || c == 'µ').ok_or_else(bad)?;
+    let (number, unit) = t.split_at(split);
+    let scale = match unit {
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(bad()),
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n.is_finite() && (0.001..=MAX_SECONDS).contains(&(n * scale)) => {
+            Ok(Duration::from_secs_f64(n * scale))
+        }
+        _ => Err(bad()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn go_durations_parse_and_bad_ones_are_refused() {
+        assert_eq!(go_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(go_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(go_duration("1.5m").unwrap(), Duration::from_secs(90));
+        for bad in ["5", "s", "0s", "1e300h", "nanms", "-1s", "5x"] {
+            assert!(go_duration(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn values_that_cannot_be_waited_for_are_refused() {

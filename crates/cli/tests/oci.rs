@@ -2118,3 +2118,69 @@ fn seccomp_agent(listener: std::os::unix::net::UnixListener) -> (Value, usize) {
     }
     (state, answered)
 }
+
+/// events: `--stats` prints one stats event (pids, memory usage against
+/// its limit, cpu time); the stream reports an OOM kill as an `oom` event
+/// and (nsbox's) ends when the container does.
+#[test]
+fn events_report_stats_and_oom_kills() {
+    let (rt, mut bundle) = setup!(&["sleep", "1000"]);
+    if !v1_host() {
+        return;
+    }
+    bundle.config["linux"]["resources"] = json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "memory": {"limit": 32 << 20, "swap": 32 << 20},
+        "pids": {"limit": 20},
+    });
+    let (c, path) = (id("events"), bundle.write().to_string());
+    rt.ok(&["run", "--detach", "--bundle", &path, &c]);
+    let event: Value = serde_json::from_str(&rt.ok(&["events", "--stats", &c])).unwrap();
+    assert_eq!(event["type"], "stats", "{event}");
+    assert_eq!(event["id"], c.as_str());
+    let data = &event["data"];
+    assert!(data["pids"]["current"].as_u64().unwrap() >= 1, "{data}");
+    assert_eq!(data["pids"]["limit"], 20, "{data}");
+    assert_eq!(data["memory"]["usage"]["limit"], 32 << 20, "{data}");
+    assert!(data["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{data}");
+    assert!(data["cpu"]["usage"]["total"].as_u64().unwrap() > 0, "{data}");
+    rt.ok(&["delete", "--force", &c]);
+
+    bundle.config["process"]["args"] = json!(["sh", "-c", "sleep 0.5; x=$(head -c 67108864 /dev/zero | tr '\\0' a)"]);
+    let (c, path) = (id("events-oom"), bundle.write().to_string());
+    rt.ok(&["run", "--detach", "--bundle", &path, &c]);
+    let mut events = rt
+        .cmd(&["events", "--interval", "1s", &c])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = events.stdout.take().unwrap();
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let oom = json!({"type": "oom", "id": c});
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut text = String::new();
+    while let Ok(line) = seen.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+        text.push_str(&line);
+        text.push('\n');
+        if serde_json::from_str::<Value>(&line).is_ok_and(|e| e == oom) {
+            break;
+        }
+    }
+    assert!(text.lines().any(|l| l.contains("\"oom\"")), "an oom event: {text}");
+    wait_for(|| (rt.status(&c) == "stopped").then_some(()));
+    if nsbox_under_test() {
+        // runc 1.1.5's stream goes on until the container is deleted.
+        let ended = wait_for(|| events.try_wait().unwrap());
+        assert!(ended.success(), "the stream ends with the container");
+    } else {
+        let _ = events.kill();
+        let _ = events.wait();
+    }
+    rt.ok(&["delete", &c]);
+}

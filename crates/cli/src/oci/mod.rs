@@ -292,7 +292,7 @@ fn print_table(records: &[container::Record]) {
     }
 }
 
-pub use resources::{pause, ps, resume, update, PsArgs, UpdateArgs};
+pub use resources::{events, pause, ps, resume, update, EventsArgs, PsArgs, UpdateArgs};
 pub use spec::{features, spec, SpecArgs};
 
 /// Runs a verb the fast path understood.

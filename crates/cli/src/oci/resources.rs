@@ -209,3 +209,33 @@ impl UpdateArgs {
         Ok(r)
     }
 }
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Print one stats event and exit.
+    #[arg(long)]
+    stats: bool,
+    /// How often stats are printed (500ms, 5s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::numbers::go_duration)]
+    interval: std::time::Duration,
+    /// The container's id.
+    id: String,
+}
+
+/// runc's event stream: JSON lines, `stats` every interval and `oom` as
+/// it happens, until the container stops; `--stats`: one stats event.
+pub fn events(global: &GlobalOpts, args: EventsArgs) -> i32 {
+    verb(global, |root| {
+        if args.stats {
+            println!("{}", container::events::stats(root, &args.id)?);
+            return Ok(0);
+        }
+        container::events::watch(root, &args.id, args.interval, |event| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{event}");
+            let _ = out.flush();
+        })?;
+        Ok(0)
+    })
+}

@@ -15,6 +15,7 @@ mod kill_group;
 pub(crate) mod layout;
 pub mod oci;
 pub(crate) mod resources;
+pub mod stats;
 mod sweep;
 pub mod update;
 mod v2;

@@ -5,6 +5,7 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod kill;
 pub mod net_devices;
 pub mod pause;
