@@ -2184,3 +2184,29 @@ fn events_report_stats_and_oom_kills() {
     }
     rt.ok(&["delete", &c]);
 }
+
+/// linux.memoryPolicy (spec 1.3): the NUMA policy is set right before the
+/// program runs (its mappings show it in numa_maps); a mode without the
+/// nodes it needs is refused by name. runc 1.1.5 predates the field.
+#[test]
+fn memory_policy_is_set_before_exec() {
+    if !nsbox_under_test() {
+        eprintln!("SKIPPED: runc 1.1.5 does not know linux.memoryPolicy (spec 1.3)");
+        return;
+    }
+    let (rt, mut bundle) = setup!(&["sh", "-c", "head -1 /proc/self/numa_maps"]);
+    if !Path::new("/proc/self/numa_maps").exists() {
+        eprintln!("SKIPPED: this kernel has no NUMA support (/proc/self/numa_maps)");
+        return;
+    }
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/head"));
+    bundle.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
+    let (code, out, err) = run_bundle(&rt, &bundle, "mempolicy");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(" bind:0 "), "{out}");
+    bundle.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_INTERLEAVE"});
+    let (code, _, err) = run_bundle(&rt, &bundle, "mempolicy-bad");
+    assert_eq!(code, 1);
+    assert!(err.contains("linux.memoryPolicy.nodes: this mode needs nodes"), "{err}");
+    assert!(rt.ids().is_empty());
+}

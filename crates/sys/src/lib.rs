@@ -250,3 +250,28 @@ pub fn set_scheduler(attr: &SchedAttr) -> std::io::Result<()> {
         Ok(())
     }
 }
+
+/// set_mempolicy(2): the calling thread's NUMA policy (`mode` with its
+/// MPOL_F_* flags) over the nodes of `nodes` (bit N of word N/64).
+pub fn set_mempolicy(mode: i32, nodes: &[u64]) -> std::io::Result<()> {
+    let maxnode = (nodes.len() * 64 + 1) as libc::c_ulong;
+    let mask = if nodes.is_empty() {
+        std::ptr::null()
+    } else {
+        nodes.as_ptr()
+    };
+    // SAFETY: the kernel reads `maxnode - 1` bits from `mask`, which holds
+    // `nodes.len()` words, or nothing when it is null.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_set_mempolicy,
+            mode,
+            mask,
+            if nodes.is_empty() { 0 } else { maxnode },
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -65,11 +65,22 @@ pub struct Config {
     /// its tmpfs, as bwrap makes it (`nsbox unshare`: a tmpfs of its own
     /// would cost a superblock made and torn down per start).
     pub dev_shm_dir: bool,
+    /// `linux.memoryPolicy`: the NUMA policy set right before exec.
+    pub memory_policy: Option<MemoryPolicy>,
     /// `linux.seccomp`: the syscall filter loaded before exec.
     pub seccomp: Option<seccomp::Seccomp>,
     /// Which front end made the model: errors name what the user wrote
     /// (JSON paths for config.json, mounts by what they are for flags).
     pub origin: Origin,
+}
+
+/// set_mempolicy(2)'s arguments: the mode with its flags, and the node mask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryPolicy {
+    /// MPOL_* | MPOL_F_* bits.
+    pub mode: i32,
+    /// Bit N of word N/64 for node N; empty for none.
+    pub nodes: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

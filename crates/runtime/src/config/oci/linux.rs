@@ -368,9 +368,6 @@ pub(super) fn refuse_linux_extras(linux: &oci_spec::runtime::Linux) -> Checked<(
     if linux.intel_rdt().is_some() {
         return Err(refuse("linux.intelRdt", "this host has no resctrl file system"));
     }
-    if linux.memory_policy().is_some() {
-        return Err(not_yet("linux.memoryPolicy", 16));
-    }
     if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) {
         return Err(refuse(
             "linux.mountLabel",
@@ -475,4 +472,76 @@ pub(super) fn seccomp(linux: &oci_spec::runtime::Linux) -> Checked<Option<crate:
         ));
     }
     Ok(Some(seccomp))
+}
+
+/// `linux.memoryPolicy` (spec 1.3): set_mempolicy's mode, flags and nodes,
+/// checked as the kernel would (nodes for the modes that need them, none
+/// for those that take none; static and relative nodes exclusive).
+pub(super) fn memory_policy(linux: &oci_spec::runtime::Linux) -> Checked<Option<crate::config::MemoryPolicy>> {
+    use oci_spec::runtime::{MemoryPolicyFlagType as F, MemoryPolicyModeType as M};
+    let Some(p) = linux.memory_policy() else {
+        return Ok(None);
+    };
+    let (mode, needs_nodes, takes_nodes) = match p.mode() {
+        M::MpolDefault => (0, false, false),
+        M::MpolPreferred => (1, false, true),
+        M::MpolBind => (2, true, true),
+        M::MpolInterleave => (3, true, true),
+        M::MpolLocal => (4, false, false),
+        M::MpolPreferredMany => (5, true, true),
+        M::MpolWeightedInterleave => (6, true, true),
+    };
+    let text = p.nodes().clone().unwrap_or_default();
+    let mut nodes: Vec<u64> = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let bad = || {
+            refuse(
+                "linux.memoryPolicy.nodes",
+                format!("{text:?}: expected a node list such as 0-3,7"),
+            )
+        };
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (
+                a.trim().parse::<usize>().map_err(|_| bad())?,
+                b.trim().parse::<usize>().map_err(|_| bad())?,
+            ),
+            None => {
+                let n = part.parse::<usize>().map_err(|_| bad())?;
+                (n, n)
+            }
+        };
+        if a > b || b >= 1024 {
+            return Err(bad());
+        }
+        for node in a..=b {
+            if nodes.len() <= node / 64 {
+                nodes.resize(node / 64 + 1, 0);
+            }
+            nodes[node / 64] |= 1 << (node % 64);
+        }
+    }
+    if needs_nodes && nodes.is_empty() {
+        return Err(refuse("linux.memoryPolicy.nodes", "this mode needs nodes"));
+    }
+    if !takes_nodes && !nodes.is_empty() {
+        return Err(refuse("linux.memoryPolicy.nodes", "this mode takes no nodes"));
+    }
+    let mut flags = 0;
+    for f in p.flags().iter().flatten() {
+        flags |= match f {
+            F::MpolFNumaBalancing => 1 << 13,
+            F::MpolFRelativeNodes => 1 << 14,
+            F::MpolFStaticNodes => 1 << 15,
+        };
+    }
+    if flags & (3 << 14) == 3 << 14 {
+        return Err(refuse(
+            "linux.memoryPolicy.flags",
+            "MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other",
+        ));
+    }
+    Ok(Some(crate::config::MemoryPolicy {
+        mode: mode | flags,
+        nodes,
+    }))
 }

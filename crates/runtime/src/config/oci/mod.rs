@@ -11,8 +11,8 @@ mod process;
 pub use process::CAPABILITY_NAMES;
 
 use linux::{
-    devices, id_maps, namespaces, net_devices, personality, refuse_linux_extras, resources, seccomp, sysctls,
-    time_offsets,
+    devices, id_maps, memory_policy, namespaces, net_devices, personality, refuse_linux_extras, resources, seccomp,
+    sysctls, time_offsets,
 };
 use mounts::{absolute_paths, mount, rootfs_propagation};
 
@@ -246,6 +246,7 @@ fn translate(bundle: &Path, spec: &Spec, raw: Option<&serde_json::Value>) -> Che
         loopback_up: false,
         dev_shm_dir: false,
         seccomp: seccomp(&linux)?,
+        memory_policy: memory_policy(&linux)?,
         origin: super::Origin::ConfigJson,
     })
 }

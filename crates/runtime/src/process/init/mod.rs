@@ -166,6 +166,17 @@ pub fn run(ctx: InitContext) -> ! {
             nsbox_sys::exit_now(EXIT_INIT_FAILED);
         }
     }
+    // Last, so that nothing the runtime does lands under the policy.
+    if let Some(policy) = &ctx.config.memory_policy {
+        if let Err(e) = nsbox_sys::set_mempolicy(policy.mode, &policy.nodes) {
+            let _ = write!(
+                starter,
+                "setting linux.memoryPolicy: {}",
+                nsbox_sys::errno::describe(&e)
+            );
+            nsbox_sys::exit_now(EXIT_INIT_FAILED);
+        }
+    }
     if ctx.config.process.init {
         run_as_init(
             &program,
