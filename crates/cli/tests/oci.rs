@@ -2210,3 +2210,27 @@ fn memory_policy_is_set_before_exec() {
     assert!(err.contains("linux.memoryPolicy.nodes: this mode needs nodes"), "{err}");
     assert!(rt.ids().is_empty());
 }
+
+/// A cpu quota of half a CPU holds: a second of busy looping gets at most
+/// about half a second of CPU time, by the container's own usage (cpuacct).
+#[test]
+fn a_cpu_quota_of_half_a_cpu_is_half_a_cpu() {
+    let (rt, mut bundle) = setup!(&["sh", "-c", "timeout 1 sh -c 'while :; do :; done'; sleep 1000"]);
+    if !v1_host() || v1_hierarchy("cpuacct").is_none() {
+        return;
+    }
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/timeout"));
+    bundle.config["linux"]["resources"] = json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "cpu": {"quota": 50000, "period": 100000},
+    });
+    let (c, path) = (id("quota"), bundle.write().to_string());
+    rt.ok(&["run", "--detach", "--bundle", &path, &c]);
+    let pid = rt.state(&c)["pid"].as_i64().unwrap() as i32;
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let used: u64 = read_cgroup(pid, "cpuacct", "cpuacct.usage").parse().unwrap();
+    let seconds = used as f64 / 1e9;
+    // The cap is what is tested: a busy machine may give it less, never more.
+    assert!((0.05..=0.65).contains(&seconds), "{seconds:.3} s of CPU in a second at half a CPU");
+    rt.ok(&["delete", "--force", &c]);
+}
