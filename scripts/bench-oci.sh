@@ -39,7 +39,7 @@ PYEOF
 limited=$(mktemp -d /tmp/nsbox-bench-oci-limited.XXXXXX)
 cleanup() {
   for r in "$nsbox" runc crun; do
-    for c in b-run b-verb b-rss b-lim; do "$r" delete -f "$c" >/dev/null 2>&1 || true; done
+    for c in b-run b-verb b-rss b-lim b-pod; do "$r" delete -f "$c" >/dev/null 2>&1 || true; done
   done
   rm -rf "$bundle" "$limited"
 }
@@ -53,6 +53,18 @@ c["linux"]["resources"]["memory"] = {"limit": 64 << 20}
 c["linux"]["resources"]["pids"] = {"limit": 64}
 json.dump(c, open(path, "w"), indent=1)
 PYEOF
+
+# podman's defaults (issue 16): a memory limit, its pids limit, cpu shares,
+# and its default seccomp profile (Debian's containers-common), turned into
+# linux.seccomp as podman does for x86_64 and the bundle's capabilities
+# (scripts/podman-seccomp.py).
+podmanlike=$(mktemp -d /tmp/nsbox-bench-oci-podman.XXXXXX)
+noseccomp=$(mktemp -d /tmp/nsbox-bench-oci-noseccomp.XXXXXX)
+cp -a "$bundle/." "$podmanlike/"
+python3 scripts/podman-seccomp.py "$podmanlike/config.json" /usr/share/containers/seccomp.json
+cp -a "$podmanlike/." "$noseccomp/"
+python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); del c["linux"]["seccomp"]; json.dump(c, open(sys.argv[1], "w"))' "$noseccomp/config.json"
+trap 'cleanup; rm -rf "$podmanlike" "$noseccomp"' EXIT
 
 mkdir -p bench-results
 echo "== run (create + start + wait + delete)"
@@ -90,3 +102,15 @@ hyperfine -N -w 5 -r "${LIMIT_RUNS:-40}" --export-json bench-results/oci-limits.
 hyperfine -N -r "${IDLE_RUNS:-15}" --prepare "sleep 1" --export-json bench-results/oci-limits-idle.json \
   -n "no limits, after 1 s idle" "$nsbox run -b $bundle b-lim" \
   -n "memory + pids limits, after 1 s idle" "$nsbox run -b $limited b-lim"
+
+echo "== podman's defaults: memory, pids and cpu shares, and its seccomp profile (issue 16)"
+hyperfine -N -w 10 -r "$runs" --export-json bench-results/oci-podman.json \
+  -n "nsbox run, podman's defaults" "$nsbox run -b $podmanlike b-pod" \
+  -n "runc run, podman's defaults" "runc run -b $podmanlike b-pod" \
+  -n "crun run, podman's defaults" "crun run -b $podmanlike b-pod" \
+  -n "nsbox run, the same without seccomp" "$nsbox run -b $noseccomp b-pod"
+hyperfine -N -r "${IDLE_RUNS:-15}" --prepare "sleep 1" --export-json bench-results/oci-podman-idle.json \
+  -n "nsbox run, podman's defaults, after 1 s idle" "$nsbox run -b $podmanlike b-pod" \
+  -n "runc run, podman's defaults, after 1 s idle" "runc run -b $podmanlike b-pod" \
+  -n "crun run, podman's defaults, after 1 s idle" "crun run -b $podmanlike b-pod"
+python3 scripts/bench-medians.py bench-results/oci-run.json bench-results/oci-podman.json bench-results/oci-podman-idle.json

@@ -2231,6 +2231,9 @@ fn a_cpu_quota_of_half_a_cpu_is_half_a_cpu() {
     let used: u64 = read_cgroup(pid, "cpuacct", "cpuacct.usage").parse().unwrap();
     let seconds = used as f64 / 1e9;
     // The cap is what is tested: a busy machine may give it less, never more.
-    assert!((0.05..=0.65).contains(&seconds), "{seconds:.3} s of CPU in a second at half a CPU");
+    assert!(
+        (0.05..=0.65).contains(&seconds),
+        "{seconds:.3} s of CPU in a second at half a CPU"
+    );
     rt.ok(&["delete", "--force", &c]);
 }

@@ -58,7 +58,7 @@ fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptions) 
         )));
     }
     // The filter is compiled before anything exists: a bad one fails here.
-    let seccomp = compile_seccomp(&config, opts)?;
+    let seccomp = compile_seccomp(&config, opts, root.dir())?;
     let entry = root.create(id)?;
     if config.host_view {
         config.rootfs = entry.dir().join("rootfs");
@@ -281,9 +281,13 @@ fn talk_to_child(
 
 /// Compiles the container's seccomp filter (unknown syscall names are
 /// skipped, as runc does, and said with `--debug`).
-fn compile_seccomp(config: &Config, opts: &CreateOptions) -> Result<Option<crate::seccomp::Filter>, ContainerError> {
+fn compile_seccomp(
+    config: &Config,
+    opts: &CreateOptions,
+    cache: &Path,
+) -> Result<Option<crate::seccomp::Filter>, ContainerError> {
     let Some(s) = &config.seccomp else { return Ok(None) };
-    let (filter, unknown) = crate::seccomp::compile(s).map_err(|e| {
+    let (filter, unknown) = crate::seccomp::compile_cached(s, cache).map_err(|e| {
         ContainerError::Usage(format!(
             "{}: {}: {}",
             config.bundle.join("config.json").display(),

@@ -131,6 +131,12 @@ impl Root {
         Root { dir: dir.into() }
     }
 
+    /// The directory itself (it also keeps compiled seccomp filters: see
+    /// `seccomp::compile_cached`; plain files, not containers).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Eight hex digits that tell this root from others (FNV-1a of its
     /// absolute path): containers of one id under two roots (two labs'
     /// nodes of one name) get cgroups of different names.
