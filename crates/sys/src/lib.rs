@@ -3,6 +3,7 @@
 //! Nothing here holds policy: each function does one kernel call (or a tight
 //! sequence that only makes sense together) and reports the kernel's error.
 
+pub mod bpf;
 pub mod clone;
 pub mod errno;
 pub mod exec;

@@ -10,6 +10,7 @@
 //! (`clone3(CLONE_INTO_CGROUP)`), so nothing is written to `cgroup.procs`;
 //! v1 has no such way in.
 
+mod devices_bpf;
 pub mod freezer;
 mod kill_group;
 pub(crate) mod layout;

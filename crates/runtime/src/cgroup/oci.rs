@@ -105,11 +105,6 @@ pub(crate) fn plan_in(layout: Layout, config: &Config, place: Place) -> Result<P
     match &layout {
         Layout::V2(root) => {
             resources::check_v2(r)?;
-            if !r.devices.is_empty() {
-                return Err(CgroupError::Unsupported(
-                    "linux.resources.devices on cgroup v2 (an eBPF device program, nsbox issue 16)",
-                ));
-            }
             let dir = dir_in(root, &own_cgroup(""), config, place)?;
             dirs.push((dir, resources::v2_controllers(r)));
         }
@@ -168,6 +163,9 @@ pub fn make(plan: &Plan, config: &Config) -> Result<(), CgroupError> {
                 Layout::V2(root) => {
                     super::v2::enable_controllers_for_oci(root, &dir.path, controllers)?;
                     resources::apply_v2(&dir.path, r)?;
+                    if !r.devices.is_empty() {
+                        attach_device_filter(&dir.path, &device_rules(config))?;
+                    }
                 }
                 Layout::V1(_) => {
                     for name in controllers {
@@ -229,6 +227,58 @@ fn dir_in(root: &Path, own: &str, config: &Config, place: Place) -> Result<Cgrou
         missing
     };
     Ok(CgroupDir { path, made })
+}
+
+/// The device rules in the order v1 writes them: everything denied, the
+/// config's rules, runc's default allowed devices, linux.devices' nodes.
+fn device_rules(config: &Config) -> Vec<DeviceRule> {
+    let line = |l: &str| {
+        let mut parts = l.split_whitespace();
+        let kind = parts.next()?.chars().next()?;
+        let (major, minor) = parts.next()?.split_once(':')?;
+        let number = |n: &str| n.parse::<i64>().ok();
+        Some(DeviceRule {
+            allow: true,
+            kind,
+            major: number(major),
+            minor: number(minor),
+            access: parts.next()?.to_string(),
+        })
+    };
+    let mut rules = vec![DeviceRule {
+        allow: false,
+        kind: 'a',
+        major: None,
+        minor: None,
+        access: "rwm".into(),
+    }];
+    rules.extend(config.resources.devices.iter().cloned());
+    rules.extend(DEFAULT_ALLOWED.iter().filter_map(|l| line(l)));
+    rules.extend(config.devices.iter().filter(|d| d.kind != 'p').map(|d| DeviceRule {
+        allow: true,
+        kind: d.kind,
+        major: Some(i64::from(d.major)),
+        minor: Some(i64::from(d.minor)),
+        access: "rwm".into(),
+    }));
+    rules
+}
+
+/// v2: the rules as an eBPF device program attached to the cgroup.
+pub(crate) fn attach_device_filter(dir: &Path, rules: &[DeviceRule]) -> Result<(), CgroupError> {
+    let failed = |step: &'static str| {
+        move |source: std::io::Error| CgroupError::Write {
+            path: dir.to_path_buf(),
+            value: step.into(),
+            source,
+        }
+    };
+    let program = nsbox_sys::bpf::load_device_program(&super::devices_bpf::program(rules))
+        .map_err(failed("the device program (bpf BPF_PROG_LOAD)"))?;
+    let cgroup = std::fs::File::open(dir).map_err(failed("opening the cgroup"))?;
+    use std::os::fd::AsFd;
+    nsbox_sys::bpf::attach_device_program(cgroup.as_fd(), program.as_fd())
+        .map_err(failed("the device program (bpf BPF_PROG_ATTACH)"))
 }
 
 /// Everything denied, then the config's rules in order, then the defaults.
