@@ -1909,8 +1909,9 @@ fn seccomp_bundle(args: &[&str], seccomp: Value) -> Option<(Runtime, Bundle)> {
 }
 
 /// A blocked syscall returns the errno asked for (EDQUOT here, so that it
-/// cannot be anything else's doing), and SCMP_ACT_KILL_PROCESS kills the
-/// process that makes it (SIGSYS), with and without no_new_privs.
+/// cannot be anything else's doing), SCMP_ACT_KILL_PROCESS kills the
+/// process that makes it (SIGSYS), with and without no_new_privs, and
+/// every other action does what the kernel says it does.
 #[test]
 fn seccomp_errno_and_kill_actions() {
     require_root!();
@@ -1934,6 +1935,20 @@ fn seccomp_errno_and_kill_actions() {
             (0, "rc=159\n"),
             "killed by SIGSYS (nnp {nnp}): {err}"
         );
+    }
+    // The other actions: KILL (the thread: mkdir's only one), TRAP (SIGSYS
+    // unhandled), TRACE without a tracer (ENOSYS), LOG (it runs, logged).
+    for (action, want) in [
+        ("SCMP_ACT_KILL", "rc=159\n"),
+        ("SCMP_ACT_KILL_THREAD", "rc=159\n"),
+        ("SCMP_ACT_TRAP", "rc=159\n"),
+        ("SCMP_ACT_TRACE", "rc=1\n"),
+        ("SCMP_ACT_LOG", "rc=0\n"),
+    ] {
+        bundle.config["linux"]["seccomp"]["syscalls"][0]["action"] = json!(action);
+        let (code, out, err) = run_bundle(&rt, &bundle, &format!("sc{}", action.to_lowercase()));
+        assert_eq!((code, out.as_str()), (0, want), "{action}: {err}");
+        let _ = std::fs::remove_dir(bundle.path().join("rootfs/tmp/x"));
     }
 }
 
