@@ -2284,3 +2284,37 @@ fn resources_on_a_v2_host_go_to_v2_files() {
     assert_eq!(read("cpu.max"), "50000 100000");
     rt.ok(&["delete", "--force", &c]);
 }
+
+/// The rest of memory and cpu on v1: the OOM killer switched off, the
+/// realtime budget, and — nsbox only, as runc 1.1.5 ignores them (kernelTCP
+/// with a warning; burst and idle it predates) — kernelTCP, burst, idle.
+#[test]
+fn memory_and_cpu_fields_runc_1_1_lacks_are_written_too() {
+    let (rt, mut bundle) = setup!(&["sleep", "1000"]);
+    if !v1_host() {
+        return;
+    }
+    bundle.config["linux"]["resources"] = json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "memory": {"limit": 64 << 20, "kernelTCP": 16 << 20, "disableOOMKiller": true},
+        "cpu": {"shares": 512, "burst": 1000, "idle": 1, "realtimeRuntime": 0, "realtimePeriod": 1000000},
+    });
+    let (c, path) = (id("memcpu"), bundle.write().to_string());
+    rt.ok(&["run", "--detach", "--bundle", &path, &c]);
+    let pid = rt.state(&c)["pid"].as_i64().unwrap() as i32;
+    assert_eq!(
+        read_cgroup(pid, "memory", "memory.oom_control").lines().next(),
+        Some("oom_kill_disable 1")
+    );
+    assert_eq!(read_cgroup(pid, "cpu", "cpu.rt_runtime_us"), "0");
+    assert_eq!(read_cgroup(pid, "cpu", "cpu.rt_period_us"), "1000000");
+    if nsbox_under_test() {
+        assert_eq!(
+            read_cgroup(pid, "memory", "memory.kmem.tcp.limit_in_bytes"),
+            (16u64 << 20).to_string()
+        );
+        assert_eq!(read_cgroup(pid, "cpu", "cpu.cfs_burst_us"), "1000");
+        assert_eq!(read_cgroup(pid, "cpu", "cpu.idle"), "1");
+    }
+    rt.ok(&["delete", "--force", &c]);
+}
