@@ -2318,3 +2318,42 @@ fn memory_and_cpu_fields_runc_1_1_lacks_are_written_too() {
     }
     rt.ok(&["delete", "--force", &c]);
 }
+
+/// Every SCMP_CMP_* operator on kill's signal argument (the shell sends
+/// itself SIGUSR1, 10, and SIGUSR2, 12, which it ignores), and two
+/// conditions on one argument, which runc reads as alternatives (one rule
+/// each).
+#[test]
+fn seccomp_argument_conditions_every_operator() {
+    require_root!();
+    let script = "trap '' USR1 USR2; kill -USR1 $$ 2>/dev/null; echo a=$?; kill -USR2 $$ 2>/dev/null; echo b=$?";
+    let Some((rt, mut bundle)) = seccomp_bundle(&["sh", "-c", script], json!({})) else {
+        return;
+    };
+    // (conditions on the signal, which of USR1 and USR2 are refused)
+    let cases = [
+        (json!([{"index": 1, "value": 10, "op": "SCMP_CMP_EQ"}]), "a=1 b=0"),
+        (json!([{"index": 1, "value": 12, "op": "SCMP_CMP_NE"}]), "a=1 b=0"),
+        (json!([{"index": 1, "value": 11, "op": "SCMP_CMP_LT"}]), "a=1 b=0"),
+        (json!([{"index": 1, "value": 10, "op": "SCMP_CMP_LE"}]), "a=1 b=0"),
+        (json!([{"index": 1, "value": 10, "op": "SCMP_CMP_GT"}]), "a=0 b=1"),
+        (json!([{"index": 1, "value": 11, "op": "SCMP_CMP_GE"}]), "a=0 b=1"),
+        (
+            json!([{"index": 1, "value": 6, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"}]),
+            "a=1 b=0",
+        ),
+        (
+            json!([{"index": 1, "value": 10, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 12, "op": "SCMP_CMP_EQ"}]),
+            "a=1 b=1",
+        ),
+    ];
+    for (i, (args, want)) in cases.into_iter().enumerate() {
+        bundle.config["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO", "args": args}]
+        });
+        let (code, out, err) = run_bundle(&rt, &bundle, &format!("scargs{i}"));
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out.split_whitespace().collect::<Vec<_>>().join(" "), want, "case {i}");
+    }
+}

@@ -1,5 +1,10 @@
 //! The bpf(2) calls a cgroup v2 device filter needs: load a
 //! BPF_PROG_TYPE_CGROUP_DEVICE program and attach it to a cgroup.
+//!
+//! Raw bpf(2) rather than a crate such as aya: a device filter is two
+//! calls and a program of a few dozen instructions that nsbox writes
+//! itself (as runc and crun do), with no maps, BTF or ELF objects — aya's
+//! loader, its dependencies and their start-up cost would buy nothing.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
