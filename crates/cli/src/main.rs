@@ -99,6 +99,8 @@ enum Cmd {
     Update(oci::UpdateArgs),
     /// OCI runtime: a container's statistics and OOM events, as JSON lines.
     Events(oci::EventsArgs),
+    /// OCI runtime: run a new process in a running container.
+    Exec(oci::ExecArgs),
     /// OCI runtime: write a starting config.json.
     Spec(oci::SpecArgs),
     /// OCI runtime: print what this runtime supports (JSON, as runc's `features`).
@@ -204,6 +206,7 @@ fn run() -> ! {
         Cmd::Ps(args) => oci::ps(global, args),
         Cmd::Update(args) => oci::update(global, args),
         Cmd::Events(args) => oci::events(global, args),
+        Cmd::Exec(args) => oci::exec(global, args),
         Cmd::Spec(args) => oci::spec(args),
         Cmd::Features => oci::features(),
     };

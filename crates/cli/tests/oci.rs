@@ -2357,3 +2357,80 @@ fn seccomp_argument_conditions_every_operator() {
         assert_eq!(out.split_whitespace().collect::<Vec<_>>().join(" "), want, "case {i}");
     }
 }
+
+// ---- exec (issue 17's verb; issue 16's paused container refuses it) ----
+
+/// exec runs a new process in the container: its namespaces (hostname,
+/// the container's PID 1), its cgroups (ps lists it), the flags' env and
+/// cwd, and its exit status is exec's; detached, its PID is in the pid
+/// file; --process gives the whole process.
+#[test]
+fn exec_runs_a_process_in_the_container() {
+    let (rt, bundle) = setup!(&["sleep", "1000"]);
+    let (c, path) = (id("exec"), bundle.write().to_string());
+    rt.ok(&["run", "--detach", "--bundle", &path, &c]);
+    let script = "echo $(hostname) $(cat /proc/1/comm) $FOO $(pwd); exit 7";
+    let (code, out, err) = rt.run(&["exec", "--env", "FOO=bar", "--cwd", "/tmp", &c, "sh", "-c", script]);
+    assert_eq!(code, 7, "{err}");
+    assert_eq!(out, "probe sleep bar /tmp\n");
+    let pid_file = bundle.path().join("exec.pid");
+    rt.ok(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &c,
+        "sleep",
+        "1000",
+    ]);
+    let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pids: Vec<i64> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", &c])).unwrap();
+    assert!(pids.contains(&pid), "{pids:?} has the exec'd {pid}");
+    let process = bundle.path().join("process.json");
+    std::fs::write(
+        &process,
+        r#"{"user": {"uid": 1000, "gid": 1000}, "args": ["sh", "-c", "id -u; id -g"], "env": ["PATH=/bin"], "cwd": "/"}"#,
+    )
+    .unwrap();
+    let out = rt.ok(&["exec", "--process", process.to_str().unwrap(), &c]);
+    assert_eq!(out, "1000\n1000\n");
+    rt.ok(&["delete", "--force", &c]);
+}
+
+/// exec into a paused container is refused clearly (it would hang
+/// frozen), and so is exec into a stopped one.
+#[test]
+fn exec_into_a_paused_or_stopped_container_is_refused() {
+    let (rt, bundle) = setup!(&["sleep", "1000"]);
+    let (c, path) = (id("execpause"), bundle.write().to_string());
+    rt.ok(&["run", "--detach", "--bundle", &path, &c]);
+    rt.ok(&["pause", &c]);
+    let (code, _, err) = rt.run(&["exec", &c, "true"]);
+    assert_ne!(code, 0, "exec into a paused container");
+    assert!(err.contains("paused"), "{err}");
+    rt.ok(&["resume", &c]);
+    rt.ok(&["kill", &c, "KILL"]);
+    wait_for(|| (rt.status(&c) == "stopped").then_some(()));
+    let (code, _, err) = rt.run(&["exec", &c, "true"]);
+    assert_ne!(code, 0, "exec into a stopped container: {err}");
+    rt.ok(&["delete", &c]);
+}
+
+/// The exec'd process gets the container's seccomp filter.
+#[test]
+fn exec_gets_the_containers_seccomp_filter() {
+    require_root!();
+    let errno = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EDQUOT}]
+    });
+    let Some((rt, bundle)) = seccomp_bundle(&["sleep", "1000"], errno) else {
+        return;
+    };
+    let (c, path) = (id("execseccomp"), bundle.write().to_string());
+    rt.ok(&["run", "--detach", "--bundle", &path, &c]);
+    let (code, out, _) = rt.run(&["exec", &c, "sh", "-c", "mkdir /tmp/x 2>&1; true"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Disk quota exceeded"), "{out}");
+    rt.ok(&["delete", "--force", &c]);
+}

@@ -3,6 +3,7 @@
 //! flags (before the verb, as runc takes them) and runc's exit codes (0
 //! done, 1 failed; `run` in the foreground exits with the container's status).
 
+mod exec;
 pub mod fast;
 mod log;
 mod resources;
@@ -166,7 +167,7 @@ impl CreateArgs {
 }
 
 /// Runs one verb; errors go to stderr and the log; returns the exit status.
-fn verb(global: &GlobalOpts, f: impl FnOnce(&Root) -> Result<i32, ContainerError>) -> i32 {
+pub(crate) fn verb(global: &GlobalOpts, f: impl FnOnce(&Root) -> Result<i32, ContainerError>) -> i32 {
     let logger = log::Logger::new(global);
     let result = check_global(global).and_then(|()| f(&Root::at(&global.root)));
     match result {
@@ -182,7 +183,7 @@ fn verb(global: &GlobalOpts, f: impl FnOnce(&Root) -> Result<i32, ContainerError
 /// Holds the descriptors `--preserve-fds` promises (3 .. 3+N) open, so
 /// that no file nsbox opens for itself takes one of their numbers and
 /// reaches the container in its place.
-fn reserve_preserved_fds(n: u32) {
+pub(crate) fn reserve_preserved_fds(n: u32) {
     let wanted: Vec<i32> = (3..3 + n.min(1 << 16) as i32).collect();
     nsbox_sys::open_closed_fds(&wanted);
 }
@@ -292,6 +293,7 @@ fn print_table(records: &[container::Record]) {
     }
 }
 
+pub use exec::{exec, ExecArgs};
 pub use resources::{events, pause, ps, resume, update, EventsArgs, PsArgs, UpdateArgs};
 pub use spec::{features, spec, SpecArgs};
 

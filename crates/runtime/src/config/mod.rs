@@ -69,6 +69,10 @@ pub struct Config {
     pub memory_policy: Option<MemoryPolicy>,
     /// `linux.seccomp`: the syscall filter loaded before exec.
     pub seccomp: Option<seccomp::Seccomp>,
+    /// The process joins a running container (`exec`): every namespace is
+    /// joined and nothing of the container is built (no hostname, mounts,
+    /// devices or sysctls: runc's "setns init").
+    pub setns_only: bool,
     /// Which front end made the model: errors name what the user wrote
     /// (JSON paths for config.json, mounts by what they are for flags).
     pub origin: Origin,

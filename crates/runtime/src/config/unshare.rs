@@ -84,6 +84,7 @@ pub fn from_spec(spec: &Spec) -> Config {
         loopback_up: spec.loopback_up,
         dev_shm_dir: true,
         seccomp: None,
+        setns_only: false,
         memory_policy: None,
         origin: super::Origin::UnshareFlags,
     }

@@ -341,7 +341,7 @@ fn send_listener(
 }
 
 /// Writes the pid file whole (a reader never sees it half-written), as runc does.
-fn write_pid_file(path: &Path, pid: i32) -> std::io::Result<()> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -6,6 +6,7 @@
 pub mod create;
 pub mod delete;
 pub mod events;
+pub mod exec;
 pub mod kill;
 pub mod net_devices;
 pub mod pause;
@@ -18,6 +19,7 @@ pub mod update;
 
 pub use create::{create, now_rfc3339 as now, CreateOptions};
 pub use delete::delete;
+pub use exec::{exec, ExecOptions};
 pub use kill::{kill, parse_signal};
 pub use pause::{pause, resume};
 pub use ps::pids;

@@ -129,6 +129,17 @@ pub fn resources_from_json(file: &Path, text: &str) -> Result<super::Resources, 
     })
 }
 
+/// Reads the process of `exec --process` (the spec's `process` object),
+/// checked as config.json's is.
+pub fn process_from_json(file: &Path, text: &str) -> Result<super::Process, ConfigError> {
+    let p: oci_spec::runtime::Process = parse_json(file, text)?;
+    process::process(&p).map_err(|r| ConfigError::Field {
+        file: file.into(),
+        field: r.field,
+        message: r.message,
+    })
+}
+
 fn parse_json<T: serde::de::DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let spec: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
@@ -246,6 +257,7 @@ fn translate(bundle: &Path, spec: &Spec, raw: Option<&serde_json::Value>) -> Che
         loopback_up: false,
         dev_shm_dir: false,
         seccomp: seccomp(&linux)?,
+        setns_only: false,
         memory_policy: memory_policy(&linux)?,
         origin: super::Origin::ConfigJson,
     })

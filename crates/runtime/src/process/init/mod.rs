@@ -60,6 +60,10 @@ pub enum Launch<'a> {
     /// reported as `CommandFailed`, with its exit status. The process
     /// dies with the runtime, which waits for it.
     Now(&'a crate::exec::Command),
+    /// `exec` into a running container: the config's process runs as soon
+    /// as it is set up; that it did not start is reported as
+    /// `CommandFailed` (126, 127), and end of file means it runs.
+    Exec,
 }
 
 /// The exit status of a process whose set-up failed (reported already).
@@ -132,6 +136,7 @@ pub fn run(ctx: InitContext) -> ! {
     let start_listener = match ctx.launch {
         Launch::AtStart(listener) => listener,
         Launch::Now(command) => launch_now(ctx.config, command, ctx.channel),
+        Launch::Exec => exec_now(&program.expect("found for an exec"), ctx.channel),
     };
     let program = program.expect("found for a launch at start");
     // From here on the process belongs to whoever reaps it (the engine's
@@ -200,6 +205,27 @@ pub fn run(ctx: InitContext) -> ! {
         nsbox_sys::errno::describe(&err)
     );
     nsbox_sys::exit_now(code)
+}
+
+/// `exec`'s last step: the program replaces this process; the channel
+/// closes on exec, or carries why it could not.
+fn exec_now(program: &Program, channel: Channel) -> ! {
+    let _ = rustix::process::set_parent_process_death_signal(None);
+    let (argv, envp) = program.argv_envp();
+    let err = nsbox_sys::execve(&program.path, &argv, &envp);
+    let code = if err.kind() == io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    };
+    channel.fail_command(crate::exec::Failure {
+        code,
+        message: format!(
+            "exec {}: {}",
+            program.path.to_string_lossy(),
+            nsbox_sys::errno::describe(&err)
+        ),
+    })
 }
 
 /// `nsbox unshare`'s last step: the command is exec'd, or with an init
@@ -328,6 +354,10 @@ fn set_up(ctx: &InitContext, state: &str) -> Result<Option<Program>, InitFailure
     if let Some(name) = &ctx.keyring {
         join_keyring(name)?;
     }
+    if config.setns_only {
+        // Joining a running container (exec): it is built already.
+        return finish_process(ctx);
+    }
     if config.creates(NsKind::Cgroup) {
         nsbox_sys::unshare_namespaces(NsKind::Cgroup.clone_flag()).map_err(fail("creating the cgroup namespace"))?;
     }
@@ -370,6 +400,14 @@ fn set_up(ctx: &InitContext, state: &str) -> Result<Option<Program>, InitFailure
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .map_err(fail(format!("setting oomScoreAdj {adj}")))?;
     }
+    finish_process(ctx)
+}
+
+/// The process's own steps, for a new container and for `exec` alike:
+/// rlimits, scheduling, cwd, user and capabilities, umask, no_new_privs,
+/// seccomp, and the program found.
+fn finish_process(ctx: &InitContext) -> Result<Option<Program>, InitFailure> {
+    let config = ctx.config;
     credentials::set_rlimits(&config.process.rlimits)?;
     // As root still: a realtime policy or class needs CAP_SYS_NICE / CAP_SYS_ADMIN.
     if let Some(attr) = &config.process.scheduler {
