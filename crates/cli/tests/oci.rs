@@ -2434,3 +2434,127 @@ fn exec_gets_the_containers_seccomp_filter() {
     assert!(out.contains("Disk quota exceeded"), "{out}");
     rt.ok(&["delete", "--force", &c]);
 }
+
+// ---- terminals (issue 17) ----
+
+/// A console socket of the test's own: accepts one connection and returns
+/// the message and the descriptor sent over it.
+fn console_socket(path: &Path) -> std::thread::JoinHandle<(Vec<u8>, std::os::fd::OwnedFd)> {
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+        // Waits ten seconds at most: a runtime that failed never connects.
+        listener.set_nonblocking(true).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                Err(e) => panic!("no runtime connected to the console socket: {e}"),
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut ancillary = RecvAncillaryBuffer::new(&mut space);
+        let got = rustix::net::recvmsg(
+            &stream,
+            &mut [std::io::IoSliceMut::new(&mut buf)],
+            &mut ancillary,
+            RecvFlags::CMSG_CLOEXEC,
+        )
+        .unwrap();
+        let fd = ancillary
+            .drain()
+            .find_map(|m| match m {
+                RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+                _ => None,
+            })
+            .expect("the master came with the message");
+        buf.truncate(got.bytes);
+        (buf, fd)
+    })
+}
+
+/// Reads the terminal's master until `end` appears (or it closes).
+fn read_terminal(master: std::os::fd::OwnedFd, end: &str) -> String {
+    let mut file = std::fs::File::from(master);
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !String::from_utf8_lossy(&out).contains(end) {
+        match std::io::Read::read(&mut file, &mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// process.terminal with --console-socket: the master of a new pty reaches
+/// the socket (named /dev/ptmx, as runc names it); the pty is the
+/// process's controlling terminal and stdio, of consoleSize's size; exec
+/// --detach --tty gets one too. A detached terminal without a socket, or a
+/// socket without a terminal, is refused (runc's rules).
+#[test]
+fn a_terminal_reaches_the_console_socket() {
+    let (rt, mut bundle) = setup!(&["sh", "-c", "tty; stty size; echo done; sleep 1000"]);
+    bundle.config["process"]["terminal"] = json!(true);
+    bundle.config["process"]["consoleSize"] = json!({"height": 40, "width": 100});
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/tty"));
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/stty"));
+    let socket = bundle.path().join("console.sock");
+    let receiver = console_socket(&socket);
+    let (c, path) = (id("tty"), bundle.write().to_string());
+    rt.ok(&[
+        "create",
+        "--console-socket",
+        socket.to_str().unwrap(),
+        "--bundle",
+        &path,
+        &c,
+    ]);
+    let (name, master) = receiver.join().unwrap();
+    assert_eq!(name, b"/dev/ptmx");
+    rt.ok(&["start", &c]);
+    assert_eq!(read_terminal(master, "done"), "/dev/pts/0\r\n40 100\r\ndone\r\n");
+
+    let exec_socket = bundle.path().join("exec.sock");
+    let receiver = console_socket(&exec_socket);
+    let mut exec = rt
+        .cmd(&[
+            "exec",
+            "--detach",
+            "--tty",
+            "--console-socket",
+            exec_socket.to_str().unwrap(),
+            &c,
+            "sh",
+            "-c",
+            "tty; echo done",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (_, master) = receiver.join().unwrap();
+    assert_eq!(read_terminal(master, "done"), "/dev/pts/1\r\ndone\r\n");
+    assert!(exec.wait().unwrap().success());
+    rt.ok(&["delete", "--force", &c]);
+
+    let (code, _, err) = rt.run(&["run", "--detach", "--bundle", &path, &id("tty-nosocket")]);
+    assert_ne!(code, 0, "a terminal without a console socket: {err}");
+    bundle.config["process"]["terminal"] = json!(false);
+    let path = bundle.write().to_string();
+    let (code, _, err) = rt.run(&[
+        "create",
+        "--console-socket",
+        socket.to_str().unwrap(),
+        "--bundle",
+        &path,
+        &id("tty-noterm"),
+    ]);
+    assert_ne!(code, 0, "a console socket without a terminal: {err}");
+    assert!(rt.ids().is_empty());
+}

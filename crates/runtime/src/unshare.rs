@@ -121,6 +121,7 @@ fn spawn_and_wait(config: &Config, command: &Command, cgroups: &[CgroupDir]) -> 
             keyring: None,
             cgroups,
             seccomp: None,
+            console: None,
         },
     )?;
     if spawned.waits_for_go {

@@ -38,10 +38,10 @@ pub struct ExecArgs {
     /// Pass descriptors 3 .. 3+N to the process.
     #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
     preserve_fds: u32,
-    /// A terminal for the process (terminals: not supported yet).
+    /// A terminal for the process (its master goes to --console-socket).
     #[arg(short, long)]
     tty: bool,
-    /// A unix socket to send a terminal's master to (terminals: not supported yet).
+    /// The unix socket the terminal's master is sent to.
     #[arg(long = "console-socket", value_name = "SOCKET")]
     console_socket: Option<PathBuf>,
     /// An AppArmor profile (refused: this host has no AppArmor).
@@ -68,11 +68,6 @@ pub fn exec(global: &GlobalOpts, args: ExecArgs) -> i32 {
 impl ExecArgs {
     fn options(&self) -> Result<ExecOptions, ContainerError> {
         let usage = |m: String| ContainerError::Usage(m);
-        if self.tty || self.console_socket.is_some() {
-            return Err(usage(
-                "--tty/--console-socket: terminals are not supported yet (nsbox issue 17)".into(),
-            ));
-        }
         if self.apparmor.is_some() || self.process_label.is_some() {
             return Err(usage(
                 "--apparmor/--process-label: this host has neither AppArmor nor SELinux".into(),
@@ -123,6 +118,11 @@ impl ExecArgs {
                 .as_ref()
                 .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
             preserve_fds: self.preserve_fds,
+            tty: self.tty,
+            console_socket: self
+                .console_socket
+                .as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
         })
     }
 }

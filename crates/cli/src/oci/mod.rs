@@ -56,7 +56,7 @@ pub struct CreateArgs {
     /// Write the container process's PID here.
     #[arg(long = "pid-file", value_name = "FILE")]
     pid_file: Option<PathBuf>,
-    /// A unix socket to send a terminal's master to (terminals: not supported yet).
+    /// The unix socket a process with `terminal` sends its pty's master to.
     #[arg(long = "console-socket", value_name = "SOCKET")]
     console_socket: Option<PathBuf>,
     /// Move the rootfs onto / and chroot instead of pivot_root.
@@ -147,11 +147,6 @@ fn check_global(global: &GlobalOpts) -> Result<(), ContainerError> {
 
 impl CreateArgs {
     fn options(&self, global: &GlobalOpts) -> Result<CreateOptions, ContainerError> {
-        if self.console_socket.is_some() {
-            return Err(ContainerError::Usage(
-                "--console-socket: terminals are not supported yet (nsbox issue 17)".into(),
-            ));
-        }
         Ok(CreateOptions {
             bundle: self.bundle.clone(),
             pid_file: self
@@ -162,6 +157,10 @@ impl CreateArgs {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             debug: global.debug,
+            console_socket: self
+                .console_socket
+                .as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
         })
     }
 }

@@ -217,6 +217,11 @@ pub struct Process {
     pub io_priority: Option<(u32, u32)>,
     /// `scheduler`: sched_setattr's attributes.
     pub scheduler: Option<nsbox_sys::SchedAttr>,
+    /// `terminal`: a new pty is the process's controlling terminal and
+    /// stdio; its master goes to the engine's console socket.
+    pub terminal: bool,
+    /// `consoleSize`: (rows, columns).
+    pub console_size: Option<(u16, u16)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

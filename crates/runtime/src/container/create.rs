@@ -37,6 +37,8 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// Say what is skipped (unknown syscall names of the seccomp filter).
     pub debug: bool,
+    /// Where a process with `terminal` sends its pty's master.
+    pub console_socket: Option<PathBuf>,
 }
 
 /// Creates container `id` from the bundle and returns its process's PID.
@@ -57,6 +59,8 @@ fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptions) 
             config.bundle.join("config.json").display()
         )));
     }
+    // create returns before the process ends: a detached runtime.
+    super::check_console(config.process.terminal, opts.console_socket.is_some(), true)?;
     // The filter is compiled before anything exists: a bad one fails here.
     let seccomp = compile_seccomp(&config, opts, root.dir())?;
     let entry = root.create(id)?;
@@ -187,6 +191,7 @@ fn spawn(
             keyring,
             cgroups: &undo.cgroups,
             seccomp,
+            console: connect_console(opts.console_socket.as_deref(), id)?,
         },
     )
     .map_err(|source| ContainerError::Spawn {
@@ -277,6 +282,18 @@ fn talk_to_child(
             }
         }
     }
+}
+
+/// The engine's console socket, connected here in the runtime's mount
+/// namespace (the process, in the container's, could not reach the path).
+pub(crate) fn connect_console(path: Option<&Path>, id: &str) -> Result<Option<OwnedFd>, ContainerError> {
+    let Some(path) = path else { return Ok(None) };
+    let stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| ContainerError::Io {
+        id: id.to_string(),
+        step: "connecting to the console socket",
+        source: std::io::Error::new(e.kind(), format!("{}: {e}", path.display())),
+    })?;
+    Ok(Some(OwnedFd::from(stream)))
 }
 
 /// Compiles the container's seccomp filter (unknown syscall names are

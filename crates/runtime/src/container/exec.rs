@@ -32,6 +32,9 @@ pub struct ExecOptions {
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
+    /// A terminal for the process (`--tty`), its master sent here.
+    pub tty: bool,
+    pub console_socket: Option<PathBuf>,
 }
 
 pub fn exec(root: &Root, id: &str, opts: ExecOptions) -> Result<i32, ContainerError> {
@@ -84,6 +87,8 @@ pub fn exec(root: &Root, id: &str, opts: ExecOptions) -> Result<i32, ContainerEr
         caps.ambient |= opts.add_caps;
     }
     process.no_new_privileges |= opts.no_new_privs;
+    process.terminal |= opts.tty;
+    super::check_console(process.terminal, opts.console_socket.is_some(), opts.detach)?;
     // Not nsbox's init: the process is the container's, not a PID 1.
     process.init = false;
     process.exit_file = None;
@@ -144,6 +149,7 @@ fn run_it(
             keyring: None,
             cgroups,
             seccomp,
+            console: super::create::connect_console(opts.console_socket.as_deref(), id)?,
         },
     )
     .map_err(|source| ContainerError::Spawn {

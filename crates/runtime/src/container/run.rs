@@ -8,6 +8,11 @@ use crate::supervise::{supervise, supervisor_signals};
 /// Runs container `id`; returns its exit status (128+N for signal N) in the
 /// foreground, 0 once started when `detach`.
 pub fn run(root: &Root, id: &str, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32, ContainerError> {
+    if !detach {
+        // Checked before create (which checks as a detached runtime).
+        let config = crate::config::from_bundle(&opts.bundle)?;
+        super::check_console(config.process.terminal, opts.console_socket.is_some(), false)?;
+    }
     // Blocked before the clone, so that no signal meant for the container
     // is lost before the wait; the child unblocks them (see process::init).
     let old_mask = if detach {

@@ -45,6 +45,8 @@ pub(crate) struct SpawnOptions<'a> {
     /// The cgroups made for it (see `cgroup::oci`).
     pub cgroups: &'a [CgroupDir],
     pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// The engine's console socket, connected (`--console-socket`).
+    pub console: Option<OwnedFd>,
 }
 
 /// The child, killed and reaped on drop until disarmed, and the runtime's
@@ -129,6 +131,7 @@ pub(crate) fn spawn(config: &Config, opts: SpawnOptions) -> Result<Spawned, Spaw
                 wait_for_go: waits_for_go,
                 parent: me,
                 seccomp: opts.seccomp,
+                console: opts.console,
                 preserve_fds: opts.preserve_fds,
                 no_pivot: opts.no_pivot,
                 keyring: opts.keyring,
@@ -138,7 +141,7 @@ pub(crate) fn spawn(config: &Config, opts: SpawnOptions) -> Result<Spawned, Spaw
         }
         CloneResult::Parent(pid) => {
             let child = ChildGuard::new(pid);
-            drop((child_end, opts.launch, me, idmap_userns, joins));
+            drop((child_end, opts.launch, me, idmap_userns, joins, opts.console));
             if config.creates(NsKind::User) {
                 write_map(pid, IdKind::Uid, &config.uid_maps)?;
                 write_map(pid, IdKind::Gid, &config.gid_maps)?;

@@ -5,12 +5,6 @@ use super::*;
 use crate::config::{Capabilities, Process, Rlimit};
 
 pub(super) fn process(p: &oci_spec::runtime::Process) -> Checked<Process> {
-    if p.terminal().unwrap_or(false) {
-        return Err(refuse(
-            "process.terminal",
-            "terminals are not supported yet (nsbox issue 17); set it to false",
-        ));
-    }
     let args = p.args().clone().unwrap_or_default();
     if args.is_empty() {
         return Err(refuse("process.args", "must name the program to run"));
@@ -68,6 +62,13 @@ pub(super) fn process(p: &oci_spec::runtime::Process) -> Checked<Process> {
         exit_file: None,
         io_priority: io_priority(p)?,
         scheduler: scheduler(p)?,
+        terminal: p.terminal().unwrap_or(false),
+        console_size: p.console_size().as_ref().map(|b| {
+            (
+                b.height().min(u64::from(u16::MAX)) as u16,
+                b.width().min(u64::from(u16::MAX)) as u16,
+            )
+        }),
     })
 }
 

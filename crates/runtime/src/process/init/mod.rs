@@ -5,6 +5,7 @@
 //! mount namespace, and the runtime removes the rest).
 
 mod cgroup_mount;
+mod console;
 mod credentials;
 mod devices;
 mod host_view;
@@ -33,6 +34,9 @@ pub struct InitContext<'a> {
     pub parent: OwnedFd,
     /// The seccomp filter, compiled by the runtime.
     pub seccomp: Option<&'a crate::seccomp::Filter>,
+    /// The engine's console socket, connected by the runtime: a process
+    /// with `terminal` sends its pty's master over it.
+    pub console: Option<OwnedFd>,
     /// Descriptors 3 .. 3+N are the container's (`--preserve-fds`); None:
     /// all that the runtime was given.
     pub preserve_fds: Option<u32>,
@@ -99,6 +103,7 @@ pub fn run(ctx: InitContext) -> ! {
         }
         keep.extend(ctx.idmap_userns.iter().map(|(_, fd)| fd.as_raw_fd()));
         keep.extend(ctx.joins.iter().map(|(_, fd)| fd.as_raw_fd()));
+        keep.extend(ctx.console.iter().map(|fd| fd.as_raw_fd()));
         // Nothing of nsbox's may reach the container: files, the store's lock.
         if nsbox_sys::close_fds_from(3 + preserved, &keep).is_err() {
             nsbox_sys::exit_now(EXIT_INIT_FAILED);
@@ -408,6 +413,11 @@ fn set_up(ctx: &InitContext, state: &str) -> Result<Option<Program>, InitFailure
 /// seccomp, and the program found.
 fn finish_process(ctx: &InitContext) -> Result<Option<Program>, InitFailure> {
     let config = ctx.config;
+    if config.process.terminal {
+        // In the container's /dev (after pivot_root, or in the joined
+        // mount namespace), while still root.
+        console::set_up(ctx.console.as_ref(), config.process.console_size)?;
+    }
     credentials::set_rlimits(&config.process.rlimits)?;
     // As root still: a realtime policy or class needs CAP_SYS_NICE / CAP_SYS_ADMIN.
     if let Some(attr) = &config.process.scheduler {
