@@ -2558,3 +2558,96 @@ fn a_terminal_reaches_the_console_socket() {
     assert_ne!(code, 0, "a console socket without a terminal: {err}");
     assert!(rt.ids().is_empty());
 }
+
+/// The test's own pty: (master, slave), the slave of `rows` x `columns`.
+fn test_pty(rows: u16, columns: u16) -> (std::os::fd::OwnedFd, std::fs::File) {
+    use rustix::pty::{openpt, ptsname, unlockpt, OpenptFlags};
+    use std::os::unix::ffi::OsStrExt;
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let size = rustix::termios::Winsize {
+        ws_row: rows,
+        ws_col: columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(&master, size).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(std::ffi::OsStr::from_bytes(name.to_bytes()))
+        .unwrap();
+    (master, slave)
+}
+
+/// Reads `master` until `needle` appears or ten seconds pass.
+fn read_until(master: &std::os::fd::OwnedFd, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !String::from_utf8_lossy(&out).contains(needle) && std::time::Instant::now() < deadline {
+        let mut fds = [rustix::event::PollFd::new(master, rustix::event::PollFlags::IN)];
+        let wait = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        if !matches!(rustix::event::poll(&mut fds, Some(&wait)), Ok(n) if n > 0) {
+            continue;
+        }
+        match rustix::io::read(master, &mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `run` in the foreground with a terminal relays it (runc does the
+/// same): nsbox's stdio is the test's pty; the container's tty answers with
+/// the size of the test's terminal, what is typed reaches it, and the exit
+/// status is the container's.
+#[test]
+fn run_in_the_foreground_relays_the_terminal() {
+    let (rt, mut bundle) = setup!(&["sh", "-c", "tty; stty size; read line; echo got:$line; exit 3"]);
+    bundle.config["process"]["terminal"] = json!(true);
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/tty"));
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/stty"));
+    let (master, slave) = test_pty(30, 90);
+    let (c, path) = (id("ttyrun"), bundle.write().to_string());
+    let mut run = rt
+        .cmd(&["run", "--bundle", &path, &c])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let seen = read_until(&master, "30 90");
+    assert!(seen.contains("/dev/pts/0") && seen.contains("30 90"), "{seen:?}");
+    rustix::io::write(&master, b"hello\n").unwrap();
+    let seen = read_until(&master, "got:hello");
+    assert!(seen.contains("got:hello"), "{seen:?}");
+    assert_eq!(run.wait().unwrap().code(), Some(3));
+}
+
+/// `exec --tty` in the foreground relays a new terminal as `run` does.
+#[test]
+fn exec_tty_in_the_foreground_relays_the_terminal() {
+    let (rt, bundle) = setup!(&["sleep", "1000"]);
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/tty"));
+    let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/stty"));
+    let (c, path) = (id("ttyexec"), bundle.write().to_string());
+    rt.ok(&["run", "--detach", "--bundle", &path, &c]);
+    let (master, slave) = test_pty(30, 90);
+    let mut exec = rt
+        .cmd(&["exec", "--tty", &c, "sh", "-c", "tty; stty size; exit 4"])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let seen = read_until(&master, "30 90");
+    assert!(seen.contains("/dev/pts/") && seen.contains("30 90"), "{seen:?}");
+    assert_eq!(exec.wait().unwrap().code(), Some(4));
+    rt.ok(&["delete", "--force", &c]);
+}

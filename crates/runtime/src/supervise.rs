@@ -43,13 +43,20 @@ pub fn exit_code(status: WaitStatus) -> i32 {
 /// to a PID 1) is reaped too, so none stays a zombie. The caller must have
 /// blocked [`supervisor_signals`] before creating `child`.
 pub fn supervise(child: i32, reap_all: bool) -> io::Result<i32> {
+    supervise_with(child, reap_all, |_| true)
+}
+
+/// [`supervise`], with `forward` deciding for each signal whether it is
+/// passed on (a terminal's runtime keeps SIGWINCH: it resizes the pty,
+/// and the kernel tells the container).
+pub fn supervise_with(child: i32, reap_all: bool, mut forward: impl FnMut(i32) -> bool) -> io::Result<i32> {
     let signals = supervisor_signals();
     loop {
         if let Some(code) = reap(child, reap_all)? {
             return Ok(code);
         }
         let sig = signals.wait()?;
-        if sig != libc::SIGCHLD {
+        if sig != libc::SIGCHLD && forward(sig) {
             // The child may be exiting already; a failed forward is not an error.
             let _ = nsbox_sys::kill(child, sig);
         }

@@ -56,6 +56,25 @@ impl SignalSet {
         }
     }
 
+    /// Takes one pending signal of this set (which must be blocked)
+    /// without waiting; None when none is pending.
+    pub fn take_pending(&self) -> io::Result<Option<i32>> {
+        let now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        loop {
+            // SAFETY: `self.0` and `now` are valid for the call; a NULL siginfo is allowed.
+            let sig = unsafe { libc::sigtimedwait(&self.0, std::ptr::null_mut(), &now) };
+            if sig >= 0 {
+                return Ok(Some(sig));
+            }
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EAGAIN) => return Ok(None),
+                Some(libc::EINTR) => continue,
+                _ => return Err(err),
+            }
+        }
+    }
+
     /// Waits for one signal of this set (which must be blocked) and returns
     /// its number. Restarts by itself when interrupted.
     pub fn wait(&self) -> io::Result<i32> {

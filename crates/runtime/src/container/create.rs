@@ -46,12 +46,33 @@ pub struct CreateOptions {
 pub fn create(root: &Root, id: &str, opts: &CreateOptions) -> Result<i32, ContainerError> {
     super::check_id(id)?;
     let config = crate::config::from_bundle(&opts.bundle)?;
-    create_from(root, id, config, opts)
+    super::check_console(config.process.terminal, opts.console_socket.is_some(), true)?;
+    let console = connect_console(opts.console_socket.as_deref(), id)?;
+    create_from(root, id, config, opts, console)
+}
+
+/// `create` whose terminal's master goes to `console` (a socket the caller
+/// holds the other end of: `run` relaying a terminal in the foreground).
+pub(crate) fn create_with_console(
+    root: &Root,
+    id: &str,
+    opts: &CreateOptions,
+    console: Option<OwnedFd>,
+) -> Result<i32, ContainerError> {
+    super::check_id(id)?;
+    let config = crate::config::from_bundle(&opts.bundle)?;
+    create_from(root, id, config, opts, console)
 }
 
 /// Creates container `id` from its model. With a host view (nsbox's
 /// annotation), the root is assembled in the container's own directory.
-fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptions) -> Result<i32, ContainerError> {
+fn create_from(
+    root: &Root,
+    id: &str,
+    mut config: Config,
+    opts: &CreateOptions,
+    console: Option<OwnedFd>,
+) -> Result<i32, ContainerError> {
     super::check_id(id)?;
     if !config.has(NsKind::Mnt) {
         return Err(ContainerError::Usage(format!(
@@ -59,8 +80,6 @@ fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptions) 
             config.bundle.join("config.json").display()
         )));
     }
-    // create returns before the process ends: a detached runtime.
-    super::check_console(config.process.terminal, opts.console_socket.is_some(), true)?;
     // The filter is compiled before anything exists: a bad one fails here.
     let seccomp = compile_seccomp(&config, opts, root.dir())?;
     let entry = root.create(id)?;
@@ -104,7 +123,15 @@ fn create_from(root: &Root, id: &str, mut config: Config, opts: &CreateOptions) 
     cgroups::make(&plan, &config)?;
     undo.cgroups = plan.dirs();
     let listener = listen(entry.dir(), id)?;
-    let pid = spawn(&config, &mut record, opts, listener, seccomp.as_ref(), &mut undo)?;
+    let pid = spawn(
+        &config,
+        &mut record,
+        opts,
+        listener,
+        seccomp.as_ref(),
+        console,
+        &mut undo,
+    )?;
     record.status = Status::Created;
     if let Some(path) = &opts.pid_file {
         write_pid_file(path, pid).map_err(|source| ContainerError::PidFile {
@@ -175,6 +202,7 @@ fn spawn(
     opts: &CreateOptions,
     listener: OwnedFd,
     seccomp: Option<&crate::seccomp::Filter>,
+    console: Option<OwnedFd>,
     undo: &mut Undo,
 ) -> Result<i32, ContainerError> {
     let id = record.id.clone();
@@ -191,7 +219,7 @@ fn spawn(
             keyring,
             cgroups: &undo.cgroups,
             seccomp,
-            console: connect_console(opts.console_socket.as_deref(), id)?,
+            console,
         },
     )
     .map_err(|source| ContainerError::Spawn {

@@ -88,7 +88,11 @@ pub fn exec(root: &Root, id: &str, opts: ExecOptions) -> Result<i32, ContainerEr
     }
     process.no_new_privileges |= opts.no_new_privs;
     process.terminal |= opts.tty;
-    super::check_console(process.terminal, opts.console_socket.is_some(), opts.detach)?;
+    // A terminal in the foreground is relayed by this runtime, as runc's.
+    let relayed = process.terminal && !opts.detach && opts.console_socket.is_none();
+    if !relayed {
+        super::check_console(process.terminal, opts.console_socket.is_some(), opts.detach)?;
+    }
     // Not nsbox's init: the process is the container's, not a PID 1.
     process.init = false;
     process.exit_file = None;
@@ -126,7 +130,7 @@ pub fn exec(root: &Root, id: &str, opts: ExecOptions) -> Result<i32, ContainerEr
         .then(|| supervisor_signals().block())
         .transpose()
         .map_err(io_err(id, "blocking signals"))?;
-    let result = run_it(&config, &record.cgroups, seccomp.as_ref(), &opts, id);
+    let result = run_it(&config, &record.cgroups, seccomp.as_ref(), &opts, id, relayed);
     if let Some(mask) = old_mask {
         let _ = mask.set_mask();
     }
@@ -139,7 +143,17 @@ fn run_it(
     seccomp: Option<&crate::seccomp::Filter>,
     opts: &ExecOptions,
     id: &str,
+    relayed: bool,
 ) -> Result<i32, ContainerError> {
+    let (ours, console) = if relayed {
+        let (ours, theirs) = super::terminal::console_pair().map_err(io_err(id, "making the console socket"))?;
+        (Some(ours), Some(theirs))
+    } else {
+        (
+            None,
+            super::create::connect_console(opts.console_socket.as_deref(), id)?,
+        )
+    };
     let spawned = spawn(
         config,
         SpawnOptions {
@@ -149,7 +163,7 @@ fn run_it(
             keyring: None,
             cgroups,
             seccomp,
-            console: super::create::connect_console(opts.console_socket.as_deref(), id)?,
+            console,
         },
     )
     .map_err(|source| ContainerError::Spawn {
@@ -196,5 +210,9 @@ fn run_it(
     if opts.detach {
         return Ok(0);
     }
-    supervise(pid, false).map_err(io_err(id, "waiting for the exec'd process"))
+    let Some(ours) = ours else {
+        return supervise(pid, false).map_err(io_err(id, "waiting for the exec'd process"));
+    };
+    let master = super::terminal::receive_master(&ours).map_err(io_err(id, "receiving the terminal"))?;
+    super::terminal::relay_until_exit(master, pid).map_err(io_err(id, "waiting for the exec'd process"))
 }

@@ -15,6 +15,7 @@ pub mod run;
 pub mod start;
 pub mod state;
 pub mod store;
+pub(crate) mod terminal;
 pub mod update;
 
 pub use create::{create, now_rfc3339 as now, CreateOptions};
