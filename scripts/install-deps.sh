@@ -16,6 +16,7 @@ command -v dot >/dev/null || missing+=(graphviz)                             # l
 command -v runc >/dev/null || missing+=(runc)                                # the OCI conformance suite's reference
 [ -f /usr/include/seccomp.h ] || missing+=(libseccomp-dev)                   # seccomp filters (linked, static too)
 [ -f /usr/share/containers/seccomp.json ] || missing+=(golang-github-containers-common) # podman's default seccomp profile in tests
+command -v podman >/dev/null || missing+=(podman)                            # an engine on nsbox in tests (with conmon)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq
