@@ -203,3 +203,59 @@ fn podman_runs_its_containers_on_nsbox() {
     assert_eq!(code, 0, "{err}");
     assert_ne!(out.trim(), "cat", "an init is PID 1: {out}");
 }
+
+/// `podman run -t`: conmon asks nsbox for a terminal over its console
+/// socket; the container sees a tty, and the exit status comes back.
+#[test]
+fn podman_run_t_gets_a_terminal() {
+    require_root!();
+    let Some(podman) = Podman::new() else { return };
+    use rustix::pty::{openpt, ptsname, unlockpt, OpenptFlags};
+    use std::os::unix::ffi::OsStrExt;
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(std::ffi::OsStr::from_bytes(name.to_bytes()))
+        .unwrap();
+    let mut run = podman
+        .command(&[
+            "run",
+            "--rm",
+            "-t",
+            "--network",
+            "none",
+            "--cgroup-parent",
+            &podman.parent,
+            IMAGE,
+            "sh",
+            "-c",
+            "tty; exit 5",
+        ])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !String::from_utf8_lossy(&out).contains("/dev/pts/") && std::time::Instant::now() < deadline {
+        let mut fds = [rustix::event::PollFd::new(&master, rustix::event::PollFlags::IN)];
+        let wait = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        if matches!(rustix::event::poll(&mut fds, Some(&wait)), Ok(n) if n > 0) {
+            match rustix::io::read(&master, &mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+    let seen = String::from_utf8_lossy(&out).into_owned();
+    assert!(seen.contains("/dev/pts/0"), "{seen:?}");
+    assert_eq!(run.wait().unwrap().code(), Some(5));
+}
