@@ -244,13 +244,14 @@ fn launch_now(config: &Config, command: &crate::exec::Command, channel: Channel)
     // posix_spawn rather than fork: this process is a copy of nsbox, and
     // copying its page tables only to replace them with exec was the
     // largest avoidable cost of a container start.
+    // Named before the command starts: it may look at its PID 1 at once.
+    let _ = rustix::thread::set_name(c"nsbox-init");
     let pid = match command.spawn() {
         Ok(pid) => pid,
         Err(failure) => channel.fail_command(failure),
     };
     // The runtime waits for end of file, which this close gives it.
     drop(channel);
-    let _ = rustix::thread::set_name(c"nsbox-init");
     match crate::supervise::supervise(pid, true) {
         Ok(code) => nsbox_sys::exit_now(code),
         Err(e) => {
@@ -276,6 +277,8 @@ fn run_as_init(
     let blocked = crate::supervise::supervisor_signals().block();
     let defaults = nsbox_sys::SignalSet::of(&[libc::SIGPIPE]);
     let mask = nsbox_sys::SignalSet::empty();
+    // Named before the program starts: it may look at its PID 1 at once.
+    let _ = rustix::thread::set_name(c"nsbox-init");
     let pid = match nsbox_sys::spawn::spawn(&program.path, argv, envp, &mask, &defaults) {
         Ok(pid) => pid,
         Err(e) => {
@@ -289,7 +292,6 @@ fn run_as_init(
         }
     };
     drop(starter);
-    let _ = rustix::thread::set_name(c"nsbox-init");
     let code = match blocked.and_then(|_| crate::supervise::supervise(pid, true)) {
         Ok(code) => code,
         Err(_) => crate::exec::EXIT_SETUP_FAILED,
