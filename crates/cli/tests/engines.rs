@@ -210,16 +210,7 @@ fn podman_runs_its_containers_on_nsbox() {
 fn podman_run_t_gets_a_terminal() {
     require_root!();
     let Some(podman) = Podman::new() else { return };
-    use rustix::pty::{openpt, ptsname, unlockpt, OpenptFlags};
-    use std::os::unix::ffi::OsStrExt;
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    unlockpt(&master).unwrap();
-    let name = ptsname(&master, Vec::new()).unwrap();
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(std::ffi::OsStr::from_bytes(name.to_bytes()))
-        .unwrap();
+    let (master, slave) = test_pty(24, 80);
     let mut run = podman
         .command(&[
             "run",
@@ -239,23 +230,7 @@ fn podman_run_t_gets_a_terminal() {
         .stderr(slave)
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !String::from_utf8_lossy(&out).contains("/dev/pts/") && std::time::Instant::now() < deadline {
-        let mut fds = [rustix::event::PollFd::new(&master, rustix::event::PollFlags::IN)];
-        let wait = rustix::event::Timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
-        };
-        if matches!(rustix::event::poll(&mut fds, Some(&wait)), Ok(n) if n > 0) {
-            match rustix::io::read(&master, &mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => out.extend_from_slice(&chunk[..n]),
-            }
-        }
-    }
-    let seen = String::from_utf8_lossy(&out).into_owned();
+    let seen = read_until(&master, "/dev/pts/0");
     assert!(seen.contains("/dev/pts/0"), "{seen:?}");
     assert_eq!(run.wait().unwrap().code(), Some(5));
 }

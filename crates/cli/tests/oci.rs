@@ -2085,27 +2085,12 @@ fn seccomp_notify_reaches_the_agent() {
 /// runtime, answers every notification with ENOSPC until the container's
 /// filter goes away; returns the state and how many it answered.
 fn seccomp_agent(listener: std::os::unix::net::UnixListener) -> (Value, usize) {
-    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
     use std::os::fd::AsRawFd;
     let (stream, _) = listener.accept().unwrap();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut ancillary = RecvAncillaryBuffer::new(&mut space);
-    let got = rustix::net::recvmsg(
-        &stream,
-        &mut [std::io::IoSliceMut::new(&mut buf)],
-        &mut ancillary,
-        RecvFlags::CMSG_CLOEXEC,
-    )
-    .unwrap();
-    let state: Value = serde_json::from_slice(&buf[..got.bytes]).unwrap();
-    let fd = ancillary
-        .drain()
-        .find_map(|m| match m {
-            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
-            _ => None,
-        })
-        .expect("the listener came with the state");
+    let (len, fd) = nsbox_sys::fdpass::recv(&stream, &mut buf).unwrap();
+    let state: Value = serde_json::from_slice(&buf[..len]).unwrap();
+    let fd = fd.expect("the listener came with the state");
     // struct seccomp_notif (80 bytes) and seccomp_notif_resp (24 bytes).
     const NOTIF_RECV: u64 = 0xc050_2100;
     const NOTIF_SEND: u64 = 0xc018_2101;
@@ -2442,7 +2427,6 @@ fn exec_gets_the_containers_seccomp_filter() {
 fn console_socket(path: &Path) -> std::thread::JoinHandle<(Vec<u8>, std::os::fd::OwnedFd)> {
     let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
     std::thread::spawn(move || {
-        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
         // Waits ten seconds at most: a runtime that failed never connects.
         listener.set_nonblocking(true).unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -2457,39 +2441,10 @@ fn console_socket(path: &Path) -> std::thread::JoinHandle<(Vec<u8>, std::os::fd:
         };
         stream.set_nonblocking(false).unwrap();
         let mut buf = vec![0u8; 4096];
-        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-        let mut ancillary = RecvAncillaryBuffer::new(&mut space);
-        let got = rustix::net::recvmsg(
-            &stream,
-            &mut [std::io::IoSliceMut::new(&mut buf)],
-            &mut ancillary,
-            RecvFlags::CMSG_CLOEXEC,
-        )
-        .unwrap();
-        let fd = ancillary
-            .drain()
-            .find_map(|m| match m {
-                RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
-                _ => None,
-            })
-            .expect("the master came with the message");
-        buf.truncate(got.bytes);
-        (buf, fd)
+        let (len, fd) = nsbox_sys::fdpass::recv(&stream, &mut buf).unwrap();
+        buf.truncate(len);
+        (buf, fd.expect("the master came with the message"))
     })
-}
-
-/// Reads the terminal's master until `end` appears (or it closes).
-fn read_terminal(master: std::os::fd::OwnedFd, end: &str) -> String {
-    let mut file = std::fs::File::from(master);
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !String::from_utf8_lossy(&out).contains(end) {
-        match std::io::Read::read(&mut file, &mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.extend_from_slice(&chunk[..n]),
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// process.terminal with --console-socket: the master of a new pty reaches
@@ -2518,7 +2473,7 @@ fn a_terminal_reaches_the_console_socket() {
     let (name, master) = receiver.join().unwrap();
     assert_eq!(name, b"/dev/ptmx");
     rt.ok(&["start", &c]);
-    assert_eq!(read_terminal(master, "done"), "/dev/pts/0\r\n40 100\r\ndone\r\n");
+    assert_eq!(read_until(&master, "done\r\n"), "/dev/pts/0\r\n40 100\r\ndone\r\n");
 
     let exec_socket = bundle.path().join("exec.sock");
     let receiver = console_socket(&exec_socket);
@@ -2539,7 +2494,7 @@ fn a_terminal_reaches_the_console_socket() {
         .spawn()
         .unwrap();
     let (_, master) = receiver.join().unwrap();
-    assert_eq!(read_terminal(master, "done"), "/dev/pts/1\r\ndone\r\n");
+    assert_eq!(read_until(&master, "done\r\n"), "/dev/pts/1\r\ndone\r\n");
     assert!(exec.wait().unwrap().success());
     rt.ok(&["delete", "--force", &c]);
 
@@ -2557,50 +2512,6 @@ fn a_terminal_reaches_the_console_socket() {
     ]);
     assert_ne!(code, 0, "a console socket without a terminal: {err}");
     assert!(rt.ids().is_empty());
-}
-
-/// The test's own pty: (master, slave), the slave of `rows` x `columns`.
-fn test_pty(rows: u16, columns: u16) -> (std::os::fd::OwnedFd, std::fs::File) {
-    use rustix::pty::{openpt, ptsname, unlockpt, OpenptFlags};
-    use std::os::unix::ffi::OsStrExt;
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
-    unlockpt(&master).unwrap();
-    let name = ptsname(&master, Vec::new()).unwrap();
-    let size = rustix::termios::Winsize {
-        ws_row: rows,
-        ws_col: columns,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    rustix::termios::tcsetwinsize(&master, size).unwrap();
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(std::ffi::OsStr::from_bytes(name.to_bytes()))
-        .unwrap();
-    (master, slave)
-}
-
-/// Reads `master` until `needle` appears or ten seconds pass.
-fn read_until(master: &std::os::fd::OwnedFd, needle: &str) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !String::from_utf8_lossy(&out).contains(needle) && std::time::Instant::now() < deadline {
-        let mut fds = [rustix::event::PollFd::new(master, rustix::event::PollFlags::IN)];
-        let wait = rustix::event::Timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
-        };
-        if !matches!(rustix::event::poll(&mut fds, Some(&wait)), Ok(n) if n > 0) {
-            continue;
-        }
-        match rustix::io::read(master, &mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.extend_from_slice(&chunk[..n]),
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `run` in the foreground with a terminal relays it (runc does the

@@ -7,6 +7,7 @@ pub mod bpf;
 pub mod clone;
 pub mod errno;
 pub mod exec;
+pub mod fdpass;
 pub mod mount;
 pub mod net;
 pub mod seccomp;

@@ -322,3 +322,47 @@ pub fn field<'a>(out: &'a str, key: &str) -> &'a str {
         .map(str::trim_end)
         .unwrap_or_else(|| panic!("no {key} in:\n{out}"))
 }
+
+/// The test's own pty: (master, slave), the slave of `rows` x `columns`.
+pub fn test_pty(rows: u16, columns: u16) -> (std::os::fd::OwnedFd, std::fs::File) {
+    use rustix::pty::{openpt, ptsname, unlockpt, OpenptFlags};
+    use std::os::unix::ffi::OsStrExt;
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let size = rustix::termios::Winsize {
+        ws_row: rows,
+        ws_col: columns,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(&master, size).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(std::ffi::OsStr::from_bytes(name.to_bytes()))
+        .unwrap();
+    (master, slave)
+}
+
+/// Reads `master` until `needle` appears or ten seconds pass.
+pub fn read_until(master: &std::os::fd::OwnedFd, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !String::from_utf8_lossy(&out).contains(needle) && std::time::Instant::now() < deadline {
+        let mut fds = [rustix::event::PollFd::new(master, rustix::event::PollFlags::IN)];
+        let wait = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        if !matches!(rustix::event::poll(&mut fds, Some(&wait)), Ok(n) if n > 0) {
+            continue;
+        }
+        match rustix::io::read(master, &mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

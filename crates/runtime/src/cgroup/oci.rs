@@ -41,10 +41,10 @@ pub fn cpu_quota_us(cpus: f64) -> u64 {
 }
 
 /// This process's cgroup in the v1 hierarchy holding `controller` (or v2's).
-fn own_cgroup(controller: &str) -> String {
-    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    super::membership(&text)
-        .into_iter()
+/// (`membership`: this process's /proc/self/cgroup, read once per plan.)
+fn own_cgroup(membership: &[(Vec<String>, String)], controller: &str) -> String {
+    membership
+        .iter()
         .find(|(names, _)| {
             if controller.is_empty() {
                 names.is_empty()
@@ -52,7 +52,7 @@ fn own_cgroup(controller: &str) -> String {
                 names.iter().any(|n| n == controller)
             }
         })
-        .map_or_else(|| "/".into(), |(_, path)| path)
+        .map_or_else(|| "/".into(), |(_, path)| path.clone())
 }
 
 /// Where a container's cgroup is made.
@@ -102,10 +102,11 @@ pub fn plan(config: &Config, place: Place) -> Result<Plan, CgroupError> {
 pub(crate) fn plan_in(layout: Layout, config: &Config, place: Place) -> Result<Plan, CgroupError> {
     let r = &config.resources;
     let mut dirs = Vec::new();
+    let membership = super::membership(&std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default());
     match &layout {
         Layout::V2(root) => {
             resources::check_v2(r)?;
-            let dir = dir_in(root, &own_cgroup(""), config, place)?;
+            let dir = dir_in(root, &own_cgroup(&membership, ""), config, place)?;
             dirs.push((dir, resources::v2_controllers(r)));
         }
         Layout::V1(hierarchies) => {
@@ -124,7 +125,7 @@ pub(crate) fn plan_in(layout: Layout, config: &Config, place: Place) -> Result<P
                 if !names.iter().any(|n| every || grouped_by.contains(&n.as_str())) {
                     continue;
                 }
-                let dir = dir_in(root, &own_cgroup(&names[0]), config, place)?;
+                let dir = dir_in(root, &own_cgroup(&membership, &names[0]), config, place)?;
                 dirs.push((dir, names.clone()));
             }
         }

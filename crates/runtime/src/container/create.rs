@@ -357,7 +357,6 @@ fn send_listener(
     pid: i32,
     fd: &OwnedFd,
 ) -> std::io::Result<()> {
-    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
     let path = seccomp.listener_path.as_ref().expect("checked with the config");
     let stream = std::os::unix::net::UnixStream::connect(path)
         .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
@@ -372,16 +371,7 @@ fn send_listener(
         "state": state,
     })
     .to_string();
-    let fds = [fd.as_fd()];
-    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut ancillary = SendAncillaryBuffer::new(&mut space);
-    ancillary.push(SendAncillaryMessage::ScmRights(&fds));
-    rustix::net::sendmsg(
-        &stream,
-        &[std::io::IoSlice::new(message.as_bytes())],
-        &mut ancillary,
-        SendFlags::NOSIGNAL,
-    )?;
+    nsbox_sys::fdpass::send(&stream, message.as_bytes(), fd.as_fd())?;
     Ok(())
 }
 

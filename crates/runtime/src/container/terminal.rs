@@ -21,22 +21,9 @@ pub(crate) fn console_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
 
 /// The master the container's process sent over `ours`.
 pub(crate) fn receive_master(ours: &OwnedFd) -> std::io::Result<OwnedFd> {
-    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-    let mut buf = [0u8; 256];
-    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut ancillary = RecvAncillaryBuffer::new(&mut space);
-    rustix::net::recvmsg(
-        ours,
-        &mut [std::io::IoSliceMut::new(&mut buf)],
-        &mut ancillary,
-        RecvFlags::CMSG_CLOEXEC,
-    )?;
-    ancillary
-        .drain()
-        .find_map(|m| match m {
-            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
-            _ => None,
-        })
+    let mut name = [0u8; 256];
+    nsbox_sys::fdpass::recv(ours, &mut name)?
+        .1
         .ok_or_else(|| std::io::Error::other("no terminal came over the console socket"))
 }
 

@@ -149,48 +149,17 @@ impl Channel {
 
     /// Sends `message` with a descriptor attached (SCM_RIGHTS).
     pub fn send_fd(&self, message: &Message, fd: &OwnedFd) -> io::Result<()> {
-        use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage};
-        let bytes = encode(message);
-        let fds = [fd.as_fd()];
-        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-        let mut ancillary = SendAncillaryBuffer::new(&mut space);
-        ancillary.push(SendAncillaryMessage::ScmRights(&fds));
-        rustix::net::sendmsg(
-            &self.0,
-            &[io::IoSlice::new(&bytes)],
-            &mut ancillary,
-            SendFlags::NOSIGNAL,
-        )?;
-        Ok(())
+        nsbox_sys::fdpass::send(&self.0, &encode(message), fd.as_fd())
     }
 
     /// The next message and the descriptor sent with it, if any.
     pub fn recv_fd(&self) -> io::Result<(Option<Message>, Option<OwnedFd>)> {
-        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage};
         let mut buf = vec![0u8; MAX_MESSAGE];
-        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-        let mut ancillary = RecvAncillaryBuffer::new(&mut space);
-        let got = loop {
-            match rustix::net::recvmsg(
-                &self.0,
-                &mut [io::IoSliceMut::new(&mut buf)],
-                &mut ancillary,
-                RecvFlags::CMSG_CLOEXEC,
-            ) {
-                Err(rustix::io::Errno::INTR) => continue,
-                other => break other?,
-            }
-        };
-        let mut fd = None;
-        for message in ancillary.drain() {
-            if let RecvAncillaryMessage::ScmRights(fds) = message {
-                fd = fds.into_iter().next();
-            }
-        }
-        if got.bytes == 0 {
+        let (len, fd) = nsbox_sys::fdpass::recv(&self.0, &mut buf)?;
+        if len == 0 {
             return Ok((None, fd));
         }
-        let message = decode(&buf[..got.bytes])
+        let message = decode(&buf[..len])
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "a malformed message on the channel"))?;
         Ok((Some(message), fd))
     }

@@ -35,7 +35,8 @@ pub(super) fn set_up(socket: Option<&OwnedFd>, size: Option<(u16, u16)>) -> Resu
     )
     .map_err(rx(format!("opening {}", name.to_string_lossy())))?;
     // The message names the master's file, as runc's does.
-    send_master(socket, &master, b"/dev/ptmx").map_err(rx("sending the terminal to the console socket"))?;
+    nsbox_sys::fdpass::send(socket, b"/dev/ptmx", master.as_fd())
+        .map_err(super::fail("sending the terminal to the console socket"))?;
     drop(master);
     // A session of its own, with the pty as its controlling terminal.
     rustix::process::setsid().map_err(rx("starting a session for the terminal"))?;
@@ -47,20 +48,4 @@ pub(super) fn set_up(socket: Option<&OwnedFd>, size: Option<(u16, u16)>) -> Resu
         }
     }
     Ok(())
-}
-
-/// One message: a name, with the master attached (SCM_RIGHTS).
-fn send_master(socket: &OwnedFd, master: &OwnedFd, name: &[u8]) -> rustix::io::Result<()> {
-    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
-    let fds = [master.as_fd()];
-    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut ancillary = SendAncillaryBuffer::new(&mut space);
-    ancillary.push(SendAncillaryMessage::ScmRights(&fds));
-    rustix::net::sendmsg(
-        socket,
-        &[std::io::IoSlice::new(name)],
-        &mut ancillary,
-        SendFlags::NOSIGNAL,
-    )
-    .map(drop)
 }
