@@ -60,7 +60,11 @@ pub(crate) fn create_with_console(
     console: Option<OwnedFd>,
 ) -> Result<i32, ContainerError> {
     super::check_id(id)?;
-    let config = crate::config::from_bundle(&opts.bundle)?;
+    let mut config = crate::config::from_bundle(&opts.bundle)?;
+    // The pty is born the size of the terminal it is relayed to.
+    if let Some(size) = super::terminal::caller_size() {
+        config.process.console_size = Some(size);
+    }
     create_from(root, id, config, opts, console)
 }
 

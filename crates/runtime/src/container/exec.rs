@@ -90,6 +90,10 @@ pub fn exec(root: &Root, id: &str, opts: ExecOptions) -> Result<i32, ContainerEr
     process.terminal |= opts.tty;
     // A terminal in the foreground is relayed by this runtime, as runc's.
     let relayed = process.terminal && !opts.detach && opts.console_socket.is_none();
+    if relayed {
+        // The pty is born the size of the terminal it is relayed to.
+        process.console_size = super::terminal::caller_size().or(process.console_size);
+    }
     if !relayed {
         super::check_console(process.terminal, opts.console_socket.is_some(), opts.detach)?;
     }

@@ -53,6 +53,14 @@ impl Drop for RawMode {
 }
 
 /// The pty takes the size of the caller's terminal (if it has one).
+/// The size of the caller's terminal, (rows, columns), if it has one: a
+/// relayed pty is born with it, so that no SIGWINCH meets the program as
+/// it starts (busybox's stty then failed now and then).
+pub(crate) fn caller_size() -> Option<(u16, u16)> {
+    let size = rustix::termios::tcgetwinsize(std::io::stdin().as_fd()).ok()?;
+    Some((size.ws_row, size.ws_col))
+}
+
 fn follow_size(master: &OwnedFd) {
     if let Ok(size) = rustix::termios::tcgetwinsize(std::io::stdin().as_fd()) {
         let _ = rustix::termios::tcsetwinsize(master, size);
