@@ -17,6 +17,7 @@ command -v runc >/dev/null || missing+=(runc)                                # t
 [ -f /usr/include/seccomp.h ] || missing+=(libseccomp-dev)                   # seccomp filters (linked, static too)
 [ -f /usr/share/containers/seccomp.json ] || missing+=(golang-github-containers-common) # podman's default seccomp profile in tests
 command -v podman >/dev/null || missing+=(podman)                            # an engine on nsbox in tests (with conmon)
+command -v containerd >/dev/null || missing+=(containerd)                    # an engine on nsbox in tests (ctr, the runc shim)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq

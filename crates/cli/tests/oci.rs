@@ -1415,9 +1415,14 @@ fn cgroups_path_and_cpu_and_memory_reservation() {
     bundle.config["linux"]["resources"]["cpu"] = json!({"shares": 512, "quota": 50000, "period": 100000});
     bundle.config["linux"]["resources"]["memory"] = json!({"reservation": 32 << 20});
     let absolute = format!("/nsbox-oci-test-abs-{}", std::process::id());
+    // A parent the runtime makes too (containerd's `/NAMESPACE/ID`): a v1
+    // cpuset parent made empty would refuse the container's tasks.
+    let nested_parent = format!("nsbox-oci-test-parent-{}", std::process::id());
+    let _parent_guard = CgroupParentGuard(nested_parent.clone());
     for (name, cgroups_path) in [
         ("cgrel", format!("nsbox-oci-test-rel-{}", std::process::id())),
         ("cgabs", absolute.clone()),
+        ("cgnest", format!("/{nested_parent}/inner")),
     ] {
         bundle.config["linux"]["cgroupsPath"] = json!(cgroups_path);
         let (c, path) = (id(name), bundle.write().to_string());
@@ -1442,6 +1447,18 @@ fn cgroups_path_and_cpu_and_memory_reservation() {
         assert_eq!(read("cpu.cfs_quota_us"), "50000");
         rt.ok(&["delete", "--force", &c]);
         wait_for(|| (!dir.exists()).then_some(()));
+    }
+}
+
+/// Removes a cgroup parent from every hierarchy where it is empty (runc
+/// leaves the parents it made; nsbox removes them itself).
+struct CgroupParentGuard(String);
+
+impl Drop for CgroupParentGuard {
+    fn drop(&mut self) {
+        for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+            let _ = std::fs::remove_dir(hierarchy.path().join(&self.0));
+        }
     }
 }
 

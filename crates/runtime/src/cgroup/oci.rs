@@ -158,6 +158,19 @@ pub fn make(plan: &Plan, config: &Config) -> Result<(), CgroupError> {
                     }
                     Ok(()) => this.made.push(path.clone()),
                 }
+                // A v1 cpuset cgroup starts with empty lists and takes no
+                // task, nor can its children get lists: each one made along
+                // a cgroupsPath takes its parent's (the container's own
+                // directory gets the spec's below).
+                let made_now = this.made.last() == Some(path);
+                if made_now && *path != dir.path && controllers.iter().any(|c| c == "cpuset") {
+                    if let Layout::V1(_) = plan.layout {
+                        if let Err(e) = resources::apply_v1("cpuset", path, &Default::default()) {
+                            made.push(this);
+                            return Err(e);
+                        }
+                    }
+                }
             }
             made.push(this);
             match &plan.layout {
