@@ -87,17 +87,14 @@ pub enum ContainerError {
 /// runc's rules for a terminal: a runtime that returns before the process
 /// ends (`create`, `run --detach`, `exec --detach`) sends a terminal's
 /// master to a console socket, which it must be given; a console socket
-/// needs such a runtime and a terminal. In the foreground runc relays the
-/// terminal itself, which nsbox does not do yet.
+/// needs such a runtime and a terminal. In the foreground the runtime relays
+/// the terminal itself (`terminal::relay_until_exit`).
 pub(crate) fn check_console(terminal: bool, socket: bool, detach: bool) -> Result<(), ContainerError> {
     let usage = |m: &str| Err(ContainerError::Usage(m.into()));
     match (terminal, socket, detach) {
         (true, false, true) => usage("process.terminal is true: give --console-socket to receive the terminal"),
         (_, true, false) => usage("--console-socket needs a detached runtime (create, run --detach, exec --detach)"),
         (false, true, true) => usage("--console-socket: process.terminal is false, so there is no terminal to send"),
-        (true, false, false) => usage(
-            "process.terminal in the foreground: a terminal relayed by nsbox itself is not supported yet; detach and give --console-socket",
-        ),
         _ => Ok(()),
     }
 }
