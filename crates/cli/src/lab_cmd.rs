@@ -190,7 +190,15 @@ pub fn lab(args: LabArgs) -> i32 {
             if bar {
                 eprint!("\r\x1b[K");
             }
-            made.map_err(failed)?;
+            made.map_err(|e| match e {
+                // The daemons' words at the file's place of the router.
+                LabError::Router { at, .. } => {
+                    let message = e.to_string();
+                    let rest = message.split_once(": ").map_or(message.as_str(), |(_, r)| r);
+                    format!("{}:{}:{}: {rest}", file.display(), at.0, at.1)
+                }
+                e => failed(e),
+            })?;
             println!(
                 "lab {} is up: {} ({:.0} ms)",
                 lab.name,
@@ -228,12 +236,10 @@ pub fn lab(args: LabArgs) -> i32 {
                 }
                 return Ok(0);
             }
-            let checks = nsbox_lab::scenario::checks_of(
+            let (checks, _) = nsbox_lab::scenario::checks_of(
                 &mut nodes,
-                &lab.expect,
-                &lab.counted,
+                &nsbox_lab::scenario::Expectations::of_lab(&lab),
                 &nsbox_lab::pacing::Pacer::new(nsbox_lab::pacing::Pace::of(&lab)),
-                lab.sequential,
             );
             if json {
                 crate::output::print_json(&checks);
@@ -276,10 +282,11 @@ pub fn lab(args: LabArgs) -> i32 {
                 count(
                     lab.expect.len()
                         + lab.counted.len()
+                        + lab.route_checks.len()
                         + lab
                             .steps
                             .iter()
-                            .map(|s| s.expect.len() + s.counted.len())
+                            .map(|s| s.expect.len() + s.counted.len() + s.route_checks.len())
                             .sum::<usize>(),
                     "expectation"
                 ),
@@ -891,7 +898,10 @@ fn print_checks(checks: &[Check]) {
 }
 
 fn print_section(section: &Section) {
-    println!("{}", section.title);
+    match section.converged_ms {
+        Some(ms) => println!("{} (converged in {:.1} s)", section.title, ms / 1000.0),
+        None => println!("{}", section.title),
+    }
     if let Some(e) = &section.error {
         println!("  FAIL  the step could not be applied: {e}");
     }

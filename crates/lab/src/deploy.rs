@@ -65,6 +65,17 @@ pub enum LabError {
         /// The end of what it printed.
         output: String,
     },
+    /// A router's daemons did not start; `at` is where the lab file makes
+    /// the node a router (the CLI puts the file's name before it).
+    #[error("line {}, column {}: node {node}: {suite} {how} at start{}", at.0, at.1, if output.is_empty() { String::new() } else { format!(":\n  {output}") })]
+    Router {
+        node: String,
+        at: (u64, u64),
+        suite: &'static str,
+        how: String,
+        /// The end of what the daemons and the start script printed.
+        output: String,
+    },
     #[error("{what}: {why}")]
     Unsupported { what: String, why: String },
     #[error("node {node}: `{command}` {how}{}", if output.is_empty() { String::new() } else { format!("\n  {output}") })]

@@ -83,6 +83,10 @@ pub struct LabFile {
     /// Probe the lab's expectations one at a time, in the file's order.
     #[serde(default)]
     pub sequential: Option<Spanned<bool>>,
+    /// How long expectations may take to hold after `up` and after each
+    /// step (routing daemons converging): `30s`.
+    #[serde(default)]
+    pub converge: Option<Text>,
     #[serde(default)]
     pub steps: Vec<Spanned<StepFile>>,
 }
@@ -118,6 +122,33 @@ pub struct NodeFile {
     /// ipc namespaces of its own, in the node's network namespace.
     #[serde(default)]
     pub container: Option<Spanned<ContainerFile>>,
+    /// The node is a router running FRR's daemons (a container node whose
+    /// /etc/frr is the lab's).
+    #[serde(default)]
+    pub frr: Option<Spanned<FrrFile>>,
+    /// The node is a router running BIRD (a container node whose /etc/bird
+    /// is the lab's).
+    #[serde(default)]
+    pub bird: Option<Spanned<BirdFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrrFile {
+    /// The protocol daemons beside zebra and staticd: `[ospfd, bgpd]`.
+    #[serde(default)]
+    pub daemons: Vec<Text>,
+    /// FRR's integrated configuration (frr.conf): its lines, or a path
+    /// relative to the lab file when it is one line.
+    pub config: Text,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BirdFile {
+    /// bird.conf: its lines, or a path relative to the lab file when it is
+    /// one line.
+    pub config: Text,
 }
 
 #[derive(Debug, Deserialize)]
@@ -246,6 +277,10 @@ pub struct StepFile {
     /// (it must exit 0) or `[NODE, CMD, STATUS]`.
     #[serde(default)]
     pub exec: Vec<Spanned<Vec<Text>>>,
+    /// How long the step's expectations may take to hold (routing daemons
+    /// converging): `30s` [default: the lab's].
+    #[serde(default)]
+    pub converge: Option<Text>,
     /// A pause after the step's changes, before its expectations: `2s`,
     /// `500ms`.
     #[serde(default)]

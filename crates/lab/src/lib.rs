@@ -18,6 +18,7 @@ pub mod pacing;
 pub mod paths;
 pub mod plan;
 pub mod probe;
+pub mod routers;
 pub mod scenario;
 pub mod services;
 pub mod state;

@@ -16,6 +16,12 @@ pub struct Lab {
     pub expect: Vec<Expect>,
     /// Rule counters checked after the lab's expectations.
     pub counted: Vec<Counted>,
+    /// Routes looked for in nodes' tables after `up`.
+    pub route_checks: Vec<RouteCheck>,
+    /// How long the expectations may take to hold after `up` and after
+    /// each step (routing daemons converging): they are checked again
+    /// until they all hold or the time is up.
+    pub converge: Option<std::time::Duration>,
     /// The lab's expectations probed one at a time, in order.
     pub sequential: bool,
     pub steps: Vec<Step>,
@@ -41,6 +47,41 @@ pub struct Node {
     /// The container's root filesystem (None: a read-only view of the host's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container_rootfs: Option<std::path::PathBuf>,
+    /// The routing daemons the node's container runs (it is then a
+    /// container node of the host view, its command nsbox's start script).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub router: Option<Router>,
+}
+
+/// A node's routing daemons and their configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Router {
+    pub suite: RoutingSuite,
+    /// FRR's protocol daemons (zebra and staticd always run); none for BIRD.
+    pub daemons: Vec<String>,
+    /// The configuration's text (frr.conf or bird.conf).
+    pub config: String,
+    /// Where the node's `frr:` or `bird:` is in the lab file (line, column),
+    /// for errors the daemons report at `up`.
+    #[serde(skip)]
+    pub at: (u64, u64),
+}
+
+/// Two routers are the same when they run the same: where the lab file
+/// says so does not matter (to `apply`'s plan).
+impl PartialEq for Router {
+    fn eq(&self, other: &Self) -> bool {
+        (self.suite, &self.daemons, &self.config) == (other.suite, &other.daemons, &other.config)
+    }
+}
+
+impl Eq for Router {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoutingSuite {
+    Frr,
+    Bird,
 }
 
 /// A veth pair between two node interfaces.
@@ -146,6 +187,29 @@ pub enum Outcome {
         count: u64,
         at_least: bool,
     },
+    /// A route in a node's main table, as the kernel has it: present, and
+    /// with these of its properties where given (`via` may be any of a
+    /// multipath route's gateways; `proto` as iproute2 names it: ospf,
+    /// bgp, bird, static, kernel, boot...).
+    Route {
+        via: Option<IpAddr>,
+        dev: Option<String>,
+        proto: Option<String>,
+    },
+    /// No route to exactly this prefix in the node's main table.
+    RouteAbsent,
+}
+
+/// A route a section looks for in a node's table: `r1 route 10.0.3.0/24:
+/// via 10.0.1.2 proto ospf`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouteCheck {
+    /// The key as written, to name it in reports.
+    pub text: String,
+    pub node: usize,
+    pub prefix: IpNet,
+    /// [`Outcome::Route`] or [`Outcome::RouteAbsent`].
+    pub outcome: Outcome,
 }
 
 /// A rule of a node whose counter a section checks: `router nat "snat -s
@@ -284,6 +348,22 @@ impl std::fmt::Display for Outcome {
             Outcome::SeenAs(address) => write!(f, "seen as {address}"),
             Outcome::Packets { count, at_least: false } => write!(f, "packets {count}"),
             Outcome::Packets { count, at_least: true } => write!(f, "packets >= {count}"),
+            Outcome::Route { via, dev, proto } => {
+                let words: Vec<String> = [
+                    via.map(|v| format!("via {v}")),
+                    dev.as_ref().map(|d| format!("dev {d}")),
+                    proto.as_ref().map(|p| format!("proto {p}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if words.is_empty() {
+                    f.write_str("present")
+                } else {
+                    f.write_str(&words.join(" "))
+                }
+            }
+            Outcome::RouteAbsent => f.write_str("absent"),
         }
     }
 }
@@ -326,6 +406,10 @@ pub struct Step {
     pub expect: Vec<Expect>,
     /// Rule counters checked after its expectations.
     pub counted: Vec<Counted>,
+    /// Routes looked for in nodes' tables after its changes.
+    pub route_checks: Vec<RouteCheck>,
+    /// How long its expectations may take to hold (else the lab's).
+    pub converge: Option<std::time::Duration>,
 }
 
 /// An interface a step sets down or up. Up brings it back as the lab has

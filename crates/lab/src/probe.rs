@@ -397,13 +397,89 @@ pub fn holds(wanted: &Outcome, observed: &Observed) -> bool {
             unreachable && observed.detail.to_lowercase().contains(&reason.to_lowercase())
         }
         Outcome::SeenAs(address) => observed.reachable && observed.detail == seen_words(*address),
-        // A counter's check is judged where it is read (see `check_counted`).
-        Outcome::Packets { .. } => observed.reachable,
+        // A counter's and a route's check are judged where they are read
+        // (see `check_counted`, `check_routes`).
+        Outcome::Packets { .. } | Outcome::Route { .. } | Outcome::RouteAbsent => observed.reachable,
     }
 }
 
 /// Reads each counted rule's packet counter (once a section's probes are
 /// done) and judges it: exactly the count, or at least it.
+/// Looks for each route in its node's main table (read once per node, over
+/// netlink): the prefix exactly, with the gateway, device and protocol the
+/// check names.
+pub fn check_routes(nodes: &mut [NodeHandle], checks: &[crate::model::RouteCheck]) -> Vec<Check> {
+    let mut tables = std::collections::BTreeMap::new();
+    checks
+        .iter()
+        .map(|c| {
+            let handle = &mut nodes[c.node];
+            let table = tables.entry(c.node).or_insert_with(|| {
+                let routes = handle.nl.main_routes().map_err(|e| e.to_string())?;
+                let links = handle.nl.links().map_err(|e| e.to_string())?;
+                Ok::<_, String>((routes, links))
+            });
+            let observed = match table {
+                Ok((routes, links)) => {
+                    let name_of = |index: Option<u32>| {
+                        links
+                            .iter()
+                            .find(|l| Some(l.index) == index)
+                            .map_or_else(|| "?".to_string(), |l| l.name.clone())
+                    };
+                    let found: Vec<&nsbox_net::route::Route> = routes
+                        .iter()
+                        .filter(|r| r.destination == c.prefix && r.kind == "unicast")
+                        .collect();
+                    let describe = |r: &nsbox_net::route::Route| {
+                        let mut words = Vec::new();
+                        let gateways: Vec<String> =
+                            r.gateway.iter().chain(&r.nexthops).map(|g| g.to_string()).collect();
+                        if !gateways.is_empty() {
+                            words.push(format!("via {}", gateways.join(", ")));
+                        }
+                        words.push(format!("dev {}", name_of(r.oif)));
+                        words.push(format!("proto {}", r.protocol));
+                        words.join(" ")
+                    };
+                    let holds = match &c.outcome {
+                        Outcome::RouteAbsent => found.is_empty(),
+                        Outcome::Route { via, dev, proto } => found.iter().any(|r| {
+                            via.is_none_or(|v| r.gateway == Some(v) || r.nexthops.contains(&v))
+                                && dev.as_ref().is_none_or(|d| name_of(r.oif) == *d)
+                                && proto.as_ref().is_none_or(|p| r.protocol == *p)
+                        }),
+                        _ => false,
+                    };
+                    let detail = if found.is_empty() {
+                        "no route".to_string()
+                    } else {
+                        found.iter().map(|r| describe(r)).collect::<Vec<_>>().join("; ")
+                    };
+                    Observed {
+                        reachable: holds,
+                        detail,
+                        echo: None,
+                    }
+                }
+                Err(e) => Observed {
+                    reachable: false,
+                    detail: format!("reading the routes: {e}"),
+                    echo: None,
+                },
+            };
+            Check {
+                expect: c.text.clone(),
+                wanted: c.outcome.clone(),
+                facts: Default::default(),
+                params: Default::default(),
+                holds: observed.reachable,
+                observed,
+            }
+        })
+        .collect()
+}
+
 pub fn check_counted(nodes: &[NodeHandle], counted: &[crate::model::Counted]) -> Vec<Check> {
     // Each node's rules listed once (each listing runs `nft`).
     let mut listings = std::collections::BTreeMap::new();

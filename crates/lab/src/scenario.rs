@@ -9,7 +9,7 @@ use crate::state::Store;
 use nsbox_ns::netns::Registry;
 use serde::Serialize;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Applies one step's changes: removals (routes, rules, then addresses),
 /// links taken away, links made, additions (addresses, then routes and
@@ -292,6 +292,10 @@ pub struct Section {
     /// Why the section's changes could not be made, if they could not.
     pub error: Option<String>,
     pub checks: Vec<Check>,
+    /// With `converge`: how long the expectations took to all hold (None:
+    /// they did not within it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub converged_ms: Option<f64>,
 }
 
 /// A whole `lab test`.
@@ -313,17 +317,68 @@ impl Report {
     }
 }
 
-/// A section's checks: its probes, then the rule counters it reads.
+/// What a section expects: probes, rule counters, routes, and how long
+/// they may take to hold.
+pub struct Expectations<'a> {
+    pub expects: &'a [crate::model::Expect],
+    pub counted: &'a [crate::model::Counted],
+    pub routes: &'a [crate::model::RouteCheck],
+    pub sequential: bool,
+    pub converge: Option<Duration>,
+}
+
+impl<'a> Expectations<'a> {
+    /// The lab's, after `up`.
+    pub fn of_lab(lab: &'a Lab) -> Self {
+        Expectations {
+            expects: &lab.expect,
+            counted: &lab.counted,
+            routes: &lab.route_checks,
+            sequential: lab.sequential,
+            converge: lab.converge,
+        }
+    }
+
+    /// A step's (its converge, else the lab's).
+    pub fn of_step(lab: &Lab, step: &'a Step) -> Self {
+        Expectations {
+            expects: &step.expect,
+            counted: &step.counted,
+            routes: &step.route_checks,
+            sequential: lab.sequential || step.sequential,
+            converge: step.converge.or(lab.converge),
+        }
+    }
+}
+
+/// How long to wait before checking again expectations that do not hold
+/// yet (on top of the probes' own time).
+const RECHECK: Duration = Duration::from_millis(200);
+
+/// A section's checks: its probes, the routes, then the rule counters it
+/// reads. With `converge`, all again until they hold or the time is up;
+/// then also how long they took to hold (None: they did not).
 pub fn checks_of(
     nodes: &mut [NodeHandle],
-    expects: &[crate::model::Expect],
-    counted: &[crate::model::Counted],
+    e: &Expectations,
     pacer: &crate::pacing::Pacer,
-    sequential: bool,
-) -> Vec<Check> {
-    let mut checks = check(nodes, expects, pacer, sequential);
-    checks.extend(crate::probe::check_counted(nodes, counted));
-    checks
+) -> (Vec<Check>, Option<f64>) {
+    let since = Instant::now();
+    loop {
+        let mut checks = check(nodes, e.expects, pacer, e.sequential);
+        checks.extend(crate::probe::check_routes(nodes, e.routes));
+        checks.extend(crate::probe::check_counted(nodes, e.counted));
+        let Some(converge) = e.converge else {
+            return (checks, None);
+        };
+        if checks.iter().all(|c| c.holds) {
+            return (checks, Some(ms(since)));
+        }
+        if since.elapsed() + RECHECK >= converge {
+            return (checks, None);
+        }
+        std::thread::sleep(RECHECK);
+    }
 }
 
 fn ms(since: Instant) -> f64 {
@@ -367,29 +422,30 @@ pub fn test(
         on_section(&section);
         report.sections.push(section);
     };
+    let (checks, converged_ms) = checks_of(&mut nodes, &Expectations::of_lab(lab), &pacer);
     let first = Section {
         title: "up".into(),
         error: None,
-        checks: checks_of(&mut nodes, &lab.expect, &lab.counted, &pacer, lab.sequential),
+        checks,
+        converged_ms,
     };
     record(first, &mut report);
     for step in &lab.steps {
         let section = match apply(lab, &mut nodes, step) {
-            Ok(()) => Section {
-                title: step.name.clone(),
-                error: None,
-                checks: checks_of(
-                    &mut nodes,
-                    &step.expect,
-                    &step.counted,
-                    &pacer,
-                    lab.sequential || step.sequential,
-                ),
-            },
+            Ok(()) => {
+                let (checks, converged_ms) = checks_of(&mut nodes, &Expectations::of_step(lab, step), &pacer);
+                Section {
+                    title: step.name.clone(),
+                    error: None,
+                    checks,
+                    converged_ms,
+                }
+            }
             Err(e) => Section {
                 title: step.name.clone(),
                 error: Some(e.to_string()),
                 checks: Vec::new(),
+                converged_ms: None,
             },
         };
         let failed = section.error.is_some();

@@ -29,6 +29,9 @@ use std::time::{Duration, Instant};
 /// is fine; a container must still be running).
 pub const GRACE: Duration = Duration::from_millis(100);
 
+/// How long `up` waits for a router's daemons to start.
+pub const ROUTER_START: Duration = Duration::from_secs(30);
+
 /// A command that `up` started and watches.
 pub struct Started {
     pub node: String,
@@ -37,6 +40,9 @@ pub struct Started {
     pub container: bool,
     process: Watched,
     log: PathBuf,
+    /// A router's: the marker its start script writes once the daemons run,
+    /// and the router (for the error's place and words).
+    router: Option<(PathBuf, crate::model::Router)>,
 }
 
 /// How `up` sees whether a started command still runs.
@@ -99,12 +105,19 @@ fn start_container(
         source: Box::new(source),
     })?;
     let netns = PathBuf::from(format!("/proc/{}/fd/{}", std::process::id(), handle.fd.as_raw_fd()));
+    let mut mounts = Vec::new();
+    if let Some(router) = &node.router {
+        let dirs = crate::routers::NodeDirs::of(&store.routers(lab)?, &node.name);
+        crate::routers::prepare(router, &dirs).map_err(io_failed)?;
+        mounts = crate::routers::mounts(router, &dirs);
+    }
     let config = shell_container(&ShellContainer {
         hostname: node.container.as_deref().unwrap_or(&node.name),
         rootfs: node.container_rootfs.as_deref(),
         netns: &netns,
         command: &node.run[0],
         exit_file: exit_file.clone(),
+        mounts,
     });
     let bundle = store.bundles(lab)?.join(&node.name);
     std::fs::create_dir_all(&bundle)
@@ -229,12 +242,20 @@ pub fn start(node: &Node, handle: &NodeHandle, store: &Store, lab: &str) -> Resu
     let mut started: Vec<Started> = Vec::new();
     if node.container.is_some() {
         let process = start_container(node, handle, store, lab, &container_log, exit_files[0].clone())?;
+        let router = match &node.router {
+            Some(r) => Some((
+                crate::routers::NodeDirs::of(&store.routers(lab)?, &node.name).started_marker(),
+                r.clone(),
+            )),
+            None => None,
+        };
         started.push(Started {
             node: node.name.clone(),
             command: node.run[0].clone(),
             container: true,
             process,
             log: log.clone(),
+            router,
         });
     }
     started.extend(children.into_iter().enumerate().map(|(i, child)| Started {
@@ -243,27 +264,38 @@ pub fn start(node: &Node, handle: &NodeHandle, store: &Store, lab: &str) -> Resu
         container: false,
         process: Watched::Child(child),
         log: log.clone(),
+        router: None,
     }));
     Ok(started)
 }
 
 /// Watches `started` for [`GRACE`] (a container runs once `create` and
-/// `start` have returned): the first command that died is the error, with
-/// the end of its node's log.
+/// `start` have returned), and routers until their daemons run (at most
+/// [`ROUTER_START`]): the first command that died is the error, with the
+/// end of its node's log.
 pub fn await_started(started: &mut [Started]) -> Result<(), LabError> {
     if started.is_empty() {
         return Ok(());
     }
     let since = Instant::now();
     loop {
+        let mut routers_starting = false;
         for s in started.iter_mut() {
             if let Some(status) = s.process.ended() {
                 if s.container || !status.success() {
                     return Err(died(s, &describe(status)));
                 }
             }
+            if let Some((marker, _)) = &s.router {
+                if !marker.exists() {
+                    if since.elapsed() >= ROUTER_START {
+                        return Err(died(s, &format!("did not start within {} s", ROUTER_START.as_secs())));
+                    }
+                    routers_starting = true;
+                }
+            }
         }
-        if since.elapsed() >= GRACE {
+        if since.elapsed() >= GRACE && !routers_starting {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(2));
@@ -334,6 +366,15 @@ fn describe(status: std::process::ExitStatus) -> String {
 fn died(s: &Started, how: &str) -> LabError {
     let log = std::fs::read_to_string(&s.log).unwrap_or_default();
     let tail = last_lines(&log, 5);
+    if let Some((_, router)) = &s.router {
+        return LabError::Router {
+            node: s.node.clone(),
+            at: router.at,
+            suite: router.suite.name(),
+            how: how.to_string(),
+            output: tail,
+        };
+    }
     LabError::Died {
         node: s.node.clone(),
         what: if s.container { "its container" } else { "command" }.to_string(),

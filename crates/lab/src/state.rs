@@ -160,10 +160,21 @@ impl Store {
         self.file(name, "bundles")
     }
 
-    /// Removes the lab's state (its lock file, logs, container records and
-    /// bundles too); absent is fine.
+    /// The routers' directories (configuration and logs), one per router
+    /// node (see `routers::NodeDirs`).
+    pub fn routers(&self, name: &str) -> Result<PathBuf, StateError> {
+        self.file(name, "routers")
+    }
+
+    /// Removes the lab's state (its lock file, logs, container records,
+    /// bundles and routers' directories too); absent is fine.
     pub fn remove(&self, name: &str) -> Result<(), StateError> {
-        for dir in [self.logs(name)?, self.containers(name)?, self.bundles(name)?] {
+        for dir in [
+            self.logs(name)?,
+            self.containers(name)?,
+            self.bundles(name)?,
+            self.routers(name)?,
+        ] {
             match std::fs::remove_dir_all(&dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(StateError::Io {

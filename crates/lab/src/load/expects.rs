@@ -13,15 +13,21 @@ impl Checker<'_> {
         routes: &[Vec<Route>],
         rules: &[Vec<Rule>],
         entries: &Ordered<Text>,
-    ) -> (Vec<Expect>, Vec<Counted>) {
+    ) -> (Vec<Expect>, Vec<Counted>, Vec<RouteCheck>) {
         let mut out = Vec::new();
         let mut counted = Vec::new();
+        let mut route_checks = Vec::new();
         let topology = crate::paths::Topology::new(lab);
         for (path, outcome) in &entries.0 {
             // `NODE nat|filter RULE`: a rule's counter, not a path.
             let second = path.value.split_whitespace().nth(1);
             if !path.value.contains("->") && matches!(second, Some("nat" | "filter")) {
                 counted.extend(self.counted(lab, rules, path, outcome));
+                continue;
+            }
+            // `NODE route PREFIX`: a route in the node's table.
+            if !path.value.contains("->") && second == Some("route") {
+                route_checks.extend(self.route_check(lab, path, outcome));
                 continue;
             }
             let Some(e) = self.expect(lab, path, outcome) else {
@@ -42,7 +48,74 @@ impl Checker<'_> {
             }
             out.push(e);
         }
-        (out, counted)
+        (out, counted, route_checks)
+    }
+
+    /// `NODE route PREFIX` with `absent`, `present`, or any of `via
+    /// ADDRESS`, `dev IFACE`, `proto NAME`.
+    pub(super) fn route_check(&mut self, lab: &Lab, key: &Text, value: &Text) -> Option<RouteCheck> {
+        let words: Vec<&str> = key.value.split_whitespace().collect();
+        let [node, _, prefix] = words[..] else {
+            self.error_at(
+                key.referenced,
+                "a route check is NODE route PREFIX: via ADDRESS, proto NAME, dev IFACE, present or absent",
+            );
+            return None;
+        };
+        let node = self.node_index(lab, node, key.referenced)?;
+        let prefix: IpNet = match prefix
+            .parse::<IpNet>()
+            .or_else(|_| prefix.parse::<IpAddr>().map(IpNet::from))
+        {
+            Ok(p) if p.network() == p.addr() => p,
+            Ok(p) => {
+                self.error_at(
+                    key.referenced,
+                    format!("{prefix}: the prefix has host bits set (the route is {})", p.trunc()),
+                );
+                return None;
+            }
+            Err(_) => {
+                self.error_at(
+                    key.referenced,
+                    format!("{prefix:?} is not a prefix (10.0.3.0/24, 2001:db8::/64)"),
+                );
+                return None;
+            }
+        };
+        let outcome = match parse_route_outcome(&value.value) {
+            Ok(o) => o,
+            Err(e) => {
+                self.error_at(value.referenced, e);
+                return None;
+            }
+        };
+        if let Outcome::Route { via: Some(via), .. } = &outcome {
+            if via.is_ipv4() != prefix.addr().is_ipv4() {
+                self.error_at(
+                    value.referenced,
+                    format!("via {via}: a gateway of the other address family than {prefix}"),
+                );
+                return None;
+            }
+        }
+        if let Outcome::Route { dev: Some(dev), .. } = &outcome {
+            if !lab.interfaces(node).iter().any(|(name, _)| *name == dev.as_str()) && dev != "lo" {
+                self.warn_at(
+                    value.referenced,
+                    format!(
+                        "dev {dev}: {} has no such interface in the lab file",
+                        lab.nodes[node].name
+                    ),
+                );
+            }
+        }
+        Some(RouteCheck {
+            text: key.value.trim().to_string(),
+            node,
+            prefix,
+            outcome,
+        })
     }
 
     /// `NODE nat|filter RULE` (the rule quoted or not) with `packets N` or
@@ -303,4 +376,41 @@ pub fn parse_path(text: &str) -> Result<(String, Option<IpAddr>, String, Option<
     }
     let dest = dest.strip_prefix('[').and_then(|d| d.strip_suffix(']')).unwrap_or(dest);
     Ok((node, source, dest.to_string(), port))
+}
+
+/// A route check's value: `absent`, `present`, or `via ADDRESS`, `dev
+/// IFACE` and `proto NAME` in any order.
+pub fn parse_route_outcome(text: &str) -> Result<Outcome, String> {
+    let bad = |why: String| format!("{why}: a route is absent, present, or any of via ADDRESS, dev IFACE, proto NAME");
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words[..] {
+        ["absent"] => return Ok(Outcome::RouteAbsent),
+        ["present"] => {
+            return Ok(Outcome::Route {
+                via: None,
+                dev: None,
+                proto: None,
+            })
+        }
+        [] => return Err(bad("nothing is said".into())),
+        _ => {}
+    }
+    let (mut via, mut dev, mut proto) = (None, None, None);
+    let mut rest = words.chunks(2);
+    for pair in &mut rest {
+        match pair {
+            ["via", address] => {
+                via = Some(
+                    address
+                        .parse::<IpAddr>()
+                        .map_err(|_| bad(format!("{address:?} is not an address")))?,
+                );
+            }
+            ["dev", name] => dev = Some(name.to_string()),
+            ["proto", name] => proto = Some(name.to_string()),
+            [word, _] | [word] => return Err(bad(format!("{word:?}"))),
+            _ => unreachable!("chunks of two"),
+        }
+    }
+    Ok(Outcome::Route { via, dev, proto })
 }

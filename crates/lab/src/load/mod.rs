@@ -11,8 +11,8 @@
 
 use crate::file::{ChangeFile, LabFile, NodeFile, Ordered, Scalar, SegmentFile, Text};
 use crate::model::{
-    Change, Counted, End, Expect, Lab, Link, LinkState, Node, Outcome, Port, Route, RouteKind, Step, StepCommand,
-    Transport,
+    Change, Counted, End, Expect, Lab, Link, LinkState, Node, Outcome, Port, Route, RouteCheck, RouteKind, Step,
+    StepCommand, Transport,
 };
 use ipnet::IpNet;
 use nsbox_net::firewall::{words, Rule};
@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 mod expects;
 mod nodes;
+mod routers;
 mod routes;
 mod segments;
 mod steps;
@@ -154,6 +155,8 @@ pub fn parse_asking(path: &Path, text: &str, ask: AskKernel) -> Result<(Lab, Dia
         no_netem: None,
         sysctls_at: Vec::new(),
         rulesets: Vec::new(),
+        router_configs: Vec::new(),
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         ask,
     };
     let file: LabFile = match serde_saphyr::from_str(text) {
@@ -209,6 +212,12 @@ struct Checker<'a> {
     /// Every node's ruleset: checked by nft in a throwaway namespace once
     /// the file is read.
     rulesets: Vec<crate::nft_block::NftBlock>,
+    /// Every router's configuration, with where it is written: given to
+    /// its daemon's own check once the file is read.
+    router_configs: Vec<routers::WrittenConfig>,
+    /// The lab file's directory: routers' configuration files are relative
+    /// to it.
+    dir: PathBuf,
     ask: AskKernel,
     /// Each node's interfaces with their addresses, once they are all
     /// named (a lab of 100 routers checks ten thousand routes against them).
@@ -262,9 +271,17 @@ impl Checker<'_> {
             bridges: Vec::new(),
             expect: Vec::new(),
             counted: Vec::new(),
+            route_checks: Vec::new(),
+            converge: None,
             sequential: file.sequential.as_ref().is_some_and(|s| s.value),
             steps: Vec::new(),
         };
+        if let Some(converge) = &file.converge {
+            match parse_wait(&converge.value).map_err(|e| e.replacen("wait", "converge", 1)) {
+                Ok(d) => lab.converge = Some(d),
+                Err(e) => self.error_at(converge.referenced, e),
+            }
+        }
         for (name, node) in &file.nodes.0 {
             let resolved = self.node(name, node);
             lab.nodes.push(resolved);
@@ -304,7 +321,7 @@ impl Checker<'_> {
         }
         let routes: Vec<Vec<Route>> = lab.nodes.iter().map(|n| n.routes.clone()).collect();
         let rules: Vec<Vec<Rule>> = lab.nodes.iter().map(|n| n.rules.clone()).collect();
-        (lab.expect, lab.counted) = self.expects(&lab, &routes, &rules, &file.expect);
+        (lab.expect, lab.counted, lab.route_checks) = self.expects(&lab, &routes, &rules, &file.expect);
         let mut state: Vec<(Vec<Route>, Vec<Rule>)> =
             lab.nodes.iter().map(|n| (n.routes.clone(), n.rules.clone())).collect();
         for step in &file.steps {
@@ -313,6 +330,7 @@ impl Checker<'_> {
         }
         self.probe_sysctls();
         self.check_rulesets();
+        self.check_router_configs();
         lab
     }
 }

@@ -25,6 +25,7 @@ impl Checker<'_> {
             run: n.run.iter().map(|c| c.value.clone()).collect(),
             container: None,
             container_rootfs: None,
+            router: None,
         };
         for command in n.run.iter().filter(|c| c.value.trim().is_empty()) {
             self.error_at(command.referenced, "an empty command: say what to run");
@@ -32,8 +33,15 @@ impl Checker<'_> {
         if let Some(container) = &n.container {
             self.container(&mut resolved, container);
         }
-        if let Some(forwarding) = &n.forwarding {
-            let value = u8::from(forwarding.value).to_string();
+        self.router(&mut resolved, n);
+        // A router forwards unless told not to.
+        let forwarding = n
+            .forwarding
+            .as_ref()
+            .map(|f| f.value)
+            .or(resolved.router.as_ref().map(|_| true));
+        if let Some(forwarding) = forwarding {
+            let value = u8::from(forwarding).to_string();
             resolved.sysctls.push(("net.ipv4.ip_forward".into(), value.clone()));
             resolved.sysctls.push(("net.ipv6.conf.all.forwarding".into(), value));
         }

@@ -225,11 +225,19 @@ impl Checker<'_> {
             sequential: s.sequential.as_ref().is_some_and(|s| s.value),
             expect: Vec::new(),
             counted: Vec::new(),
+            route_checks: Vec::new(),
+            converge: None,
         };
         if let Some(wait) = &s.wait {
             match parse_wait(&wait.value) {
                 Ok(d) => out.wait = Some(d),
                 Err(e) => self.error_at(wait.referenced, e),
+            }
+        }
+        if let Some(converge) = &s.converge {
+            match parse_wait(&converge.value).map_err(|e| e.replacen("wait", "converge", 1)) {
+                Ok(d) => out.converge = Some(d),
+                Err(e) => self.error_at(converge.referenced, e),
             }
         }
         for (key, change) in &s.remove.0 {
@@ -367,7 +375,7 @@ impl Checker<'_> {
         }
         let routes: Vec<Vec<Route>> = state.iter().map(|(r, _)| r.clone()).collect();
         let rules: Vec<Vec<Rule>> = state.iter().map(|(_, r)| r.clone()).collect();
-        (out.expect, out.counted) = self.expects(lab, &routes, &rules, &s.expect);
+        (out.expect, out.counted, out.route_checks) = self.expects(lab, &routes, &rules, &s.expect);
         out
     }
 

@@ -18,6 +18,8 @@ pub struct ShellContainer<'a> {
     pub command: &'a str,
     /// Where nsbox's init writes the command's exit status when it ends.
     pub exit_file: PathBuf,
+    /// OCI mounts after the standard ones (a router node's directories).
+    pub mounts: Vec<Value>,
 }
 
 /// The config.json of `c`: a fresh /proc and a minimal /dev (the devices, a
@@ -36,6 +38,15 @@ pub fn shell_container(c: &ShellContainer) -> Value {
     if c.rootfs.is_none() {
         annotations["io.github.nsbox.host-view"] = json!("true");
     }
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "nodev", "noexec"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "noexec", "mode=755"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "nodev", "noexec", "mode=1777"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "nodev", "noexec"]}),
+    ];
+    mounts.extend(c.mounts.iter().cloned());
     json!({
         "ociVersion": "1.3.0",
         "root": {"path": c.rootfs.unwrap_or(Path::new("/nonexistent-host-view")), "readonly": false},
@@ -46,14 +57,7 @@ pub fn shell_container(c: &ShellContainer) -> Value {
             "env": env,
             "cwd": "/",
         },
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "nodev", "noexec"]},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "noexec", "mode=755"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "nodev", "noexec", "mode=1777"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "nodev", "noexec"]},
-        ],
+        "mounts": mounts,
         "linux": {
             "namespaces": [
                 {"type": "pid"}, {"type": "ipc"}, {"type": "mount"}, {"type": "uts"},
