@@ -18,8 +18,18 @@ command -v runc >/dev/null || missing+=(runc)                                # t
 [ -f /usr/share/containers/seccomp.json ] || missing+=(golang-github-containers-common) # podman's default seccomp profile in tests
 command -v podman >/dev/null || missing+=(podman)                            # an engine on nsbox in tests (with conmon)
 command -v containerd >/dev/null || missing+=(containerd)                    # an engine on nsbox in tests (ctr, the runc shim)
+[ -x /usr/lib/frr/zebra ] || missing+=(frr)                                  # routing lab nodes (zebra, ospfd, bgpd, vtysh)
+[ -x /usr/sbin/bird ] || missing+=(bird2)                                    # routing lab nodes (BIRD 2)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
+  # Packages with daemons (containerd, frr, bird2) must not start them on
+  # the host: nsbox runs them in lab nodes. Where the machine has no
+  # policy-rc.d saying so, one is in place for the install only.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    trap 'rm -f "$policy"' EXIT
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -65,6 +65,10 @@ pub struct Router {
     /// for errors the daemons report at `up`.
     #[serde(skip)]
     pub at: (u64, u64),
+    /// Where an inline configuration's line 1, column 1 is in the lab file
+    /// (None: it was read from a file of its own).
+    #[serde(skip)]
+    pub config_at: Option<(u64, u64)>,
 }
 
 /// Two routers are the same when they run the same: where the lab file

@@ -212,6 +212,49 @@ fn complaint(suite: RoutingSuite, line: &str) -> Option<Complaint> {
     }
 }
 
+/// The daemons' words about their configuration, with the lab file's
+/// place beside the configuration's where it was written inline: FRR's
+/// `line 2: ...`, BIRD's `bird: /etc/bird/bird.conf:7:59 ...`.
+pub fn place_in_lab_file(router: &Router, said: &str) -> String {
+    let Some((line1, column1)) = router.config_at else {
+        return said.to_string();
+    };
+    said.lines()
+        .map(|l| match config_place(router.suite, l) {
+            Some((line, column)) => {
+                let line = line1 + line - 1;
+                match column {
+                    Some(c) => format!("{l} (lab file line {line}, column {})", column1 + c - 1),
+                    None => format!("{l} (lab file line {line})"),
+                }
+            }
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The configuration's line (and column) a line of a daemon's output names.
+fn config_place(suite: RoutingSuite, line: &str) -> Option<(u64, Option<u64>)> {
+    match suite {
+        RoutingSuite::Frr => {
+            let (number, _) = line.trim().strip_prefix("line ")?.split_once(':')?;
+            Some((number.parse().ok().filter(|n| *n > 0)?, None))
+        }
+        RoutingSuite::Bird => {
+            let (place, _) = line
+                .trim()
+                .strip_prefix("bird: /etc/bird/bird.conf:")?
+                .split_once(' ')?;
+            let (number, column) = place.split_once(':').unwrap_or((place, ""));
+            Some((
+                number.parse().ok().filter(|n| *n > 0)?,
+                column.parse().ok().filter(|c| *c > 0),
+            ))
+        }
+    }
+}
+
 /// The node's directory in the lab's state: `etc` (the configuration) and
 /// `log` (the daemons' logs, and the start marker).
 pub struct NodeDirs {
@@ -366,12 +409,36 @@ mod tests {
     }
 
     #[test]
+    fn the_daemons_words_get_the_lab_file_s_place() {
+        let mut router = Router {
+            suite: RoutingSuite::Bird,
+            daemons: Vec::new(),
+            config: String::new(),
+            at: (1, 1),
+            config_at: Some((10, 9)),
+        };
+        assert_eq!(
+            place_in_lab_file(
+                &router,
+                "bird: /etc/bird/bird.conf:7:59 Retransmit int must be greater than one"
+            ),
+            "bird: /etc/bird/bird.conf:7:59 Retransmit int must be greater than one (lab file line 16, column 67)"
+        );
+        router.suite = RoutingSuite::Frr;
+        assert_eq!(
+            place_in_lab_file(&router, "line 2: % Unknown command[41]: x\nZEBRA: notice"),
+            "line 2: % Unknown command[41]: x (lab file line 11)\nZEBRA: notice"
+        );
+    }
+
+    #[test]
     fn the_start_script_starts_zebra_first_and_marks_the_start() {
         let router = Router {
             suite: RoutingSuite::Frr,
             daemons: vec!["ospfd".into()],
             config: String::new(),
             at: (1, 1),
+            config_at: None,
         };
         let script = start_script(&router);
         let zebra = script.find("/zebra -d").unwrap();

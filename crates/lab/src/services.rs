@@ -372,7 +372,8 @@ fn died(s: &Started, how: &str) -> LabError {
             at: router.at,
             suite: router.suite.name(),
             how: how.to_string(),
-            output: tail,
+            // `tail`'s lines are already joined with their indentation.
+            output: crate::routers::place_in_lab_file(router, &tail),
         };
     }
     LabError::Died {

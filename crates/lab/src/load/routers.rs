@@ -75,7 +75,7 @@ impl Checker<'_> {
         if let Some(why) = missing(suite, &names) {
             self.error_at(at, format!("node {}: {why}", node.name));
         }
-        let Some(text) = self.router_config(suite, config) else {
+        let Some((text, config_at)) = self.router_config(suite, config) else {
             return;
         };
         node.run.insert(0, String::new());
@@ -84,6 +84,7 @@ impl Checker<'_> {
             daemons: names,
             config: text,
             at: (at.line(), at.column()),
+            config_at,
         };
         node.run[0] = crate::routers::start_script(&router);
         node.container = Some(node.name.clone());
@@ -92,7 +93,8 @@ impl Checker<'_> {
 
     /// The configuration's text: inline (more than one line), or the file
     /// it names, relative to the lab file.
-    fn router_config(&mut self, suite: RoutingSuite, config: &Text) -> Option<String> {
+    /// With the place of an inline text's first line in the lab file.
+    fn router_config(&mut self, suite: RoutingSuite, config: &Text) -> Option<(String, Option<(u64, u64)>)> {
         let value = &config.value;
         if value.contains('\n') {
             let block = NftBlock::new(
@@ -101,12 +103,13 @@ impl Checker<'_> {
                 config.referenced.line(),
                 config.referenced.column(),
             );
+            let first = block.place(Some(1), Some(1));
             self.router_configs.push(WrittenConfig {
                 suite,
                 text: value.clone(),
                 place: ConfigPlace::Inline(block),
             });
-            return Some(value.clone());
+            return Some((value.clone(), Some(first)));
         }
         let path = self.dir.join(value.trim());
         match std::fs::read_to_string(&path) {
@@ -116,7 +119,7 @@ impl Checker<'_> {
                     text: text.clone(),
                     place: ConfigPlace::File(value.trim().to_string(), config.referenced),
                 });
-                Some(text)
+                Some((text, None))
             }
             Err(e) => {
                 self.error_at(

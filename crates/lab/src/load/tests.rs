@@ -377,3 +377,64 @@ fn routes_and_outcomes_parse() {
     assert!(parse_path("a -> b:udp/70000").unwrap_err().contains("not a UDP port"));
     assert_eq!(parse_outcome("open").unwrap().0, Outcome::Open);
 }
+
+#[test]
+fn route_checks_read_their_prefix_and_properties() {
+    let (lab, _) = check(&format!(
+        "{BASE}converge: 30s\nexpect:\n  a route 10.9.0.0/24: via 10.0.0.2 proto ospf\n  b route 10.8.0.0/16: absent\n  a route 2001:db8::/64: present\n  a route 10.7.0.0/24: dev ea\n"
+    ))
+    .unwrap();
+    assert_eq!(lab.converge, Some(Duration::from_secs(30)));
+    assert_eq!(lab.route_checks.len(), 4);
+    assert_eq!(lab.route_checks[0].node, 0);
+    assert_eq!(lab.route_checks[0].prefix, "10.9.0.0/24".parse::<IpNet>().unwrap());
+    assert_eq!(
+        lab.route_checks[0].outcome,
+        Outcome::Route {
+            via: Some("10.0.0.2".parse().unwrap()),
+            dev: None,
+            proto: Some("ospf".into())
+        }
+    );
+    assert_eq!(lab.route_checks[1].outcome, Outcome::RouteAbsent);
+    assert_eq!(lab.route_checks[2].outcome.to_string(), "present");
+    assert_eq!(lab.route_checks[3].outcome.to_string(), "dev ea");
+    assert!(lab.expect.is_empty());
+}
+
+#[test]
+fn route_check_mistakes_are_placed() {
+    let e = error(&format!("{BASE}expect:\n  a route 10.9.0.1/24: present\n"));
+    assert!(e.starts_with("9:3: 10.9.0.1/24: the prefix has host bits set"), "{e}");
+    let e = error(&format!(
+        "{BASE}expect:\n  a route 10.9.0.0/24: via 10.0.0.2 metric 5\n"
+    ));
+    assert!(e.starts_with("9:24: \"metric\""), "{e}");
+    let e = error(&format!("{BASE}expect:\n  a route 10.9.0.0/24: via fd00::1\n"));
+    assert!(e.contains("other address family"), "{e}");
+    let e = error(&format!("{BASE}expect:\n  z route 10.9.0.0/24: absent\n"));
+    assert!(e.starts_with("9:3:") && e.contains("z"), "{e}");
+    let e = error(&format!("{BASE}converge: soon\n"));
+    assert!(e.contains("converge \"soon\" is not a duration"), "{e}");
+}
+
+#[test]
+fn a_router_node_is_a_container_whose_command_starts_its_daemons() {
+    if !Path::new("/usr/lib/frr/zebra").exists() || !Path::new("/usr/bin/vtysh").exists() {
+        eprintln!("SKIPPED: FRR is not installed (scripts/install-deps.sh installs it)");
+        return;
+    }
+    let (lab, _) = check(
+        "name: t\nnodes:\n  r1:\n    frr:\n      daemons: [ospfd]\n      config: |\n        router ospf\n         network 10.0.0.0/8 area 0\n",
+    )
+    .unwrap();
+    let node = &lab.nodes[0];
+    let router = node.router.as_ref().unwrap();
+    assert_eq!(router.daemons, ["ospfd"]);
+    assert_eq!(router.config, "router ospf\n network 10.0.0.0/8 area 0\n");
+    assert_eq!(router.config_at, Some((7, 9)));
+    assert_eq!(node.container.as_deref(), Some("r1"));
+    assert!(node.run[0].contains("/usr/lib/frr/ospfd -d"), "{}", node.run[0]);
+    // A router forwards unless the file says otherwise.
+    assert!(node.sysctls.contains(&("net.ipv4.ip_forward".into(), "1".into())));
+}

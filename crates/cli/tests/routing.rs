@@ -1,0 +1,273 @@
+//! Routing labs: FRR and BIRD in lab nodes (Debian's packages, the host's
+//! binaries), route checks read from the kernel, `converge:`, and the
+//! mistakes a router node can hold. Each script runs in a private /run
+//! (`common::in_private_run`), so its namespaces and state are its own.
+
+mod common;
+use common::*;
+
+macro_rules! require_routing_tools {
+    () => {
+        require_root!();
+        if common::missing_tool(&["ip", "nft", "ping", "vtysh", "bird", "birdc"]) {
+            return;
+        }
+    };
+}
+
+/// Runs `script` after a shell function `left LAB` that prints `LEFT` and
+/// what is left of that lab: its namespaces, its state files, mounts that
+/// name it, and the routing daemons among `$PIDS` still alive (a zombie
+/// is dead: the host's init reaps the containers' inits in its own time).
+fn run(script: &str) -> String {
+    let script = format!(
+        "left() {{ alive=''; for p in $PIDS; do state=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -c1); \
+         [ -n \"$state\" ] && [ \"$state\" != Z ] && alive=\"$alive $p\"; done; \
+         echo \"LEFT netns=[$(ip netns list | tr '\\n' ' ')] state=[$(ls /run/nsbox/labs 2>/dev/null | tr '\\n' ' ')] \
+         mounts=[$(grep -c \"$1\" /proc/self/mountinfo)] daemons=[$alive]\"; }}\nPIDS=''\n{script}\necho END"
+    );
+    let (code, out, err) = in_private_run(&script);
+    assert!(
+        code == 0 && out.contains("END"),
+        "script failed ({code}):\n{out}\n{err}"
+    );
+    out
+}
+
+const NOTHING_LEFT: &str = "LEFT netns=[] state=[] mounts=[0] daemons=[]";
+
+/// OSPF between FRR and BIRD, fast timers on both sides.
+const INTEROP: &str = r#"name: interop
+converge: 40s
+nodes:
+  r1:
+    lo: [10.255.0.1/32]
+    frr:
+      daemons: [ospfd]
+      config: |
+        router ospf
+         ospf router-id 10.255.0.1
+         timers throttle spf 0 50 500
+         timers throttle lsa all 0
+         timers lsa min-arrival 0
+         network 10.255.0.1/32 area 0
+         network 10.0.12.0/24 area 0
+        interface eth0
+         ip ospf hello-interval 1
+         ip ospf dead-interval 4
+         ip ospf retransmit-interval 1
+  r2:
+    lo: [10.255.0.2/32]
+    bird:
+      config: |
+        router id 10.255.0.2;
+        protocol device { scan time 1; }
+        protocol direct { ipv4; interface "lo"; }
+        protocol kernel { ipv4 { export where source = RTS_OSPF; }; }
+        protocol ospf v2 {
+          ipv4 { import all; export where source = RTS_DEVICE; };
+          area 0 { interface "eth0" { hello 1; dead 4; retransmit 2; }; };
+        }
+links:
+  - endpoints: [r1:eth0 10.0.12.1/24, r2:eth0 10.0.12.2/24]
+expect:
+  r1 route 10.255.0.2/32: via 10.0.12.2 proto ospf
+  r2 route 10.255.0.1/32: via 10.0.12.1 proto bird
+  r1 route 10.9.9.0/24: absent
+  r1 from 10.255.0.1 -> 10.255.0.2: reachable
+"#;
+
+/// FRR and BIRD speak OSPF to each other in two nodes: each installs the
+/// other's loopback with its own protocol, `lab check` waits for them to
+/// converge, vtysh and birdc answer as on a router, and `down` ends the
+/// daemons and leaves no namespace, state or mount.
+#[test]
+fn frr_and_bird_routers_converge_answer_their_shells_and_leave_nothing() {
+    require_routing_tools!();
+    let out = run(&format!(
+        r#"cat > /run/interop.yaml <<'EOF'
+{INTEROP}EOF
+$NSBOX lab up /run/interop.yaml
+PIDS="$(ip netns pids interop-r1) $(ip netns pids interop-r2)"
+echo "DAEMONS $(for p in $PIDS; do cat /proc/$p/comm; done | sort | tr '\n' ' ')"
+set +e; $NSBOX lab check /run/interop.yaml > /run/check 2>&1; echo "CHECK $?"; set -e
+cat /run/check
+echo "VTYSH $($NSBOX lab exec r1 -- vtysh -c 'show ip ospf neighbor' | grep -c Full)"
+echo "BIRDC $($NSBOX lab exec r2 -- birdc show protocols | grep -c 'ospf1 .*Running')"
+echo "ETC $($NSBOX lab exec r1 -- stat -c '%U:%G %a' /etc/frr /etc/frr/frr.conf | tr '\n' ' ')"
+echo "VARTMP $($NSBOX lab exec r1 -- ls /var/tmp/frr | wc -l) $(ls /var/tmp/frr 2>/dev/null | wc -l)"
+$NSBOX lab down interop
+left interop
+"#
+    ));
+    let daemons = field(&out, "DAEMONS");
+    for d in ["zebra", "staticd", "ospfd", "bird"] {
+        assert!(daemons.split(' ').any(|n| n == d), "{d} not in {daemons}:\n{out}");
+    }
+    assert_eq!(field(&out, "CHECK"), "0", "{out}");
+    assert_eq!(field(&out, "VTYSH"), "1", "{out}");
+    assert_eq!(field(&out, "BIRDC"), "1", "{out}");
+    assert_eq!(field(&out, "ETC"), "frr:frr 750 frr:frr 640", "{out}");
+    // FRR's /var/tmp/frr/<daemon>.<pid> directories are the node's own.
+    let vartmp = field(&out, "VARTMP");
+    assert!(vartmp.ends_with(" 0") && !vartmp.starts_with("0 "), "{vartmp}");
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}
+
+/// A route that appears a second after `up` (a node's command adds it):
+/// with `converge` the check waits for it and the report says how long it
+/// took; a route that never comes fails once the time is up.
+#[test]
+fn converge_waits_for_routes_and_reports_the_time() {
+    require_root!();
+    if missing_tool(&["ip", "nft", "ping"]) {
+        return;
+    }
+    let out = run(r#"cat > /run/late.yaml <<'EOF'
+name: late
+converge: 10s
+nodes:
+  a:
+    run: ["sleep 1; ip route add 10.9.0.0/24 via 10.0.0.2"]
+  b: {}
+links:
+  - endpoints: [a:eth0 10.0.0.1/24, b:eth0 10.0.0.2/24]
+expect:
+  a route 10.9.0.0/24: via 10.0.0.2 dev eth0 proto boot
+  a route 10.0.0.0/24: dev eth0 proto kernel
+steps:
+  - name: never
+    converge: 1s
+    expect:
+      a route 10.8.0.0/24: present
+EOF
+set +e; $NSBOX lab test /run/late.yaml --json > /run/report; echo "STATUS $?"; set -e
+echo "REPORT $(tr -d '\n' < /run/report)"
+left late
+"#);
+    assert_eq!(field(&out, "STATUS"), "1", "{out}");
+    let report: serde_json::Value = serde_json::from_str(field(&out, "REPORT")).unwrap();
+    let up = &report["sections"][0];
+    assert!(
+        up["checks"].as_array().unwrap().iter().all(|c| c["holds"] == true),
+        "{up:#}"
+    );
+    let took = up["converged_ms"].as_f64().unwrap();
+    assert!((900.0..10_000.0).contains(&took), "{took}");
+    let never = &report["sections"][1];
+    assert_eq!(never["checks"][0]["holds"], false, "{never:#}");
+    assert_eq!(never["checks"][0]["observed"]["detail"], "no route", "{never:#}");
+    assert!(never.get("converged_ms").is_none(), "{never:#}");
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}
+
+/// What a router node can get wrong is refused at its place in the file,
+/// by `validate` (which also gives the configuration to the daemon's own
+/// check) and by `up`, which then makes nothing: an unknown daemon, a node
+/// that is both FRR and BIRD or also a container, a configuration file
+/// that is not there, a configuration the daemon refuses (inline: at its
+/// line of the lab file; in a file: that file's line).
+#[test]
+fn router_mistakes_are_refused_with_their_place_and_nothing_is_made() {
+    require_routing_tools!();
+    let out = run(r#"cat > /run/bad.yaml <<'EOF'
+name: bad
+nodes:
+  r1:
+    frr:
+      daemons: [ospfd, ospf]
+      config: |
+        router ospf
+         netwrk 10.0.0.0/8 area 0
+  r2:
+    frr: {config: missing.conf}
+  r3:
+    bird: {config: b.conf}
+  r4:
+    container: {command: sleep 1000}
+    frr: {config: "hostname r4\n"}
+EOF
+printf 'router id 1.2.3.4;\nprotocol kernel { ipv4 { exprt all; }; }\n' > /run/b.conf
+set +e
+$NSBOX lab validate /run/bad.yaml > /run/out 2>&1; echo "VALIDATE $?"
+sed 's/^/AT /' /run/out
+$NSBOX lab up /run/bad.yaml > /run/out 2>&1; echo "UP $?"
+sed 's/^/UPSAYS /' /run/out
+set -e
+left bad
+"#);
+    assert_eq!(field(&out, "VALIDATE"), "1", "{out}");
+    let at: Vec<&str> = out.lines().filter(|l| l.starts_with("AT ")).collect();
+    for want in [
+        "bad.yaml:5:24: error: unknown FRR daemon \"ospf\"",
+        "bad.yaml:8:9: error: FRR: % Unknown command[41]:  netwrk 10.0.0.0/8 area 0",
+        "bad.yaml:10:19: error: cannot read /run/missing.conf",
+        "bad.yaml:12:20: error: b.conf:2:26: BIRD: syntax error",
+        "bad.yaml:14:16: error: a router node is a container of its own",
+    ] {
+        assert!(at.iter().any(|l| l.contains(want)), "{want:?} not in:\n{out}");
+    }
+    assert_eq!(field(&out, "UP"), "1", "{out}");
+    assert!(out.contains("nothing was created"), "{out}");
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}
+
+/// A configuration that only the running daemons refuse (`up` does not
+/// ask the daemon's check: validate does) fails `up` with FRR's own words
+/// at the node's place in the file, and `up` takes back all it made.
+#[test]
+fn a_configuration_the_daemons_refuse_fails_up_with_their_words() {
+    require_routing_tools!();
+    let out = run(r#"cat > /run/refused.yaml <<'EOF'
+name: refused
+nodes:
+  r1:
+    frr:
+      daemons: [ospfd]
+      config: |
+        router ospf
+         netwrk 10.0.0.0/8 area 0
+  r2: {}
+links:
+  - endpoints: [r1 10.0.0.1/24, r2 10.0.0.2/24]
+EOF
+set +e; $NSBOX lab up /run/refused.yaml > /run/out 2>&1; echo "UP $?"; set -e
+sed 's/^/UPSAYS /' /run/out
+left refused
+"#);
+    assert_eq!(field(&out, "UP"), "1", "{out}");
+    assert!(
+        out.contains("refused.yaml:5:7: node r1: FRR exited with status 2 at start"),
+        "{out}"
+    );
+    assert!(
+        out.contains("line 2: % Unknown command[41]:  netwrk 10.0.0.0/8 area 0 (lab file line 8)"),
+        "{out}"
+    );
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}
+
+/// `up` killed while the daemons start: `down` still ends them all (they
+/// are in the node container's pid namespace) and leaves nothing.
+#[test]
+fn down_after_a_killed_up_ends_the_daemons() {
+    require_routing_tools!();
+    let out = run(&format!(
+        r#"cat > /run/interop.yaml <<'EOF'
+{INTEROP}EOF
+$NSBOX lab up /run/interop.yaml > /dev/null 2>&1 &
+up=$!
+for i in $(seq 200); do
+  ip netns pids interop-r1 2>/dev/null | while read p; do cat /proc/$p/comm; done | grep -q zebra && break
+  sleep 0.005
+done
+kill -9 $up 2>/dev/null || true; wait $up || true
+PIDS="$(ip netns pids interop-r1 2>/dev/null) $(ip netns pids interop-r2 2>/dev/null)"
+echo "STARTED $(echo $PIDS | wc -w)"
+$NSBOX lab down interop
+left interop
+"#
+    ));
+    assert_ne!(field(&out, "STARTED"), "0", "{out}");
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}
