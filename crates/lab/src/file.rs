@@ -270,6 +270,13 @@ pub struct StepFile {
     /// Node interfaces set down (`NODE:IFACE`), as `ip link set down`.
     #[serde(default)]
     pub down: Vec<Text>,
+    /// Links pulled as a cable is (`NODE:IFACE`, either end): both ends
+    /// set down, so that each side's daemons see their interface go.
+    #[serde(default)]
+    pub link_down: Vec<Text>,
+    /// Links plugged back in: both ends set up again.
+    #[serde(default)]
+    pub link_up: Vec<Text>,
     /// Node interfaces set up again.
     #[serde(default)]
     pub up: Vec<Text>,

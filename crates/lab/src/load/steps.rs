@@ -336,37 +336,58 @@ impl Checker<'_> {
                 out.heal.push((a, b));
             }
         }
+        // A link by one end stands for both of its ends.
+        let mut ends: Vec<(&Text, bool, (usize, String))> = Vec::new();
         for (texts, up) in [(&s.down, false), (&s.up, true)] {
             for text in texts {
-                let Some((node, iface)) = self.node_interface(lab, text) else {
-                    continue;
-                };
-                let key = (node, iface.clone());
-                let changed = if up {
-                    self.downed.remove(&key)
-                } else {
-                    self.downed.insert(key)
-                };
-                if !changed {
-                    let state = if up { "up" } else { "down" };
-                    self.error_at(
-                        text.referenced,
-                        format!("{} is {state} already at this step", text.value),
-                    );
-                    continue;
+                if let Some(end) = self.node_interface(lab, text) {
+                    ends.push((text, up, end));
                 }
-                let routes = if up {
-                    self.routes_through(node, &iface, &state[node].0)
-                } else {
-                    Vec::new()
-                };
-                out.links.push(LinkState {
-                    node,
-                    iface,
-                    up,
-                    routes,
-                });
             }
+        }
+        for (texts, up) in [(&s.link_down, false), (&s.link_up, true)] {
+            for text in texts {
+                let Some(end) = self.node_interface(lab, text) else {
+                    continue;
+                };
+                match self.peers(lab).get(&end).cloned() {
+                    Some(peer) => {
+                        ends.push((text, up, end));
+                        ends.push((text, up, peer));
+                    }
+                    None => self.error_at(
+                        text.referenced,
+                        format!("{} is not an end of a link (a bridge's port: use down/up)", text.value),
+                    ),
+                }
+            }
+        }
+        for (text, up, (node, iface)) in ends {
+            let key = (node, iface.clone());
+            let changed = if up {
+                self.downed.remove(&key)
+            } else {
+                self.downed.insert(key)
+            };
+            if !changed {
+                let state = if up { "up" } else { "down" };
+                self.error_at(
+                    text.referenced,
+                    format!("{} is {state} already at this step", text.value),
+                );
+                continue;
+            }
+            let routes = if up {
+                self.routes_through(node, &iface, &state[node].0)
+            } else {
+                Vec::new()
+            };
+            out.links.push(LinkState {
+                node,
+                iface,
+                up,
+                routes,
+            });
         }
         for command in &s.exec {
             if let Some(c) = self.step_command(lab, command) {
