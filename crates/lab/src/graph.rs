@@ -19,7 +19,17 @@ fn node_label(lab: &Lab, node: usize) -> String {
     for a in &n.lo {
         label.push_str(&format!("\\nlo {a}"));
     }
-    if let Some(hostname) = &n.container {
+    if let Some(router) = &n.router {
+        // The start script is nsbox's: the daemons say what the node is.
+        let daemons = match router.suite {
+            crate::model::RoutingSuite::Frr => std::iter::once("zebra")
+                .chain(router.daemons.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
+            crate::model::RoutingSuite::Bird => "bird".into(),
+        };
+        label.push_str(&format!("\\n({}: {daemons})", router.suite.name()));
+    } else if let Some(hostname) = &n.container {
         label.push_str(&format!("\\n(container {hostname})"));
     }
     if n.sysctls.iter().any(|(k, v)| k == "net.ipv4.ip_forward" && v == "1") {
