@@ -20,6 +20,8 @@ command -v podman >/dev/null || missing+=(podman)                            # a
 command -v containerd >/dev/null || missing+=(containerd)                    # an engine on nsbox in tests (ctr, the runc shim)
 [ -x /usr/lib/frr/zebra ] || missing+=(frr)                                  # routing lab nodes (zebra, ospfd, bgpd, vtysh)
 [ -x /usr/sbin/bird ] || missing+=(bird2)                                    # routing lab nodes (BIRD 2)
+command -v tcpdump >/dev/null || missing+=(tcpdump)                          # lab capture's filters; reads its pcap in tests
+command -v iperf3 >/dev/null || missing+=(iperf3)                            # throughput expectations
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   # Packages with daemons (containerd, frr, bird2) must not start them on

@@ -120,6 +120,27 @@ enum LabCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Capture packets on a node's interface as pcap (`tcpdump -r FILE`,
+    /// Wireshark); to a terminal, one line per packet. Stops at -c N
+    /// packets or on Ctrl-C.
+    #[command(trailing_var_arg = true)]
+    Capture {
+        /// The lab, when more than one is up.
+        #[arg(long)]
+        lab: Option<String>,
+        /// The interface: NODE:IFACE (a link by either of its ends).
+        #[arg(value_name = "NODE:IFACE")]
+        target: String,
+        /// Write pcap to FILE (`-` for stdout: `| wireshark -k -i -`).
+        #[arg(short = 'w', value_name = "FILE")]
+        write: Option<PathBuf>,
+        /// Stop after N packets.
+        #[arg(short = 'c', value_name = "N")]
+        count: Option<u64>,
+        /// A filter in tcpdump's syntax (`icmp`, `tcp port 80`); needs tcpdump.
+        #[arg(value_name = "FILTER")]
+        filter: Vec<String>,
+    },
     /// Cut two nodes of a running lab apart (filter rules on both).
     Partition {
         /// The lab, when more than one is up.
@@ -267,6 +288,21 @@ pub fn lab(args: LabArgs) -> i32 {
                 probe: !no_probe,
             },
             json,
+            &store,
+            &registry,
+        ),
+        LabCmd::Capture {
+            lab,
+            target,
+            write,
+            count,
+            filter,
+        } => capture(
+            lab.as_deref(),
+            &target,
+            write.as_deref(),
+            count,
+            &filter.join(" "),
             &store,
             &registry,
         ),
@@ -665,6 +701,105 @@ fn exec(lab: Option<&str>, node: &str, command: &[String], store: &Store, regist
     let failure = nsbox_runtime::netns_exec::netns_exec(registry, &netns, &command);
     crate::report(&failure.message);
     Ok(failure.code)
+}
+
+/// The network namespace of `node` in the lab that is up and has it (or
+/// in `lab`), with the lab's name.
+fn node_netns(lab: Option<&str>, node: &str, store: &Store) -> Result<(String, String), String> {
+    let labs = labs_up(store)?;
+    let holding: Vec<(String, String)> = labs
+        .iter()
+        .filter(|s| lab.is_none_or(|l| l == s.name))
+        .filter_map(|s| {
+            let i = s.nodes.iter().position(|n| n == node)?;
+            Some((s.namespaces.get(i)?.clone(), s.name.clone()))
+        })
+        .collect();
+    match holding.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!("no lab that is up has a node {node:?}")),
+        _ => Err(format!("several labs have a node {node:?}: name one with --lab")),
+    }
+}
+
+/// `lab capture`: packets of one interface of a node, as pcap or as lines,
+/// until `count` of them or a stop signal.
+fn capture(
+    lab: Option<&str>,
+    target: &str,
+    write: Option<&Path>,
+    count: Option<u64>,
+    filter: &str,
+    store: &Store,
+    registry: &Registry,
+) -> Result<i32, String> {
+    use nsbox_net::capture::{summary, Capture, Filter, PcapWriter};
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (node, iface) = target
+        .split_once(':')
+        .filter(|(n, i)| !n.is_empty() && !i.is_empty())
+        .ok_or_else(|| format!("{target:?}: say NODE:IFACE"))?;
+    let (netns, _) = node_netns(lab, node, store)?;
+    let filter = if filter.trim().is_empty() {
+        None
+    } else {
+        Some(Filter::compile(filter).map_err(|e| e.to_string())?)
+    };
+    let ns = registry.open(&netns).map_err(|e| e.to_string())?;
+    let mut capture =
+        Capture::open(std::os::fd::AsFd::as_fd(&ns), iface, filter.as_ref()).map_err(|e| format!("{node}: {e}"))?;
+    // Stop signals end the capture cleanly (the file stays whole).
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let signals = nsbox_sys::signal::stop_signals();
+    if signals.block().is_ok() {
+        std::thread::spawn(move || {
+            if signals.wait().is_ok() {
+                STOP.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+    let out: Box<dyn std::io::Write> = match write {
+        Some(path) if path == Path::new("-") => Box::new(std::io::stdout().lock()),
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut pcap = match write {
+        Some(_) => Some(PcapWriter::new(out).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let mut lines = if pcap.is_none() { Some(std::io::stdout()) } else { None };
+    let live = write == Some(Path::new("-"));
+    let mut seen = 0u64;
+    eprintln!(
+        "capturing on {node}:{iface}{}",
+        if live { "" } else { " (Ctrl-C to stop)" }
+    );
+    while !STOP.load(Ordering::Relaxed) && count.is_none_or(|c| seen < c) {
+        let Some(packet) = capture.next_packet().map_err(|e| e.to_string())? else {
+            continue;
+        };
+        seen += 1;
+        let written = match (&mut pcap, &mut lines) {
+            (Some(w), _) => w.write(&packet).and_then(|()| if live { w.flush() } else { Ok(()) }),
+            (None, Some(out)) => writeln!(out, "{}", summary(&packet)),
+            (None, None) => Ok(()),
+        };
+        // A reader that went away (`| head`) ends the capture.
+        if let Err(e) = written {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                break;
+            }
+            return Err(e.to_string());
+        }
+    }
+    if let Some(w) = &mut pcap {
+        w.flush().map_err(|e| e.to_string())?;
+    }
+    eprintln!("{seen} packet{} captured", if seen == 1 { "" } else { "s" });
+    Ok(0)
 }
 
 fn apply(file: &Path, dry_run: bool, json: bool, registry: &Registry, store: &Store) -> Result<i32, String> {

@@ -271,3 +271,93 @@ left interop
     assert_ne!(field(&out, "STARTED"), "0", "{out}");
     assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
 }
+
+/// `lab capture` writes pcap that tcpdump reads, with the packets of a
+/// known ping (a filter in tcpdump's syntax keeps ARP out), live to stdout
+/// too; a missing interface and a filter tcpdump refuses are clear errors.
+#[test]
+fn capture_writes_pcap_that_tcpdump_reads() {
+    require_root!();
+    if missing_tool(&["ip", "nft", "ping", "tcpdump"]) {
+        return;
+    }
+    let out = run(r#"cat > /run/cap.yaml <<'LAB'
+name: cap
+nodes: {a: {}, b: {}}
+links:
+  - endpoints: [a:eth0 10.0.0.1/24, b:eth0 10.0.0.2/24]
+LAB
+$NSBOX lab up /run/cap.yaml > /dev/null
+started() { for i in $(seq 200); do grep -q capturing "$1" 2>/dev/null && return; sleep 0.01; done; }
+$NSBOX lab capture a:eth0 -w /run/x.pcap -c 4 icmp 2> /run/cap.err &
+cap=$!
+started /run/cap.err
+ip netns exec cap-a ping -c 2 -i 0.2 -q 10.0.0.2 > /dev/null
+wait $cap
+echo "FILE $(tcpdump -r /run/x.pcap -n 2>/dev/null | grep -c 'ICMP echo')"
+tcpdump -r /run/x.pcap -n 2>/dev/null | sed 's/^/PKT /'
+echo "SAID $(tail -1 /run/cap.err)"
+($NSBOX lab capture a:eth0 -w - -c 2 icmp 2> /run/live.err | tcpdump -r - -n 2>/dev/null > /run/live) &
+live=$!
+started /run/live.err
+ip netns exec cap-b ping -c 1 -q 10.0.0.1 > /dev/null
+wait $live
+echo "LIVE $(grep -c 'ICMP echo' /run/live)"
+set +e
+$NSBOX lab capture a:nope -c 1 > /dev/null 2> /run/err; echo "NOPE $? $(cat /run/err)"
+$NSBOX lab capture a:eth0 -c 1 'icmp and' > /dev/null 2> /run/err; echo "BADFILTER $? $(cat /run/err)"
+set -e
+$NSBOX lab down cap > /dev/null
+left cap
+"#);
+    assert_eq!(field(&out, "FILE"), "4", "{out}");
+    let packets: Vec<&str> = out.lines().filter(|l| l.starts_with("PKT ")).collect();
+    assert!(packets[0].contains("10.0.0.1 > 10.0.0.2: ICMP echo request"), "{out}");
+    assert!(packets[1].contains("10.0.0.2 > 10.0.0.1: ICMP echo reply"), "{out}");
+    assert_eq!(field(&out, "SAID"), "4 packets captured", "{out}");
+    assert_eq!(field(&out, "LIVE"), "2", "{out}");
+    assert!(
+        field(&out, "NOPE").starts_with("1 nsbox: a: capturing on nope: no such interface"),
+        "{out}"
+    );
+    let bad = field(&out, "BADFILTER");
+    assert!(
+        bad.starts_with("1 nsbox: the filter \"icmp and\": ") && bad.contains("syntax error"),
+        "{out}"
+    );
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}
+
+/// Throughput measured with iperf3 between two nodes: under a link's
+/// `rate` of 50mbit, within 20 % of it; without one, far more; the report
+/// gives the figure.
+#[test]
+fn throughput_is_measured_and_a_rate_limit_holds() {
+    require_root!();
+    if missing_tool(&["ip", "nft", "ping", "iperf3"]) {
+        return;
+    }
+    let out = run(r#"cat > /run/rate.yaml <<'LAB'
+name: rate
+nodes: {a: {}, b: {}, c: {}}
+links:
+  - endpoints: [a:eth0 10.0.0.1/24, b:eth0 10.0.0.2/24]
+    rate: 50mbit
+  - endpoints: [a:eth1 10.0.1.1/24, c:eth0 10.0.1.2/24]
+expect:
+  a -> 10.0.0.2: throughput >= 40mbit (time 2s)
+  b -> 10.0.0.1: throughput <= 60mbit (time 2s)
+  a -> c: throughput >= 200mbit (time 1s)
+LAB
+set +e; $NSBOX lab test /run/rate.yaml --json > /run/report; echo "STATUS $?"; set -e
+echo "REPORT $(tr -d '\n' < /run/report)"
+left rate
+"#);
+    let report: serde_json::Value = serde_json::from_str(field(&out, "REPORT")).unwrap();
+    assert_eq!(field(&out, "STATUS"), "0", "{report:#}");
+    let detail = report["sections"][0]["checks"][0]["observed"]["detail"]
+        .as_str()
+        .unwrap();
+    assert!(detail.ends_with("mbit/s measured"), "{detail}");
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}

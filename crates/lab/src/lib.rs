@@ -22,6 +22,7 @@ pub mod routers;
 pub mod scenario;
 pub mod services;
 pub mod state;
+pub mod throughput;
 pub mod window;
 mod yaml_errors;
 

@@ -202,6 +202,27 @@ pub enum Outcome {
     },
     /// No route to exactly this prefix in the node's main table.
     RouteAbsent,
+    /// TCP throughput to the destination, measured with iperf3: at least
+    /// (or at most) this many bits per second.
+    Throughput {
+        bits_per_second: u64,
+        at_least: bool,
+    },
+}
+
+/// A rate as tc and the lab file write it: `80mbit`, `1.5gbit`, `512kbit`.
+pub fn format_rate(bits_per_second: u64) -> String {
+    for (unit, scale) in [("gbit", 1_000_000_000u64), ("mbit", 1_000_000), ("kbit", 1_000)] {
+        if bits_per_second >= scale {
+            let value = bits_per_second as f64 / scale as f64;
+            return if value.fract() == 0.0 {
+                format!("{value}{unit}")
+            } else {
+                format!("{value:.1}{unit}")
+            };
+        }
+    }
+    format!("{bits_per_second}bit")
 }
 
 /// A route a section looks for in a node's table: `r1 route 10.0.3.0/24:
@@ -276,6 +297,7 @@ impl std::fmt::Display for ProbeParams {
             self.interval.map(|d| format!("interval {}", seconds(d))),
             self.wait.map(|d| format!("wait {}", seconds(d))),
             self.ttl.map(|n| format!("ttl {n}")),
+            self.time.map(|d| format!("time {}", seconds(d))),
         ]
         .into_iter()
         .flatten()
@@ -299,6 +321,8 @@ pub struct ProbeParams {
     pub wait: Option<std::time::Duration>,
     /// The requests' TTL (hop limit).
     pub ttl: Option<u8>,
+    /// How long a throughput measurement runs.
+    pub time: Option<std::time::Duration>,
 }
 
 /// What an echo probe must have seen beside its outcome, as iputils
@@ -368,6 +392,15 @@ impl std::fmt::Display for Outcome {
                 }
             }
             Outcome::RouteAbsent => f.write_str("absent"),
+            Outcome::Throughput {
+                bits_per_second,
+                at_least,
+            } => write!(
+                f,
+                "throughput {} {}",
+                if *at_least { ">=" } else { "<=" },
+                format_rate(*bits_per_second)
+            ),
         }
     }
 }

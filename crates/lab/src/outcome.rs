@@ -9,7 +9,7 @@ use crate::model::{EchoFacts, Outcome, ProbeParams};
 use std::time::Duration;
 
 /// The words a parameter group may hold.
-const PARAMETERS: [&str; 4] = ["count", "interval", "wait", "ttl"];
+const PARAMETERS: [&str; 5] = ["count", "interval", "wait", "ttl", "time"];
 
 /// Most echoes one probe sends.
 const MOST_ECHOES: u32 = 100;
@@ -36,6 +36,23 @@ pub fn parse_outcome(text: &str) -> Result<(Outcome, ProbeParams, EchoFacts), St
     let mut pieces = split_top_level(text).into_iter();
     let text = pieces.next().unwrap_or_default();
     let facts = parse_facts(pieces)?;
+    if let Some(rest) = text.strip_prefix("throughput") {
+        let rest = rest.trim();
+        let (at_least, rate) = match (rest.strip_prefix(">="), rest.strip_prefix("<=")) {
+            (Some(r), _) => (true, r),
+            (_, Some(r)) => (false, r),
+            _ => return Err(format!("{text:?}: throughput >= RATE or throughput <= RATE (80mbit)")),
+        };
+        let bits_per_second = parse_rate(rate.trim())?;
+        return Ok((
+            Outcome::Throughput {
+                bits_per_second,
+                at_least,
+            },
+            params,
+            facts,
+        ));
+    }
     if let Some(address) = text.strip_prefix("seen as ") {
         let address = address
             .trim()
@@ -177,17 +194,17 @@ fn parse_parameters(group: &str) -> Result<ProbeParams, String> {
                     return Err(given_twice());
                 }
             }
-            "interval" | "wait" => {
+            "interval" | "wait" | "time" => {
                 let d = duration(value).ok_or_else(|| {
                     format!(
                         "{word} {value:?}: a number and ms or s (200ms, 2s), up to {} s",
                         LONGEST.as_secs()
                     )
                 })?;
-                let slot = if *word == "wait" {
-                    &mut params.wait
-                } else {
-                    &mut params.interval
+                let slot = match *word {
+                    "wait" => &mut params.wait,
+                    "time" => &mut params.time,
+                    _ => &mut params.interval,
                 };
                 if slot.replace(d).is_some() {
                     return Err(given_twice());
@@ -197,6 +214,23 @@ fn parse_parameters(group: &str) -> Result<ProbeParams, String> {
         }
     }
     Ok(params)
+}
+
+/// `80mbit`, `1.5gbit`, `512kbit`, `9600bit`: bits per second, as tc
+/// writes rates (decimal units).
+pub fn parse_rate(text: &str) -> Result<u64, String> {
+    let bad = || format!("{text:?} is not a rate: a number and bit, kbit, mbit or gbit (80mbit)");
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let scale = match unit.to_ascii_lowercase().as_str() {
+        "bit" => 1.0,
+        "kbit" => 1e3,
+        "mbit" => 1e6,
+        "gbit" => 1e9,
+        _ => return Err(bad()),
+    };
+    let value = number.parse::<f64>().map_err(|_| bad())? * scale;
+    (1.0..1e12).contains(&value).then_some(value as u64).ok_or_else(bad)
 }
 
 /// `200ms`, `2s`, `1.5s`: more than zero, at most [`LONGEST`].
@@ -214,6 +248,26 @@ fn duration(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throughput_is_a_bound_and_a_rate() {
+        let (outcome, params, _) = parse_outcome("throughput >= 80mbit (time 3s)").unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Throughput {
+                bits_per_second: 80_000_000,
+                at_least: true
+            }
+        );
+        assert_eq!(params.time, Some(Duration::from_secs(3)));
+        assert_eq!(outcome.to_string(), "throughput >= 80mbit");
+        let (outcome, _, _) = parse_outcome("throughput <= 1.5gbit").unwrap();
+        assert_eq!(outcome.to_string(), "throughput <= 1.5gbit");
+        assert_eq!(parse_rate("512kbit"), Ok(512_000));
+        assert!(parse_rate("80mbps").is_err());
+        assert!(parse_rate("0bit").is_err());
+        assert!(parse_outcome("throughput 80mbit").is_err());
+    }
 
     #[test]
     fn parameters_follow_the_outcome_and_its_reason() {

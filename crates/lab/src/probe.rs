@@ -398,8 +398,11 @@ pub fn holds(wanted: &Outcome, observed: &Observed) -> bool {
         }
         Outcome::SeenAs(address) => observed.reachable && observed.detail == seen_words(*address),
         // A counter's and a route's check are judged where they are read
-        // (see `check_counted`, `check_routes`).
-        Outcome::Packets { .. } | Outcome::Route { .. } | Outcome::RouteAbsent => observed.reachable,
+        // (see `check_counted`, `check_routes`),
+        // and a throughput's where it is measured (`throughput::check`).
+        Outcome::Packets { .. } | Outcome::Route { .. } | Outcome::RouteAbsent | Outcome::Throughput { .. } => {
+            observed.reachable
+        }
     }
 }
 

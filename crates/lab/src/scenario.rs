@@ -364,8 +364,15 @@ pub fn checks_of(
     pacer: &crate::pacing::Pacer,
 ) -> (Vec<Check>, Option<f64>) {
     let since = Instant::now();
+    // Throughput is measured apart, one at a time, after the probes.
+    let (rates, probes): (Vec<&crate::model::Expect>, Vec<&crate::model::Expect>) = e
+        .expects
+        .iter()
+        .partition(|x| matches!(x.outcome, crate::model::Outcome::Throughput { .. }));
+    let probes: Vec<crate::model::Expect> = probes.into_iter().cloned().collect();
     loop {
-        let mut checks = check(nodes, e.expects, pacer, e.sequential);
+        let mut checks = check(nodes, &probes, pacer, e.sequential);
+        checks.extend(crate::throughput::check(nodes, &rates));
         checks.extend(crate::probe::check_routes(nodes, e.routes));
         checks.extend(crate::probe::check_counted(nodes, e.counted));
         let Some(converge) = e.converge else {

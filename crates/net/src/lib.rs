@@ -7,6 +7,7 @@
 //! namespace it was created in, so the caller's own threads never switch.
 
 pub mod addr;
+pub mod capture;
 mod error;
 pub mod firewall;
 pub mod icmp;

@@ -235,6 +235,33 @@ impl Checker<'_> {
                 );
                 return None;
             }
+            (Some(_), Outcome::Throughput { .. }) => {
+                self.error_at(
+                    at,
+                    "throughput is measured with iperf3 on a port of its own: name no port",
+                );
+                return None;
+            }
+            (None, Outcome::Throughput { .. })
+                if facts.any()
+                    || params.count.is_some()
+                    || params.interval.is_some()
+                    || params.ttl.is_some()
+                    || params.wait.is_some() =>
+            {
+                self.error_at(
+                    outcome_at,
+                    "a throughput measurement takes only (time T): how long it runs",
+                );
+                return None;
+            }
+            (None, _) if params.time.is_some() && !matches!(outcome, Outcome::Throughput { .. }) => {
+                self.error_at(
+                    outcome_at,
+                    "time is how long a throughput measurement runs: echoes take count, interval, wait and ttl",
+                );
+                return None;
+            }
             (None, Outcome::Open | Outcome::Closed) => {
                 self.error_at(
                     at,
@@ -273,6 +300,13 @@ impl Checker<'_> {
                 .iter()
                 .any(|(_, addresses)| addresses.iter().any(|a| a.addr() == to))
         });
+        if matches!(outcome, Outcome::Throughput { .. }) && receiver.is_none() {
+            self.error_at(
+                at,
+                format!("no node of the lab has {to}: iperf3's server runs in the node that has the address"),
+            );
+            return None;
+        }
         if let Outcome::SeenAs(seen) = outcome {
             if seen.is_ipv4() != to.is_ipv4() {
                 let family = if to.is_ipv4() { "IPv4" } else { "IPv6" };
