@@ -197,7 +197,7 @@ pub fn lab(args: LabArgs) -> i32 {
     let registry = Registry::default();
     let store = Store::default();
     let result = match args.command {
-        LabCmd::Up { file } => load(&file).and_then(|lab| {
+        LabCmd::Up { file } => load_to_run(&file).and_then(|lab| {
             warn_of_neighbour_table(&lab);
             let started = std::time::Instant::now();
             // A progress line on a terminal, for labs that take a while.
@@ -308,7 +308,7 @@ pub fn lab(args: LabArgs) -> i32 {
         ),
         LabCmd::Partition { lab, a, b } => cut(lab.as_deref(), &a, &b, true, &store, &registry),
         LabCmd::Heal { lab, a, b } => cut(lab.as_deref(), &a, &b, false, &store, &registry),
-        LabCmd::Test { file, json } => load(&file).map(|lab| test(&lab, &file, json, &registry, &store)),
+        LabCmd::Test { file, json } => load_to_run(&file).map(|lab| test(&lab, &file, json, &registry, &store)),
         LabCmd::Validate { file } => load_asking(&file, nsbox_lab::load::AskKernel::Yes).map(|lab| {
             println!(
                 "{}: lab {} is valid: {}, {}, {}",
@@ -429,7 +429,17 @@ fn load(file: &Path) -> Result<Lab, String> {
 
 /// [`load`], asking the kernel what only it can tell (for `validate`).
 fn load_asking(file: &Path, ask: nsbox_lab::load::AskKernel) -> Result<Lab, String> {
-    match nsbox_lab::load::load_asking(file, ask) {
+    loaded(nsbox_lab::load::load_asking(file, ask))
+}
+
+/// [`load`] of a file about to run: routers' configurations checked too.
+fn load_to_run(file: &Path) -> Result<Lab, String> {
+    loaded(nsbox_lab::load::load_to_run(file))
+}
+
+/// The lab, its warnings printed; or its diagnostics printed.
+fn loaded(read: Result<(Lab, Diagnostics), Diagnostics>) -> Result<Lab, String> {
+    match read {
         Ok((lab, warnings)) => {
             if !warnings.list.is_empty() {
                 eprintln!("{warnings}");
@@ -803,7 +813,7 @@ fn capture(
 }
 
 fn apply(file: &Path, dry_run: bool, json: bool, registry: &Registry, store: &Store) -> Result<i32, String> {
-    let new = load(file)?;
+    let new = load_to_run(file)?;
     let source = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let state = store
         .read(&new.name)

@@ -102,6 +102,13 @@ pub fn load(path: &Path) -> Result<(Lab, Diagnostics), Diagnostics> {
 
 /// [`load`], asking the kernel too (see [`AskKernel`]).
 pub fn load_asking(path: &Path, ask: AskKernel) -> Result<(Lab, Diagnostics), Diagnostics> {
+    let text = read_text(path)?;
+    parse_asking(path, &text, ask)
+}
+
+/// The lab file's text, or why it cannot be read (at its place, for bytes
+/// that are not UTF-8).
+fn read_text(path: &Path) -> Result<String, Diagnostics> {
     let one = |line: u64, column: u64, message: String| Diagnostics {
         file: path.to_path_buf(),
         list: vec![Diagnostic {
@@ -130,7 +137,7 @@ pub fn load_asking(path: &Path, ask: AskKernel) -> Result<(Lab, Diagnostics), Di
             format!("the file is not UTF-8 text (byte 0x{byte:02x} here)"),
         )
     })?;
-    parse_asking(path, &text, ask)
+    Ok(text)
 }
 
 /// Checks a lab file's text; `path` only names it in diagnostics.
@@ -140,6 +147,17 @@ pub fn parse(path: &Path, text: &str) -> Result<(Lab, Diagnostics), Diagnostics>
 
 /// [`parse`], asking the kernel too (see [`AskKernel`]).
 pub fn parse_asking(path: &Path, text: &str, ask: AskKernel) -> Result<(Lab, Diagnostics), Diagnostics> {
+    parse_with(path, text, ask, ask == AskKernel::Yes)
+}
+
+/// Reads a lab file that is about to run (`up`, `test`, `apply`): as
+/// [`load`], and every router's configuration given to its daemon's check.
+pub fn load_to_run(path: &Path) -> Result<(Lab, Diagnostics), Diagnostics> {
+    let text = read_text(path)?;
+    parse_with(path, &text, AskKernel::No, true)
+}
+
+fn parse_with(path: &Path, text: &str, ask: AskKernel, check_routers: bool) -> Result<(Lab, Diagnostics), Diagnostics> {
     let mut checker = Checker {
         source: text,
         diagnostics: Diagnostics {
@@ -158,6 +176,7 @@ pub fn parse_asking(path: &Path, text: &str, ask: AskKernel) -> Result<(Lab, Dia
         router_configs: Vec::new(),
         dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
         ask,
+        check_routers,
     };
     let file: LabFile = match serde_saphyr::from_str(text) {
         Ok(file) => file,
@@ -219,6 +238,9 @@ struct Checker<'a> {
     /// to it.
     dir: PathBuf,
     ask: AskKernel,
+    /// Whether routers' configurations go to their daemons' checks (a file
+    /// about to run, or `validate`; not a running lab's file read again).
+    check_routers: bool,
     /// Each node's interfaces with their addresses, once they are all
     /// named (a lab of 100 routers checks ten thousand routes against them).
     interfaces: Vec<std::rc::Rc<NodeInterfaces>>,

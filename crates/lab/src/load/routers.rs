@@ -7,7 +7,7 @@ use super::*;
 use crate::file::NodeFile;
 use crate::model::{Router, RoutingSuite};
 use crate::nft_block::NftBlock;
-use crate::routers::{check_config, missing, FRR_DAEMONS};
+use crate::routers::{check_configs, missing, FRR_DAEMONS};
 
 /// A router's configuration and where it is written, for the daemon's
 /// check.
@@ -55,7 +55,7 @@ impl Checker<'_> {
         let mut names: Vec<String> = Vec::new();
         for daemon in daemons {
             let name = &daemon.value;
-            if name == "zebra" || name == "staticd" {
+            if name == "zebra" {
                 self.warn_at(daemon.referenced, format!("{name} always runs: leave it out"));
             } else if !FRR_DAEMONS.contains(&name.as_str()) {
                 self.error_at(
@@ -135,18 +135,22 @@ impl Checker<'_> {
         }
     }
 
-    /// Gives each router's configuration to its daemon's own check, when
-    /// asked to ask the kernel (`validate`): what the daemon refuses is
-    /// placed at its line of the lab file (or of the file named).
+    /// Gives each router's configuration to its daemon's own check, all of
+    /// them side by side: FRR's always (its daemons pass over a line that
+    /// is no daemon's, so only `vtysh -C` tells), BIRD's when asked to
+    /// (`validate`: at `up`, bird refuses its configuration itself). What
+    /// the daemon refuses is placed at its line of the lab file (or of the
+    /// file named).
     pub(super) fn check_router_configs(&mut self) {
-        if self.ask == AskKernel::No {
-            return;
-        }
-        for written in std::mem::take(&mut self.router_configs) {
-            if missing(written.suite, &[]).is_some() {
-                continue;
-            }
-            let Err(complaints) = check_config(written.suite, &written.text) else {
+        let written: Vec<WrittenConfig> = std::mem::take(&mut self.router_configs)
+            .into_iter()
+            .filter(|w| self.check_routers && (w.suite == RoutingSuite::Frr || self.ask == AskKernel::Yes))
+            .filter(|w| missing(w.suite, &[]).is_none())
+            .collect();
+        let configs: Vec<(RoutingSuite, &str)> = written.iter().map(|w| (w.suite, w.text.as_str())).collect();
+        let results = check_configs(&configs);
+        for (written, result) in written.iter().zip(results) {
+            let Err(complaints) = result else {
                 continue;
             };
             for c in complaints {
