@@ -36,7 +36,8 @@ fn run(script: &str) -> String {
 
 const NOTHING_LEFT: &str = "LEFT netns=[] state=[] mounts=[0] daemons=[]";
 
-/// OSPF between FRR and BIRD, fast timers on both sides.
+/// OSPF between FRR and BIRD, fast timers on both sides; a static route on
+/// the FRR side (so staticd runs there).
 const INTEROP: &str = r#"name: interop
 converge: 40s
 nodes:
@@ -45,6 +46,7 @@ nodes:
     frr:
       daemons: [ospfd]
       config: |
+        ip route 10.77.0.0/24 10.0.12.2
         router ospf
          ospf router-id 10.255.0.1
          timers throttle spf 0 50 500
@@ -74,6 +76,7 @@ expect:
   r1 route 10.255.0.2/32: via 10.0.12.2 proto ospf
   r2 route 10.255.0.1/32: via 10.0.12.1 proto bird
   r1 route 10.9.9.0/24: absent
+  r1 route 10.77.0.0/24: via 10.0.12.2 proto static
   r1 from 10.255.0.1 -> 10.255.0.2: reachable
 "#;
 
@@ -212,13 +215,15 @@ left bad
     assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
 }
 
-/// A configuration that only the running daemons refuse (`up` does not
-/// ask the daemon's check: validate does) fails `up` with FRR's own words
-/// at the node's place in the file, and `up` takes back all it made.
+/// At `up`, FRR's configurations go to vtysh's check before anything is
+/// made (FRR's daemons would pass over a mistake): the mistake is refused
+/// at its line of the lab file. BIRD refuses its own at start (`up` does
+/// not ask `bird -p`): `up` fails with BIRD's words at the node's place,
+/// and the configuration's line in the lab file, and takes back all it made.
 #[test]
-fn a_configuration_the_daemons_refuse_fails_up_with_their_words() {
+fn configurations_the_daemons_refuse_fail_up_with_their_words() {
     require_routing_tools!();
-    let out = run(r#"cat > /run/refused.yaml <<'EOF'
+    let out = run(r#"cat > /run/refused.yaml <<'LAB'
 name: refused
 nodes:
   r1:
@@ -230,21 +235,47 @@ nodes:
   r2: {}
 links:
   - endpoints: [r1 10.0.0.1/24, r2 10.0.0.2/24]
-EOF
-set +e; $NSBOX lab up /run/refused.yaml > /run/out 2>&1; echo "UP $?"; set -e
-sed 's/^/UPSAYS /' /run/out
+LAB
+set +e; $NSBOX lab up /run/refused.yaml > /run/out 2>&1; echo "FRRUP $?"; set -e
+sed 's/^/FRRSAYS /' /run/out
+cat > /run/birdy.yaml <<'LAB'
+name: birdy
+nodes:
+  r1: {}
+  r2:
+    bird:
+      config: |
+        router id 10.255.0.2;
+        protocol device {}
+        protocol ospf v2 {
+          area 0 { interface "eth0" { retransmit 1; }; };
+        }
+links:
+  - endpoints: [r1:eth0 10.0.0.1/24, r2:eth0 10.0.0.2/24]
+LAB
+set +e; $NSBOX lab up /run/birdy.yaml > /run/out 2>&1; echo "BIRDUP $?"; set -e
+sed 's/^/BIRDSAYS /' /run/out
 left refused
+left birdy
 "#);
-    assert_eq!(field(&out, "UP"), "1", "{out}");
+    assert_eq!(field(&out, "FRRUP"), "1", "{out}");
     assert!(
-        out.contains("refused.yaml:5:7: node r1: FRR exited with status 2 at start"),
+        out.contains("refused.yaml:8:9: error: FRR: % Unknown command[41]:  netwrk 10.0.0.0/8 area 0"),
+        "{out}"
+    );
+    assert!(out.contains("nothing was created"), "{out}");
+    assert_eq!(field(&out, "BIRDUP"), "1", "{out}");
+    assert!(
+        out.contains("birdy.yaml:6:7: node r2: BIRD exited with status 1 at start:"),
         "{out}"
     );
     assert!(
-        out.contains("line 2: % Unknown command[41]:  netwrk 10.0.0.0/8 area 0 (lab file line 8)"),
+        out.contains("Retransmit int must be greater than one (lab file line 10, column"),
         "{out}"
     );
-    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+    for line in out.lines().filter(|l| l.starts_with("LEFT ")) {
+        assert_eq!(line, NOTHING_LEFT, "{out}");
+    }
 }
 
 /// `up` killed while the daemons start: `down` still ends them all (they

@@ -211,15 +211,10 @@ fn check_frr_together(configs: &[&str]) -> Option<Vec<Result<(), Vec<Complaint>>
     let mut results: Vec<Vec<Complaint>> = (0..configs.len()).map(|_| Vec::new()).collect();
     let mut canaries = 0;
     for c in said {
-        let Some(at) = c.line else {
-            return None;
-        };
-        let Some(i) = spans
+        let at = c.line?;
+        let i = spans
             .iter()
-            .position(|&(first, _, canary)| (first..=canary).contains(&at))
-        else {
-            return None;
-        };
+            .position(|&(first, _, canary)| (first..=canary).contains(&at))?;
         let (first, count, canary) = spans[i];
         if at == canary {
             canaries += 1;

@@ -164,6 +164,45 @@ pub struct Route {
     pub protocol: String,
 }
 
+/// A route's protocol as `ip route` names it: the names of iproute2's
+/// tables (/etc/iproute2/rt_protos, and rt_protos.d where packages add
+/// theirs: FRR's `static` is 196), else the number.
+fn protocol_name(protocol: RouteProtocol) -> String {
+    static NAMES: std::sync::OnceLock<std::collections::HashMap<u8, String>> = std::sync::OnceLock::new();
+    let number = u8::from(protocol);
+    let names = NAMES.get_or_init(|| {
+        let mut files = vec![std::path::PathBuf::from("/etc/iproute2/rt_protos")];
+        if let Ok(dir) = std::fs::read_dir("/etc/iproute2/rt_protos.d") {
+            let mut added: Vec<_> = dir
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                .collect();
+            added.sort();
+            files.extend(added);
+        }
+        let mut names = std::collections::HashMap::new();
+        for file in files {
+            for line in std::fs::read_to_string(file).unwrap_or_default().lines() {
+                let mut words = line.split_whitespace();
+                if let (Some(n), Some(name)) = (words.next(), words.next()) {
+                    if let Ok(n) = n.parse::<u8>() {
+                        names.insert(n, name.to_string());
+                    }
+                }
+            }
+        }
+        names
+    });
+    match names.get(&number) {
+        Some(name) => name.clone(),
+        None => match protocol {
+            RouteProtocol::Other(n) => n.to_string(),
+            known => format!("{known:?}").to_lowercase(),
+        },
+    }
+}
+
 fn ip_of(addr: &RouteAddress) -> Option<IpAddr> {
     match addr {
         RouteAddress::Inet(ip) => Some(IpAddr::V4(*ip)),
@@ -398,7 +437,7 @@ pub(crate) fn route_from_message(msg: RouteMessage) -> Option<Route> {
             RouteScope::Universe => "global".into(),
             other => format!("{other:?}").to_lowercase(),
         },
-        protocol: format!("{:?}", msg.header.protocol).to_lowercase(),
+        protocol: protocol_name(msg.header.protocol),
     };
     for attr in msg.attributes {
         match attr {
