@@ -392,3 +392,57 @@ left rate
     assert!(detail.ends_with("mbit/s measured"), "{detail}");
     assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
 }
+
+/// `lab apply` of a router's new configuration restarts its daemons with
+/// it (they read it at start), and only that router's.
+#[test]
+fn apply_restarts_a_router_whose_configuration_changed() {
+    require_routing_tools!();
+    let out = run(r#"cat > /run/a.yaml <<'LAB'
+name: appl
+nodes:
+  r1:
+    frr:
+      daemons: [ospfd]
+      config: |
+        router ospf
+         network 10.0.0.0/8 area 0
+  r2:
+    frr:
+      daemons: [ospfd]
+      config: |
+        router ospf
+         network 10.0.0.0/8 area 0
+links:
+  - endpoints: [r1:eth0 10.0.0.1/24, r2:eth0 10.0.0.2/24]
+LAB
+# The same lab, r1 with a static route more.
+python3 - <<'EDIT'
+text = open("/run/a.yaml").read()
+text = text.replace("      config: |\n        router ospf", "      config: |\n        ip route 10.88.0.0/24 10.0.0.2\n        router ospf", 1)
+open("/run/b.yaml", "w").write(text)
+EDIT
+$NSBOX lab up /run/a.yaml > /dev/null
+before1=$(ip netns pids appl-r1 | sort | tr '\n' ' ')
+before2=$(ip netns pids appl-r2 | sort | tr '\n' ' ')
+$NSBOX lab apply /run/b.yaml | sed 's/^/PLAN /'
+echo "ROUTE $(ip -n appl-r1 route show 10.88.0.0/24)"
+echo "R2SAME $([ "$before2" = "$(ip netns pids appl-r2 | sort | tr '\n' ' ')" ] && echo yes || echo no)"
+echo "R1NEW $([ "$before1" = "$(ip netns pids appl-r1 | sort | tr '\n' ' ')" ] && echo no || echo yes)"
+PIDS="$before1 $before2 $(ip netns pids appl-r1) $(ip netns pids appl-r2)"
+$NSBOX lab down appl > /dev/null
+left appl
+"#);
+    let plan: Vec<&str> = out.lines().filter(|l| l.starts_with("PLAN ")).collect();
+    assert!(
+        plan.iter().any(|l| l.contains("r1")) && !plan.iter().any(|l| l.contains("r2")),
+        "{out}"
+    );
+    assert!(
+        field(&out, "ROUTE").contains("via 10.0.0.2 dev eth0 proto static"),
+        "{out}"
+    );
+    assert_eq!(field(&out, "R2SAME"), "yes", "{out}");
+    assert_eq!(field(&out, "R1NEW"), "yes", "{out}");
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}

@@ -382,8 +382,8 @@ pub fn plan(old: &Lab, new: &Lab) -> Result<Vec<Op>, String> {
                 key: key.clone(),
             });
         }
-        let (old_routes, old_rules, old_run, old_ruleset) = before
-            .map(|n| (n.routes, n.rules, n.run, n.nftables))
+        let (old_routes, old_rules, old_run, old_ruleset, old_router) = before
+            .map(|n| (n.routes, n.rules, n.run, n.nftables, n.router))
             .unwrap_or_default();
         if node.nftables != old_ruleset {
             ops.push(Op::SetRuleset {
@@ -404,7 +404,10 @@ pub fn plan(old: &Lab, new: &Lab) -> Result<Vec<Op>, String> {
                 rule: rule.clone(),
             });
         }
-        if node.run != old_run && !(node.run.is_empty() && old_run.is_empty()) {
+        // A router's configuration is read at its daemons' start: a new
+        // one restarts them.
+        let router_changed = node.router.is_some() && node.router != old_router;
+        if router_changed || (node.run != old_run && !(node.run.is_empty() && old_run.is_empty())) {
             ops.push(Op::RestartCommands {
                 node: node.name.clone(),
             });
