@@ -120,6 +120,13 @@ enum LabCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print a containerlab topology file (`*.clab.yml`) as an nsbox lab
+    /// file, to add expectations to (`up`, `test` and `validate` read such
+    /// files as they are).
+    Convert {
+        /// The containerlab file.
+        file: PathBuf,
+    },
     /// Capture packets on a node's interface as pcap (`tcpdump -r FILE`,
     /// Wireshark); to a terminal, one line per packet. Stops at -c N
     /// packets or on Ctrl-C.
@@ -291,6 +298,7 @@ pub fn lab(args: LabArgs) -> i32 {
             &store,
             &registry,
         ),
+        LabCmd::Convert { file } => convert(&file),
         LabCmd::Capture {
             lab,
             target,
@@ -713,6 +721,24 @@ fn exec(lab: Option<&str>, node: &str, command: &[String], store: &Store, regist
     Ok(failure.code)
 }
 
+/// `lab convert`: the containerlab file as nsbox's lab, its notes on
+/// stderr; refused unless the lab it makes reads.
+fn convert(file: &Path) -> Result<i32, String> {
+    if !nsbox_lab::clab::is_clab(file) {
+        return Err(format!(
+            "{}: a containerlab file is named NAME.clab.yml (this is read as nsbox's own already)",
+            file.display()
+        ));
+    }
+    let (text, _) = nsbox_lab::load::lab_text(file).map_err(|d| {
+        print_diagnostics(&d);
+        String::new()
+    })?;
+    load(file)?;
+    print!("{text}");
+    Ok(0)
+}
+
 /// The network namespace of `node` in the lab that is up and has it (or
 /// in `lab`), with the lab's name.
 fn node_netns(lab: Option<&str>, node: &str, store: &Store) -> Result<(String, String), String> {
@@ -814,7 +840,7 @@ fn capture(
 
 fn apply(file: &Path, dry_run: bool, json: bool, registry: &Registry, store: &Store) -> Result<i32, String> {
     let new = load_to_run(file)?;
-    let source = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let source = nsbox_lab::load::source_of(file).ok_or_else(|| format!("{}: cannot be read", file.display()))?;
     let state = store
         .read(&new.name)
         .map_err(|e| e.to_string())?

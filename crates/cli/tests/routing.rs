@@ -446,3 +446,41 @@ left appl
     assert_eq!(field(&out, "R1NEW"), "yes", "{out}");
     assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
 }
+
+/// A containerlab file runs as it is (the shape of containerlab's
+/// lab-examples/frr01: FRR routers from group and kind, PCs configured by
+/// exec lines, zebra applying the startup-configs' addresses); converted
+/// to nsbox's format it takes expectations: the PCs reach each other
+/// through OSPF.
+#[test]
+fn a_containerlab_file_runs_as_it_is() {
+    require_routing_tools!();
+    let example = format!("{}/../../examples/clab/frr-tri", env!("CARGO_MANIFEST_DIR"));
+    let out = run(&format!(
+        r#"cp -r {example} /run/ft
+$NSBOX lab up /run/ft/frr-tri.clab.yml 2> /run/notes | sed 's/^/UP /'
+grep -c 'is not used: nsbox runs the host' /run/notes | sed 's/^/IMAGES /'
+echo "PCROUTE $(ip -n frr_tri-PC1 route show default)"
+$NSBOX lab down frr_tri > /dev/null
+$NSBOX lab convert /run/ft/frr-tri.clab.yml > /run/ft/frr-tri.yaml 2> /dev/null
+cat >> /run/ft/frr-tri.yaml <<'LAB'
+converge: 40s
+expect:
+  PC1 -> 192.168.13.2: reachable
+  PC3 -> 192.168.12.2: reachable
+  router1 route 10.10.10.3/32: via 192.168.2.2 proto ospf
+LAB
+set +e; $NSBOX lab test /run/ft/frr-tri.yaml > /run/report; echo "TEST $?"; set -e
+sed 's/^/REPORT /' /run/report
+left frr_tri
+"#
+    ));
+    assert!(
+        field(&out, "UP").starts_with("lab frr_tri is up: 6 nodes, 6 links"),
+        "{out}"
+    );
+    assert_eq!(field(&out, "IMAGES"), "2", "one note per image: {out}");
+    assert_eq!(field(&out, "PCROUTE"), "default via 192.168.11.1 dev eth1", "{out}");
+    assert_eq!(field(&out, "TEST"), "0", "{out}");
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}

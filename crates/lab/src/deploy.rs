@@ -395,7 +395,7 @@ pub fn up_with_progress(
             return Err(LabError::NameTaken(name.clone()));
         }
     }
-    let state = State::of(lab, file, file.and_then(|f| std::fs::read_to_string(f).ok()));
+    let state = State::of(lab, file, file.and_then(crate::load::source_of));
     // The state names everything before anything exists: `down` finds it
     // all even if this process dies half-way.
     store.write(&state)?;

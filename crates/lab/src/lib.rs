@@ -4,6 +4,7 @@
 //! up all or nothing, checks it, runs its steps and tears it down.
 
 pub mod apply;
+pub mod clab;
 pub mod deploy;
 pub mod explain;
 pub mod file;

@@ -102,8 +102,58 @@ pub fn load(path: &Path) -> Result<(Lab, Diagnostics), Diagnostics> {
 
 /// [`load`], asking the kernel too (see [`AskKernel`]).
 pub fn load_asking(path: &Path, ask: AskKernel) -> Result<(Lab, Diagnostics), Diagnostics> {
+    let (text, notes) = lab_text(path)?;
+    with_notes(parse_asking(path, &text, ask), notes)
+}
+
+/// The text of the lab at `path` in nsbox's format: the file's own, or a
+/// containerlab file converted (see `crate::clab`), with what converting
+/// it noted.
+pub fn lab_text(path: &Path) -> Result<(String, Option<Diagnostics>), Diagnostics> {
     let text = read_text(path)?;
-    parse_asking(path, &text, ask)
+    if !crate::clab::is_clab(path) {
+        return Ok((text, None));
+    }
+    let (converted, notes) = crate::clab::convert(path, &text)?;
+    Ok((converted, Some(notes)))
+}
+
+/// The nsbox text of the lab at `path`, as `up` records it (None if it
+/// cannot be read).
+pub fn source_of(path: &Path) -> Option<String> {
+    lab_text(path).ok().map(|(text, _)| text)
+}
+
+/// A converted file's result with the conversion's notes first (at their
+/// places in the containerlab file), then the loader's findings, which are
+/// about the converted text and say so (`nsbox lab convert` prints it).
+fn with_notes(
+    result: Result<(Lab, Diagnostics), Diagnostics>,
+    notes: Option<Diagnostics>,
+) -> Result<(Lab, Diagnostics), Diagnostics> {
+    let Some(mut all) = notes else {
+        return result;
+    };
+    let mut add = |found: Diagnostics| {
+        all.list.extend(found.list.into_iter().map(|mut d| {
+            d.message = format!(
+                "in the converted lab (nsbox lab convert), at {}:{}: {}",
+                d.line, d.column, d.message
+            );
+            (d.line, d.column) = (0, 0);
+            d
+        }));
+    };
+    match result {
+        Ok((lab, warnings)) => {
+            add(warnings);
+            Ok((lab, all))
+        }
+        Err(errors) => {
+            add(errors);
+            Err(all)
+        }
+    }
 }
 
 /// The lab file's text, or why it cannot be read (at its place, for bytes
@@ -153,8 +203,8 @@ pub fn parse_asking(path: &Path, text: &str, ask: AskKernel) -> Result<(Lab, Dia
 /// Reads a lab file that is about to run (`up`, `test`, `apply`): as
 /// [`load`], and every router's configuration given to its daemon's check.
 pub fn load_to_run(path: &Path) -> Result<(Lab, Diagnostics), Diagnostics> {
-    let text = read_text(path)?;
-    parse_with(path, &text, AskKernel::No, true)
+    let (text, notes) = lab_text(path)?;
+    with_notes(parse_with(path, &text, AskKernel::No, true), notes)
 }
 
 fn parse_with(path: &Path, text: &str, ask: AskKernel, check_routers: bool) -> Result<(Lab, Diagnostics), Diagnostics> {
