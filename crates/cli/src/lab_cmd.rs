@@ -81,6 +81,10 @@ enum LabCmd {
         /// Print JSON for programs.
         #[arg(long)]
         json: bool,
+        /// Where steps' captures (`capture: [NODE:IFACE]`) write their pcap
+        /// files.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        captures: PathBuf,
     },
     /// Change a running lab to what its file now says: shows the plan, then
     /// applies only that (untouched nodes are left alone).
@@ -316,7 +320,9 @@ pub fn lab(args: LabArgs) -> i32 {
         ),
         LabCmd::Partition { lab, a, b } => cut(lab.as_deref(), &a, &b, true, &store, &registry),
         LabCmd::Heal { lab, a, b } => cut(lab.as_deref(), &a, &b, false, &store, &registry),
-        LabCmd::Test { file, json } => load_to_run(&file).map(|lab| test(&lab, &file, json, &registry, &store)),
+        LabCmd::Test { file, json, captures } => {
+            load_to_run(&file).map(|lab| test(&lab, &file, json, &captures, &registry, &store))
+        }
         LabCmd::Validate { file } => load_asking(&file, nsbox_lab::load::AskKernel::Yes).map(|lab| {
             println!(
                 "{}: lab {} is valid: {}, {}, {}",
@@ -1077,6 +1083,9 @@ fn print_section(section: &Section) {
         println!("  FAIL  the step could not be applied: {e}");
     }
     print_checks(&section.checks);
+    for capture in &section.captures {
+        println!("  pcap  {capture}");
+    }
 }
 
 /// Tears the lab down if nsbox is told to stop (Ctrl-C, SIGTERM, SIGHUP)
@@ -1116,13 +1125,13 @@ fn tear_down_on_signal(lab: &Lab, registry: &Registry, store: &Store) {
     });
 }
 
-fn test(lab: &Lab, file: &Path, json: bool, registry: &Registry, store: &Store) -> i32 {
+fn test(lab: &Lab, file: &Path, json: bool, captures: &Path, registry: &Registry, store: &Store) -> i32 {
     tear_down_on_signal(lab, registry, store);
     warn_of_neighbour_table(lab);
     if !json {
         println!("lab {}: {}, {}", lab.name, shape(lab), count(lab.steps.len(), "step"));
     }
-    let report = scenario::test(lab, Some(file), registry, store, |section| {
+    let report = scenario::test(lab, Some(file), registry, store, captures, |section| {
         if !json {
             print_section(section);
         }

@@ -484,3 +484,40 @@ left frr_tri
     assert_eq!(field(&out, "TEST"), "0", "{out}");
     assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
 }
+
+/// A step's `capture:` writes a pcap file of the interface for the step's
+/// duration, beside the report (`lab test --captures DIR`), with the
+/// packets of the step's own ping in it.
+#[test]
+fn a_step_captures_its_interfaces_to_pcap_files() {
+    require_root!();
+    if missing_tool(&["ip", "nft", "ping", "tcpdump"]) {
+        return;
+    }
+    let out = run(r#"cat > /run/stepcap.yaml <<'LAB'
+name: stepcap
+nodes: {a: {}, b: {}}
+links:
+  - endpoints: [a:eth0 10.0.0.1/24, b:eth0 10.0.0.2/24]
+steps:
+  - name: ping b
+    capture: [b:eth0]
+    expect:
+      a -> 10.0.0.2: reachable (count 3, interval 200ms)
+LAB
+mkdir /run/pcaps
+set +e; $NSBOX lab test /run/stepcap.yaml --captures /run/pcaps > /run/report; echo "TEST $?"; set -e
+sed 's/^/REPORT /' /run/report
+echo "FILES $(ls /run/pcaps)"
+echo "ECHOES $(tcpdump -r /run/pcaps/stepcap-step1-b-eth0.pcap -n icmp 2>/dev/null | grep -c 'ICMP echo request')"
+left stepcap
+"#);
+    assert_eq!(field(&out, "TEST"), "0", "{out}");
+    assert_eq!(field(&out, "FILES"), "stepcap-step1-b-eth0.pcap", "{out}");
+    assert_eq!(field(&out, "ECHOES"), "3", "{out}");
+    assert!(
+        out.contains("REPORT   pcap  /run/pcaps/stepcap-step1-b-eth0.pcap ("),
+        "{out}"
+    );
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}

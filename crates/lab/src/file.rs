@@ -270,6 +270,11 @@ pub struct StepFile {
     /// Node interfaces set down (`NODE:IFACE`), as `ip link set down`.
     #[serde(default)]
     pub down: Vec<Text>,
+    /// Interfaces captured while the step's changes are made and its
+    /// expectations probed (`NODE:IFACE`): a pcap file each, beside the
+    /// report.
+    #[serde(default)]
+    pub capture: Vec<Text>,
     /// Links pulled as a cable is (`NODE:IFACE`, either end): both ends
     /// set down, so that each side's daemons see their interface go.
     #[serde(default)]

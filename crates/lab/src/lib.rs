@@ -23,6 +23,7 @@ pub mod routers;
 pub mod scenario;
 pub mod services;
 pub mod state;
+pub mod step_capture;
 pub mod throughput;
 pub mod window;
 mod yaml_errors;

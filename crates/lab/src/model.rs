@@ -447,6 +447,8 @@ pub struct Step {
     pub route_checks: Vec<RouteCheck>,
     /// How long its expectations may take to hold (else the lab's).
     pub converge: Option<std::time::Duration>,
+    /// Interfaces (node, interface) captured for the step's duration.
+    pub capture: Vec<(usize, String)>,
 }
 
 /// An interface a step sets down or up. Up brings it back as the lab has

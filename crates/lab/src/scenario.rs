@@ -296,6 +296,10 @@ pub struct Section {
     /// they did not within it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub converged_ms: Option<f64>,
+    /// The pcap files the step's captures wrote, and what went wrong with
+    /// any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub captures: Vec<String>,
 }
 
 /// A whole `lab test`.
@@ -402,6 +406,7 @@ pub fn test(
     file: Option<&Path>,
     registry: &Registry,
     store: &Store,
+    captures: &Path,
     mut on_section: impl FnMut(&Section),
 ) -> Report {
     let mut report = Report {
@@ -435,10 +440,12 @@ pub fn test(
         error: None,
         checks,
         converged_ms,
+        captures: Vec::new(),
     };
     record(first, &mut report);
-    for step in &lab.steps {
-        let section = match apply(lab, &mut nodes, step) {
+    for (index, step) in lab.steps.iter().enumerate() {
+        let capturing = crate::step_capture::start(lab, &nodes, step, index, captures);
+        let mut section = match apply(lab, &mut nodes, step) {
             Ok(()) => {
                 let (checks, converged_ms) = checks_of(&mut nodes, &Expectations::of_step(lab, step), &pacer);
                 Section {
@@ -446,6 +453,7 @@ pub fn test(
                     error: None,
                     checks,
                     converged_ms,
+                    captures: Vec::new(),
                 }
             }
             Err(e) => Section {
@@ -453,8 +461,10 @@ pub fn test(
                 error: Some(e.to_string()),
                 checks: Vec::new(),
                 converged_ms: None,
+                captures: Vec::new(),
             },
         };
+        section.captures = capturing.finish();
         let failed = section.error.is_some();
         record(section, &mut report);
         if failed {

@@ -227,6 +227,7 @@ impl Checker<'_> {
             counted: Vec::new(),
             route_checks: Vec::new(),
             converge: None,
+            capture: Vec::new(),
         };
         if let Some(wait) = &s.wait {
             match parse_wait(&wait.value) {
@@ -388,6 +389,18 @@ impl Checker<'_> {
                 up,
                 routes,
             });
+        }
+        for text in &s.capture {
+            if let Some(end) = self.node_interface(lab, text) {
+                if out.capture.contains(&end) {
+                    self.error_at(
+                        text.referenced,
+                        format!("{} is captured already at this step", text.value),
+                    );
+                } else {
+                    out.capture.push(end);
+                }
+            }
         }
         for command in &s.exec {
             if let Some(c) = self.step_command(lab, command) {
