@@ -12,12 +12,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+/// A capture's file and its thread, which returns how many packets it
+/// wrote (or why it stopped).
+type Running = (String, JoinHandle<Result<u64, String>>);
+
 /// The captures of one step, running.
 pub struct Capturing {
     stop: Arc<AtomicBool>,
-    /// Each capture's file and its thread (what it wrote, or why not);
-    /// or why it could not start.
-    running: Vec<Result<(String, JoinHandle<Result<u64, String>>), String>>,
+    /// Each capture, or why it could not start.
+    running: Vec<Result<Running, String>>,
 }
 
 /// Starts the captures of `step` (the `index`th) into files in `dir`.
