@@ -1031,7 +1031,12 @@ fn cut(
 /// What a check asked for, as the file writes it: its outcome, then its
 /// probe parameters if any.
 fn wanted_text(check: &Check) -> String {
-    format!("{}{}{}", check.wanted, check.facts, check.params)
+    let via = if check.via.is_empty() {
+        String::new()
+    } else {
+        format!(" (via {})", check.via.join(", "))
+    };
+    format!("{}{via}{}{}", check.wanted, check.facts, check.params)
 }
 
 /// Rows are sources, columns destinations: `+` reached, `.` not.

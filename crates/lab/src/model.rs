@@ -283,6 +283,10 @@ pub struct Expect {
     /// The node that owns the destination address: where nsbox listens
     /// for a `seen as` probe.
     pub receiver: Option<usize>,
+    /// Nodes the request must pass through (`reachable (via r3)`), on the
+    /// way the nodes' kernels route it now (see `explain`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<usize>,
 }
 
 impl std::fmt::Display for ProbeParams {

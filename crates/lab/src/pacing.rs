@@ -279,6 +279,7 @@ mod tests {
             params: Default::default(),
             facts: Default::default(),
             receiver: None,
+            via: Vec::new(),
         }
     }
 

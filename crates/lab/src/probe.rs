@@ -130,6 +130,9 @@ impl Observed {
 pub struct Check {
     pub expect: String,
     pub wanted: Outcome,
+    /// The nodes the request had to pass (`reachable (via r3)`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<String>,
     /// What its echoes had to see besides, where the file said.
     #[serde(skip_serializing_if = "is_default")]
     pub facts: crate::model::EchoFacts,
@@ -472,6 +475,7 @@ pub fn check_routes(nodes: &mut [NodeHandle], checks: &[crate::model::RouteCheck
                 },
             };
             Check {
+                via: Vec::new(),
                 expect: c.text.clone(),
                 wanted: c.outcome.clone(),
                 facts: Default::default(),
@@ -521,6 +525,7 @@ pub fn check_counted(nodes: &[NodeHandle], counted: &[crate::model::Counted]) ->
                 },
             };
             Check {
+                via: Vec::new(),
                 expect: c.text.clone(),
                 wanted: c.outcome.clone(),
                 facts: Default::default(),
@@ -734,6 +739,7 @@ fn judge(expects: &[Expect], observed: Vec<Observed>, before: Option<TableStats>
                 }
             }
             Check {
+                via: Vec::new(),
                 expect: expect.text.clone(),
                 wanted: expect.outcome.clone(),
                 facts: expect.facts,

@@ -324,6 +324,8 @@ impl Report {
 /// What a section expects: probes, rule counters, routes, and how long
 /// they may take to hold.
 pub struct Expectations<'a> {
+    /// The lab (the way a `via` expectation takes is modelled on it).
+    pub lab: &'a Lab,
     pub expects: &'a [crate::model::Expect],
     pub counted: &'a [crate::model::Counted],
     pub routes: &'a [crate::model::RouteCheck],
@@ -335,6 +337,7 @@ impl<'a> Expectations<'a> {
     /// The lab's, after `up`.
     pub fn of_lab(lab: &'a Lab) -> Self {
         Expectations {
+            lab,
             expects: &lab.expect,
             counted: &lab.counted,
             routes: &lab.route_checks,
@@ -344,14 +347,53 @@ impl<'a> Expectations<'a> {
     }
 
     /// A step's (its converge, else the lab's).
-    pub fn of_step(lab: &Lab, step: &'a Step) -> Self {
+    pub fn of_step(lab: &'a Lab, step: &'a Step) -> Self {
         Expectations {
+            lab,
             expects: &step.expect,
             counted: &step.counted,
             routes: &step.route_checks,
             sequential: lab.sequential || step.sequential,
             converge: step.converge.or(lab.converge),
         }
+    }
+}
+
+/// A `via` expectation: the request's way, as each node's kernel routes
+/// it now (`explain`'s model), must pass the nodes named; the way is told
+/// beside what the probe saw.
+fn check_via(lab: &Lab, nodes: &mut [NodeHandle], expect: &crate::model::Expect, check: &mut Check) {
+    let question = crate::explain::Question {
+        from: expect.from,
+        to: expect.to,
+        port: expect.port,
+        source: expect.source,
+        ttl: None,
+        probe: false,
+    };
+    let way = match crate::explain::explain(lab, nodes, &question) {
+        Ok(explanation) => explanation.request_path,
+        Err(e) => {
+            check.holds = false;
+            check.observed.detail = format!("{}; the way: {e}", check.observed.detail);
+            return;
+        }
+    };
+    check.via = expect.via.iter().map(|&v| lab.nodes[v].name.clone()).collect();
+    let names: Vec<&str> = way.iter().map(|&n| lab.nodes[n].name.as_str()).collect();
+    let missed: Vec<&str> = expect
+        .via
+        .iter()
+        .filter(|v| !way.contains(v))
+        .map(|&v| lab.nodes[v].name.as_str())
+        .collect();
+    check.holds &= missed.is_empty();
+    check.observed.detail = format!("{}, by {}", check.observed.detail, names.join(" -> "));
+    if !missed.is_empty() {
+        check
+            .observed
+            .detail
+            .push_str(&format!(", not via {}", missed.join(", ")));
     }
 }
 
@@ -376,6 +418,11 @@ pub fn checks_of(
     let probes: Vec<crate::model::Expect> = probes.into_iter().cloned().collect();
     loop {
         let mut checks = check(nodes, &probes, pacer, e.sequential);
+        for (probe, check) in probes.iter().zip(checks.iter_mut()) {
+            if !probe.via.is_empty() {
+                check_via(e.lab, nodes, probe, check);
+            }
+        }
         checks.extend(crate::throughput::check(nodes, &rates));
         checks.extend(crate::probe::check_routes(nodes, e.routes));
         checks.extend(crate::probe::check_counted(nodes, e.counted));

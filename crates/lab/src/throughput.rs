@@ -48,6 +48,7 @@ pub fn check(nodes: &[NodeHandle], expects: &[&Expect]) -> Vec<Check> {
                 },
             };
             Check {
+                via: Vec::new(),
                 expect: e.text.clone(),
                 wanted: e.outcome.clone(),
                 facts: e.facts,

@@ -63,6 +63,9 @@ pub struct Explanation {
     /// The nodes on the model's way whose tables it does not follow.
     #[serde(skip)]
     unmodeled_at: Vec<usize>,
+    /// The nodes the request is at, in order, from its sender on.
+    #[serde(skip)]
+    pub request_path: Vec<usize>,
 }
 
 impl Explanation {
@@ -150,6 +153,8 @@ struct Walk<'a> {
     /// For a TCP or UDP probe, whether a socket took the request where it
     /// arrived (see `service`).
     listening: Option<bool>,
+    /// The nodes the request has been at, in order.
+    request_path: Vec<usize>,
 }
 
 fn owner(lab: &Lab, address: IpAddr) -> Option<(usize, String)> {
@@ -173,6 +178,7 @@ impl Walk<'_> {
             probe: None,
             trace: Vec::new(),
             unmodeled_at: self.unmodeled_at,
+            request_path: self.request_path,
         }
     }
 
@@ -191,6 +197,9 @@ impl Walk<'_> {
         let mut looped = false;
         loop {
             looped |= !seen.insert(p.at);
+            if !p.reply {
+                self.request_path.push(p.at);
+            }
             self.note_other_tables(p.at);
             // The input lookup sees the source the packet came with: a
             // reply's source is turned back (DNAT undone) only on its way
@@ -404,6 +413,7 @@ pub fn explain(lab: &Lab, nodes: &mut [NodeHandle], question: &Question) -> Resu
             },
             facts: Default::default(),
             receiver: None,
+            via: Vec::new(),
         };
         let send = |nodes: &mut [NodeHandle]| {
             let node = (&nodes[from]).into();
@@ -444,6 +454,7 @@ fn model(lab: &Lab, nodes: &mut [NodeHandle], question: &Question) -> Result<Exp
         unmodeled: Vec::new(),
         unmodeled_at: Vec::new(),
         listening: None,
+        request_path: Vec::new(),
     };
     let Some(source) = source else {
         let why = match &lookup {

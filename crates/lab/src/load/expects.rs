@@ -187,7 +187,12 @@ impl Checker<'_> {
     /// `reachable|unreachable [(REASON)]`.
     pub(super) fn expect(&mut self, lab: &Lab, path: &Text, outcome: &Text) -> Option<Expect> {
         let outcome_at = outcome.referenced;
-        let (outcome, params, facts) = match parse_outcome(&outcome.value) {
+        let (outcome_text, via_names) = split_via(&outcome.value);
+        let mut via = Vec::new();
+        for name in &via_names {
+            via.push(self.node_index(lab, name, outcome_at)?);
+        }
+        let (outcome, params, facts) = match parse_outcome(&outcome_text) {
             Ok(o) => o,
             Err(e) => {
                 self.error_at(outcome.referenced, e);
@@ -300,6 +305,13 @@ impl Checker<'_> {
                 .iter()
                 .any(|(_, addresses)| addresses.iter().any(|a| a.addr() == to))
         });
+        if !via.is_empty() && !matches!(outcome, Outcome::Reachable | Outcome::Open) {
+            self.error_at(
+                outcome_at,
+                "via names nodes on the way of a request that arrives: reachable (via r3) or open (via r3)",
+            );
+            return None;
+        }
         if matches!(outcome, Outcome::Throughput { .. }) && receiver.is_none() {
             self.error_at(
                 at,
@@ -327,6 +339,7 @@ impl Checker<'_> {
             }
         }
         Some(Expect {
+            via,
             text: path.value.clone(),
             from,
             source,
@@ -447,4 +460,23 @@ pub fn parse_route_outcome(text: &str) -> Result<Outcome, String> {
         }
     }
     Ok(Outcome::Route { via, dev, proto })
+}
+
+/// An outcome without its `(via NODE[, NODE...])` group, and the nodes it
+/// names: `reachable (via r3) (count 3)` is `reachable (count 3)` via r3.
+pub fn split_via(text: &str) -> (String, Vec<String>) {
+    let Some(start) = text.find("(via ") else {
+        return (text.to_string(), Vec::new());
+    };
+    let Some(length) = text[start..].find(')') else {
+        return (text.to_string(), Vec::new());
+    };
+    let names = text[start + "(via ".len()..start + length]
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .collect();
+    let rest = format!("{}{}", text[..start].trim_end(), &text[start + length + 1..]);
+    (rest.trim().to_string(), names)
 }

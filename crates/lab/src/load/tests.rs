@@ -438,3 +438,29 @@ fn a_router_node_is_a_container_whose_command_starts_its_daemons() {
     // A router forwards unless the file says otherwise.
     assert!(node.sysctls.contains(&("net.ipv4.ip_forward".into(), "1".into())));
 }
+
+#[test]
+fn via_names_nodes_on_the_way_of_a_reachable_request() {
+    use super::expects::split_via;
+    assert_eq!(
+        split_via("reachable (via r3) (count 3)"),
+        ("reachable (count 3)".to_string(), vec!["r3".to_string()])
+    );
+    assert_eq!(
+        split_via("reachable (via r2, r3)"),
+        ("reachable".to_string(), vec!["r2".to_string(), "r3".to_string()])
+    );
+    assert_eq!(
+        split_via("unreachable (no reply)"),
+        ("unreachable (no reply)".to_string(), Vec::new())
+    );
+    let (lab, _) = check(&format!("{BASE}expect:\n  a -> 10.0.0.2: reachable (via b)\n")).unwrap();
+    assert_eq!(lab.expect[0].via, [1]);
+    let e = error(&format!("{BASE}expect:\n  a -> 10.0.0.2: unreachable (via b)\n"));
+    assert!(
+        e.contains("via names nodes on the way of a request that arrives"),
+        "{e}"
+    );
+    let e = error(&format!("{BASE}expect:\n  a -> 10.0.0.2: reachable (via z)\n"));
+    assert!(e.contains("\"z\""), "{e}");
+}
