@@ -521,3 +521,38 @@ left stepcap
     );
     assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
 }
+
+/// A containerlab linux node's `binds:` (a container node of nsbox's with
+/// the paths bound in): its exec lines see them, `:ro` holds, and nothing
+/// is left after `down`.
+#[test]
+fn containerlab_binds_are_bound_into_linux_nodes() {
+    require_root!();
+    if missing_tool(&["ip", "nft", "ping"]) {
+        return;
+    }
+    let out = run(r#"mkdir -p /run/cb/data && echo hello > /run/cb/data/greeting
+cat > /run/cb/binds.clab.yml <<'LAB'
+name: binds
+topology:
+  nodes:
+    h1:
+      kind: linux
+      binds: [data:/srv/data:ro]
+      exec: [test -f /srv/data/greeting]
+    h2: {kind: linux}
+  links:
+    - endpoints: ["h1:eth1", "h2:eth1"]
+LAB
+$NSBOX lab up /run/cb/binds.clab.yml > /dev/null
+echo "READ $($NSBOX lab exec h1 -- cat /srv/data/greeting)"
+set +e; $NSBOX lab exec h1 -- sh -c 'echo x > /srv/data/new' 2>/dev/null; echo "WRITE $?"; set -e
+echo "HOSTSIDE $(ls /run/cb/data)"
+$NSBOX lab down binds > /dev/null
+left binds
+"#);
+    assert_eq!(field(&out, "READ"), "hello", "{out}");
+    assert_ne!(field(&out, "WRITE"), "0", "{out}");
+    assert_eq!(field(&out, "HOSTSIDE"), "greeting", "{out}");
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}

@@ -4,7 +4,9 @@
 //! expectations can be added).
 //!
 //! - `linux`: a node (the host's binaries); its `exec:` lines run in it,
-//!   in order, once the lab is up (a `run:` command that must end well).
+//!   in order, once the lab is up (a `run:` command that must end well);
+//!   with `binds:`, a container node of the host view with those paths
+//!   bound in, whose command runs the exec lines and then stays up.
 //! - `frr`: a router running Debian's FRR with the node's `startup-config`
 //!   (relative to the file); `extras.frr.daemons` names the daemons, else
 //!   those its configuration has sections for.
@@ -74,7 +76,7 @@ struct NodeDef {
     #[serde(default)]
     exec: Option<Vec<Text>>,
     #[serde(default)]
-    binds: Option<Spanned<IgnoredAny>>,
+    binds: Option<Vec<Text>>,
     /// Metadata only: nothing to honour.
     #[serde(default)]
     labels: Option<Spanned<IgnoredAny>>,
@@ -262,10 +264,17 @@ pub fn convert(path: &Path, text: &str) -> Result<(String, Diagnostics), Diagnos
                 true,
             );
         }
-        if let Some(binds) = &def.binds {
+        let binds: Vec<String> = def.binds.iter().flatten().map(|b| b.value.clone()).collect();
+        if !binds.is_empty() && kind_name.value != "linux" {
             say(
-                binds.referenced,
-                "binds: not supported yet; leave them out".into(),
+                def.binds
+                    .as_ref()
+                    .and_then(|b| b.first())
+                    .map_or(kind_name.referenced, |b| b.referenced),
+                format!(
+                    "binds: nsbox binds paths into linux nodes only, not {}",
+                    kind_name.value
+                ),
                 false,
             );
         }
@@ -312,16 +321,27 @@ pub fn convert(path: &Path, text: &str) -> Result<(String, Diagnostics), Diagnos
             }
             _ => {
                 out.push(format!("  {}:", node_name.value));
-                match &def.exec {
-                    Some(lines) if !lines.is_empty() => {
-                        // One command, each line in turn; the first that fails fails `up`.
-                        let script: Vec<&str> = lines.iter().map(|l| l.value.as_str()).collect();
-                        out.push(format!(
-                            "    run: [{}]",
-                            quoted(&format!("set -e; {}", script.join("; ")))
-                        ));
-                    }
-                    _ => out.push("    {}".into()),
+                let script: Vec<&str> = def.exec.iter().flatten().map(|l| l.value.as_str()).collect();
+                if !binds.is_empty() {
+                    // Bound paths are a container's: the exec lines run in
+                    // it, then it stays up.
+                    let mut lines = vec!["set -e".to_string()];
+                    lines.extend(script.iter().map(|l| l.to_string()));
+                    lines.push("exec sleep infinity".into());
+                    let binds: Vec<String> = binds.iter().map(|b| quoted(b)).collect();
+                    out.push(format!(
+                        "    container: {{command: {}, binds: [{}]}}",
+                        quoted(&lines.join("; ")),
+                        binds.join(", ")
+                    ));
+                } else if !script.is_empty() {
+                    // One command, each line in turn; the first that fails fails `up`.
+                    out.push(format!(
+                        "    run: [{}]",
+                        quoted(&format!("set -e; {}", script.join("; ")))
+                    ));
+                } else {
+                    out.push("    {}".into());
                 }
             }
         }

@@ -163,6 +163,10 @@ pub struct ContainerFile {
     /// host's].
     #[serde(default)]
     pub rootfs: Option<Text>,
+    /// Host paths bound into the container: `SOURCE:DEST[:ro]` (SOURCE
+    /// relative to the lab file).
+    #[serde(default)]
+    pub binds: Vec<Text>,
 }
 
 /// A sysctl value as written: `1`, `"1"` or `true` all mean 1.

@@ -47,10 +47,21 @@ pub struct Node {
     /// The container's root filesystem (None: a read-only view of the host's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container_rootfs: Option<std::path::PathBuf>,
+    /// Host paths bound into the node's container.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub container_binds: Vec<Bind>,
     /// The routing daemons the node's container runs (it is then a
     /// container node of the host view, its command nsbox's start script).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub router: Option<Router>,
+}
+
+/// A host path bound into a container node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bind {
+    pub source: std::path::PathBuf,
+    pub destination: std::path::PathBuf,
+    pub readonly: bool,
 }
 
 /// A node's routing daemons and their configuration.

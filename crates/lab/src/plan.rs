@@ -382,8 +382,8 @@ pub fn plan(old: &Lab, new: &Lab) -> Result<Vec<Op>, String> {
                 key: key.clone(),
             });
         }
-        let (old_routes, old_rules, old_run, old_ruleset, old_router) = before
-            .map(|n| (n.routes, n.rules, n.run, n.nftables, n.router))
+        let (old_routes, old_rules, old_run, old_ruleset, old_router, old_binds) = before
+            .map(|n| (n.routes, n.rules, n.run, n.nftables, n.router, n.container_binds))
             .unwrap_or_default();
         if node.nftables != old_ruleset {
             ops.push(Op::SetRuleset {
@@ -407,7 +407,9 @@ pub fn plan(old: &Lab, new: &Lab) -> Result<Vec<Op>, String> {
         // A router's configuration is read at its daemons' start: a new
         // one restarts them.
         let router_changed = node.router.is_some() && node.router != old_router;
-        if router_changed || (node.run != old_run && !(node.run.is_empty() && old_run.is_empty())) {
+        // So are a container's binds, at its start.
+        let binds_changed = node.container_binds != old_binds;
+        if router_changed || binds_changed || (node.run != old_run && !(node.run.is_empty() && old_run.is_empty())) {
             ops.push(Op::RestartCommands {
                 node: node.name.clone(),
             });

@@ -105,11 +105,21 @@ fn start_container(
         source: Box::new(source),
     })?;
     let netns = PathBuf::from(format!("/proc/{}/fd/{}", std::process::id(), handle.fd.as_raw_fd()));
-    let mut mounts = Vec::new();
+    let mut mounts: Vec<serde_json::Value> = node
+        .container_binds
+        .iter()
+        .map(|b| {
+            let mut options = vec!["rbind"];
+            if b.readonly {
+                options.push("ro");
+            }
+            serde_json::json!({"destination": b.destination, "type": "bind", "source": b.source, "options": options})
+        })
+        .collect();
     if let Some(router) = &node.router {
         let dirs = crate::routers::NodeDirs::of(&store.routers(lab)?, &node.name);
         crate::routers::prepare(router, &dirs).map_err(io_failed)?;
-        mounts = crate::routers::mounts(router, &dirs);
+        mounts.extend(crate::routers::mounts(router, &dirs));
     }
     let config = shell_container(&ShellContainer {
         hostname: node.container.as_deref().unwrap_or(&node.name),

@@ -25,6 +25,7 @@ impl Checker<'_> {
             run: n.run.iter().map(|c| c.value.clone()).collect(),
             container: None,
             container_rootfs: None,
+            container_binds: Vec::new(),
             router: None,
         };
         for command in n.run.iter().filter(|c| c.value.trim().is_empty()) {
@@ -87,6 +88,12 @@ impl Checker<'_> {
                 );
             }
             node.container_rootfs = std::path::absolute(path).ok();
+        }
+        for bind in &c.binds {
+            match parse_bind(&bind.value, &self.dir) {
+                Ok(b) => node.container_binds.push(b),
+                Err(e) => self.error_at(bind.referenced, e),
+            }
         }
         node.run.insert(0, c.command.value.clone());
         node.container = Some(hostname);
@@ -200,4 +207,31 @@ impl Checker<'_> {
         }
         out
     }
+}
+
+/// `SOURCE:DEST[:ro|:rw]`: SOURCE a host path that exists (relative to
+/// `dir`, the lab file's), DEST an absolute path in the container.
+pub(super) fn parse_bind(text: &str, dir: &std::path::Path) -> Result<crate::model::Bind, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let (source, destination, readonly) = match parts[..] {
+        [s, d] => (s, d, false),
+        [s, d, "ro"] => (s, d, true),
+        [s, d, "rw"] => (s, d, false),
+        _ => return Err(format!("bind {text:?}: SOURCE:DEST, then :ro or :rw if you like")),
+    };
+    let source = dir.join(source);
+    if !source.exists() {
+        return Err(format!("bind {text:?}: {} does not exist", source.display()));
+    }
+    let destination = std::path::PathBuf::from(destination);
+    if !destination.is_absolute() || destination.components().any(|c| c == std::path::Component::ParentDir) {
+        return Err(format!(
+            "bind {text:?}: the destination is an absolute path in the container, without '..'"
+        ));
+    }
+    Ok(crate::model::Bind {
+        source: std::path::absolute(&source).unwrap_or(source),
+        destination,
+        readonly,
+    })
 }

@@ -464,3 +464,25 @@ fn via_names_nodes_on_the_way_of_a_reachable_request() {
     let e = error(&format!("{BASE}expect:\n  a -> 10.0.0.2: reachable (via z)\n"));
     assert!(e.contains("\"z\""), "{e}");
 }
+
+#[test]
+fn container_binds_are_checked() {
+    let dir = std::env::temp_dir();
+    let b = super::nodes::parse_bind("/tmp:/srv/t:ro", &dir).unwrap();
+    assert_eq!((b.destination.to_str(), b.readonly), (Some("/srv/t"), true));
+    assert!(super::nodes::parse_bind("/nonexistent-nsbox:/x", &dir)
+        .unwrap_err()
+        .contains("does not exist"));
+    assert!(super::nodes::parse_bind("/tmp:relative", &dir)
+        .unwrap_err()
+        .contains("absolute"));
+    assert!(super::nodes::parse_bind("/tmp:/x:rx", &dir).is_err());
+    let e = error(&BASE.replace(
+        "  a: {}",
+        "  a: {container: {command: sleep 9, binds: [\"/nonexistent-nsbox:/x\"]}}",
+    ));
+    assert!(
+        e.starts_with("3:45: bind \"/nonexistent-nsbox:/x\": /nonexistent-nsbox does not exist"),
+        "{e}"
+    );
+}
