@@ -45,6 +45,11 @@ enum LabCmd {
         /// Print JSON for programs.
         #[arg(long)]
         json: bool,
+        /// Print JSON as `containerlab inspect --format json` does, for
+        /// scripts written against containerlab (a node's `name` is its
+        /// namespace: `ip netns exec NAME`).
+        #[arg(long, conflicts_with = "json")]
+        clab: bool,
     },
     /// Run a command in a node's network namespace (also `ip netns exec
     /// LAB-NODE`); in a container node, in all of its container's namespaces.
@@ -240,7 +245,8 @@ pub fn lab(args: LabArgs) -> i32 {
             Ok(0)
         }),
         LabCmd::Down { lab, ignore_missing } => down(&lab, ignore_missing, &registry, &store),
-        LabCmd::Status { json } => status(&store, &registry, json),
+        LabCmd::Status { json, clab: false } => status(&store, &registry, json),
+        LabCmd::Status { clab: true, .. } => status_as_containerlab(&store, &registry),
         LabCmd::Exec { lab, node, command } => exec(lab.as_deref(), &node, &command, &store, &registry),
         LabCmd::Check {
             file,
@@ -569,7 +575,11 @@ fn node_statuses(state: &nsbox_lab::state::State, registry: &Registry, store: &S
     let lab = state
         .source
         .as_deref()
-        .and_then(|text| nsbox_lab::load::parse(Path::new("(recorded)"), text).ok())
+        // At the file's own path: a router's configuration file is beside it.
+        .and_then(|text| {
+            let path = state.file.as_deref().unwrap_or(Path::new("(recorded)"));
+            nsbox_lab::load::parse(path, text).ok()
+        })
         .map(|(lab, _)| lab);
     state
         .nodes
@@ -599,10 +609,11 @@ fn node_statuses(state: &nsbox_lab::state::State, registry: &Registry, store: &S
                 .unwrap_or_default();
             NodeStatus {
                 node: node.clone(),
-                kind: if state.containers.contains(node) {
-                    "container"
-                } else {
-                    "netns"
+                kind: match recorded.and_then(|l| l.nodes[i].router.as_ref()) {
+                    Some(router) if router.suite == nsbox_lab::model::RoutingSuite::Frr => "frr",
+                    Some(_) => "bird",
+                    None if state.containers.contains(node) => "container",
+                    None => "netns",
                 },
                 state: if up { "up" } else { "missing" },
                 processes: if up {
@@ -616,6 +627,39 @@ fn node_statuses(state: &nsbox_lab::state::State, registry: &Registry, store: &S
             }
         })
         .collect()
+}
+
+/// `status --clab`: the nodes of the labs that are up as containerlab's
+/// `inspect --format json` lists its containers.
+fn status_as_containerlab(store: &Store, registry: &Registry) -> Result<i32, String> {
+    let labs = labs_up(store)?;
+    let mut containers = Vec::new();
+    for lab in &labs {
+        for node in node_statuses(lab, registry, store) {
+            let first = |v4: bool| {
+                node.addresses
+                    .iter()
+                    .filter_map(|a| a.split_once(' ').map(|(_, address)| address))
+                    .find(|address| address.contains('.') == v4)
+                    .unwrap_or("N/A")
+                    .to_string()
+            };
+            containers.push(serde_json::json!({
+                "lab_name": lab.name,
+                "labPath": lab.file,
+                "name": node.namespace,
+                "container_id": "",
+                "image": "",
+                "kind": if node.kind == "netns" || node.kind == "container" { "linux" } else { node.kind },
+                "state": if node.state == "up" { "running" } else { "exited" },
+                "ipv4_address": first(true),
+                "ipv6_address": first(false),
+                "owner": "root",
+            }));
+        }
+    }
+    crate::output::print_json(&serde_json::json!({ "containers": containers }));
+    Ok(0)
 }
 
 /// The labs that are up, a table of their nodes (as containerlab's

@@ -461,6 +461,7 @@ fn a_containerlab_file_runs_as_it_is() {
 $NSBOX lab up /run/ft/frr-tri.clab.yml 2> /run/notes | sed 's/^/UP /'
 grep -c 'is not used: nsbox runs the host' /run/notes | sed 's/^/IMAGES /'
 echo "PCROUTE $(ip -n frr_tri-PC1 route show default)"
+echo "INSPECT $($NSBOX lab status --clab | tr -d ' \n')"
 $NSBOX lab down frr_tri > /dev/null
 $NSBOX lab convert /run/ft/frr-tri.clab.yml > /run/ft/frr-tri.yaml 2> /dev/null
 cat >> /run/ft/frr-tri.yaml <<'LAB'
@@ -481,6 +482,14 @@ left frr_tri
     );
     assert_eq!(field(&out, "IMAGES"), "2", "one note per image: {out}");
     assert_eq!(field(&out, "PCROUTE"), "default via 192.168.11.1 dev eth1", "{out}");
+    let inspect: serde_json::Value = serde_json::from_str(field(&out, "INSPECT")).unwrap();
+    let router1 = &inspect["containers"][0];
+    assert_eq!(
+        (router1["name"].as_str(), router1["kind"].as_str()),
+        (Some("frr_tri-router1"), Some("frr"))
+    );
+    assert_eq!(inspect["containers"][3]["kind"], "linux", "{inspect:#}");
+    assert_eq!(inspect["containers"][3]["state"], "running", "{inspect:#}");
     assert_eq!(field(&out, "TEST"), "0", "{out}");
     assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
 }
