@@ -130,7 +130,15 @@ impl RoutingSuite {
 /// Why the suite cannot run here: the first program missing, and the
 /// package to install.
 pub fn missing(suite: RoutingSuite, daemons: &[String]) -> Option<String> {
-    let absent = suite.programs(daemons).into_iter().find(|p| !p.exists())?;
+    missing_under(Path::new("/"), suite, daemons)
+}
+
+/// [`missing`] on a host whose root is `root` (tests).
+fn missing_under(root: &Path, suite: RoutingSuite, daemons: &[String]) -> Option<String> {
+    let absent = suite
+        .programs(daemons)
+        .into_iter()
+        .find(|p| !root.join(p.strip_prefix("/").unwrap_or(p)).exists())?;
     Some(format!(
         "{} is not installed here ({} is missing): apt-get install {}",
         suite.name(),
@@ -567,6 +575,28 @@ mod tests {
         assert_eq!(check_frr_together(&[gone, bad]), None);
         let results = check_configs(&[(RoutingSuite::Frr, gone), (RoutingSuite::Frr, bad)]);
         assert!(results[0].is_ok() && results[1].is_err(), "{results:?}");
+    }
+
+    #[test]
+    fn a_missing_package_is_named() {
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(
+            missing_under(empty.path(), RoutingSuite::Frr, &["ospfd".into()]).as_deref(),
+            Some("FRR is not installed here (/usr/lib/frr/zebra is missing): apt-get install frr")
+        );
+        assert_eq!(
+            missing_under(empty.path(), RoutingSuite::Bird, &[]).as_deref(),
+            Some("BIRD is not installed here (/usr/sbin/bird is missing): apt-get install bird2")
+        );
+        // Present, but not the daemon named.
+        for p in ["usr/lib/frr/zebra", "usr/lib/frr/staticd", "usr/bin/vtysh"] {
+            let path = empty.path().join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        assert_eq!(missing_under(empty.path(), RoutingSuite::Frr, &[]), None);
+        assert!(missing_under(empty.path(), RoutingSuite::Frr, &["bgpd".into()])
+            .is_some_and(|m| m.contains("/usr/lib/frr/bgpd is missing")));
     }
 
     #[test]
