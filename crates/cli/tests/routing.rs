@@ -460,7 +460,7 @@ fn a_containerlab_file_runs_as_it_is() {
         r#"cp -r {example} /run/ft
 $NSBOX lab up /run/ft/frr-tri.clab.yml 2> /run/notes | sed 's/^/UP /'
 grep -c 'is not used: nsbox runs the host' /run/notes | sed 's/^/IMAGES /'
-echo "PCROUTE $(ip -n frr_tri-PC1 route show default)"
+echo "PCROUTE $(ip -n clab-frr-tri-PC1 route show default)"
 echo "INSPECT $($NSBOX lab status --clab | tr -d ' \n')"
 $NSBOX lab down frr_tri > /dev/null
 $NSBOX lab convert /run/ft/frr-tri.clab.yml > /run/ft/frr-tri.yaml 2> /dev/null
@@ -486,7 +486,7 @@ left frr_tri
     let router1 = &inspect["containers"][0];
     assert_eq!(
         (router1["name"].as_str(), router1["kind"].as_str()),
-        (Some("frr_tri-router1"), Some("frr"))
+        (Some("clab-frr-tri-router1"), Some("frr"))
     );
     assert_eq!(inspect["containers"][3]["kind"], "linux", "{inspect:#}");
     assert_eq!(inspect["containers"][3]["state"], "running", "{inspect:#}");
@@ -563,5 +563,36 @@ left binds
     assert_eq!(field(&out, "READ"), "hello", "{out}");
     assert_ne!(field(&out, "WRITE"), "0", "{out}");
     assert_eq!(field(&out, "HOSTSIDE"), "greeting", "{out}");
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}
+
+/// containerlab's namespace names are someone else's when they exist
+/// already: `up` refuses to take one, and `down` leaves it alone.
+#[test]
+fn a_containerlab_name_that_is_taken_is_left_alone() {
+    require_root!();
+    if missing_tool(&["ip", "nft", "ping"]) {
+        return;
+    }
+    let out = run(r#"ip netns add clab-victim-a
+cat > /run/victim.clab.yml <<'LAB'
+name: victim
+topology:
+  nodes:
+    a: {kind: linux}
+    b: {kind: linux}
+  links:
+    - endpoints: ["a:eth1", "b:eth1"]
+LAB
+set +e; $NSBOX lab up /run/victim.clab.yml > /run/out 2>&1; echo "UP $?"; set -e
+sed 's/^/SAYS /' /run/out
+$NSBOX lab down victim > /dev/null 2>&1 || true
+echo "NETNS $(ip netns list | tr '\n' ' ')"
+ip netns delete clab-victim-a
+left victim
+"#);
+    assert_eq!(field(&out, "UP"), "1", "{out}");
+    assert!(out.contains("clab-victim-a"), "{out}");
+    assert_eq!(field(&out, "NETNS"), "clab-victim-a", "{out}");
     assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
 }

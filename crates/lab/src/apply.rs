@@ -31,7 +31,7 @@ impl Running<'_> {
                 .switch_netns()
                 .unwrap_or_else(|| format!("{}--bridges", self.new.name))
         } else {
-            crate::model::netns_name(&self.new.name, node)
+            self.new.netns_of(node)
         }
     }
 

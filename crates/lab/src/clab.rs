@@ -180,27 +180,39 @@ pub fn convert(path: &Path, text: &str) -> Result<(String, Diagnostics), Diagnos
             false,
         );
     }
-    if let Some(prefix) = &file.prefix {
-        say(
-            prefix.referenced,
-            "prefix: nsbox names a lab's namespaces LAB-NODE; leave it out".into(),
-            false,
-        );
-    }
+    // containerlab's names: PREFIX-LAB-NODE, `clab` unless said;
+    // `__lab-name` drops the prefix; an empty one (bare node names, which
+    // anything else on the host may hold) is refused.
+    let netns_prefix = match file.prefix.as_ref().map(|p| p.value.as_str()) {
+        None => format!("clab-{}", file.name.value),
+        Some("__lab-name") => file.name.value.clone(),
+        Some("") => {
+            let at = file.prefix.as_ref().map_or(file.name.referenced, |p| p.referenced);
+            say(
+                at,
+                "prefix \"\": nsbox does not name namespaces by the bare node name (another's may hold it); leave it out for clab-LAB-NODE".into(),
+                false,
+            );
+            String::new()
+        }
+        Some(p) => format!("{p}-{}", file.name.value),
+    };
     // nsbox's lab names have no '-' (it parts the lab from the node).
     let name = file.name.value.replace('-', "_");
     if name != file.name.value {
         say(
             file.name.referenced,
-            format!(
-                "the lab is named {name} in nsbox (its namespaces are {name}-NODE: a '-' parts a lab from its nodes)"
-            ),
+            format!("the lab is named {name} in nsbox (its own names have no '-'; its namespaces keep containerlab's)"),
             true,
         );
     }
     let topology = &file.topology;
     let defaults = topology.defaults.clone().unwrap_or_default();
-    let mut out = vec![format!("name: {name}"), "nodes:".to_string()];
+    let mut out = vec![
+        format!("name: {name}"),
+        format!("netns_prefix: {netns_prefix}"),
+        "nodes:".to_string(),
+    ];
     let mut bridges: Vec<String> = Vec::new();
     let mut nodes: Vec<String> = Vec::new();
     for (node_name, node) in &topology.nodes.0 {
@@ -505,7 +517,7 @@ topology:
         let (text, notes) = convert(Path::new("/nonexistent/t.clab.yml"), TRIANGLE).unwrap();
         assert_eq!(
             text,
-            "name: frr_tri\nnodes:\n  r1:\n    frr:\n      daemons: [ospfd]\n      config: \"r1.conf\"\n  r2:\n    frr:\n      daemons: [ospfd]\n      config: \"frr defaults traditional\\n\"\n  pc1:\n    run: [\"set -e; ip addr add 192.168.1.2/24 dev eth1; ip route add default via 192.168.1.1\"]\nlinks:\n  - endpoints: [r1:eth1, r2:eth1]\nbridges:\n  sw: {endpoints: [pc1:eth1, r2:eth2]}\n"
+            "name: frr_tri\nnetns_prefix: clab-frr-tri\nnodes:\n  r1:\n    frr:\n      daemons: [ospfd]\n      config: \"r1.conf\"\n  r2:\n    frr:\n      daemons: [ospfd]\n      config: \"frr defaults traditional\\n\"\n  pc1:\n    run: [\"set -e; ip addr add 192.168.1.2/24 dev eth1; ip route add default via 192.168.1.1\"]\nlinks:\n  - endpoints: [r1:eth1, r2:eth1]\nbridges:\n  sw: {endpoints: [pc1:eth1, r2:eth2]}\n"
         );
         let said: Vec<String> = notes
             .list
@@ -554,6 +566,26 @@ topology:
             "name: x\ntopology:\n  nodes:\n    a: {kind: linux}\n  links:\n    - endpoints: [\"a:eth1\", \"b:eth1\"]\n",
         );
         assert!(said[0].contains("\"b\" is not a node of the topology"), "{said:?}");
+    }
+
+    #[test]
+    fn containerlab_s_names_carry_over() {
+        let prefix_of = |prefix: &str| -> String {
+            let text = format!("name: t-1\n{prefix}topology:\n  nodes:\n    a: {{kind: linux}}\n");
+            let (converted, _) = convert(Path::new("t.clab.yml"), &text).unwrap();
+            converted.lines().nth(1).unwrap().to_string()
+        };
+        assert_eq!(prefix_of(""), "netns_prefix: clab-t-1");
+        assert_eq!(prefix_of("prefix: lab\n"), "netns_prefix: lab-t-1");
+        assert_eq!(prefix_of("prefix: __lab-name\n"), "netns_prefix: t-1");
+        let refused = convert(
+            Path::new("t.clab.yml"),
+            "name: t\nprefix: \"\"\ntopology:\n  nodes:\n    a: {kind: linux}\n",
+        )
+        .unwrap_err();
+        assert!(refused.list[0]
+            .message
+            .starts_with("prefix \"\": nsbox does not name namespaces by the bare node name"));
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub struct LabFile {
     /// step (routing daemons converging): `30s`.
     #[serde(default)]
     pub converge: Option<Text>,
+    /// What the nodes' namespace names start with [default: the lab's
+    /// name]: `clab-NAME` for a containerlab file's.
+    #[serde(default)]
+    pub netns_prefix: Option<Text>,
     #[serde(default)]
     pub steps: Vec<Spanned<StepFile>>,
 }

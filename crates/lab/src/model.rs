@@ -25,6 +25,10 @@ pub struct Lab {
     /// The lab's expectations probed one at a time, in order.
     pub sequential: bool,
     pub steps: Vec<Step>,
+    /// What the nodes' namespace names start with, when not the lab's
+    /// name: a containerlab file's `clab-LAB` (its nodes are
+    /// `clab-LAB-NODE` there too).
+    pub netns_prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -489,7 +493,12 @@ pub struct StepCommand {
 impl Lab {
     /// The network namespace of a node, also its `ip netns` name.
     pub fn netns(&self, node: usize) -> String {
-        netns_name(&self.name, &self.nodes[node].name)
+        self.netns_of(&self.nodes[node].name)
+    }
+
+    /// The network namespace of the node named `node`.
+    pub fn netns_of(&self, node: &str) -> String {
+        netns_name(self.netns_prefix.as_deref().unwrap_or(&self.name), node)
     }
 
     /// Every interface of a node with its addresses (lo first).

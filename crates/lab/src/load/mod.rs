@@ -347,7 +347,24 @@ impl Checker<'_> {
             converge: None,
             sequential: file.sequential.as_ref().is_some_and(|s| s.value),
             steps: Vec::new(),
+            netns_prefix: None,
         };
+        if let Some(prefix) = &file.netns_prefix {
+            // Any '-' is fine here: the namespaces are recorded, and each
+            // carries the lab's mark.
+            let plain = prefix
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if prefix.value.is_empty() || prefix.value.len() > 64 || !plain || prefix.value.starts_with(['.', '-']) {
+                self.error_at(
+                    prefix.referenced,
+                    "netns_prefix: 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' or '-'",
+                );
+            } else {
+                lab.netns_prefix = Some(prefix.value.clone());
+            }
+        }
         if let Some(converge) = &file.converge {
             match parse_wait(&converge.value).map_err(|e| e.replacen("wait", "converge", 1)) {
                 Ok(d) => lab.converge = Some(d),

@@ -486,3 +486,12 @@ fn container_binds_are_checked() {
         "{e}"
     );
 }
+
+#[test]
+fn a_netns_prefix_names_the_nodes_namespaces() {
+    let (lab, _) = check(&format!("{BASE}netns_prefix: clab-my-lab\n")).unwrap();
+    assert_eq!(lab.netns(0), "clab-my-lab-a");
+    assert_eq!(lab.namespaces()[1], "clab-my-lab-b");
+    let e = error(&format!("{BASE}netns_prefix: -x\n"));
+    assert!(e.starts_with("8:15: netns_prefix: 1 to 64"), "{e}");
+}
