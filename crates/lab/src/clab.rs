@@ -332,8 +332,13 @@ pub fn convert(path: &Path, text: &str) -> Result<(String, Diagnostics), Diagnos
                 out.push(format!("      config: {config}"));
             }
             _ => {
-                out.push(format!("  {}:", node_name.value));
                 let script: Vec<&str> = def.exec.iter().flatten().map(|l| l.value.as_str()).collect();
+                // A node with nothing to say is `{}` on its name's line.
+                out.push(if binds.is_empty() && script.is_empty() {
+                    format!("  {}: {{}}", node_name.value)
+                } else {
+                    format!("  {}:", node_name.value)
+                });
                 if !binds.is_empty() {
                     // Bound paths are a container's: the exec lines run in
                     // it, then it stays up.
@@ -352,8 +357,6 @@ pub fn convert(path: &Path, text: &str) -> Result<(String, Diagnostics), Diagnos
                         "    run: [{}]",
                         quoted(&format!("set -e; {}", script.join("; ")))
                     ));
-                } else {
-                    out.push("    {}".into());
                 }
             }
         }
@@ -368,19 +371,6 @@ pub fn convert(path: &Path, text: &str) -> Result<(String, Diagnostics), Diagnos
         }
         nodes.push(node_name.value.clone());
     }
-    // `{}` above marks a node with nothing to say: YAML needs it on the
-    // name's line.
-    let mut merged: Vec<String> = Vec::new();
-    for line in out {
-        if line == "    {}" {
-            if let Some(last) = merged.last_mut() {
-                last.push_str(" {}");
-                continue;
-            }
-        }
-        merged.push(line);
-    }
-    let mut out = merged;
     let mut on_bridges: Vec<(String, Vec<String>)> = bridges.iter().map(|b| (b.clone(), Vec::new())).collect();
     let mut links: Vec<String> = Vec::new();
     for link in &topology.links {
@@ -425,21 +415,25 @@ pub fn convert(path: &Path, text: &str) -> Result<(String, Diagnostics), Diagnos
             parsed[0].clone().unwrap_or_default(),
             parsed[1].clone().unwrap_or_default(),
         );
-        match (bridges.contains(&a.0), bridges.contains(&b.0)) {
-            (true, true) => say(
-                link.referenced,
-                "a link between two bridges: not supported".into(),
-                false,
-            ),
-            (true, false) => on_bridges
-                .iter_mut()
-                .find(|(n, _)| *n == a.0)
-                .map_or((), |(_, e)| e.push(format!("{}:{}", b.0, b.1))),
-            (false, true) => on_bridges
-                .iter_mut()
-                .find(|(n, _)| *n == b.0)
-                .map_or((), |(_, e)| e.push(format!("{}:{}", a.0, a.1))),
-            (false, false) => links.push(format!("  - endpoints: [{}:{}, {}:{}]", a.0, a.1, b.0, b.1)),
+        // A link to a bridge makes the other end a port of it.
+        let (bridge, port) = match (bridges.contains(&a.0), bridges.contains(&b.0)) {
+            (true, true) => {
+                say(
+                    link.referenced,
+                    "a link between two bridges: not supported".into(),
+                    false,
+                );
+                continue;
+            }
+            (true, false) => (&a.0, &b),
+            (false, true) => (&b.0, &a),
+            (false, false) => {
+                links.push(format!("  - endpoints: [{}:{}, {}:{}]", a.0, a.1, b.0, b.1));
+                continue;
+            }
+        };
+        if let Some((_, ports)) = on_bridges.iter_mut().find(|(n, _)| n == bridge) {
+            ports.push(format!("{}:{}", port.0, port.1));
         }
     }
     if !links.is_empty() {
