@@ -845,15 +845,16 @@ fn capture(
             }
         });
     }
-    let out: Box<dyn std::io::Write> = match write {
-        Some(path) if path == Path::new("-") => Box::new(std::io::stdout().lock()),
-        Some(path) => Box::new(std::io::BufWriter::new(
+    // pcap to the file or stdout (-w), else a line per packet on stdout.
+    let out: Option<Box<dyn std::io::Write>> = match write {
+        Some(path) if path == Path::new("-") => Some(Box::new(std::io::stdout().lock())),
+        Some(path) => Some(Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
+        ))),
+        None => None,
     };
-    let mut pcap = match write {
-        Some(_) => Some(PcapWriter::new(out).map_err(|e| e.to_string())?),
+    let mut pcap = match out {
+        Some(out) => Some(PcapWriter::new(out).map_err(|e| e.to_string())?),
         None => None,
     };
     let mut lines = if pcap.is_none() { Some(std::io::stdout()) } else { None };
