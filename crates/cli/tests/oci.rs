@@ -2537,7 +2537,16 @@ fn a_terminal_reaches_the_console_socket() {
 /// status is the container's.
 #[test]
 fn run_in_the_foreground_relays_the_terminal() {
-    let (rt, mut bundle) = setup!(&["sh", "-c", "tty; stty size; read line; echo got:$line; exit 3"]);
+    // runc 1.1.5 sizes the pty from its own terminal only after the
+    // process has started: a stty that runs first fails now and then (ECHILD,
+    // and the shell stops answering; 3 runs in 20 here). nsbox's pty is born
+    // at the caller's size, so nsbox is asked at once; runc after a moment.
+    let script = if nsbox_under_test() {
+        "tty; stty size; read line; echo got:$line; exit 3"
+    } else {
+        "tty; sleep 0.5; stty size; read line; echo got:$line; exit 3"
+    };
+    let (rt, mut bundle) = setup!(&["sh", "-c", script]);
     bundle.config["process"]["terminal"] = json!(true);
     let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/tty"));
     let _ = std::os::unix::fs::symlink("busybox", bundle.path().join("rootfs/bin/stty"));
