@@ -725,24 +725,8 @@ fn status(store: &Store, registry: &Registry, json: bool) -> Result<i32, String>
 }
 
 fn exec(lab: Option<&str>, node: &str, command: &[String], store: &Store, registry: &Registry) -> Result<i32, String> {
-    let labs = labs_up(store)?;
-    let holding: Vec<_> = labs
-        .iter()
-        .filter(|s| lab.is_none_or(|l| l == s.name))
-        .filter_map(|s| {
-            let i = s.nodes.iter().position(|n| n == node)?;
-            Some((
-                s.namespaces.get(i)?.clone(),
-                s.containers.iter().any(|c| c == node),
-                s.name.clone(),
-            ))
-        })
-        .collect();
-    let (netns, container, lab_name) = match holding.as_slice() {
-        [one] => one.clone(),
-        [] => return Err(format!("no lab that is up has a node {node:?}")),
-        _ => return Err(format!("several labs have a node {node:?}: name one with --lab")),
-    };
+    let found = find_node(lab, node, store)?;
+    let (netns, container, lab_name) = (found.netns, found.container, found.lab);
     // A container node: into all of its container's namespaces, through
     // its init (the container's PID 1, as the runtime records it); never
     // into the bare network namespace instead.
@@ -789,16 +773,28 @@ fn convert(file: &Path) -> Result<i32, String> {
     Ok(0)
 }
 
-/// The network namespace of `node` in the lab that is up and has it (or
-/// in `lab`), with the lab's name.
-fn node_netns(lab: Option<&str>, node: &str, store: &Store) -> Result<(String, String), String> {
+/// A node of a lab that is up, as its state records it.
+#[derive(Clone)]
+struct FoundNode {
+    netns: String,
+    /// Whether the node is a container (`exec` enters all its namespaces).
+    container: bool,
+    lab: String,
+}
+
+/// `node` in the one lab that is up and has it (or in `lab`).
+fn find_node(lab: Option<&str>, node: &str, store: &Store) -> Result<FoundNode, String> {
     let labs = labs_up(store)?;
-    let holding: Vec<(String, String)> = labs
+    let holding: Vec<FoundNode> = labs
         .iter()
         .filter(|s| lab.is_none_or(|l| l == s.name))
         .filter_map(|s| {
             let i = s.nodes.iter().position(|n| n == node)?;
-            Some((s.namespaces.get(i)?.clone(), s.name.clone()))
+            Some(FoundNode {
+                netns: s.namespaces.get(i)?.clone(),
+                container: s.containers.iter().any(|c| c == node),
+                lab: s.name.clone(),
+            })
         })
         .collect();
     match holding.as_slice() {
@@ -826,7 +822,7 @@ fn capture(
         .split_once(':')
         .filter(|(n, i)| !n.is_empty() && !i.is_empty())
         .ok_or_else(|| format!("{target:?}: say NODE:IFACE"))?;
-    let (netns, _) = node_netns(lab, node, store)?;
+    let netns = find_node(lab, node, store)?.netns;
     let filter = if filter.trim().is_empty() {
         None
     } else {

@@ -24,22 +24,13 @@ struct Podman {
 
 impl Podman {
     fn new() -> Option<Podman> {
-        if Command::new("podman").arg("--version").output().is_err() {
-            eprintln!("SKIPPED: podman is not installed (scripts/install-deps.sh installs it)");
-            return None;
-        }
-        let rootfs = busybox_rootfs()?;
+        let rootfs = image_rootfs("podman")?;
         let dir = tempfile::Builder::new().prefix("nsbox-test-podman").tempdir().unwrap();
         std::fs::write(
             dir.path().join("containers.conf"),
             "[containers]\n# CAP_SYS_RESOURCE is not in this host's bounding set: no rlimits raised.\ndefault_ulimits = []\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
         )
         .unwrap();
-        for d in ["etc", "proc", "sys", "dev", "tmp"] {
-            std::fs::create_dir_all(rootfs.path().join(d)).unwrap();
-        }
-        std::fs::write(rootfs.path().join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-        std::fs::write(rootfs.path().join("etc/group"), "root:x:0:\n").unwrap();
         errno_of_add_key(&rootfs.path().join("bin/errno-of-add-key"));
         let podman = Podman {
             dir,
@@ -98,23 +89,34 @@ impl Podman {
     }
 
     fn output(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.command(args).stdin(Stdio::null()).output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        output_of(self.command(args))
     }
 }
 
 impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.output(&["rm", "--all", "--force", "--time", "0"]);
-        // The cgroup parent, in every hierarchy, deepest first.
-        for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
-            let top = hierarchy.path().join(self.parent.trim_start_matches('/'));
-            remove_tree(&top);
-        }
+        remove_cgroup_parent(&self.parent);
+    }
+}
+
+/// A busybox rootfs with root in /etc/passwd and /etc/group, for an
+/// engine's image; None (said as a skip) when `engine` is not installed.
+fn image_rootfs(engine: &str) -> Option<tempfile::TempDir> {
+    if Command::new(engine).arg("--version").output().is_err() {
+        eprintln!("SKIPPED: {engine} is not installed (scripts/install-deps.sh installs it)");
+        return None;
+    }
+    let rootfs = busybox_rootfs()?;
+    std::fs::write(rootfs.path().join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(rootfs.path().join("etc/group"), "root:x:0:\n").unwrap();
+    Some(rootfs)
+}
+
+/// A test's cgroup parent, in every hierarchy, deepest first.
+fn remove_cgroup_parent(parent: &str) {
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        remove_tree(&hierarchy.path().join(parent.trim_start_matches('/')));
     }
 }
 
@@ -279,13 +281,7 @@ struct Containerd {
 
 impl Containerd {
     fn new() -> Option<Containerd> {
-        if Command::new("containerd").arg("--version").output().is_err() {
-            eprintln!("SKIPPED: containerd is not installed (scripts/install-deps.sh installs it)");
-            return None;
-        }
-        let rootfs = busybox_rootfs()?;
-        std::fs::write(rootfs.path().join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-        std::fs::write(rootfs.path().join("etc/group"), "root:x:0:\n").unwrap();
+        let rootfs = image_rootfs("containerd")?;
         let dir = tempfile::Builder::new()
             .prefix("nsbox-test-containerd")
             .tempdir()
@@ -403,9 +399,7 @@ impl Drop for Containerd {
         for mount in host_mount_points().iter().rev().filter(|m| m.starts_with(&ours)) {
             let _ = Command::new("umount").args(["-l", mount]).status();
         }
-        for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
-            remove_tree(&hierarchy.path().join(self.parent.trim_start_matches('/')));
-        }
+        remove_cgroup_parent(&self.parent);
     }
 }
 

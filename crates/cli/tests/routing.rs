@@ -6,12 +6,20 @@
 mod common;
 use common::*;
 
-macro_rules! require_routing_tools {
-    () => {
+/// Root and the lab's tools (ip, nft, ping), and `extra` besides; else
+/// the test says SKIPPED and returns.
+macro_rules! require_tools {
+    ($($extra:expr),*) => {
         require_root!();
-        if common::missing_tool(&["ip", "nft", "ping", "vtysh", "bird", "birdc"]) {
+        if common::missing_tool(&["ip", "nft", "ping", $($extra),*]) {
             return;
         }
+    };
+}
+
+macro_rules! require_routing_tools {
+    () => {
+        require_tools!("vtysh", "bird", "birdc")
     };
 }
 
@@ -122,10 +130,7 @@ left interop
 /// took; a route that never comes fails once the time is up.
 #[test]
 fn converge_waits_for_routes_and_reports_the_time() {
-    require_root!();
-    if missing_tool(&["ip", "nft", "ping"]) {
-        return;
-    }
+    require_tools!();
     let out = run(r#"cat > /run/late.yaml <<'EOF'
 name: late
 converge: 10s
@@ -308,10 +313,7 @@ left interop
 /// too; a missing interface and a filter tcpdump refuses are clear errors.
 #[test]
 fn capture_writes_pcap_that_tcpdump_reads() {
-    require_root!();
-    if missing_tool(&["ip", "nft", "ping", "tcpdump"]) {
-        return;
-    }
+    require_tools!("tcpdump");
     let out = run(r#"cat > /run/cap.yaml <<'LAB'
 name: cap
 nodes: {a: {}, b: {}}
@@ -364,10 +366,7 @@ left cap
 /// gives the figure.
 #[test]
 fn throughput_is_measured_and_a_rate_limit_holds() {
-    require_root!();
-    if missing_tool(&["ip", "nft", "ping", "iperf3"]) {
-        return;
-    }
+    require_tools!("iperf3");
     let out = run(r#"cat > /run/rate.yaml <<'LAB'
 name: rate
 nodes: {a: {}, b: {}, c: {}}
@@ -499,10 +498,7 @@ left frr_tri
 /// packets of the step's own ping in it.
 #[test]
 fn a_step_captures_its_interfaces_to_pcap_files() {
-    require_root!();
-    if missing_tool(&["ip", "nft", "ping", "tcpdump"]) {
-        return;
-    }
+    require_tools!("tcpdump");
     let out = run(r#"cat > /run/stepcap.yaml <<'LAB'
 name: stepcap
 nodes: {a: {}, b: {}}
@@ -536,10 +532,7 @@ left stepcap
 /// is left after `down`.
 #[test]
 fn containerlab_binds_are_bound_into_linux_nodes() {
-    require_root!();
-    if missing_tool(&["ip", "nft", "ping"]) {
-        return;
-    }
+    require_tools!();
     let out = run(r#"mkdir -p /run/cb/data && echo hello > /run/cb/data/greeting
 cat > /run/cb/binds.clab.yml <<'LAB'
 name: binds
@@ -570,10 +563,7 @@ left binds
 /// already: `up` refuses to take one, and `down` leaves it alone.
 #[test]
 fn a_containerlab_name_that_is_taken_is_left_alone() {
-    require_root!();
-    if missing_tool(&["ip", "nft", "ping"]) {
-        return;
-    }
+    require_tools!();
     let out = run(r#"ip netns add clab-victim-a
 cat > /run/victim.clab.yml <<'LAB'
 name: victim

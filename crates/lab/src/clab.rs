@@ -153,15 +153,7 @@ pub fn convert(path: &Path, text: &str) -> Result<(String, Diagnostics), Diagnos
     let file: ClabFile = match serde_saphyr::from_str(text) {
         Ok(file) => file,
         Err(e) => {
-            diagnostics.list = crate::yaml_errors::all_structural(&e, text)
-                .into_iter()
-                .map(|(line, column, message)| Diagnostic {
-                    line,
-                    column,
-                    message,
-                    warning: false,
-                })
-                .collect();
+            diagnostics.list = crate::load::structural(&e, text);
             return Err(diagnostics);
         }
     };

@@ -474,17 +474,23 @@ pub fn check_routes(nodes: &mut [NodeHandle], checks: &[crate::model::RouteCheck
                     echo: None,
                 },
             };
-            Check {
-                via: Vec::new(),
-                expect: c.text.clone(),
-                wanted: c.outcome.clone(),
-                facts: Default::default(),
-                params: Default::default(),
-                holds: observed.reachable,
-                observed,
-            }
+            read_off(&c.text, &c.outcome, observed)
         })
         .collect()
+}
+
+/// The check of something read off a node rather than probed (a route, a
+/// counter): it holds when what was read is what the outcome wants.
+fn read_off(text: &str, outcome: &Outcome, observed: Observed) -> Check {
+    Check {
+        via: Vec::new(),
+        expect: text.to_string(),
+        wanted: outcome.clone(),
+        facts: Default::default(),
+        params: Default::default(),
+        holds: observed.reachable,
+        observed,
+    }
 }
 
 pub fn check_counted(nodes: &[NodeHandle], counted: &[crate::model::Counted]) -> Vec<Check> {
@@ -524,15 +530,7 @@ pub fn check_counted(nodes: &[NodeHandle], counted: &[crate::model::Counted]) ->
                     echo: None,
                 },
             };
-            Check {
-                via: Vec::new(),
-                expect: c.text.clone(),
-                wanted: c.outcome.clone(),
-                facts: Default::default(),
-                params: Default::default(),
-                holds: observed.reachable,
-                observed,
-            }
+            read_off(&c.text, &c.outcome, observed)
         })
         .collect()
 }

@@ -161,6 +161,8 @@ pub struct Complaint {
 /// line where it says. FRR's are checked by one vtysh together (see
 /// [`check_frr_together`]); the others side by side, a process each.
 pub fn check_configs(configs: &[(RoutingSuite, &str)]) -> Vec<Result<(), Vec<Complaint>>> {
+    // The configurations go to the checkers through pipes they may close.
+    let _sigpipe = nsbox_sys::signal::SigpipeIgnored::new();
     let frr: Vec<usize> = (0..configs.len())
         .filter(|&i| configs[i].0 == RoutingSuite::Frr)
         .collect();
@@ -248,7 +250,7 @@ fn check_frr_together(configs: &[&str]) -> Option<Vec<Result<(), Vec<Complaint>>
 fn check_apart(configs: &[(RoutingSuite, &str)]) -> Vec<Result<(), Vec<Complaint>>> {
     let parallel = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
     let mut results: Vec<Option<Result<(), Vec<Complaint>>>> = (0..configs.len()).map(|_| None).collect();
-    let mut running: std::collections::VecDeque<(usize, std::process::Child)> = Default::default();
+    let mut running: std::collections::VecDeque<(usize, Checking)> = Default::default();
     for (i, (suite, config)) in configs.iter().enumerate() {
         if config.is_empty() {
             results[i] = Some(Ok(()));
@@ -278,8 +280,14 @@ fn one(message: String) -> Vec<Complaint> {
     }]
 }
 
+/// A checker running: the process, and the thread writing its stdin.
+struct Checking {
+    child: std::process::Child,
+    writing: Option<std::thread::JoinHandle<()>>,
+}
+
 /// The checker, started with `config` on its stdin.
-fn start_check(suite: RoutingSuite, config: &str) -> Result<std::process::Child, Vec<Complaint>> {
+fn start_check(suite: RoutingSuite, config: &str) -> Result<Checking, Vec<Complaint>> {
     use std::io::Write;
     let mut command = match suite {
         RoutingSuite::Frr => {
@@ -299,18 +307,28 @@ fn start_check(suite: RoutingSuite, config: &str) -> Result<std::process::Child,
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| one(format!("cannot run {}'s check: {e}", suite.name())))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A checker that stops reading early has said why on its output.
-        let _ = stdin.write_all(config.as_bytes());
-    }
-    Ok(child)
+    let writing = child.stdin.take().map(|mut stdin| {
+        // From a thread of its own: a configuration larger than a pipe
+        // must not wait for a checker whose own output fills its pipe
+        // before anyone reads it. A checker that stops reading early has
+        // said why on its output, and the write fails with EPIPE: nsbox
+        // dies of SIGPIPE otherwise (see `check_configs`).
+        let config = config.as_bytes().to_vec();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&config);
+        })
+    });
+    Ok(Checking { child, writing })
 }
 
 /// What the checker said, once it has ended.
-fn finish_check(suite: RoutingSuite, child: std::process::Child) -> Result<(), Vec<Complaint>> {
-    let out = child
-        .wait_with_output()
-        .map_err(|e| one(format!("{}'s check: {e}", suite.name())))?;
+fn finish_check(suite: RoutingSuite, checking: Checking) -> Result<(), Vec<Complaint>> {
+    let out = checking.child.wait_with_output();
+    // Done writing before SIGPIPE may be back at its default.
+    if let Some(writing) = checking.writing {
+        let _ = writing.join();
+    }
+    let out = out.map_err(|e| one(format!("{}'s check: {e}", suite.name())))?;
     if out.status.success() {
         return Ok(());
     }

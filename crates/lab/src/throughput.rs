@@ -74,14 +74,14 @@ fn measure(nodes: &[NodeHandle], e: &Expect) -> Result<u64, String> {
         client_args.extend(["-B", source.as_str()]);
     }
     let since = Instant::now();
-    let result = loop {
+    let result = (|| loop {
         let client = spawn_in(&nodes[e.from], &client_args, Stdio::piped())?;
         let out = client
             .wait_with_output()
             .map_err(|e| format!("waiting for iperf3: {e}"))?;
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         if let Some(bits) = report["end"]["sum_received"]["bits_per_second"].as_f64() {
-            break Ok(bits as u64);
+            return Ok(bits as u64);
         }
         let error = report["error"].as_str().unwrap_or("no report").to_string();
         // The server may not listen yet: try again for a moment.
@@ -89,8 +89,9 @@ fn measure(nodes: &[NodeHandle], e: &Expect) -> Result<u64, String> {
             std::thread::sleep(Duration::from_millis(50));
             continue;
         }
-        break Err(format!("iperf3: {error}"));
-    };
+        return Err(format!("iperf3: {error}"));
+    })();
+    // The server goes whatever became of the client.
     let _ = server.kill();
     let _ = server.wait();
     result

@@ -44,6 +44,20 @@ pub struct Diagnostic {
     pub warning: bool,
 }
 
+/// The errors of a file whose YAML does not have the shape asked for
+/// (a lab file's, a containerlab file's), each at its place.
+pub(crate) fn structural(error: &serde_saphyr::Error, text: &str) -> Vec<Diagnostic> {
+    crate::yaml_errors::all_structural(error, text)
+        .into_iter()
+        .map(|(line, column, message)| Diagnostic {
+            line,
+            column,
+            message,
+            warning: false,
+        })
+        .collect()
+}
+
 /// Every finding, with the file they are about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostics {
@@ -231,15 +245,7 @@ fn parse_with(path: &Path, text: &str, ask: AskKernel, check_routers: bool) -> R
     let file: LabFile = match serde_saphyr::from_str(text) {
         Ok(file) => file,
         Err(e) => {
-            checker.diagnostics.list = crate::yaml_errors::all_structural(&e, text)
-                .into_iter()
-                .map(|(line, column, message)| Diagnostic {
-                    line,
-                    column,
-                    message,
-                    warning: false,
-                })
-                .collect();
+            checker.diagnostics.list = structural(&e, text);
             return Err(checker.diagnostics);
         }
     };
