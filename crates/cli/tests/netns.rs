@@ -344,6 +344,83 @@ fn delete_wait_returns_when_the_kernel_is_done() {
     );
 }
 
+/// A connection whose process has closed it but whose peer can no longer
+/// answer (an orphan in FIN_WAIT1) would keep its namespace alive for two
+/// minutes: `delete --wait` aborts it, as `ss -K` would. A connection that a
+/// process still holds is never aborted, even from a namespace being
+/// deleted: that namespace is named as held instead.
+#[test]
+fn delete_wait_aborts_orphaned_connections_but_not_held_ones() {
+    require_root!();
+    let script = r##"
+        set +e
+        for n in a b c; do $NSBOX netns add $n; done
+        ip link add va netns a type veth peer name vb netns b
+        ip link add vc netns c type veth peer name vd netns b
+        ip -n a addr add 10.99.0.1/24 dev va; ip -n a link set va up
+        ip -n c addr add 10.99.1.1/24 dev vc; ip -n c link set vc up
+        ip -n b addr add 10.99.0.2/24 dev vb; ip -n b link set vb up
+        ip -n b addr add 10.99.1.2/24 dev vd; ip -n b link set vd up
+        ip netns exec b python3 -c '
+import socket, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 80)); s.listen()
+def echo(c):
+    while (d := c.recv(100)): c.sendall(d)
+while True:
+    c, _ = s.accept(); threading.Thread(target=echo, args=(c,), daemon=True).start()
+' &
+        server=$!
+        sleep 0.5
+        # Orphans: each client closes after its link went down, so its FIN
+        # waits for an answer that cannot come.
+        orphan() {
+            ip netns exec $1 python3 -c '
+import socket, subprocess, sys
+s = socket.create_connection((sys.argv[1], 80))
+subprocess.run(["ip", "link", "set", sys.argv[2], "down"])
+s.close()' $2 $3
+        }
+        orphan a 10.99.0.2 va
+        echo "a orphans $(ip netns exec a ss -Htan state fin-wait-1 | wc -l)"
+        start=$(date +%s%N)
+        $NSBOX netns delete --wait --wait-timeout 10 a; echo "a deleted $?"
+        echo "a took under 2 s: $(( ($(date +%s%N) - start) / 1000000 < 2000 ))"
+        # A connection into c held by a process outside c, then an orphan in c.
+        python3 -c '
+import ctypes, os, socket, struct, time
+libc = ctypes.CDLL(None, use_errno=True)
+home = os.open("/proc/self/ns/net", os.O_RDONLY)
+libc.setns(os.open("/run/netns/c", os.O_RDONLY), 0x40000000)
+s = socket.create_connection(("10.99.1.2", 80))
+libc.setns(home, 0x40000000)
+s.sendall(b"hi"); print("held echo", s.recv(10).decode(), flush=True)
+time.sleep(3)
+print("held state", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0], flush=True)
+' &
+        holder=$!
+        sleep 1
+        orphan c 10.99.1.2 vc
+        echo "c orphans $(ip netns exec c ss -Htan state fin-wait-1 | wc -l)"
+        $NSBOX netns delete --wait --wait-timeout 1 c; echo "c deleted $?"
+        wait $holder
+        kill $server
+        $NSBOX netns delete --all
+    "##;
+    let (code, out, err) = common::in_private_run(script);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "a orphans 1\na deleted 0\na took under 2 s: 1\n\
+         held echo hi\nc orphans 1\nc deleted 1\nheld state 1\n",
+        "{err}"
+    );
+    assert!(
+        err.contains("still alive after 1 s: c (no process is in it: something holds a socket"),
+        "{err}"
+    );
+}
+
 /// Names are bytes: one that is not UTF-8 is listed (escaped), deleted by
 /// its bytes, and deleted by `--all`.
 #[test]

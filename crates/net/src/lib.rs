@@ -15,6 +15,7 @@ pub mod link;
 pub mod neigh;
 pub mod neigh_table;
 pub mod nsid;
+pub mod orphans;
 pub mod ping;
 pub mod qdisc;
 pub mod route;

@@ -71,7 +71,10 @@ pub fn delete_and_wait<N: AsRef<std::ffi::OsStr>>(
         })
         .collect::<Result<Vec<_>, _>>()?;
     watch.request_many(requests)?;
-    drop(fds);
+    // Connections whose processes are gone but whose close is unfinished
+    // would keep their namespace alive for minutes when the peer is gone
+    // too. Best effort: the wait below names a namespace that still lingers.
+    let _ = crate::orphans::abort_in(fds);
     for name in &names {
         registry.delete(name)?;
     }
