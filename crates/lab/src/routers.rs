@@ -23,6 +23,7 @@
 use crate::model::{Router, RoutingSuite};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The FRR daemons a router runs, in the order they start: mgmtd where
 /// FRR has it (9.0 on), zebra, staticd where the configuration has static
@@ -111,18 +112,23 @@ impl RoutingSuite {
         }
     }
 
-    /// The daemons' user and group, where the package made them.
+    /// The daemons' user and group, where the package made them (read
+    /// once: every router of a lab asks several times).
     fn user(self) -> Option<(u32, u32)> {
-        let name = match self {
-            RoutingSuite::Frr => "frr",
-            RoutingSuite::Bird => "bird",
+        static FRR: OnceLock<Option<(u32, u32)>> = OnceLock::new();
+        static BIRD: OnceLock<Option<(u32, u32)>> = OnceLock::new();
+        let (cell, name) = match self {
+            RoutingSuite::Frr => (&FRR, "frr"),
+            RoutingSuite::Bird => (&BIRD, "bird"),
         };
-        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-        passwd.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split(':').collect();
-            (fields.first() == Some(&name) && fields.len() > 3)
-                .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
-                .flatten()
+        *cell.get_or_init(|| {
+            let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+            passwd.lines().find_map(|line| {
+                let fields: Vec<&str> = line.split(':').collect();
+                (fields.first() == Some(&name) && fields.len() > 3)
+                    .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
+                    .flatten()
+            })
         })
     }
 }
