@@ -397,6 +397,8 @@ libc.setns(home, 0x40000000)
 s.sendall(b"hi"); print("held echo", s.recv(10).decode(), flush=True)
 time.sleep(3)
 print("held state", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0], flush=True)
+# c is unpinned now, out of reach: close with a reset, not an orphan.
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 ' &
         holder=$!
         sleep 1
@@ -404,8 +406,9 @@ print("held state", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0], flu
         echo "c orphans $(ip netns exec c ss -Htan state fin-wait-1 | wc -l)"
         $NSBOX netns delete --wait --wait-timeout 1 c; echo "c deleted $?"
         wait $holder
-        kill $server
-        $NSBOX netns delete --all
+        kill $server; wait $server
+        # The server's connections are orphans now: --wait aborts them too.
+        $NSBOX netns delete --all --wait
     "##;
     let (code, out, err) = common::in_private_run(script);
     assert_eq!(code, 0, "{err}");
