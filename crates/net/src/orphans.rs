@@ -60,7 +60,7 @@ pub fn abort_in(namespaces: Vec<OwnedFd>) -> Result<usize, NetError> {
 /// Aborts the orphaned TCP connections of the calling thread's namespace.
 fn abort_here() -> Result<usize, NetError> {
     // A dump walks the host's whole TCP hash table (shared by every
-    // namespace): over a millisecond here, a third of a second for a lab of
+    // namespace): over a millisecond here, a quarter of a second for a lab of
     // 100 nodes. The namespace's own count of TCP sockets costs a file read.
     if tcp_sockets_here() == Some(0) {
         return Ok(0);
