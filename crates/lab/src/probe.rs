@@ -425,7 +425,7 @@ pub fn check_routes(nodes: &mut [NodeHandle], checks: &[crate::model::RouteCheck
                 let links = handle.nl.links().map_err(|e| e.to_string())?;
                 Ok::<_, String>((routes, links))
             });
-            let observed = match table {
+            let (holds, detail) = match table {
                 Ok((routes, links)) => {
                     let name_of = |index: Option<u32>| {
                         links
@@ -462,34 +462,31 @@ pub fn check_routes(nodes: &mut [NodeHandle], checks: &[crate::model::RouteCheck
                     } else {
                         found.iter().map(|r| describe(r)).collect::<Vec<_>>().join("; ")
                     };
-                    Observed {
-                        reachable: holds,
-                        detail,
-                        echo: None,
-                    }
+                    (holds, detail)
                 }
-                Err(e) => Observed {
-                    reachable: false,
-                    detail: format!("reading the routes: {e}"),
-                    echo: None,
-                },
+                Err(e) => (false, format!("reading the routes: {e}")),
             };
-            read_off(&c.text, &c.outcome, observed)
+            read_off(&c.text, &c.outcome, holds, detail)
         })
         .collect()
 }
 
 /// The check of something read off a node rather than probed (a route, a
-/// counter): it holds when what was read is what the outcome wants.
-fn read_off(text: &str, outcome: &Outcome, observed: Observed) -> Check {
+/// counter): `holds` when what was read (`detail`) is what the outcome
+/// wants.
+fn read_off(text: &str, outcome: &Outcome, holds: bool, detail: String) -> Check {
     Check {
         via: Vec::new(),
         expect: text.to_string(),
         wanted: outcome.clone(),
         facts: Default::default(),
         params: Default::default(),
-        holds: observed.reachable,
-        observed,
+        holds,
+        observed: Observed {
+            reachable: holds,
+            detail,
+            echo: None,
+        },
     }
 }
 
@@ -504,7 +501,7 @@ pub fn check_counted(nodes: &[NodeHandle], counted: &[crate::model::Counted]) ->
                     .map_err(|e| e.to_string())
                     .and_then(|fw| fw.list(None).map_err(|e| e.to_string()))
             });
-            let observed = match listed {
+            let (holds, detail) = match listed {
                 Ok(rules) => match rules.iter().find(|l| l.rule.as_ref() == Some(&c.rule)) {
                     Some(l) => {
                         let holds = match c.outcome {
@@ -512,25 +509,13 @@ pub fn check_counted(nodes: &[NodeHandle], counted: &[crate::model::Counted]) ->
                             Outcome::Packets { count, .. } => l.packets == count,
                             _ => false,
                         };
-                        Observed {
-                            reachable: holds,
-                            detail: format!("packets {}", l.packets),
-                            echo: None,
-                        }
+                        (holds, format!("packets {}", l.packets))
                     }
-                    None => Observed {
-                        reachable: false,
-                        detail: "the rule is not in nsbox's table".into(),
-                        echo: None,
-                    },
+                    None => (false, "the rule is not in nsbox's table".into()),
                 },
-                Err(e) => Observed {
-                    reachable: false,
-                    detail: format!("reading the counters: {e}"),
-                    echo: None,
-                },
+                Err(e) => (false, format!("reading the counters: {e}")),
             };
-            read_off(&c.text, &c.outcome, observed)
+            read_off(&c.text, &c.outcome, holds, detail)
         })
         .collect()
 }

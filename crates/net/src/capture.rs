@@ -134,24 +134,12 @@ impl Capture {
         };
         // A fifth of a second at most in each read, so that the caller can
         // stop.
-        let second = libc::timeval {
-            tv_sec: 0,
-            tv_usec: 200_000,
-        };
-        // SAFETY: `fd` is an open socket; the option value is a timeval
-        // that lives across the call, with its size given.
-        let set = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                std::ptr::from_ref(&second).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if set != 0 {
-            return Err(err("setting a read timeout")(std::io::Error::last_os_error()));
-        }
+        rustix::net::sockopt::set_socket_timeout(
+            &fd,
+            rustix::net::sockopt::Timeout::Recv,
+            Some(std::time::Duration::from_millis(200)),
+        )
+        .map_err(|e| err("setting a read timeout")(e.into()))?;
         Ok(Capture {
             fd,
             iface: iface.to_string(),

@@ -12,6 +12,7 @@
 //! (inode 0): a socket that some process still holds is that process's.
 
 use crate::error::NetError;
+use crate::socket::socket_err;
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr};
 use std::os::fd::OwnedFd;
 
@@ -105,10 +106,6 @@ fn field(sockstat: &str, protocol: &str, name: &str) -> Option<usize> {
         .find(|l| l.split_whitespace().next() == Some(protocol))?;
     let mut words = line.split_whitespace().skip_while(|w| *w != name);
     words.nth(1)?.parse().ok()
-}
-
-fn socket_err(step: &'static str) -> impl FnOnce(std::io::Error) -> NetError {
-    move |source| NetError::Socket { step, source }
 }
 
 fn open() -> Result<Socket, NetError> {

@@ -33,7 +33,7 @@ pub struct Netlink {
     buf: Vec<u8>,
 }
 
-fn socket_err(step: &'static str) -> impl FnOnce(std::io::Error) -> NetError {
+pub(crate) fn socket_err(step: &'static str) -> impl FnOnce(std::io::Error) -> NetError {
     move |source| NetError::Socket { step, source }
 }
 
