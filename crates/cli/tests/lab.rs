@@ -1469,12 +1469,14 @@ leftovers
     assert_eq!(
         plan,
         "+ node c;+ link b:eth1 -- c:eth0;+ address b:eth1 10.0.1.1/24;+ address c:eth0 10.0.1.2/24;\
-         + rule b: forward: -s 10.0.0.1 -d 10.0.9.9 -> drop;+ route c: default via 10.0.1.1;"
+         + rule b: forward: -s 10.0.0.1 -d 10.0.9.9 -> drop;\
+         + sysctl c net.ipv4.ip_forward = 0;+ sysctl c net.ipv6.conf.all.forwarding = 0;\
+         + route c: default via 10.0.1.1;"
     );
     assert_eq!(field(&out, "DRY"), "2", "--dry-run changes nothing");
     let ops: serde_json::Value = serde_json::from_str(field(&out, "JSON")).unwrap();
     assert_eq!(ops[0], serde_json::json!({"op": "add_node", "node": "c"}));
-    assert_eq!(ops.as_array().unwrap().len(), 6);
+    assert_eq!(ops.as_array().unwrap().len(), 8);
     let sleep = field(&out, "SLEEP_BEFORE");
     assert!(!sleep.is_empty());
     assert_eq!(
@@ -1498,6 +1500,41 @@ leftovers
         "back to the first file: c and b's table gone"
     );
     assert_eq!(field(&out, "SLEEP_END"), sleep);
+    nothing_left(&out);
+}
+
+/// A node whose `forwarding: true` leaves the file stops forwarding: the
+/// switch is always said (off unless said), never left as it was or to
+/// what the host's own setting would give a new namespace.
+#[test]
+fn a_node_stops_forwarding_when_the_file_no_longer_says_so() {
+    require_lab_tools!();
+    let out = run(r#"
+cat > /run/a.yaml <<'EOF'
+name: fw
+nodes:
+  a: {}
+  b: {forwarding: true}
+links:
+  - endpoints: [a 10.0.0.1/24, b 10.0.0.2/24]
+EOF
+sed 's/  b: {forwarding: true}/  b: {}/' /run/a.yaml > /run/b.yaml
+$NSBOX lab up /run/a.yaml >/dev/null
+echo "BEFORE $(ip netns exec fw-a cat /proc/sys/net/ipv4/ip_forward) $(ip netns exec fw-b cat /proc/sys/net/ipv4/ip_forward)"
+echo "PLAN $($NSBOX lab apply /run/b.yaml --dry-run | tr '\n' ';')"
+$NSBOX lab apply /run/b.yaml >/dev/null
+echo "AFTER $(ip netns exec fw-b cat /proc/sys/net/ipv4/ip_forward) $(ip netns exec fw-b cat /proc/sys/net/ipv6/conf/all/forwarding)"
+echo "AGAIN $($NSBOX lab apply /run/b.yaml)"
+$NSBOX lab down fw >/dev/null
+leftovers
+"#);
+    assert_eq!(field(&out, "BEFORE"), "0 1", "{out}");
+    assert_eq!(
+        field(&out, "PLAN"),
+        "~ sysctl b net.ipv4.ip_forward 1 -> 0;~ sysctl b net.ipv6.conf.all.forwarding 1 -> 0;"
+    );
+    assert_eq!(field(&out, "AFTER"), "0 0", "{out}");
+    assert_eq!(field(&out, "AGAIN"), "lab fw: nothing to change");
     nothing_left(&out);
 }
 
@@ -1840,7 +1877,9 @@ leftovers
         "+ node right;+ link r3:eth1 -- right:eth0;+ address left:eth0 10.0.0.2/24;+ address r3:eth1 10.0.3.1/24;\
          + address r3:eth1 2001:db8:3::1/64;+ address right:eth0 10.0.3.2/24;+ address right:eth0 2001:db8:3::2/64;\
          + route left: default via 10.0.0.1;+ route r2: 10.0.3.0/24 via 10.0.2.2;\
-         + rule r3: forward: -s 10.9.9.9 -> drop;+ route right: default via 10.0.3.1;+ route right: default via 2001:db8:3::1;"
+         + rule r3: forward: -s 10.9.9.9 -> drop;\
+         + sysctl right net.ipv4.ip_forward = 0;+ sysctl right net.ipv6.conf.all.forwarding = 0;\
+         + route right: default via 10.0.3.1;+ route right: default via 2001:db8:3::1;"
     );
     assert_eq!(field(&out, "AGAIN"), "lab chain: nothing to change");
     assert_eq!(field(&out, "PING"), "0");

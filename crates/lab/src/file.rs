@@ -101,7 +101,8 @@ pub struct NodeFile {
     /// Addresses on `lo`.
     #[serde(default)]
     pub lo: Vec<Text>,
-    /// `net.ipv4.ip_forward` and `net.ipv6.conf.all.forwarding`.
+    /// `net.ipv4.ip_forward` and `net.ipv6.conf.all.forwarding`; unsaid:
+    /// on for a router node, off for any other (see `load::nodes`).
     #[serde(default)]
     pub forwarding: Option<Spanned<bool>>,
     #[serde(default)]

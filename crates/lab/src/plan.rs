@@ -470,6 +470,9 @@ links:
                 "+ link b:eth1 -- c:eth0",
                 "+ address b:eth1 10.0.1.1/24",
                 "+ address c:eth0 10.0.1.2/24",
+                // Said even where the file is silent (see load::nodes).
+                "+ sysctl c net.ipv4.ip_forward = 0",
+                "+ sysctl c net.ipv6.conf.all.forwarding = 0",
             ]
         );
     }

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// The switches `forwarding:` sets.
+const FORWARDING_SYSCTLS: [&str; 2] = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"];
+
 impl Checker<'_> {
     pub(super) fn node(&mut self, name: &Text, node: &Spanned<NodeFile>) -> Node {
         if !is_plain_name(&name.value) || name.value.len() > MAX_NODE_NAME {
@@ -35,18 +38,23 @@ impl Checker<'_> {
             self.container(&mut resolved, container);
         }
         self.router(&mut resolved, n);
-        // A router forwards unless told not to.
-        let forwarding = n
-            .forwarding
-            .as_ref()
-            .map(|f| f.value)
-            .or(resolved.router.as_ref().map(|_| true));
-        if let Some(forwarding) = forwarding {
-            let value = u8::from(forwarding).to_string();
-            resolved.sysctls.push(("net.ipv4.ip_forward".into(), value.clone()));
-            resolved.sysctls.push(("net.ipv6.conf.all.forwarding".into(), value));
+        // A router forwards unless told not to; any other node does not
+        // unless told to. Said either way, never left to the kernel: a new
+        // namespace takes the host's IPv4 settings (with
+        // `net.core.devconf_inherit_init_net` at its default, 0), so on a
+        // host that forwards (any Docker or podman host) every node would
+        // be born a router, and what `explain` reads off the file would
+        // not be what the kernel does.
+        // A switch the node's own `sysctls:` sets is left to them.
+        let own = self.sysctls(&n.sysctls);
+        let said = n.forwarding.as_ref().map(|f| f.value);
+        let value = u8::from(said.unwrap_or(resolved.router.is_some())).to_string();
+        for key in FORWARDING_SYSCTLS {
+            if said.is_some() || !own.iter().any(|(k, _)| k == key) {
+                resolved.sysctls.push((key.to_string(), value.clone()));
+            }
         }
-        resolved.sysctls.extend(self.sysctls(&n.sysctls));
+        resolved.sysctls.extend(own);
         resolved.rules = self.rules(&n.nat, &n.filter);
         resolved
     }
@@ -129,14 +137,13 @@ impl Checker<'_> {
     /// switches `forwarding:` sets are known good and cost no namespace;
     /// where no namespace can be made (not root), nothing is tried.
     pub(super) fn probe_sysctls(&mut self) {
-        const KNOWN: [&str; 2] = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"];
         if self.ask == AskKernel::No {
             return;
         }
         let mut seen = std::collections::HashSet::new();
         let tried: Vec<(String, String, Location)> = std::mem::take(&mut self.sysctls_at)
             .into_iter()
-            .filter(|(k, v, _)| !(KNOWN.contains(&k.as_str()) && (v == "0" || v == "1")))
+            .filter(|(k, v, _)| !(FORWARDING_SYSCTLS.contains(&k.as_str()) && (v == "0" || v == "1")))
             .filter(|(k, v, _)| seen.insert((k.clone(), v.clone())))
             .collect();
         if tried.is_empty() {

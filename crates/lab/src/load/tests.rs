@@ -57,6 +57,46 @@ fn the_seed_lab_reads_whole() {
 }
 
 #[test]
+fn forwarding_is_always_said_never_inherited_from_the_host() {
+    let (lab, _) = check(BASE).unwrap();
+    let forwarding = |i: usize| -> Vec<(String, String)> {
+        lab.nodes[i]
+            .sysctls
+            .iter()
+            .filter(|(k, _)| k.contains("forward"))
+            .cloned()
+            .collect()
+    };
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    // `a` says nothing: off, written all the same.
+    assert_eq!(
+        forwarding(0),
+        [
+            pair("net.ipv4.ip_forward", "0"),
+            pair("net.ipv6.conf.all.forwarding", "0")
+        ]
+    );
+    assert_eq!(
+        forwarding(1),
+        [
+            pair("net.ipv4.ip_forward", "1"),
+            pair("net.ipv6.conf.all.forwarding", "1")
+        ]
+    );
+    // A node that sets a switch through `sysctls:` has it once, its own.
+    let (lab, _) = check(&BASE.replace("  a: {}", "  a: {sysctls: {net.ipv4.ip_forward: 1}}")).unwrap();
+    let ipv4: Vec<&(String, String)> = lab.nodes[0]
+        .sysctls
+        .iter()
+        .filter(|(k, _)| k == "net.ipv4.ip_forward")
+        .collect();
+    assert_eq!(ipv4, [&pair("net.ipv4.ip_forward", "1")]);
+    assert!(lab.nodes[0]
+        .sysctls
+        .contains(&pair("net.ipv6.conf.all.forwarding", "0")));
+}
+
+#[test]
 fn interfaces_without_names_get_eth_n() {
     let text =
         BASE.replace("a:ea 10.0.0.1/24", "a 10.0.0.1/24") + "  - endpoints: [a 10.0.1.1/24, b:eth0 10.0.1.2/24]\n";
