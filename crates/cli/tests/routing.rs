@@ -559,6 +559,48 @@ left binds
     assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
 }
 
+/// A containerlab linux node routes when its `sysctls` say so (containerlab
+/// leaves forwarding to what the host gives a new namespace; nsbox says
+/// it): the router's two hosts reach each other through it, and a router
+/// that does not say so does not forward.
+#[test]
+fn containerlab_sysctls_make_a_linux_node_a_router() {
+    require_tools!();
+    let out = run(r#"mkdir -p /run/cs
+cat > /run/cs/r.clab.yml <<'LAB'
+name: fwd
+topology:
+  defaults: {kind: linux}
+  nodes:
+    r:
+      sysctls: {net.ipv4.ip_forward: 1}
+      exec: [ip addr add 10.1.0.1/24 dev eth1, ip addr add 10.2.0.1/24 dev eth2]
+    a:
+      exec: [ip addr add 10.1.0.2/24 dev eth1, ip route add default via 10.1.0.1]
+    b:
+      exec: [ip addr add 10.2.0.2/24 dev eth1, ip route add default via 10.2.0.1]
+  links:
+    - endpoints: ["r:eth1", "a:eth1"]
+    - endpoints: ["r:eth2", "b:eth1"]
+LAB
+sed 's/{net.ipv4.ip_forward: 1}/{net.ipv4.conf.all.rp_filter: 0}/' /run/cs/r.clab.yml > /run/cs/n.clab.yml
+$NSBOX lab up /run/cs/r.clab.yml > /dev/null
+echo "FORWARD $(ip netns exec clab-fwd-r cat /proc/sys/net/ipv4/ip_forward)"
+echo "PING $(ip netns exec clab-fwd-a ping -c1 -W1 10.2.0.2 > /dev/null && echo 0 || echo 1)"
+$NSBOX lab down fwd > /dev/null
+$NSBOX lab up /run/cs/n.clab.yml > /dev/null
+echo "NOFORWARD $(ip netns exec clab-fwd-r cat /proc/sys/net/ipv4/ip_forward)"
+echo "NOPING $(ip netns exec clab-fwd-a ping -c1 -W1 10.2.0.2 > /dev/null && echo 0 || echo 1)"
+$NSBOX lab down fwd > /dev/null
+left fwd
+"#);
+    assert_eq!(field(&out, "FORWARD"), "1", "{out}");
+    assert_eq!(field(&out, "PING"), "0", "{out}");
+    assert_eq!(field(&out, "NOFORWARD"), "0", "{out}");
+    assert_eq!(field(&out, "NOPING"), "1", "{out}");
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}
+
 /// containerlab's namespace names are someone else's when they exist
 /// already: `up` refuses to take one, and `down` leaves it alone.
 #[test]

@@ -15,10 +15,13 @@
 //! - `defaults`, `kinds` and `groups` are inherited in containerlab's
 //!   order (defaults, then the kind's, then the group's, then the node's).
 //!
+//! A node's `sysctls` (its network namespace's `net.*` ones) are set in
+//! its namespace, merged down the same inheritance key by key.
+//!
 //! `image` is reported as not used (nsbox runs the host's binaries); every
 //! other key nsbox cannot honour is refused at its place, never dropped.
 
-use crate::file::Ordered;
+use crate::file::{Ordered, Scalar};
 use crate::load::{Diagnostic, Diagnostics};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -77,6 +80,8 @@ struct NodeDef {
     exec: Option<Vec<Text>>,
     #[serde(default)]
     binds: Option<Vec<Text>>,
+    #[serde(default)]
+    sysctls: Option<Ordered<Spanned<Scalar>>>,
     /// Metadata only: nothing to honour.
     #[serde(default)]
     labels: Option<Spanned<IgnoredAny>>,
@@ -114,6 +119,7 @@ impl NodeDef {
             startup_config: self.startup_config.clone().or_else(|| base.startup_config.clone()),
             exec: self.exec.clone().or_else(|| base.exec.clone()),
             binds: self.binds.clone().or_else(|| base.binds.clone()),
+            sysctls: merged(&base.sysctls, &self.sysctls),
             labels: self.labels.clone().or_else(|| base.labels.clone()),
             extras: match (&self.extras, &base.extras) {
                 (Some(mine), Some(theirs)) => Some(ExtrasDef {
@@ -123,6 +129,25 @@ impl NodeDef {
             },
         }
     }
+}
+
+/// `base`'s sysctls with `mine` over them, key by key (as containerlab
+/// merges them), in the order first said.
+fn merged(
+    base: &Option<Ordered<Spanned<Scalar>>>,
+    mine: &Option<Ordered<Spanned<Scalar>>>,
+) -> Option<Ordered<Spanned<Scalar>>> {
+    let (Some(base), Some(mine)) = (base, mine) else {
+        return mine.clone().or_else(|| base.clone());
+    };
+    let mut all = base.0.clone();
+    for (key, value) in &mine.0 {
+        match all.iter_mut().find(|(k, _)| k.value == key.value) {
+            Some(said) => *said = (key.clone(), value.clone()),
+            None => all.push((key.clone(), value.clone())),
+        }
+    }
+    Some(Ordered(all))
 }
 
 /// The nodes' kinds nsbox runs.
@@ -283,6 +308,31 @@ pub fn convert(path: &Path, text: &str) -> Result<(String, Diagnostics), Diagnos
             );
         }
         let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let mut sysctls: Vec<String> = Vec::new();
+        for (key, value) in def.sysctls.iter().flat_map(|s| s.0.iter()) {
+            if kind_name.value == "bridge" || kind_name.value == "ovs-bridge" {
+                say(
+                    key.referenced,
+                    format!(
+                        "sysctls: {} is a bridge, which has no network namespace of its own in nsbox",
+                        node_name.value
+                    ),
+                    false,
+                );
+            } else if !key.value.starts_with("net.") {
+                say(
+                    key.referenced,
+                    format!(
+                        "sysctl {:?}: only net.* keys belong to a node's network namespace (the others are the host's)",
+                        key.value
+                    ),
+                    false,
+                );
+            } else {
+                sysctls.push(format!("{}: {}", quoted(&key.value), quoted(&value.value.to_sysctl())));
+            }
+        }
+        let sysctls_line = format!("    sysctls: {{{}}}", sysctls.join(", "));
         match kind_name.value.as_str() {
             "bridge" | "ovs-bridge" => {
                 say(
@@ -322,15 +372,21 @@ pub fn convert(path: &Path, text: &str) -> Result<(String, Diagnostics), Diagnos
                 out.push("    frr:".into());
                 out.push(format!("      daemons: [{}]", daemons.join(", ")));
                 out.push(format!("      config: {config}"));
+                if !sysctls.is_empty() {
+                    out.push(sysctls_line);
+                }
             }
             _ => {
                 let script: Vec<&str> = def.exec.iter().flatten().map(|l| l.value.as_str()).collect();
                 // A node with nothing to say is `{}` on its name's line.
-                out.push(if binds.is_empty() && script.is_empty() {
+                out.push(if binds.is_empty() && script.is_empty() && sysctls.is_empty() {
                     format!("  {}: {{}}", node_name.value)
                 } else {
                     format!("  {}:", node_name.value)
                 });
+                if !sysctls.is_empty() {
+                    out.push(sysctls_line);
+                }
                 if !binds.is_empty() {
                     // Bound paths are a container's: the exec lines run in
                     // it, then it stays up.
@@ -527,6 +583,47 @@ topology:
     }
 
     #[test]
+    fn sysctls_merge_down_the_inheritance_key_by_key() {
+        let text = "name: s
+topology:
+  defaults:
+    sysctls: {net.ipv4.ip_forward: 1, net.ipv4.conf.all.rp_filter: 2}
+  kinds:
+    linux:
+      sysctls: {net.ipv6.conf.all.forwarding: 1}
+  nodes:
+    host:
+      kind: linux
+      sysctls: {net.ipv4.ip_forward: 0}
+    plain: {kind: linux}
+    r1: {kind: frr}
+";
+        let (converted, _) = convert(Path::new("/nonexistent/s.clab.yml"), text).unwrap();
+        let lines: Vec<&str> = converted.lines().collect();
+        let after = |node: &str| lines[lines.iter().position(|l| *l == format!("  {node}:")).unwrap() + 1];
+        // The node's own value wins; the defaults' order is kept.
+        assert_eq!(
+            after("host"),
+            "    sysctls: {\"net.ipv4.ip_forward\": \"0\", \"net.ipv4.conf.all.rp_filter\": \"2\", \"net.ipv6.conf.all.forwarding\": \"1\"}"
+        );
+        assert_eq!(
+            after("plain"),
+            "    sysctls: {\"net.ipv4.ip_forward\": \"1\", \"net.ipv4.conf.all.rp_filter\": \"2\", \"net.ipv6.conf.all.forwarding\": \"1\"}"
+        );
+        // An frr node has the defaults' but not the linux kind's.
+        assert!(
+            converted
+                .contains("    sysctls: {\"net.ipv4.ip_forward\": \"1\", \"net.ipv4.conf.all.rp_filter\": \"2\"}\n"),
+            "{converted}"
+        );
+        // nsbox's own loader reads the result.
+        let (lab, _) = crate::load::parse(Path::new("s.yaml"), &converted).unwrap();
+        let host = lab.nodes.iter().find(|n| n.name == "host").unwrap();
+        assert!(host.sysctls.contains(&("net.ipv4.ip_forward".into(), "0".into())));
+        assert!(!host.sysctls.contains(&("net.ipv4.ip_forward".into(), "1".into())));
+    }
+
+    #[test]
     fn what_nsbox_cannot_honour_is_refused_at_its_place() {
         let refuse = |text: &str| -> Vec<String> {
             let d = convert(Path::new("t.clab.yml"), text).unwrap_err();
@@ -546,6 +643,13 @@ topology:
             said[0].starts_with("2:7 mgmt: nsbox makes no management network"),
             "{said:?}"
         );
+        let said = refuse("name: x\ntopology:\n  nodes:\n    a: {kind: linux, sysctls: {kernel.shmmax: 1}}\n");
+        assert!(
+            said[0].starts_with("4:32 sysctl \"kernel.shmmax\": only net.* keys"),
+            "{said:?}"
+        );
+        let said = refuse("name: x\ntopology:\n  nodes:\n    sw: {kind: bridge, sysctls: {net.ipv4.ip_forward: 1}}\n");
+        assert!(said[0].starts_with("4:34 sysctls: sw is a bridge"), "{said:?}");
         let said = refuse("name: x\ntopology:\n  nodes:\n    a: {kind: linux, ports: [80:80]}\n");
         assert!(said[0].starts_with("4:22 unknown key `ports`"), "{said:?}");
         let said = refuse(
