@@ -213,12 +213,18 @@ pub(crate) fn kill_processes(registry: &Registry, namespaces: &[String]) {
 /// IPv6 addresses are also kept when an interface is set down (as IPv4's
 /// are): a step that sets a link down and up again gets the lab's
 /// addresses back (`keep_addr_on_down`; the kernel's default flushes
-/// them).
-pub(crate) const LAB_DEFAULTS: [(&str, &str); 4] = [
+/// them). Reverse-path filtering is the kernel's default, off: a new
+/// namespace takes the host's IPv4 settings, and a host that filters
+/// (systemd's sysctl defaults set loose mode, some distributions strict)
+/// would drop a lab's asymmetric paths on one machine and not on another;
+/// a node that sets `rp_filter` gets its own value.
+pub(crate) const LAB_DEFAULTS: [(&str, &str); 6] = [
     ("net.ipv6.conf.all.accept_dad", "0"),
     ("net.ipv6.conf.default.accept_dad", "0"),
     ("net.ipv6.conf.all.keep_addr_on_down", "1"),
     ("net.ipv6.conf.default.keep_addr_on_down", "1"),
+    ("net.ipv4.conf.all.rp_filter", "0"),
+    ("net.ipv4.conf.default.rp_filter", "0"),
 ];
 
 /// Makes the lab's namespaces (nodes', then the switch's) on two threads
