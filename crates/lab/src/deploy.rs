@@ -213,18 +213,35 @@ pub(crate) fn kill_processes(registry: &Registry, namespaces: &[String]) {
 /// IPv6 addresses are also kept when an interface is set down (as IPv4's
 /// are): a step that sets a link down and up again gets the lab's
 /// addresses back (`keep_addr_on_down`; the kernel's default flushes
-/// them). Reverse-path filtering is the kernel's default, off: a new
-/// namespace takes the host's IPv4 settings, and a host that filters
-/// (systemd's sysctl defaults set loose mode, some distributions strict)
-/// would drop a lab's asymmetric paths on one machine and not on another;
-/// a node that sets `rp_filter` gets its own value.
-pub(crate) const LAB_DEFAULTS: [(&str, &str); 6] = [
+/// them).
+///
+/// The IPv4 settings that change what a lab does are the kernel's defaults
+/// rather than the host's: a new namespace takes the host's
+/// `net.ipv4.conf.{all,default}` values (`devconf_inherit_init_net` 0),
+/// and hosts change them — systemd's sysctl defaults set loose
+/// reverse-path filtering, hardened hosts stop sending and accepting ICMP
+/// redirects (the seed lab's S9 expects the router's redirect), and
+/// kube-proxy's IPVS mode with strict ARP makes a host answer ARP only for
+/// the incoming interface's addresses. A lab gives the same answers on every host; a node that
+/// sets one of them in its `sysctls` gets its own value. (Forwarding is
+/// said per node, see `load::nodes`.)
+pub(crate) const LAB_DEFAULTS: [(&str, &str); 16] = [
     ("net.ipv6.conf.all.accept_dad", "0"),
     ("net.ipv6.conf.default.accept_dad", "0"),
     ("net.ipv6.conf.all.keep_addr_on_down", "1"),
     ("net.ipv6.conf.default.keep_addr_on_down", "1"),
     ("net.ipv4.conf.all.rp_filter", "0"),
     ("net.ipv4.conf.default.rp_filter", "0"),
+    ("net.ipv4.conf.all.send_redirects", "1"),
+    ("net.ipv4.conf.default.send_redirects", "1"),
+    ("net.ipv4.conf.all.accept_redirects", "1"),
+    ("net.ipv4.conf.default.accept_redirects", "1"),
+    ("net.ipv4.conf.all.secure_redirects", "1"),
+    ("net.ipv4.conf.default.secure_redirects", "1"),
+    ("net.ipv4.conf.all.arp_ignore", "0"),
+    ("net.ipv4.conf.default.arp_ignore", "0"),
+    ("net.ipv4.conf.all.arp_announce", "0"),
+    ("net.ipv4.conf.default.arp_announce", "0"),
 ];
 
 /// Makes the lab's namespaces (nodes', then the switch's) on two threads
