@@ -45,13 +45,31 @@ impl Checker<'_> {
         // host that forwards (any Docker or podman host) every node would
         // be born a router, and what `explain` reads off the file would
         // not be what the kernel does.
-        // A switch the node's own `sysctls:` sets is left to them.
+        // A switch the node's own `sysctls:` sets is left to them; set
+        // both ways, it must be the same value (one is written last, and
+        // `explain` and plans read one).
         let own = self.sysctls(&n.sysctls);
         let said = n.forwarding.as_ref().map(|f| f.value);
         let value = u8::from(said.unwrap_or(resolved.router.is_some())).to_string();
         for key in FORWARDING_SYSCTLS {
-            if said.is_some() || !own.iter().any(|(k, _)| k == key) {
-                resolved.sysctls.push((key.to_string(), value.clone()));
+            match own.iter().find(|(k, _)| k == key) {
+                None => resolved.sysctls.push((key.to_string(), value.clone())),
+                Some((_, own_value)) if said.is_some() && own_value.trim() != value => {
+                    let at = n
+                        .sysctls
+                        .0
+                        .iter()
+                        .find(|(k, _)| k.value == key)
+                        .map(|(k, _)| k.referenced);
+                    self.error_at(
+                        at.unwrap_or(node.referenced),
+                        format!(
+                            "sysctl {key} = {own_value} contradicts `forwarding: {}`: say it in one place",
+                            said.unwrap_or_default()
+                        ),
+                    );
+                }
+                Some(_) => {}
             }
         }
         resolved.sysctls.extend(own);

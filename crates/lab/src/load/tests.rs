@@ -94,6 +94,25 @@ fn forwarding_is_always_said_never_inherited_from_the_host() {
     assert!(lab.nodes[0]
         .sysctls
         .contains(&pair("net.ipv6.conf.all.forwarding", "0")));
+    // Said in both places: once if they agree, refused where they do not.
+    let (lab, _) = check(&BASE.replace(
+        "    forwarding: true\n",
+        "    forwarding: true\n    sysctls: {net.ipv4.ip_forward: 1}\n",
+    ))
+    .unwrap();
+    let ipv4: Vec<&(String, String)> = lab.nodes[1]
+        .sysctls
+        .iter()
+        .filter(|(k, _)| k == "net.ipv4.ip_forward")
+        .collect();
+    assert_eq!(ipv4, [&pair("net.ipv4.ip_forward", "1")]);
+    assert_eq!(
+        error(&BASE.replace(
+            "    forwarding: true\n",
+            "    forwarding: true\n    sysctls: {net.ipv4.ip_forward: 0}\n",
+        )),
+        "6:15: sysctl net.ipv4.ip_forward = 0 contradicts `forwarding: true`: say it in one place"
+    );
 }
 
 #[test]
