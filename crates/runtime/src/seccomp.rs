@@ -138,6 +138,9 @@ pub fn compile(s: &Seccomp) -> Result<(Filter, Vec<String>), SeccompError> {
 /// key — this binary (its size and time), libseccomp's version and the
 /// filter in full — and is used only if the key is equal, never on a
 /// mere hash match. A cache that cannot be read or written is skipped.
+/// Writing an entry removes those of other binaries or libseccomps (see
+/// [`remove_other_generations`]), so the cache does not grow with every
+/// upgrade or rebuild.
 pub fn compile_cached(s: &Seccomp, dir: &std::path::Path) -> Result<(Filter, Vec<String>), SeccompError> {
     let key = cache_key(s);
     let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
@@ -150,10 +153,53 @@ pub fn compile_cached(s: &Seccomp, dir: &std::path::Path) -> Result<(Filter, Vec
     let (filter, unknown) = compile(s)?;
     let bytes = encode(&key, &filter, &unknown);
     let temporary = dir.join(format!(".seccomp-{hash:016x}.{}", std::process::id()));
-    if std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, &path).is_err() {
-        let _ = std::fs::remove_file(&temporary);
+    if std::fs::write(&temporary, bytes).is_ok() {
+        if std::fs::rename(&temporary, &path).is_ok() {
+            remove_other_generations(dir, &key, &path);
+        } else {
+            let _ = std::fs::remove_file(&temporary);
+        }
     }
     Ok((filter, unknown))
+}
+
+/// Removes the cache entries in `dir` that another nsbox binary or
+/// libseccomp wrote: those whose key's first line (`nsbox EXE libseccomp
+/// VERSION`) is not `key`'s, as no later run of this binary can use them.
+/// Only files named as entries are read, and only those whose key begins
+/// as an nsbox entry's does are removed; anything else is left alone.
+fn remove_other_generations(dir: &std::path::Path, key: &str, written: &std::path::Path) {
+    let ours = key.lines().next().unwrap_or_default();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let named_as_entry = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.strip_prefix("seccomp-")?.strip_suffix(".bpf"))
+            .is_some_and(|hash| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !named_as_entry || path == written {
+            continue;
+        }
+        if entry_generation(&path).is_some_and(|theirs| theirs.starts_with("nsbox ") && theirs != ours) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// The first line of the key an entry file begins with (see [`encode`]).
+fn entry_generation(path: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut length = [0u8; 4];
+    file.read_exact(&mut length).ok()?;
+    // The first line is short; the filter after it need not be read.
+    let mut head = vec![0u8; (u32::from_le_bytes(length) as usize).min(4096)];
+    file.read_exact(&mut head).ok()?;
+    let head = String::from_utf8_lossy(&head);
+    head.lines().next().map(str::to_string)
 }
 
 fn cache_key(s: &Seccomp) -> String {
@@ -346,6 +392,35 @@ mod tests {
         let mut other = s.clone();
         other.rules[0].action = Action::Errno(2);
         assert!(decode(&bytes, &cache_key(&other)).is_none(), "another filter's key");
+    }
+
+    /// A new entry removes the entries of another nsbox binary (an upgrade,
+    /// a rebuild), and nothing else: not this binary's other filters, not
+    /// a file that merely has an entry's name, not other files.
+    #[test]
+    fn writing_an_entry_removes_other_binaries_entries_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = filter(Action::Allow, vec![]);
+        let mut other_filter = mine.clone();
+        other_filter.default_action = Action::Errno(1);
+        compile_cached(&other_filter, dir.path()).unwrap();
+        let (program, _) = compile(&mine).unwrap();
+        let older_key = cache_key(&mine).replacen("nsbox ", "nsbox 1 1.0 ", 1);
+        let stale = dir.path().join("seccomp-0123456789abcdef.bpf");
+        std::fs::write(&stale, encode(&older_key, &program, &[])).unwrap();
+        let look_alike = dir.path().join("seccomp-fedcba9876543210.bpf");
+        std::fs::write(&look_alike, b"\x05\x00\x00\x00hello").unwrap();
+        std::fs::write(dir.path().join("notes"), b"nsbox 1").unwrap();
+        compile_cached(&mine, dir.path()).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), 4, "{left:?}");
+        assert!(!stale.exists(), "{left:?}");
+        assert!(look_alike.exists() && left.contains(&"notes".to_string()));
     }
 
     #[test]
