@@ -222,9 +222,9 @@ pub(crate) fn kill_processes(registry: &Registry, namespaces: &[String]) {
 /// reverse-path filtering, hardened hosts stop sending and accepting ICMP
 /// redirects (the seed lab's S9 expects the router's redirect), and
 /// kube-proxy's IPVS mode with strict ARP makes a host answer ARP only for
-/// the incoming interface's addresses. A lab gives the same answers on every host; a node that
-/// sets one of them in its `sysctls` gets its own value. (Forwarding is
-/// said per node, see `load::nodes`.)
+/// the incoming interface's addresses. A lab gives the same answers on
+/// every host; a node that sets one of them in its `sysctls` gets its own
+/// value. (Forwarding is said per node, see `load::nodes`.)
 pub(crate) const LAB_DEFAULTS: [(&str, &str); 16] = [
     ("net.ipv6.conf.all.accept_dad", "0"),
     ("net.ipv6.conf.default.accept_dad", "0"),

@@ -44,10 +44,9 @@ impl Checker<'_> {
         // `net.core.devconf_inherit_init_net` at its default, 0), so on a
         // host that forwards (any Docker or podman host) every node would
         // be born a router, and what `explain` reads off the file would
-        // not be what the kernel does.
-        // A switch the node's own `sysctls:` sets is left to them; set
-        // both ways, it must be the same value (one is written last, and
-        // `explain` and plans read one).
+        // not be what the kernel does. A switch the node's own `sysctls:`
+        // set is theirs; said in both places, the two must agree (the
+        // kernel keeps the last written, `explain` and plans read one).
         let own = self.sysctls(&n.sysctls);
         let said = n.forwarding.as_ref().map(|f| f.value);
         let value = u8::from(said.unwrap_or(resolved.router.is_some())).to_string();
