@@ -58,59 +58,45 @@ fn the_seed_lab_reads_whole() {
 
 #[test]
 fn forwarding_is_always_said_never_inherited_from_the_host() {
-    let (lab, _) = check(BASE).unwrap();
-    let forwarding = |i: usize| -> Vec<(String, String)> {
+    /// Node `i`'s forwarding switches, as `KEY=VALUE`, in the order written.
+    fn switches(lab: &Lab, i: usize) -> Vec<String> {
         lab.nodes[i]
             .sysctls
             .iter()
             .filter(|(k, _)| k.contains("forward"))
-            .cloned()
+            .map(|(k, v)| format!("{k}={v}"))
             .collect()
-    };
-    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    }
+    let (lab, _) = check(BASE).unwrap();
     // `a` says nothing: off, written all the same.
     assert_eq!(
-        forwarding(0),
-        [
-            pair("net.ipv4.ip_forward", "0"),
-            pair("net.ipv6.conf.all.forwarding", "0")
-        ]
+        switches(&lab, 0),
+        ["net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0"]
     );
     assert_eq!(
-        forwarding(1),
-        [
-            pair("net.ipv4.ip_forward", "1"),
-            pair("net.ipv6.conf.all.forwarding", "1")
-        ]
+        switches(&lab, 1),
+        ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]
     );
     // A node that sets a switch through `sysctls:` has it once, its own.
     let (lab, _) = check(&BASE.replace("  a: {}", "  a: {sysctls: {net.ipv4.ip_forward: 1}}")).unwrap();
-    let ipv4: Vec<&(String, String)> = lab.nodes[0]
-        .sysctls
-        .iter()
-        .filter(|(k, _)| k == "net.ipv4.ip_forward")
-        .collect();
-    assert_eq!(ipv4, [&pair("net.ipv4.ip_forward", "1")]);
-    assert!(lab.nodes[0]
-        .sysctls
-        .contains(&pair("net.ipv6.conf.all.forwarding", "0")));
-    // Said in both places: once if they agree, refused where they do not.
-    let (lab, _) = check(&BASE.replace(
-        "    forwarding: true\n",
-        "    forwarding: true\n    sysctls: {net.ipv4.ip_forward: 1}\n",
-    ))
-    .unwrap();
-    let ipv4: Vec<&(String, String)> = lab.nodes[1]
-        .sysctls
-        .iter()
-        .filter(|(k, _)| k == "net.ipv4.ip_forward")
-        .collect();
-    assert_eq!(ipv4, [&pair("net.ipv4.ip_forward", "1")]);
     assert_eq!(
-        error(&BASE.replace(
+        switches(&lab, 0),
+        ["net.ipv6.conf.all.forwarding=0", "net.ipv4.ip_forward=1"]
+    );
+    // Said in both places: once if they agree, refused where they do not.
+    let both = |value: &str| {
+        BASE.replace(
             "    forwarding: true\n",
-            "    forwarding: true\n    sysctls: {net.ipv4.ip_forward: 0}\n",
-        )),
+            &format!("    forwarding: true\n    sysctls: {{net.ipv4.ip_forward: {value}}}\n"),
+        )
+    };
+    let (lab, _) = check(&both("1")).unwrap();
+    assert_eq!(
+        switches(&lab, 1),
+        ["net.ipv6.conf.all.forwarding=1", "net.ipv4.ip_forward=1"]
+    );
+    assert_eq!(
+        error(&both("0")),
         "6:15: sysctl net.ipv4.ip_forward = 0 contradicts `forwarding: true`: say it in one place"
     );
 }
