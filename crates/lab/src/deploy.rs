@@ -16,7 +16,7 @@ use nsbox_net::{NetError, Netlink};
 use nsbox_ns::netns::{NetnsError, Registry};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long `down` waits for the kernel to tear the namespaces down.
 const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -367,11 +367,28 @@ fn limit_rates(lab: &Lab, nodes: &mut [NodeHandle], mut switch: Option<&mut Node
 /// Starts every node's commands, then watches them start (see
 /// [`crate::services`]).
 fn start_commands(lab: &Lab, nodes: &[NodeHandle], store: &Store) -> Result<(), LabError> {
+    let waves = crate::start_order::waves(lab);
     let mut started = Vec::new();
-    for (node, handle) in lab.nodes.iter().zip(nodes).filter(|(n, _)| !n.run.is_empty()) {
-        started.extend(crate::services::start(node, handle, store, &lab.name)?);
+    let mut running: Option<(Instant, Instant)> = None; // (first wave's, previous wave's)
+    for wave in &waves {
+        if let Some((first, previous)) = running {
+            let at = (first + wave.since_first).max(previous + wave.since_previous);
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        }
+        let mut this = Vec::new();
+        for &n in wave.nodes.iter().filter(|&&n| !lab.nodes[n].run.is_empty()) {
+            this.extend(crate::services::start(&lab.nodes[n], &nodes[n], store, &lab.name)?);
+        }
+        crate::services::await_started(&mut this)?;
+        let now = Instant::now();
+        running = Some((running.map_or(now, |(first, _)| first), now));
+        started.append(&mut this);
     }
-    crate::services::await_started(&mut started)
+    if waves.len() > 1 {
+        // A command of an early wave that died while later ones started.
+        crate::services::await_started(&mut started)?;
+    }
+    Ok(())
 }
 
 /// Brings `lab` up: namespaces, links, addresses, routes, sysctls, rules.

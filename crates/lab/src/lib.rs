@@ -22,6 +22,7 @@ pub mod probe;
 pub mod routers;
 pub mod scenario;
 pub mod services;
+pub mod start_order;
 pub mod state;
 pub mod step_capture;
 pub mod throughput;
