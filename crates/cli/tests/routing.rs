@@ -169,6 +169,57 @@ left late
     assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
 }
 
+/// Three OSPF routers in a triangle with FRR's default MinLSArrival: `up`
+/// starts r2 first, then r1 and r3, whose link closes the cycle, at least
+/// 1.5 s after r2 runs and 0.3 s apart (crates/lab/src/start_order.rs),
+/// and the triangle converges. Each router's start script stamps its
+/// marker file the moment its daemons run. (With `min-arrival 0` nothing
+/// is discarded and all start at once: the unit tests of start_order.)
+#[test]
+fn a_cycle_of_ospf_routers_is_closed_last() {
+    require_routing_tools!();
+    let router = |n: u8, ifaces: [&str; 2]| {
+        let mut text = format!(
+            "  r{n}:\n    lo: [10.255.0.{n}/32]\n    frr:\n      daemons: [ospfd]\n      config: |\n        router ospf\n         network 10.0.0.0/8 area 0\n"
+        );
+        for iface in ifaces {
+            text += &format!(
+                "        interface {iface}\n         ip ospf hello-interval 1\n         ip ospf dead-interval 4\n"
+            );
+        }
+        text
+    };
+    let out = run(&format!(
+        r#"cat > /run/cycle.yaml <<'EOF'
+name: cycle
+converge: 40s
+nodes:
+{}{}{}links:
+  - endpoints: [r1:to2 10.0.12.1/24, r2:to1 10.0.12.2/24]
+  - endpoints: [r2:to3 10.0.23.2/24, r3:to2 10.0.23.3/24]
+  - endpoints: [r1:to3 10.0.13.1/24, r3:to1 10.0.13.3/24]
+expect:
+  r1 route 10.255.0.3/32: via 10.0.13.3 proto ospf
+  r3 route 10.255.0.2/32: via 10.0.23.2 proto ospf
+EOF
+$NSBOX lab up /run/cycle.yaml > /dev/null
+for r in r1 r2 r3; do echo "$r $(stat -c %.9Y /run/nsbox/labs/cycle.routers/$r/log/nsbox-started)"; done
+$NSBOX lab check /run/cycle.yaml > /dev/null && echo "CHECK holds"
+$NSBOX lab down cycle > /dev/null
+left cycle
+"#,
+        router(1, ["to2", "to3"]),
+        router(2, ["to1", "to3"]),
+        router(3, ["to1", "to2"])
+    ));
+    let started = |router: &str| -> f64 { field(&out, router).parse().unwrap_or_else(|e| panic!("{e}: {out}")) };
+    let (r1, r2, r3) = (started("r1"), started("r2"), started("r3"));
+    assert!(r1 - r2 >= 1.5 && r3 - r2 >= 1.5, "r1 {r1} r2 {r2} r3 {r3}");
+    assert!(r3 - r1 >= 0.3, "r1 {r1} r3 {r3}");
+    assert!(out.contains("CHECK holds"), "{out}");
+    assert_eq!(field(&out, "LEFT"), &NOTHING_LEFT["LEFT ".len()..], "{out}");
+}
+
 /// What a router node can get wrong is refused at its place in the file,
 /// by `validate` (which also gives the configuration to the daemon's own
 /// check) and by `up`, which then makes nothing: an unknown daemon, a node

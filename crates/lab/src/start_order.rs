@@ -4,19 +4,25 @@
 //! last, a moment after the rest of the routers run.
 //!
 //! Why (read off FRR 8.4's ospfd and its debug logs on a 100-router ring,
-//! BENCHMARKS.md "Default timers"): a router makes a new router-LSA the
-//! moment an adjacency goes Full, and a neighbour discards, without
-//! acknowledging it, an instance that arrives less than MinLSArrival (1 s
-//! by default) after the copy it holds; the discarded instance is resent
-//! only on the retransmit timer's second tick, about 10 s later. While
-//! routers join a tree of links one at a time, each LSA reaches a router
-//! by one path and is never discarded. A link that closes a cycle is
-//! different: its database exchange compares two routers that heard the
-//! same LSAs by two paths; if that happens while LSAs still change, one
-//! side requests instances that it then discards, stays in Loading until
-//! the request is retransmitted, and the lab converges 5-10 s late. Started
-//! all at once, about half of the rings converged late; started as below,
-//! none did (BENCHMARKS.md).
+//! BENCHMARKS.md "Default timers"). An adjacency forms one hello interval
+//! (10 s) after the earlier of its two routers started, so the start order
+//! is the order in which the links come up. When a database exchange falls
+//! among floods of LSAs that are changing, it can stall: a requested
+//! instance arrives less than MinLSArrival (1 s) after the copy the
+//! router holds and is discarded, or the neighbour's next request waits
+//! for one that was overtaken; the router stays in Loading until the
+//! retransmit interval (5 s) repeats the request, and its own new LSA then
+//! meets the same discards (another 10 s). Started all at once, about half
+//! of the rings converged 4-5 s late. Two things make those exchanges
+//! rare:
+//!
+//! - The links that close cycles come up last, when the rest of the
+//!   routers have run for a while: their exchange is the one that meets
+//!   every LSA by two paths.
+//! - Routers near each other start far apart in time (see [`spread`]):
+//!   started one after another along the ring, neighbouring links would
+//!   go Full within the same few milliseconds, each exchange meeting the
+//!   neighbour's floods.
 //!
 //! The waves: first a set of routers that touches every link of a
 //! spanning tree (a vertex cover), with the lab's other nodes; then the
@@ -24,7 +30,7 @@
 //! routers at the ends of the links that close cycles ("closers"). Two
 //! closers that share a link never start together: their adjacency would
 //! form at once (the later's first hello lists the earlier) instead of
-//! at a quiet moment, so they are coloured apart and started
+//! one hello later, so they are coloured apart and started
 //! `since_previous` apart.
 
 use crate::model::{Lab, Node, RoutingSuite};
@@ -77,18 +83,25 @@ pub fn waves(lab: &Lab) -> Vec<Wave> {
         closer[b] = true;
     }
     let first = first_wave(lab.nodes.len(), &tree, &closer);
+    let along = tree_order(lab.nodes.len(), &tree);
     let mut waves = vec![
         Wave {
-            nodes: (0..lab.nodes.len())
-                .filter(|&n| first[n] || (!closer[n] && arrival[n].is_none()))
-                .collect(),
+            nodes: spread(
+                (0..lab.nodes.len())
+                    .filter(|&n| first[n] || (!closer[n] && arrival[n].is_none()))
+                    .collect(),
+                &along,
+            ),
             since_first: Duration::ZERO,
             since_previous: Duration::ZERO,
         },
         Wave {
-            nodes: (0..lab.nodes.len())
-                .filter(|&n| !first[n] && !closer[n] && arrival[n].is_some())
-                .collect(),
+            nodes: spread(
+                (0..lab.nodes.len())
+                    .filter(|&n| !first[n] && !closer[n] && arrival[n].is_some())
+                    .collect(),
+                &along,
+            ),
             since_first: Duration::ZERO,
             since_previous: Duration::ZERO,
         },
@@ -106,6 +119,60 @@ pub fn waves(lab: &Lab) -> Vec<Wave> {
     }
     waves.retain(|w| !w.nodes.is_empty());
     waves
+}
+
+/// Each node's place in a depth-first walk of the spanning forest (nodes
+/// near each other in the walk are near each other in the lab); nodes off
+/// the forest come after it.
+fn tree_order(nodes: usize, tree: &[Edge]) -> Vec<usize> {
+    let mut place = vec![usize::MAX; nodes];
+    let mut next = 0;
+    for root in 0..nodes {
+        if place[root] != usize::MAX || !tree.iter().any(|&(a, b)| a == root || b == root) {
+            continue;
+        }
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            if place[n] != usize::MAX {
+                continue;
+            }
+            place[n] = next;
+            next += 1;
+            for &(a, b) in tree.iter().rev() {
+                match (a == n, b == n) {
+                    (true, _) if place[b] == usize::MAX => stack.push(b),
+                    (_, true) if place[a] == usize::MAX => stack.push(a),
+                    _ => {}
+                }
+            }
+        }
+    }
+    for p in place.iter_mut().filter(|p| **p == usize::MAX) {
+        *p = next;
+        next += 1;
+    }
+    place
+}
+
+/// `nodes` in an order of start that puts nodes near each other in the
+/// lab (by `along`) far apart in time: the walk's order, taken by
+/// bit-reversed index (0, 4, 2, 6, 1, 5, 3, 7 for eight). Started one
+/// after another, neighbours would go Full in the same few milliseconds
+/// ten seconds later, one's database exchange meeting the other's floods.
+fn spread(mut nodes: Vec<usize>, along: &[usize]) -> Vec<usize> {
+    nodes.sort_by_key(|&n| along[n]);
+    let bits = usize::BITS - nodes.len().saturating_sub(1).leading_zeros();
+    (0..1usize << bits)
+        .map(|i| {
+            if bits == 0 {
+                i
+            } else {
+                i.reverse_bits() >> (usize::BITS - bits)
+            }
+        })
+        .filter(|&i| i < nodes.len())
+        .map(|i| nodes[i])
+        .collect()
 }
 
 /// A node's MinLSArrival: None unless it runs FRR's ospfd or ospf6d; the
@@ -276,9 +343,10 @@ mod tests {
         let named: Vec<Vec<String>> = waves.iter().map(|w| names(&lab, w)).collect();
         // r5-r0 closes the ring; r1 and r4 are next to the closers, r3
         // covers r2-r3 (a tie: the later end), and r2 starts after them.
+        // The first wave in an order that starts neighbours apart.
         assert_eq!(
             named,
-            [vec!["r1", "r3", "r4", "h0"], vec!["r2"], vec!["r0"], vec!["r5"]]
+            [vec!["r1", "r4", "r3", "h0"], vec!["r2"], vec!["r0"], vec!["r5"]]
         );
         assert_eq!(waves[2].since_first, Duration::from_millis(1500));
         assert_eq!(waves[2].since_previous, Duration::ZERO);
@@ -311,6 +379,20 @@ mod tests {
         assert_eq!(all, (0..40).collect::<Vec<_>>());
         // The cover is about half the ring, not all of it.
         assert!(first.len() <= 21, "{first:?}");
+    }
+
+    #[test]
+    fn neighbours_start_far_apart() {
+        // A path 0-1-...-9 walked from 0: the bit-reversed order of ten.
+        let tree: Vec<Edge> = (0..9).map(|i| (i, i + 1)).collect();
+        let along = tree_order(10, &tree);
+        assert_eq!(spread((0..10).collect(), &along), [0, 8, 4, 2, 6, 1, 9, 5, 3, 7]);
+        // Each node once, whatever the count.
+        for n in 0..40 {
+            let mut order = spread((0..n).collect(), &tree_order(n, &[]));
+            order.sort_unstable();
+            assert_eq!(order, (0..n).collect::<Vec<_>>());
+        }
     }
 
     #[test]
