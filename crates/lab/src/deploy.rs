@@ -364,8 +364,9 @@ fn limit_rates(lab: &Lab, nodes: &mut [NodeHandle], mut switch: Option<&mut Node
     Ok(())
 }
 
-/// Starts every node's commands, then watches them start (see
-/// [`crate::services`]).
+/// Starts every node's commands, wave by wave (all at once unless OSPF
+/// routers form a cycle: [`crate::start_order`]), watching each wave start
+/// (see [`crate::services`]) before the next.
 fn start_commands(lab: &Lab, nodes: &[NodeHandle], store: &Store) -> Result<(), LabError> {
     let waves = crate::start_order::waves(lab);
     let mut started = Vec::new();

@@ -46,7 +46,7 @@ type Edge = (usize, usize);
 /// wave's are running.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wave {
-    /// Indices into the lab's nodes, in the lab's order.
+    /// Indices into the lab's nodes, in the order to start them.
     pub nodes: Vec<usize>,
     /// Not before this long after the first wave is running.
     pub since_first: Duration,
