@@ -367,8 +367,16 @@ fn limit_rates(lab: &Lab, nodes: &mut [NodeHandle], mut switch: Option<&mut Node
 /// Starts every node's commands, wave by wave (all at once unless OSPF
 /// routers form a cycle: [`crate::start_order`]), watching each wave start
 /// (see [`crate::services`]) before the next.
-fn start_commands(lab: &Lab, nodes: &[NodeHandle], store: &Store) -> Result<(), LabError> {
+fn start_commands(
+    lab: &Lab,
+    nodes: &[NodeHandle],
+    store: &Store,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<(), LabError> {
     let waves = crate::start_order::waves(lab);
+    let runs = |n: &usize| !lab.nodes[*n].run.is_empty();
+    let total = lab.nodes.iter().filter(|n| !n.run.is_empty()).count();
+    let mut so_far = 0;
     let mut started = Vec::new();
     let mut running: Option<(Instant, Instant)> = None; // (first wave's, previous wave's)
     for wave in &waves {
@@ -377,9 +385,16 @@ fn start_commands(lab: &Lab, nodes: &[NodeHandle], store: &Store) -> Result<(), 
             std::thread::sleep(at.saturating_duration_since(Instant::now()));
         }
         let mut this = Vec::new();
-        for &n in wave.nodes.iter().filter(|&&n| !lab.nodes[n].run.is_empty()) {
+        for &n in wave.nodes.iter().filter(|n| runs(n)) {
             this.extend(crate::services::start(&lab.nodes[n], &nodes[n], store, &lab.name)?);
         }
+        // Routers take a while to start, wave by wave: say how far.
+        progress(Progress {
+            stage: "nodes started",
+            done: so_far,
+            total,
+        });
+        so_far += wave.nodes.iter().filter(|n| runs(n)).count();
         crate::services::await_started(&mut this)?;
         let now = Instant::now();
         running = Some((running.map_or(now, |(first, _)| first), now));
@@ -451,7 +466,7 @@ pub fn up_with_progress(
     let mut switch = (nodes.len() > lab.nodes.len()).then(|| nodes.pop()).flatten();
     configure(lab, &mut nodes, switch.as_mut(), progress)?;
     limit_rates(lab, &mut nodes, switch.as_mut())?;
-    start_commands(lab, &nodes, store)?;
+    start_commands(lab, &nodes, store, progress)?;
     rollback.armed = false;
     Ok(nodes)
 }
