@@ -3,13 +3,15 @@
 lab file, or as a plain shell script that builds the same ring with
 `ip netns` and starts the same daemons one router at a time.
 
-usage: gen-ospf-ring.py N default|fast lab|script-up|script-down > FILE
+usage: gen-ospf-ring.py N default|fast lab|bird-lab|script-up|script-down > FILE
 - Router i (r0..rN-1) has loopback 10.255.H.L/32 (i+1 = 256*H + L) and two
   point-to-point /30 links: `east` to router i+1 and `west` from router
   i-1 (link i is 10.X.Y.Z/30 between router i and router i+1).
 - default: FRR's default timers (hello 10 s, dead 40 s, SPF and LSA
   throttling); fast: hello 1 s, dead 4 s, retransmit 1 s, no SPF or LSA
   throttling.
+- bird-lab: the same ring with BIRD's OSPF instead of FRR (BIRD's default
+  timers whatever the second argument says; each loopback a stub).
 - The lab is named `ring`; its nodes are ring-r0... in `ip netns`, as the
   script's namespaces are too (the benchmark runs one or the other).
 """
@@ -49,6 +51,25 @@ if kind == "lab":
     for i in range(n):
         out += [f"  r{i}:", f"    lo: [{loopback(i)}/32]", "    frr:", "      daemons: [ospfd]", "      config: |"]
         out += ["        " + l for l in ospf_config(i)]
+    out.append("links:")
+    for i in range(n):
+        _, a, b = link(i)
+        out.append(f"  - endpoints: [r{i}:east {a}/30, r{(i + 1) % n}:west {b}/30]")
+    print("\n".join(out))
+elif kind == "bird-lab":
+    out = ["name: ring", "nodes:"]
+    for i in range(n):
+        out += [f"  r{i}:", f"    lo: [{loopback(i)}/32]", "    bird:", "      config: |",
+                f"        router id {loopback(i)};",
+                "        protocol device { }",
+                "        protocol kernel { ipv4 { export where source = RTS_OSPF; }; }",
+                "        protocol ospf v2 {",
+                "          ipv4 { import all; };",
+                "          area 0 {",
+                '            interface "east", "west" { type ptp; };',
+                '            interface "lo" { stub; };',
+                "          };",
+                "        }"]
     out.append("links:")
     for i in range(n):
         _, a, b = link(i)

@@ -1,6 +1,6 @@
 //! The order in which `up` starts the nodes' commands: all at once, except
-//! in a lab whose OSPF routers (FRR's ospfd or ospf6d, with OSPF's
-//! MinLSArrival in force) are linked in a cycle. There the cycle is closed
+//! in a lab whose OSPF routers (FRR's ospfd or ospf6d, or BIRD's OSPF,
+//! with OSPF's MinLSArrival in force) are linked in a cycle. There the cycle is closed
 //! last, a moment after the rest of the routers run.
 //!
 //! Why (read off FRR 8.4's ospfd and its debug logs on a 100-router ring,
@@ -38,6 +38,9 @@ use std::time::Duration;
 
 /// FRR's MinLSArrival when the configuration does not set it.
 const FRR_MIN_LS_ARRIVAL: Duration = Duration::from_millis(1000);
+
+/// BIRD's MinLSArrival (a constant of its OSPF, not configurable).
+const BIRD_MIN_LS_ARRIVAL: Duration = Duration::from_secs(1);
 
 /// A link between two nodes, as their indices (the smaller first).
 type Edge = (usize, usize);
@@ -175,13 +178,20 @@ fn spread(mut nodes: Vec<usize>, along: &[usize]) -> Vec<usize> {
         .collect()
 }
 
-/// A node's MinLSArrival: None unless it runs FRR's ospfd or ospf6d; the
+/// A node's MinLSArrival: None unless it runs OSPF (FRR's ospfd or
+/// ospf6d, or a BIRD configuration with a `protocol ospf`); for FRR the
 /// longest `timers lsa min-arrival MS` its configuration sets, or FRR's
-/// default.
+/// default; BIRD's is fixed.
 fn min_ls_arrival(node: &Node) -> Option<Duration> {
     let router = node.router.as_ref()?;
-    let runs_ospf = router.daemons.iter().any(|d| d == "ospfd" || d == "ospf6d");
-    if router.suite != RoutingSuite::Frr || !runs_ospf {
+    if router.suite == RoutingSuite::Bird {
+        let runs_ospf = router
+            .config
+            .lines()
+            .any(|line| line.split_whitespace().take(2).eq(["protocol", "ospf"]));
+        return runs_ospf.then_some(BIRD_MIN_LS_ARRIVAL);
+    }
+    if !router.daemons.iter().any(|d| d == "ospfd" || d == "ospf6d") {
         return None;
     }
     let set = router
@@ -452,9 +462,25 @@ mod tests {
     }
 
     #[test]
-    fn bird_and_hosts_do_not_count() {
-        let mut lab = lab(3, 0, DEFAULT, &[("r0", "r1"), ("r1", "r2"), ("r2", "r0")]);
-        lab.nodes[0].router.as_mut().unwrap().suite = RoutingSuite::Bird;
-        assert_eq!(waves(&lab).len(), 1);
+    fn bird_counts_where_it_runs_ospf() {
+        let triangle = [("r0", "r1"), ("r1", "r2"), ("r2", "r0")];
+        let mut birds = lab(3, 0, DEFAULT, &triangle);
+        for node in &mut birds.nodes {
+            let router = node.router.as_mut().unwrap();
+            router.suite = RoutingSuite::Bird;
+            router.daemons.clear();
+            router.config = "router id 10.0.0.1;\nprotocol ospf v2 {\n  area 0 { interface \"*\"; };\n}\n".into();
+        }
+        assert_eq!(waves(&birds).len(), 3);
+        assert_eq!(waves(&birds)[1].since_first, Duration::from_millis(1500));
+        // BGP only: nothing to order.
+        for node in &mut birds.nodes {
+            node.router.as_mut().unwrap().config = "protocol bgp { local as 1; neighbor 10.0.0.2 as 2; }\n".into();
+        }
+        assert_eq!(waves(&birds).len(), 1);
+        // A host in the triangle breaks the routers' cycle.
+        let mut broken = lab(3, 0, DEFAULT, &triangle);
+        broken.nodes[2].router = None;
+        assert_eq!(waves(&broken).len(), 1);
     }
 }
