@@ -46,16 +46,21 @@ def ospf_config(i):
     return lines
 
 
+def lab_links():
+    """The lab file's `links:` section: router i east to router i+1 west."""
+    out = ["links:"]
+    for i in range(n):
+        _, a, b = link(i)
+        out.append(f"  - endpoints: [r{i}:east {a}/30, r{(i + 1) % n}:west {b}/30]")
+    return out
+
+
 if kind == "lab":
     out = [f"name: ring", "nodes:"]
     for i in range(n):
         out += [f"  r{i}:", f"    lo: [{loopback(i)}/32]", "    frr:", "      daemons: [ospfd]", "      config: |"]
         out += ["        " + l for l in ospf_config(i)]
-    out.append("links:")
-    for i in range(n):
-        _, a, b = link(i)
-        out.append(f"  - endpoints: [r{i}:east {a}/30, r{(i + 1) % n}:west {b}/30]")
-    print("\n".join(out))
+    print("\n".join(out + lab_links()))
 elif kind == "bird-lab":
     out = ["name: ring", "nodes:"]
     for i in range(n):
@@ -70,11 +75,7 @@ elif kind == "bird-lab":
                 '            interface "lo" { stub; };',
                 "          };",
                 "        }"]
-    out.append("links:")
-    for i in range(n):
-        _, a, b = link(i)
-        out.append(f"  - endpoints: [r{i}:east {a}/30, r{(i + 1) % n}:west {b}/30]")
-    print("\n".join(out))
+    print("\n".join(out + lab_links()))
 elif kind == "script-up":
     # As a network engineer would by hand: namespaces, links, addresses,
     # then each router's zebra and ospfd, one router at a time.

@@ -375,7 +375,7 @@ fn start_commands(
 ) -> Result<(), LabError> {
     let waves = crate::start_order::waves(lab);
     let runs = |n: &usize| !lab.nodes[*n].run.is_empty();
-    let total = lab.nodes.iter().filter(|n| !n.run.is_empty()).count();
+    let total = (0..lab.nodes.len()).filter(runs).count();
     let mut so_far = 0;
     let mut started = Vec::new();
     let mut running: Option<(Instant, Instant)> = None; // (first wave's, previous wave's)

@@ -332,8 +332,10 @@ mod tests {
         lab
     }
 
-    fn names(lab: &Lab, wave: &Wave) -> Vec<String> {
-        wave.nodes.iter().map(|&n| lab.nodes[n].name.clone()).collect()
+    /// `waves`, each as its nodes' names.
+    fn named(lab: &Lab, waves: &[Wave]) -> Vec<Vec<String>> {
+        let names = |w: &Wave| w.nodes.iter().map(|&n| lab.nodes[n].name.clone()).collect();
+        waves.iter().map(names).collect()
     }
 
     const DEFAULT: &str = "router ospf\n network 10.0.0.0/8 area 0\n";
@@ -350,12 +352,11 @@ mod tests {
         ];
         let lab = lab(6, 1, DEFAULT, &links);
         let waves = waves(&lab);
-        let named: Vec<Vec<String>> = waves.iter().map(|w| names(&lab, w)).collect();
         // r5-r0 closes the ring; r1 and r4 are next to the closers, r3
         // covers r2-r3 (a tie: the later end), and r2 starts after them.
         // The first wave in an order that starts neighbours apart.
         assert_eq!(
-            named,
+            named(&lab, &waves),
             [vec!["r1", "r4", "r3", "h0"], vec!["r2"], vec!["r0"], vec!["r5"]]
         );
         assert_eq!(waves[2].since_first, Duration::from_millis(1500));
@@ -436,9 +437,8 @@ mod tests {
         let slow = "router ospf\n timers lsa min-arrival 2000\n";
         let lab = lab(3, 0, slow, &[("r0", "r1"), ("r1", "r2"), ("r2", "r0")]);
         let waves = waves(&lab);
-        let named: Vec<Vec<String>> = waves.iter().map(|w| names(&lab, w)).collect();
         // r2-r0 closes the triangle; r1 is next to both closers.
-        assert_eq!(named, [vec!["r1"], vec!["r0"], vec!["r2"]]);
+        assert_eq!(named(&lab, &waves), [vec!["r1"], vec!["r0"], vec!["r2"]]);
         assert_eq!(waves[1].since_first, Duration::from_secs(3));
         assert_eq!(waves[2].since_previous, Duration::from_millis(600));
     }
@@ -456,9 +456,10 @@ mod tests {
             ("r5", "r3"),
         ];
         let lab = lab(6, 0, DEFAULT, &links);
-        let waves = waves(&lab);
-        let named: Vec<Vec<String>> = waves.iter().map(|w| names(&lab, w)).collect();
-        assert_eq!(named, [vec!["r1", "r4"], vec!["r0", "r3"], vec!["r2", "r5"]]);
+        assert_eq!(
+            named(&lab, &waves(&lab)),
+            [vec!["r1", "r4"], vec!["r0", "r3"], vec!["r2", "r5"]]
+        );
     }
 
     #[test]
